@@ -1,0 +1,26 @@
+// nsal: deep active learning with noise stability. Thin: parses, then calls al/ nn/ data/.
+#include <fmt/core.h>
+
+#include <CLI/CLI.hpp>
+
+#include "apps/nsal/command.h"
+#include "kernels/error.h"
+
+int main(int argc, char** argv) {
+  CLI::App app{"nsal: deep active learning with noise stability", "nsal"};
+  app.set_version_flag("--version", std::string("nsal ") + NSAL_VERSION);
+  app.require_subcommand(1);
+  nsal::app::setup_all_commands(app);
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::ParseError& e) {
+    return app.exit(e);
+  } catch (const nsal::Error& e) {
+    fmt::print(stderr, "nsal: error: {}\n", e.what());
+    return 1;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "nsal: unexpected error: {}\n", e.what());
+    return 1;
+  }
+  return 0;
+}

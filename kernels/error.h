@@ -1,0 +1,53 @@
+// The exceptions nsal throws, and NSAL_CHECK for conditions that bad input can break.
+#pragma once
+
+#include <fmt/format.h>
+
+#include <stdexcept>
+#include <string>
+
+namespace nsal {
+
+// Base of every nsal exception: the message says what was wrong and where.
+class Error : public std::runtime_error {
+ public:
+  using std::runtime_error::runtime_error;
+};
+
+// A tensor of the wrong shape, dtype or device reached a layer or kernel.
+class ShapeError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A file or its contents were not what the reader expected.
+class DataError : public Error {
+ public:
+  using Error::Error;
+};
+
+// A CUDA, cuDNN, cuBLAS or cuRAND call failed (see kernels/cuda/check.h).
+class CudaError : public Error {
+ public:
+  using Error::Error;
+};
+
+// Out of device memory: names what was being allocated and how much was free.
+class OutOfMemoryError : public CudaError {
+ public:
+  using CudaError::CudaError;
+};
+
+}  // namespace nsal
+
+// NSAL_CHECK(cond, "format {}", args...): throws nsal::Error with the message when cond is false.
+#define NSAL_CHECK(cond, ...)                              \
+  do {                                                     \
+    if (!(cond)) throw ::nsal::Error(fmt::format(__VA_ARGS__)); \
+  } while (0)
+
+// Same, with a chosen exception type.
+#define NSAL_CHECK_AS(type, cond, ...)                    \
+  do {                                                    \
+    if (!(cond)) throw type(fmt::format(__VA_ARGS__));    \
+  } while (0)

@@ -1,0 +1,42 @@
+#include "kernels/memory.h"
+
+#include <cstdlib>
+#include <cstring>
+#include <new>
+
+#include "kernels/error.h"
+
+namespace nsal::kernels {
+
+void* host_alloc(size_t bytes) {
+  if (bytes == 0) return nullptr;
+  size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
+  void* p = std::aligned_alloc(kHostAlignment, rounded);
+  if (p == nullptr)
+    throw Error(fmt::format("host allocation of {} bytes failed (out of memory)", bytes));
+  return p;
+}
+
+void host_free(void* p) noexcept { std::free(p); }
+
+#ifndef NSAL_WITH_CUDA
+// Host-only build: the CUDA entry points exist and say why they cannot work.
+bool cuda_compiled() { return false; }
+int cuda_device_count() { return 0; }
+const char* cuda_unavailable_reason() { return "nsal was built without the CUDA backend"; }
+void* cuda_alloc(size_t, int, const char* what) {
+  throw Error(fmt::format("cannot allocate {} on a CUDA device: nsal was built without CUDA",
+                          what));
+}
+void cuda_free(void*) noexcept {}
+void copy_bytes(void* dst, bool dst_on_cuda, const void* src, bool src_on_cuda, size_t bytes) {
+  NSAL_CHECK(!dst_on_cuda && !src_on_cuda, "copy to or from CUDA memory: built without CUDA");
+  if (bytes) std::memcpy(dst, src, bytes);
+}
+void zero_bytes(void* p, bool on_cuda, size_t bytes) {
+  NSAL_CHECK(!on_cuda, "zeroing CUDA memory: nsal was built without CUDA");
+  if (bytes) std::memset(p, 0, bytes);
+}
+#endif
+
+}  // namespace nsal::kernels

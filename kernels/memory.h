@@ -1,0 +1,29 @@
+// Raw memory on the host and on CUDA devices: allocation, copies and zeroing. Tensor storage
+// (nn/tensor.h) is built on these; kernels never allocate on their own.
+#pragma once
+
+#include <cstddef>
+
+namespace nsal::kernels {
+
+constexpr size_t kHostAlignment = 64;  // bytes: one cache line, enough for AVX-512 loads
+
+void* host_alloc(size_t bytes);
+void host_free(void* p) noexcept;
+
+// True when this build contains the CUDA backend.
+bool cuda_compiled();
+// Number of CUDA devices that answer; 0 when none does or the backend is not compiled.
+int cuda_device_count();
+// One line naming the reason cuda_device_count() is 0 ("" when a device answers).
+const char* cuda_unavailable_reason();
+
+// `what` names the allocation in the out-of-memory error ("parameter arena", "activations").
+void* cuda_alloc(size_t bytes, int device, const char* what);
+void cuda_free(void* p) noexcept;
+
+// Copies between any two of host and device memory; blocks until the copy is done.
+void copy_bytes(void* dst, bool dst_on_cuda, const void* src, bool src_on_cuda, size_t bytes);
+void zero_bytes(void* p, bool on_cuda, size_t bytes);
+
+}  // namespace nsal::kernels

@@ -1,0 +1,52 @@
+// Element types and devices a tensor can have.
+#pragma once
+
+#include <cstddef>
+#include <cstdint>
+#include <string>
+
+namespace nsal {
+
+enum class DType : uint8_t { f32, f64, i32, u8 };
+
+size_t dtype_size(DType t);
+const char* dtype_name(DType t);
+
+template <typename T>
+struct DTypeOf;
+template <>
+struct DTypeOf<float> {
+  static constexpr DType value = DType::f32;
+};
+template <>
+struct DTypeOf<double> {
+  static constexpr DType value = DType::f64;
+};
+template <>
+struct DTypeOf<int32_t> {
+  static constexpr DType value = DType::i32;
+};
+template <>
+struct DTypeOf<uint8_t> {
+  static constexpr DType value = DType::u8;
+};
+
+enum class DeviceType : uint8_t { cpu, cuda };
+
+struct Device {
+  DeviceType type = DeviceType::cpu;
+  int index = 0;
+
+  static Device cpu() { return {DeviceType::cpu, 0}; }
+  static Device cuda(int i = 0) { return {DeviceType::cuda, i}; }
+  bool is_cuda() const { return type == DeviceType::cuda; }
+  bool is_cpu() const { return type == DeviceType::cpu; }
+  std::string str() const;  // "cpu" or "cuda:0"
+  bool operator==(const Device& o) const { return type == o.type && index == o.index; }
+  bool operator!=(const Device& o) const { return !(*this == o); }
+};
+
+// Parses "cpu", "cuda", "cuda:1" or "auto" (CUDA when a GPU answers, else the CPU).
+Device parse_device(const std::string& s);
+
+}  // namespace nsal

@@ -1,0 +1,45 @@
+#include "nn/layer.h"
+
+namespace nsal {
+
+void Layer::fail(const std::string& what) const {
+  throw ShapeError(type_ + " '" + name_ + "': " + what);
+}
+
+void Layer::check_param(const Tensor& x, const Tensor& p, const char* pname) const {
+  if (p.raw() == nullptr && p.numel() > 0)
+    fail(std::string("parameter '") + pname + "' is not allocated (build the model's arena first)");
+  if (p.dtype() != x.dtype() || p.device() != x.device())
+    fail(std::string("input is ") + x.describe() + " but parameter '" + pname + "' is " +
+         p.describe());
+}
+
+const Tensor& Layer::forward(Context& ctx, const Tensor& x) {
+  if (x.device() != ctx.device())
+    fail("input is on " + x.device().str() + " but the context runs on " + ctx.device().str());
+  if (x.dtype() != DType::f32 && x.dtype() != DType::f64)
+    fail(std::string("expected a float32 or float64 input, got ") + dtype_name(x.dtype()));
+  if (!x.is_contiguous()) fail("input " + x.describe() + " is not contiguous");
+  Shape out_shape = output_shape(x.shape());
+  out_.resize(out_shape, x.dtype(), x.device(), "layer output");
+  forward_impl(ctx, x, out_);
+  saved_input_ = training_ ? &x : nullptr;
+  return out_;
+}
+
+const Tensor& Layer::backward(Context& ctx, const Tensor& dy) {
+  if (saved_input_ == nullptr) fail("backward() without a forward() in training mode");
+  const Tensor& x = *saved_input_;
+  if (dy.shape() != out_.shape() || dy.dtype() != out_.dtype() || dy.device() != out_.device())
+    fail("output gradient is " + dy.describe() + " but the output was " + out_.describe());
+  Tensor* dx = nullptr;
+  if (needs_input_grad_) {
+    dx_.resize(x.shape(), x.dtype(), x.device(), "input gradient");
+    dx = &dx_;
+  }
+  backward_impl(ctx, x, out_, dy, dx);
+  saved_input_ = nullptr;
+  return dx_;
+}
+
+}  // namespace nsal
