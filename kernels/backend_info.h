@@ -15,9 +15,9 @@ struct GpuInfo {
 
 struct BackendInfo {
   bool cuda_compiled = false;
-  std::string cuda_runtime;   // "13.0" or "" when not compiled
-  std::string cuda_driver;    // "" when no driver answers
-  std::string cudnn;          // "9.x.y" or ""
+  std::string cuda_runtime;  // "13.0" or "" when not compiled
+  std::string cuda_driver;   // "" when no driver answers
+  std::string cudnn;         // "9.x.y" or ""
   std::string gpu_unavailable_reason;
   std::vector<GpuInfo> gpus;  // devices that answer
   std::string blas;           // OpenBLAS configuration string

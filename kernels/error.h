@@ -41,13 +41,13 @@ class OutOfMemoryError : public CudaError {
 }  // namespace nsal
 
 // NSAL_CHECK(cond, "format {}", args...): throws nsal::Error with the message when cond is false.
-#define NSAL_CHECK(cond, ...)                              \
-  do {                                                     \
+#define NSAL_CHECK(cond, ...)                                   \
+  do {                                                          \
     if (!(cond)) throw ::nsal::Error(fmt::format(__VA_ARGS__)); \
   } while (0)
 
 // Same, with a chosen exception type.
-#define NSAL_CHECK_AS(type, cond, ...)                    \
-  do {                                                    \
-    if (!(cond)) throw type(fmt::format(__VA_ARGS__));    \
+#define NSAL_CHECK_AS(type, cond, ...)                 \
+  do {                                                 \
+    if (!(cond)) throw type(fmt::format(__VA_ARGS__)); \
   } while (0)

@@ -17,16 +17,24 @@ void* host_alloc(size_t bytes) {
   return p;
 }
 
-void host_free(void* p) noexcept { std::free(p); }
+void host_free(void* p) noexcept {
+  std::free(p);
+}
 
 #ifndef NSAL_WITH_CUDA
 // Host-only build: the CUDA entry points exist and say why they cannot work.
-bool cuda_compiled() { return false; }
-int cuda_device_count() { return 0; }
-const char* cuda_unavailable_reason() { return "nsal was built without the CUDA backend"; }
+bool cuda_compiled() {
+  return false;
+}
+int cuda_device_count() {
+  return 0;
+}
+const char* cuda_unavailable_reason() {
+  return "nsal was built without the CUDA backend";
+}
 void* cuda_alloc(size_t, int, const char* what) {
-  throw Error(fmt::format("cannot allocate {} on a CUDA device: nsal was built without CUDA",
-                          what));
+  throw Error(
+      fmt::format("cannot allocate {} on a CUDA device: nsal was built without CUDA", what));
 }
 void cuda_free(void*) noexcept {}
 void copy_bytes(void* dst, bool dst_on_cuda, const void* src, bool src_on_cuda, size_t bytes) {

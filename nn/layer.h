@@ -37,7 +37,7 @@ class Layer {
   // The output shape for an input shape; throws ShapeError naming this layer when it does not fit.
   virtual Shape output_shape(const Shape& in) const = 0;
 
-  const Tensor& forward(Context& ctx, const Tensor& x);   // (input) -> (output_shape(input))
+  const Tensor& forward(Context& ctx, const Tensor& x);    // (input) -> (output_shape(input))
   const Tensor& backward(Context& ctx, const Tensor& dy);  // (output) -> (input); empty if !needs
   const Tensor& output() const { return out_; }
 

@@ -4,7 +4,9 @@
 
 namespace nsal {
 
-static int64_t align_up(int64_t n) { return (n + kArenaAlign - 1) / kArenaAlign * kArenaAlign; }
+static int64_t align_up(int64_t n) {
+  return (n + kArenaAlign - 1) / kArenaAlign * kArenaAlign;
+}
 
 static std::string group_of(const std::string& name) {
   size_t dot = name.find('.');
@@ -121,10 +123,13 @@ std::vector<const ParamInfo*> ParamArena::params_in_group(const std::string& gro
 
 int64_t ParamArena::num_params() const {
   int64_t n = 0;
-  for (const auto& p : params_info_) n += p.numel;
+  for (const auto& p : params_info_)
+    n += p.numel;
   return n;
 }
 
-void ParamArena::zero_grad() { grads_.fill_zero(); }
+void ParamArena::zero_grad() {
+  grads_.fill_zero();
+}
 
 }  // namespace nsal

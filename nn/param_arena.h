@@ -21,13 +21,13 @@ constexpr int64_t kArenaAlign = 64;  // elements (256 bytes in fp32)
 enum class ParamRole : uint8_t { weight, bias };
 
 struct ParamInfo {
-  std::string name;        // PyTorch-style: "layer1.0.conv1.weight"
-  Shape shape;             // PyTorch layout (OIHW, OIDHW, (out, in))
-  int64_t offset = 0;      // first element in the arena
+  std::string name;    // PyTorch-style: "layer1.0.conv1.weight"
+  Shape shape;         // PyTorch layout (OIHW, OIDHW, (out, in))
+  int64_t offset = 0;  // first element in the arena
   int64_t numel = 0;
   std::string layer_type;  // "conv2d", "linear", "batchnorm2d", ...
   ParamRole role = ParamRole::weight;
-  std::string group;       // layer group for noise masks: first component of the name
+  std::string group;  // layer group for noise masks: first component of the name
 };
 
 class ParamArena {
@@ -62,7 +62,7 @@ class ParamArena {
   std::vector<std::string> groups() const;  // in declaration order, unique
   std::vector<const ParamInfo*> params_in_group(const std::string& group) const;
 
-  int64_t num_params() const;    // trainable elements, padding excluded
+  int64_t num_params() const;                         // trainable elements, padding excluded
   int64_t arena_size() const { return param_size_; }  // elements, padding included
   DType dtype() const { return dtype_; }
   Device device() const { return device_; }

@@ -18,7 +18,8 @@ std::string shape_str(const Shape& s) {
 
 int64_t shape_numel(const Shape& s) {
   int64_t n = 1;
-  for (int64_t d : s) n *= d;
+  for (int64_t d : s)
+    n *= d;
   return n;
 }
 
@@ -78,29 +79,47 @@ Tensor Tensor::view(void* data, Shape shape, DType dtype, Device device) {
 
 template <typename T>
 static void convert_from_double(const double* src, T* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<T>(src[i]);
+  for (int64_t i = 0; i < n; ++i)
+    dst[i] = static_cast<T>(src[i]);
 }
 
 template <typename T>
 static void convert_to_double(const T* src, double* dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = static_cast<double>(src[i]);
+  for (int64_t i = 0; i < n; ++i)
+    dst[i] = static_cast<double>(src[i]);
 }
 
 static void host_to_double(const Tensor& t, double* dst) {
   switch (t.dtype()) {
-    case DType::f32: convert_to_double(t.data<float>(), dst, t.numel()); break;
-    case DType::f64: convert_to_double(t.data<double>(), dst, t.numel()); break;
-    case DType::i32: convert_to_double(t.data<int32_t>(), dst, t.numel()); break;
-    case DType::u8: convert_to_double(t.data<uint8_t>(), dst, t.numel()); break;
+    case DType::f32:
+      convert_to_double(t.data<float>(), dst, t.numel());
+      break;
+    case DType::f64:
+      convert_to_double(t.data<double>(), dst, t.numel());
+      break;
+    case DType::i32:
+      convert_to_double(t.data<int32_t>(), dst, t.numel());
+      break;
+    case DType::u8:
+      convert_to_double(t.data<uint8_t>(), dst, t.numel());
+      break;
   }
 }
 
 static void host_from_double(Tensor& t, const double* src) {
   switch (t.dtype()) {
-    case DType::f32: convert_from_double(src, t.data<float>(), t.numel()); break;
-    case DType::f64: convert_from_double(src, t.data<double>(), t.numel()); break;
-    case DType::i32: convert_from_double(src, t.data<int32_t>(), t.numel()); break;
-    case DType::u8: convert_from_double(src, t.data<uint8_t>(), t.numel()); break;
+    case DType::f32:
+      convert_from_double(src, t.data<float>(), t.numel());
+      break;
+    case DType::f64:
+      convert_from_double(src, t.data<double>(), t.numel());
+      break;
+    case DType::i32:
+      convert_from_double(src, t.data<int32_t>(), t.numel());
+      break;
+    case DType::u8:
+      convert_from_double(src, t.data<uint8_t>(), t.numel());
+      break;
   }
 }
 
@@ -112,7 +131,9 @@ Tensor Tensor::from_vector(const std::vector<double>& values, Shape shape, DType
   return t;
 }
 
-Tensor Tensor::clone() const { return to(device_); }
+Tensor Tensor::clone() const {
+  return to(device_);
+}
 
 Tensor Tensor::to(Device device) const {
   NSAL_CHECK_AS(ShapeError, is_contiguous(), "to(): tensor {} is not contiguous", describe());
@@ -152,8 +173,8 @@ Tensor Tensor::reshaped(Shape shape) const {
     }
   }
   if (infer >= 0 && known > 0) shape[infer] = numel() / known;
-  NSAL_CHECK_AS(ShapeError, shape_numel(shape) == numel(), "cannot reshape {} to {}",
-                describe(), shape_str(shape));
+  NSAL_CHECK_AS(ShapeError, shape_numel(shape) == numel(), "cannot reshape {} to {}", describe(),
+                shape_str(shape));
   return view(data_, std::move(shape), dtype_, device_);
 }
 
@@ -185,7 +206,9 @@ void Tensor::resize(const Shape& shape, DType dtype, Device device, const char* 
   device_ = device;
 }
 
-void Tensor::fill_zero() { kernels::zero_bytes(data_, device_.is_cuda(), nbytes()); }
+void Tensor::fill_zero() {
+  kernels::zero_bytes(data_, device_.is_cuda(), nbytes());
+}
 
 void Tensor::fill(double value) {
   NSAL_CHECK(device_.is_cpu(), "fill(): host tensors only, got {}", describe());
@@ -200,15 +223,21 @@ int64_t Tensor::dim(int i) const {
   return shape_[j];
 }
 
-bool Tensor::is_contiguous() const { return strides_ == contiguous_strides(shape_); }
+bool Tensor::is_contiguous() const {
+  return strides_ == contiguous_strides(shape_);
+}
 
 double Tensor::at(int64_t i) const {
   NSAL_CHECK(device_.is_cpu() && 0 <= i && i < numel(), "at({}) invalid for {}", i, describe());
   switch (dtype_) {
-    case DType::f32: return static_cast<const float*>(data_)[i];
-    case DType::f64: return static_cast<const double*>(data_)[i];
-    case DType::i32: return static_cast<const int32_t*>(data_)[i];
-    case DType::u8: return static_cast<const uint8_t*>(data_)[i];
+    case DType::f32:
+      return static_cast<const float*>(data_)[i];
+    case DType::f64:
+      return static_cast<const double*>(data_)[i];
+    case DType::i32:
+      return static_cast<const int32_t*>(data_)[i];
+    case DType::u8:
+      return static_cast<const uint8_t*>(data_)[i];
   }
   return 0;
 }

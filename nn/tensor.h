@@ -56,13 +56,13 @@ class Tensor {
   Tensor& operator=(const Tensor&) = delete;
 
   // Explicit copies.
-  Tensor clone() const;                  // same device
-  Tensor to(Device device) const;        // deep copy onto `device`
-  Tensor to_dtype(DType dtype) const;    // host only: converted deep copy
-  void copy_from(const Tensor& src);     // same shape and dtype, any devices
+  Tensor clone() const;                // same device
+  Tensor to(Device device) const;      // deep copy onto `device`
+  Tensor to_dtype(DType dtype) const;  // host only: converted deep copy
+  void copy_from(const Tensor& src);   // same shape and dtype, any devices
 
   // Views of the same memory.
-  Tensor reshaped(Shape shape) const;  // contiguous only; -1 infers one dimension
+  Tensor reshaped(Shape shape) const;               // contiguous only; -1 infers one dimension
   Tensor slice0(int64_t begin, int64_t end) const;  // rows [begin, end) of dimension 0
 
   // Reuse: keeps the storage when it is big enough, else reallocates. Owning tensors only.

@@ -16,7 +16,8 @@ namespace nsal::testing {
 inline void fill_uniform(Tensor& t, std::mt19937_64& rng, double lo = -1.0, double hi = 1.0) {
   std::uniform_real_distribution<double> u(lo, hi);
   std::vector<double> v(static_cast<size_t>(t.numel()));
-  for (auto& e : v) e = u(rng);
+  for (auto& e : v)
+    e = u(rng);
   Tensor src = Tensor::from_vector(v, t.shape(), t.dtype());
   t.copy_from(src);
 }
@@ -25,7 +26,7 @@ struct GradCheckOptions {
   double eps = 1e-6;
   double atol = 1e-7;
   double rtol = 1e-5;
-  int max_checks = 200;        // per tensor; evenly spaced indices beyond that
+  int max_checks = 200;  // per tensor; evenly spaced indices beyond that
   bool check_input = true;
   bool training = true;
   uint64_t seed = 1234;
@@ -39,13 +40,13 @@ inline double sum_product(const Tensor& y, const Tensor& r) {
   double s = 0;
   const double* a = y.data<double>();
   const double* b = r.data<double>();
-  for (int64_t i = 0; i < y.numel(); ++i) s += a[i] * b[i];
+  for (int64_t i = 0; i < y.numel(); ++i)
+    s += a[i] * b[i];
   return s;
 }
 
 // Checks d(loss)/dx and d(loss)/dtheta of `layer` (declared in a fresh float64 arena here).
-inline void expect_gradients_match(Layer& layer, const Shape& in_shape,
-                                   GradCheckOptions opt = {}) {
+inline void expect_gradients_match(Layer& layer, const Shape& in_shape, GradCheckOptions opt = {}) {
   std::mt19937_64 rng(opt.seed);
   Context ctx(Device::cpu());
   ParamArena arena;
@@ -97,8 +98,8 @@ inline void expect_gradients_match(Layer& layer, const Shape& in_shape,
   if (opt.check_input) check_tensor(x.data<double>(), dx.data<double>(), x.numel(), "input");
   Tensor grads = arena.grads().clone();
   for (const ParamInfo& p : arena.param_infos())
-    check_tensor(arena.params().data<double>() + p.offset, grads.data<double>() + p.offset,
-                 p.numel, p.name);
+    check_tensor(arena.params().data<double>() + p.offset, grads.data<double>() + p.offset, p.numel,
+                 p.name);
 }
 
 }  // namespace nsal::testing

@@ -14,7 +14,8 @@ CommandRegistrar::CommandRegistrar(const std::string& name, CommandSetup setup) 
 }
 
 void setup_all_commands(CLI::App& app) {
-  for (auto& [name, setup] : registry()) setup(app);
+  for (auto& [name, setup] : registry())
+    setup(app);
 }
 
 }  // namespace nsal::app

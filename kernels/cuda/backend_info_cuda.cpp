@@ -7,7 +7,9 @@
 
 namespace nsal::kernels {
 
-static std::string version_str(int v) { return fmt::format("{}.{}", v / 1000, (v % 1000) / 10); }
+static std::string version_str(int v) {
+  return fmt::format("{}.{}", v / 1000, (v % 1000) / 10);
+}
 
 void fill_cuda_info(BackendInfo& info) {
   int rt = 0, drv = 0;

@@ -6,7 +6,9 @@
 
 namespace nsal::kernels {
 
-bool cuda_compiled() { return true; }
+bool cuda_compiled() {
+  return true;
+}
 
 namespace {
 struct DeviceProbe {
@@ -29,8 +31,12 @@ const DeviceProbe& probe() {
 }
 }  // namespace
 
-int cuda_device_count() { return probe().count; }
-const char* cuda_unavailable_reason() { return probe().reason; }
+int cuda_device_count() {
+  return probe().count;
+}
+const char* cuda_unavailable_reason() {
+  return probe().reason;
+}
 
 void* cuda_alloc(size_t bytes, int device, const char* what) {
   if (bytes == 0) return nullptr;
