@@ -1,0 +1,77 @@
+// Optimizer updates over the whole parameter arena: one flat pass, the per-element rule written
+// once (NSAL_HD) for the CPU loop and the CUDA kernel. Formulas follow PyTorch's torch.optim.
+#pragma once
+
+#include <cmath>
+#include <cstdint>
+
+#include "kernels/hd.h"
+
+namespace nsal::kernels {
+
+struct SgdParams {
+  float lr = 0.1f;
+  float momentum = 0.0f;
+  float dampening = 0.0f;
+  float weight_decay = 0.0f;
+  bool nesterov = false;
+  bool first_step = true;  // PyTorch initialises the momentum buffer with the first gradient
+};
+
+struct AdamParams {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  bool decoupled = false;  // AdamW: decay the weight directly instead of adding it to the gradient
+  int64_t step = 1;        // 1-based step for the bias corrections
+};
+
+// w, g, buf: one element each. PyTorch SGD: g += wd*w; buf = mu*buf + (1-damp)*g (buf = g at the
+// first step); g = nesterov ? g + mu*buf : buf; w -= lr*g.
+NSAL_HD void sgd_update(float& w, float g, float& buf, const SgdParams& p) {
+  if (p.weight_decay != 0.0f) g += p.weight_decay * w;
+  if (p.momentum != 0.0f) {
+    buf = p.first_step ? g : p.momentum * buf + (1.0f - p.dampening) * g;
+    g = p.nesterov ? g + p.momentum * buf : buf;
+  }
+  w -= p.lr * g;
+}
+
+// PyTorch Adam/AdamW (amsgrad off), bias corrections from the step count.
+NSAL_HD void adam_update(float& w, float g, float& m, float& v, const AdamParams& p, float bias_c1,
+                         float bias_c2_sqrt) {
+  if (p.decoupled)
+    w *= 1.0f - p.lr * p.weight_decay;
+  else if (p.weight_decay != 0.0f)
+    g += p.weight_decay * w;
+  m = p.beta1 * m + (1.0f - p.beta1) * g;
+  v = p.beta2 * v + (1.0f - p.beta2) * g * g;
+  float denom = std::sqrt(v) / bias_c2_sqrt + p.eps;
+  w -= (p.lr / bias_c1) * m / denom;
+}
+
+// Whole-arena updates; `on_cuda` selects the backend (pointers must live there).
+void sgd_step(float* w, const float* g, float* buf, int64_t n, const SgdParams& p, bool on_cuda);
+void adam_step(float* w, const float* g, float* m, float* v, int64_t n, const AdamParams& p,
+               bool on_cuda);
+// Sum of squares in double, fixed reduction order (for the gradient-clipping norm).
+double sum_squares(const float* x, int64_t n, bool on_cuda);
+void scale_inplace(float* x, int64_t n, float s, bool on_cuda);
+
+namespace cpu {
+void sgd_step(float* w, const float* g, float* buf, int64_t n, const SgdParams& p);
+void adam_step(float* w, const float* g, float* m, float* v, int64_t n, const AdamParams& p);
+double sum_squares(const float* x, int64_t n);
+void scale_inplace(float* x, int64_t n, float s);
+}  // namespace cpu
+
+namespace cuda {
+void sgd_step(float* w, const float* g, float* buf, int64_t n, const SgdParams& p);
+void adam_step(float* w, const float* g, float* m, float* v, int64_t n, const AdamParams& p);
+double sum_squares(const float* x, int64_t n);
+void scale_inplace(float* x, int64_t n, float s);
+}  // namespace cuda
+
+}  // namespace nsal::kernels

@@ -1,0 +1,87 @@
+#include "nn/optim/optimizer.h"
+
+#include <cmath>
+
+namespace nsal {
+
+Optimizer::Optimizer(ParamArena& arena) : arena_(arena) {
+  NSAL_CHECK(arena.allocated(), "optimizer: the model's parameter arena is not allocated");
+  NSAL_CHECK(arena.dtype() == DType::f32, "optimizer: float32 parameters expected, got {}",
+             dtype_name(arena.dtype()));
+}
+
+float* Optimizer::params() {
+  return arena_.params().data<float>();
+}
+const float* Optimizer::grads() {
+  return arena_.grads().data<float>();
+}
+
+Tensor Optimizer::make_state_buffer() {
+  return Tensor::zeros({arena_.arena_size()}, DType::f32, arena_.device());
+}
+
+Sgd::Sgd(ParamArena& arena, SgdOptions opt) : Optimizer(arena), opt_(opt) {
+  NSAL_CHECK(opt.lr >= 0 && opt.momentum >= 0 && opt.weight_decay >= 0,
+             "sgd: lr, momentum and weight_decay must be non-negative");
+  NSAL_CHECK(!opt.nesterov || (opt.momentum > 0 && opt.dampening == 0),
+             "sgd: nesterov needs momentum > 0 and zero dampening (as in PyTorch)");
+  if (opt.momentum != 0) momentum_ = make_state_buffer();
+}
+
+void Sgd::step() {
+  kernels::SgdParams p;
+  p.lr = opt_.lr;
+  p.momentum = opt_.momentum;
+  p.dampening = opt_.dampening;
+  p.weight_decay = opt_.weight_decay;
+  p.nesterov = opt_.nesterov;
+  p.first_step = steps_ == 0;
+  float* buf = momentum_.numel() ? momentum_.data<float>() : nullptr;
+  kernels::sgd_step(params(), grads(), buf, arena_.arena_size(), p, arena_.device().is_cuda());
+  ++steps_;
+}
+
+std::vector<std::pair<std::string, Tensor*>> Sgd::state() {
+  if (momentum_.numel() == 0) return {};
+  return {{"momentum_buffer", &momentum_}};
+}
+
+Adam::Adam(ParamArena& arena, AdamOptions opt) : Optimizer(arena), opt_(opt) {
+  NSAL_CHECK(opt.lr >= 0 && opt.eps > 0 && opt.weight_decay >= 0,
+             "adam: lr and weight_decay must be non-negative and eps positive");
+  NSAL_CHECK(opt.beta1 >= 0 && opt.beta1 < 1 && opt.beta2 >= 0 && opt.beta2 < 1,
+             "adam: betas must lie in [0, 1), got ({}, {})", opt.beta1, opt.beta2);
+  exp_avg_ = make_state_buffer();
+  exp_avg_sq_ = make_state_buffer();
+}
+
+void Adam::step() {
+  kernels::AdamParams p;
+  p.lr = opt_.lr;
+  p.beta1 = opt_.beta1;
+  p.beta2 = opt_.beta2;
+  p.eps = opt_.eps;
+  p.weight_decay = opt_.weight_decay;
+  p.decoupled = opt_.decoupled;
+  p.step = steps_ + 1;
+  kernels::adam_step(params(), grads(), exp_avg_.data<float>(), exp_avg_sq_.data<float>(),
+                     arena_.arena_size(), p, arena_.device().is_cuda());
+  ++steps_;
+}
+
+std::vector<std::pair<std::string, Tensor*>> Adam::state() {
+  return {{"exp_avg", &exp_avg_}, {"exp_avg_sq", &exp_avg_sq_}};
+}
+
+double clip_grad_norm(ParamArena& arena, double max_norm) {
+  NSAL_CHECK(max_norm > 0, "clip_grad_norm: max_norm must be positive, got {}", max_norm);
+  bool on_cuda = arena.device().is_cuda();
+  float* g = arena.grads().data<float>();
+  double norm = std::sqrt(kernels::sum_squares(g, arena.arena_size(), on_cuda));
+  double coef = max_norm / (norm + 1e-6);
+  if (coef < 1.0) kernels::scale_inplace(g, arena.arena_size(), static_cast<float>(coef), on_cuda);
+  return norm;
+}
+
+}  // namespace nsal

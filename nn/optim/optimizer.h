@@ -1,0 +1,88 @@
+// Optimizers over the parameter arena: each step is one flat kernel over all parameters
+// (kernels/optim.h). State buffers have the arena's layout, so checkpoints store them flat.
+#pragma once
+
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "kernels/optim.h"
+#include "nn/param_arena.h"
+
+namespace nsal {
+
+class Optimizer {
+ public:
+  explicit Optimizer(ParamArena& arena);
+  virtual ~Optimizer() = default;
+
+  virtual void step() = 0;
+  void zero_grad() { arena_.zero_grad(); }
+  virtual float lr() const = 0;
+  virtual void set_lr(float lr) = 0;
+  int64_t steps_taken() const { return steps_; }
+  void set_steps_taken(int64_t s) { steps_ = s; }
+
+  // Named state tensors (arena layout) for checkpoints: ("momentum_buffer", ...).
+  virtual std::vector<std::pair<std::string, Tensor*>> state() = 0;
+  virtual std::string kind() const = 0;
+
+ protected:
+  float* params();
+  const float* grads();
+  Tensor make_state_buffer();
+
+  ParamArena& arena_;
+  int64_t steps_ = 0;
+};
+
+struct SgdOptions {
+  float lr = 0.1f;
+  float momentum = 0.9f;
+  float dampening = 0.0f;
+  float weight_decay = 5e-4f;
+  bool nesterov = false;
+};
+
+class Sgd : public Optimizer {
+ public:
+  Sgd(ParamArena& arena, SgdOptions opt);
+  void step() override;
+  float lr() const override { return opt_.lr; }
+  void set_lr(float lr) override { opt_.lr = lr; }
+  std::vector<std::pair<std::string, Tensor*>> state() override;
+  std::string kind() const override { return "sgd"; }
+
+ private:
+  SgdOptions opt_;
+  Tensor momentum_;  // (arena_size,), empty without momentum
+};
+
+struct AdamOptions {
+  float lr = 1e-3f;
+  float beta1 = 0.9f;
+  float beta2 = 0.999f;
+  float eps = 1e-8f;
+  float weight_decay = 0.0f;
+  bool decoupled = false;  // true: AdamW
+};
+
+class Adam : public Optimizer {
+ public:
+  Adam(ParamArena& arena, AdamOptions opt);
+  void step() override;
+  float lr() const override { return opt_.lr; }
+  void set_lr(float lr) override { opt_.lr = lr; }
+  std::vector<std::pair<std::string, Tensor*>> state() override;
+  std::string kind() const override { return opt_.decoupled ? "adamw" : "adam"; }
+
+ private:
+  AdamOptions opt_;
+  Tensor exp_avg_, exp_avg_sq_;  // (arena_size,)
+};
+
+// PyTorch's clip_grad_norm_: scales all gradients so that their global L2 norm is at most
+// max_norm; returns the norm before clipping.
+double clip_grad_norm(ParamArena& arena, double max_norm);
+
+}  // namespace nsal
