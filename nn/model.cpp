@@ -1,0 +1,57 @@
+#include "nn/model.h"
+
+#include "nn/init.h"
+
+namespace nsal {
+
+const Tensor& Sequential::forward(Context& ctx, const Tensor& x) {
+  NSAL_CHECK(!layers_.empty(), "Sequential::forward on an empty chain");
+  const Tensor* cur = &x;
+  for (Layer* l : layers_)
+    cur = &l->forward(ctx, *cur);
+  return *cur;
+}
+
+const Tensor& Sequential::backward(Context& ctx, const Tensor& dy) {
+  NSAL_CHECK(!layers_.empty(), "Sequential::backward on an empty chain");
+  const Tensor* cur = &dy;
+  for (size_t i = layers_.size(); i-- > 0;)
+    cur = &layers_[i]->backward(ctx, *cur);
+  return *cur;
+}
+
+void Model::build(Device device, uint64_t seed, DType dtype) {
+  NSAL_CHECK(!built(), "model '{}' built twice", arch_);
+  for (auto& l : layers_)
+    l->declare(arena_);
+  arena_.allocate(dtype, device);
+  init_pytorch_default(arena_, seed);
+}
+
+void Model::set_training(bool on) {
+  training_ = on;
+  for (auto& l : layers_)
+    l->set_training(on);
+}
+
+void Model::set_mc_dropout(bool on) {
+  for (auto& l : layers_)
+    if (l->type() == "dropout") l->set_training(on || training_);
+}
+
+void Model::check_input(const Context& ctx, const Tensor& x) const {
+  NSAL_CHECK_AS(ShapeError, built(), "model '{}': forward() before build()", arch_);
+  Shape want = input_shape();
+  bool ok = x.ndim() == static_cast<int>(want.size()) + 1;
+  for (size_t i = 0; ok && i < want.size(); ++i)
+    ok = x.shape()[i + 1] == want[i];
+  NSAL_CHECK_AS(ShapeError, ok, "model '{}': input {} does not fit; expected (N, {})", arch_,
+                x.describe(), shape_str(want).substr(1, shape_str(want).size() - 2));
+  NSAL_CHECK_AS(ShapeError, x.device() == arena_.device() && x.device() == ctx.device(),
+                "model '{}': input on {} but the model lives on {}", arch_, x.device().str(),
+                arena_.device().str());
+  NSAL_CHECK_AS(ShapeError, x.dtype() == arena_.dtype(), "model '{}': input is {}, weights are {}",
+                arch_, dtype_name(x.dtype()), dtype_name(arena_.dtype()));
+}
+
+}  // namespace nsal

@@ -1,0 +1,81 @@
+// Model: a named graph of layers over one parameter arena. Concrete models (nn/models/) compose
+// layers in code: forward() runs them in order, backward() in reverse, like llm.c. Parameter
+// names and layouts follow the PyTorch reference code of each architecture, so checkpoints load
+// into the equivalent PyTorch model and back.
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/context.h"
+#include "nn/layer.h"
+#include "nn/param_arena.h"
+
+namespace nsal {
+
+// Runs a chain of single-input layers: forward in order, backward in reverse.
+class Sequential {
+ public:
+  void push(Layer* layer) { layers_.push_back(layer); }
+  const Tensor& forward(Context& ctx, const Tensor& x);
+  const Tensor& backward(Context& ctx, const Tensor& dy);
+  bool empty() const { return layers_.empty(); }
+  const std::vector<Layer*>& layers() const { return layers_; }
+
+ private:
+  std::vector<Layer*> layers_;
+};
+
+class Model {
+ public:
+  explicit Model(std::string arch) : arch_(std::move(arch)) {}
+  virtual ~Model() = default;
+  Model(const Model&) = delete;
+  Model& operator=(const Model&) = delete;
+
+  const std::string& arch() const { return arch_; }
+
+  // Declares every layer's parameters, allocates the arena on `device` and initialises it as
+  // PyTorch does by default, from `seed`.
+  void build(Device device, uint64_t seed, DType dtype = DType::f32);
+  bool built() const { return arena_.allocated(); }
+  ParamArena& arena() { return arena_; }
+  const ParamArena& arena() const { return arena_; }
+
+  void set_training(bool on);
+  bool training() const { return training_; }
+  // MC-dropout: dropout layers stay on while everything else is in eval mode.
+  void set_mc_dropout(bool on);
+
+  // Per-sample input shape, e.g. (1, 28, 28); the batch dimension comes first in forward().
+  virtual Shape input_shape() const = 0;
+  virtual int64_t num_outputs() const = 0;
+  // (N, ...input_shape) -> outputs (N, num_outputs) (segmentation: (N, classes, H, W)).
+  virtual const Tensor& forward(Context& ctx, const Tensor& x) = 0;
+  // d(loss)/d(outputs) -> accumulates parameter gradients.
+  virtual void backward(Context& ctx, const Tensor& doutput) = 0;
+  // Penultimate features of the last forward(), (N, D): for CoreSet and feature-output scoring.
+  virtual const Tensor& features() const = 0;
+
+  const std::vector<std::unique_ptr<Layer>>& layers() const { return layers_; }
+
+ protected:
+  template <typename L, typename... Args>
+  L* add(Args&&... args) {
+    auto layer = std::make_unique<L>(std::forward<Args>(args)...);
+    L* raw = layer.get();
+    layers_.push_back(std::move(layer));
+    return raw;
+  }
+  // Checks x against input_shape() and the arena, naming the model in the error.
+  void check_input(const Context& ctx, const Tensor& x) const;
+
+ private:
+  std::string arch_;
+  std::vector<std::unique_ptr<Layer>> layers_;
+  ParamArena arena_;
+  bool training_ = true;
+};
+
+}  // namespace nsal
