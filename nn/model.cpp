@@ -44,7 +44,7 @@ void Model::check_input(const Context& ctx, const Tensor& x) const {
   Shape want = input_shape();
   bool ok = x.ndim() == static_cast<int>(want.size()) + 1;
   for (size_t i = 0; ok && i < want.size(); ++i)
-    ok = x.shape()[i + 1] == want[i];
+    ok = want[i] < 0 || x.shape()[i + 1] == want[i];
   NSAL_CHECK_AS(ShapeError, ok, "model '{}': input {} does not fit; expected (N, {})", arch_,
                 x.describe(), shape_str(want).substr(1, shape_str(want).size() - 2));
   NSAL_CHECK_AS(ShapeError, x.device() == arena_.device() && x.device() == ctx.device(),

@@ -48,7 +48,8 @@ class Model {
   // MC-dropout: dropout layers stay on while everything else is in eval mode.
   void set_mc_dropout(bool on);
 
-  // Per-sample input shape, e.g. (1, 28, 28); the batch dimension comes first in forward().
+  // Per-sample input shape, e.g. (1, 28, 28); -1 accepts any size (segmentation H, W). The
+  // batch dimension comes first in forward().
   virtual Shape input_shape() const = 0;
   virtual int64_t num_outputs() const = 0;
   // (N, ...input_shape) -> outputs (N, num_outputs) (segmentation: (N, classes, H, W)).
