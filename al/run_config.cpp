@@ -1,0 +1,334 @@
+#include "al/run_config.h"
+
+#include <toml++/toml.h>
+#include <cmath>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include "kernels/error.h"
+
+namespace nsal::al {
+
+int64_t Amount::resolve(int64_t total) const {
+  if (!percent) return static_cast<int64_t>(value);
+  return static_cast<int64_t>(std::llround(value / 100.0 * static_cast<double>(total)));
+}
+
+std::string Amount::str() const {
+  std::ostringstream os;
+  os << value;
+  return percent ? os.str() + "%" : os.str();
+}
+
+Amount Amount::parse(const std::string& text, const std::string& field) {
+  Amount a;
+  std::string t = text;
+  if (!t.empty() && t.back() == '%') {
+    a.percent = true;
+    t.pop_back();
+  }
+  try {
+    size_t used = 0;
+    a.value = std::stod(t, &used);
+    if (used != t.size()) throw std::invalid_argument(t);
+  } catch (const std::exception&) {
+    throw Error(fmt::format("field '{}': expected a count (50) or a percentage (10%), got '{}'",
+                            field, text));
+  }
+  NSAL_CHECK(a.value > 0 && (!a.percent || a.value <= 100) &&
+                 (a.percent || a.value == std::floor(a.value)),
+             "field '{}': '{}' is not a positive count or a percentage in (0, 100]", field, text);
+  return a;
+}
+
+std::string StrategyConfig::label() const {
+  return name == "noise-stability" ? "noise-stability(" + ns.preset + ")" : name;
+}
+
+namespace {
+
+// Reads typed fields from one TOML table and reports unknown keys, naming the source and path.
+class Reader {
+ public:
+  Reader(const toml::table& t, std::string source, std::string prefix)
+      : t_(t), source_(std::move(source)), prefix_(std::move(prefix)) {}
+
+  template <typename T>
+  void get(const char* key, T& out) {
+    seen_.insert(key);
+    const toml::node* n = t_.get(key);
+    if (!n) return;
+    if constexpr (std::is_same_v<T, bool>) {
+      auto v = n->value<bool>();
+      if (!v) fail(key, "a boolean");
+      out = *v;
+    } else if constexpr (std::is_integral_v<T>) {
+      auto v = n->value<int64_t>();
+      if (!v || !n->is_integer()) fail(key, "an integer");
+      out = static_cast<T>(*v);
+    } else if constexpr (std::is_floating_point_v<T>) {
+      auto v = n->value<double>();
+      if (!v) fail(key, "a number");
+      out = *v;
+    } else if constexpr (std::is_same_v<T, std::string>) {
+      auto v = n->value<std::string>();
+      if (!v) fail(key, "a string");
+      out = *v;
+    } else if constexpr (std::is_same_v<T, Amount>) {
+      if (n->is_string())
+        out = Amount::parse(*n->value<std::string>(), path(key));
+      else if (n->is_integer())
+        out = Amount::parse(std::to_string(*n->value<int64_t>()), path(key));
+      else
+        fail(key, "a count (50) or a percentage string (\"10%\")");
+    } else if constexpr (std::is_same_v<T, std::vector<int>>) {
+      const toml::array* a = n->as_array();
+      if (!a) fail(key, "an array of integers");
+      out.clear();
+      for (const auto& e : *a) {
+        if (!e.is_integer()) fail(key, "an array of integers");
+        out.push_back(static_cast<int>(*e.value<int64_t>()));
+      }
+    } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
+      const toml::array* a = n->as_array();
+      if (!a) fail(key, "an array of strings");
+      out.clear();
+      for (const auto& e : *a) {
+        if (!e.is_string()) fail(key, "an array of strings");
+        out.push_back(*e.value<std::string>());
+      }
+    }
+  }
+
+  const toml::table* table(const char* key) {
+    seen_.insert(key);
+    const toml::node* n = t_.get(key);
+    if (!n) return nullptr;
+    if (!n->is_table()) fail(key, "a table");
+    return n->as_table();
+  }
+
+  const toml::array* array_of_tables(const char* key) {
+    seen_.insert(key);
+    const toml::node* n = t_.get(key);
+    if (!n) return nullptr;
+    if (!n->is_array_of_tables()) fail(key, "an array of tables ([[" + path(key) + "]])");
+    return n->as_array();
+  }
+
+  void reject_unknown() const {
+    for (const auto& [k, v] : t_) {
+      std::string key(k.str());
+      if (!seen_.count(key))
+        throw Error(fmt::format("{}: unknown field '{}'", source_, path(key.c_str())));
+    }
+  }
+
+  std::string path(const std::string& key) const {
+    return prefix_.empty() ? key : prefix_ + "." + key;
+  }
+
+ private:
+  [[noreturn]] void fail(const std::string& key, const std::string& expected) const {
+    throw Error(fmt::format("{}: field '{}': expected {}", source_, path(key), expected));
+  }
+  const toml::table& t_;
+  std::string source_, prefix_;
+  std::set<std::string> seen_;
+};
+
+void read_strategy(const toml::table& t, const std::string& source, const std::string& prefix,
+                   StrategyConfig& s) {
+  Reader r(t, source, prefix);
+  r.get("name", s.name);
+  r.get("mc_passes", s.mc_passes);
+  r.get("mc_score", s.mc_score);
+  if (const toml::table* ns = r.table("noise")) {
+    Reader n(*ns, source, prefix + ".noise");
+    n.get("preset", s.ns.preset);
+    n.get("draws", s.ns.draws);
+    n.get("lambda", s.ns.lambda);
+    n.get("distribution", s.ns.distribution);
+    n.get("magnitude", s.ns.magnitude);
+    n.get("groups", s.ns.groups);
+    n.get("output", s.ns.output);
+    n.reject_unknown();
+  }
+  r.reject_unknown();
+}
+
+bool one_of(const std::string& v, std::initializer_list<const char*> options) {
+  for (const char* o : options)
+    if (v == o) return true;
+  return false;
+}
+
+}  // namespace
+
+RunConfig parse_run_config(const std::string& text, const std::string& source) {
+  toml::table root;
+  try {
+    root = toml::parse(text, source);
+  } catch (const toml::parse_error& e) {
+    const auto& b = e.source().begin;
+    throw Error(fmt::format("{}:{}:{}: invalid TOML: {}", source, b.line, b.column,
+                            std::string(e.description())));
+  }
+  RunConfig c;
+  Reader r(root, source, "");
+  r.get("dataset", c.dataset);
+  r.get("model", c.model);
+  r.get("device", c.device);
+  r.get("threads", c.threads);
+  int64_t seed = 0;
+  r.get("seed", seed);
+  c.seed = static_cast<uint64_t>(seed);
+  r.get("initial", c.initial);
+  r.get("query", c.query);
+  r.get("cycles", c.cycles);
+  r.get("trials", c.trials);
+  r.get("unlabelled_subset", c.unlabelled_subset);
+  r.get("reinit_each_cycle", c.reinit_each_cycle);
+  r.get("eval_batch", c.eval_batch);
+  r.get("score_batch", c.score_batch);
+  r.get("out_dir", c.out_dir);
+  if (const toml::table* t = r.table("train")) {
+    Reader tr(*t, source, "train");
+    tr.get("epochs", c.train.epochs);
+    tr.get("batch_size", c.train.batch_size);
+    tr.get("optimizer", c.train.optimizer);
+    tr.get("lr", c.train.lr);
+    tr.get("momentum", c.train.momentum);
+    tr.get("weight_decay", c.train.weight_decay);
+    tr.get("nesterov", c.train.nesterov);
+    tr.get("schedule", c.train.schedule);
+    tr.get("milestones", c.train.milestones);
+    tr.get("gamma", c.train.gamma);
+    tr.get("augment", c.train.augment);
+    tr.get("crop_padding", c.train.crop_padding);
+    tr.get("class_balanced", c.train.class_balanced);
+    tr.get("clip_grad_norm", c.train.clip_grad_norm);
+    tr.reject_unknown();
+  }
+  if (const toml::array* a = r.array_of_tables("strategy")) {
+    c.strategies.clear();
+    int i = 0;
+    for (const auto& node : *a) {
+      StrategyConfig s;
+      read_strategy(*node.as_table(), source, fmt::format("strategy[{}]", i++), s);
+      c.strategies.push_back(s);
+    }
+  }
+  r.reject_unknown();
+  validate(c);
+  return c;
+}
+
+RunConfig load_run_config(const std::string& path) {
+  toml::table root;
+  std::ifstream f(path);
+  NSAL_CHECK(f.good(), "{}: cannot open the config file", path);
+  std::stringstream ss;
+  ss << f.rdbuf();
+  return parse_run_config(ss.str(), path);
+}
+
+void validate(const RunConfig& c) {
+  NSAL_CHECK(c.cycles >= 1, "field 'cycles': expected at least 1, got {}", c.cycles);
+  NSAL_CHECK(c.trials >= 1, "field 'trials': expected at least 1, got {}", c.trials);
+  NSAL_CHECK(c.train.epochs >= 1, "field 'train.epochs': expected at least 1");
+  NSAL_CHECK(c.train.batch_size >= 1, "field 'train.batch_size': expected at least 1");
+  NSAL_CHECK(c.eval_batch >= 1 && c.score_batch >= 1, "eval_batch and score_batch must be >= 1");
+  NSAL_CHECK(c.unlabelled_subset >= 0, "field 'unlabelled_subset': expected >= 0");
+  NSAL_CHECK(one_of(c.train.optimizer, {"sgd", "adam", "adamw"}),
+             "field 'train.optimizer': expected sgd, adam or adamw, got '{}'", c.train.optimizer);
+  NSAL_CHECK(one_of(c.train.schedule, {"constant", "multistep", "cosine"}),
+             "field 'train.schedule': expected constant, multistep or cosine, got '{}'",
+             c.train.schedule);
+  NSAL_CHECK(c.train.lr > 0, "field 'train.lr': expected a positive number");
+  NSAL_CHECK(!c.strategies.empty(), "at least one [[strategy]] is needed");
+  std::set<std::string> labels;
+  for (size_t i = 0; i < c.strategies.size(); ++i) {
+    const StrategyConfig& s = c.strategies[i];
+    std::string f = fmt::format("strategy[{}]", i);
+    NSAL_CHECK(one_of(s.name, {"random", "entropy", "margin", "least-confidence", "noise-stability",
+                               "mc-dropout", "bald", "coreset"}),
+               "field '{}.name': unknown strategy '{}'", f, s.name);
+    NSAL_CHECK(labels.insert(s.label()).second, "field '{}': strategy '{}' is listed twice", f,
+               s.label());
+    NSAL_CHECK(one_of(s.ns.preset, {"paper", "released"}),
+               "field '{}.noise.preset': expected paper or released, got '{}'", f, s.ns.preset);
+    NSAL_CHECK(s.ns.draws >= 1, "field '{}.noise.draws': expected at least 1", f);
+    NSAL_CHECK(s.ns.lambda > 0, "field '{}.noise.lambda': expected a positive number", f);
+    NSAL_CHECK(one_of(s.ns.distribution, {"gaussian", "uniform", "laplace"}),
+               "field '{}.noise.distribution': expected gaussian, uniform or laplace, got '{}'", f,
+               s.ns.distribution);
+    NSAL_CHECK(one_of(s.ns.magnitude, {"adaptive", "constant"}),
+               "field '{}.noise.magnitude': expected adaptive or constant, got '{}'", f,
+               s.ns.magnitude);
+    NSAL_CHECK(one_of(s.ns.output, {"probs", "logits", "features"}),
+               "field '{}.noise.output': expected probs, logits or features, got '{}'", f,
+               s.ns.output);
+    NSAL_CHECK(s.mc_passes >= 1, "field '{}.mc_passes': expected at least 1", f);
+    NSAL_CHECK(one_of(s.mc_score, {"entropy", "variation-ratio", "variance"}),
+               "field '{}.mc_score': expected entropy, variation-ratio or variance, got '{}'", f,
+               s.mc_score);
+  }
+}
+
+std::string to_toml(const RunConfig& c) {
+  toml::table root{{"dataset", c.dataset},
+                   {"model", c.model},
+                   {"device", c.device},
+                   {"threads", c.threads},
+                   {"seed", static_cast<int64_t>(c.seed)},
+                   {"initial", c.initial.str()},
+                   {"query", c.query.str()},
+                   {"cycles", c.cycles},
+                   {"trials", c.trials},
+                   {"unlabelled_subset", c.unlabelled_subset},
+                   {"reinit_each_cycle", c.reinit_each_cycle},
+                   {"eval_batch", c.eval_batch},
+                   {"score_batch", c.score_batch},
+                   {"out_dir", c.out_dir}};
+  toml::array milestones;
+  for (int m : c.train.milestones)
+    milestones.push_back(m);
+  root.insert("train", toml::table{{"epochs", c.train.epochs},
+                                   {"batch_size", c.train.batch_size},
+                                   {"optimizer", c.train.optimizer},
+                                   {"lr", c.train.lr},
+                                   {"momentum", c.train.momentum},
+                                   {"weight_decay", c.train.weight_decay},
+                                   {"nesterov", c.train.nesterov},
+                                   {"schedule", c.train.schedule},
+                                   {"milestones", milestones},
+                                   {"gamma", c.train.gamma},
+                                   {"augment", c.train.augment},
+                                   {"crop_padding", c.train.crop_padding},
+                                   {"class_balanced", c.train.class_balanced},
+                                   {"clip_grad_norm", c.train.clip_grad_norm}});
+  toml::array strategies;
+  for (const StrategyConfig& s : c.strategies) {
+    toml::array groups;
+    for (const auto& g : s.ns.groups)
+      groups.push_back(g);
+    strategies.push_back(toml::table{{"name", s.name},
+                                     {"mc_passes", s.mc_passes},
+                                     {"mc_score", s.mc_score},
+                                     {"noise", toml::table{{"preset", s.ns.preset},
+                                                           {"draws", s.ns.draws},
+                                                           {"lambda", s.ns.lambda},
+                                                           {"distribution", s.ns.distribution},
+                                                           {"magnitude", s.ns.magnitude},
+                                                           {"groups", groups},
+                                                           {"output", s.ns.output}}}});
+  }
+  root.insert("strategy", strategies);
+  std::ostringstream os;
+  os << root << "\n";
+  return os.str();
+}
+
+}  // namespace nsal::al

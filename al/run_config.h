@@ -1,0 +1,84 @@
+// The configuration of an active-learning run (`nsal run`): read from a TOML file, overridden by
+// flags, validated, and saved resolved into the run directory. Every field has a default so a
+// config names only what differs. docs/cli.md lists the fields.
+#pragma once
+
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace nsal::al {
+
+// A sample count given either as a number ("50") or as a share of the training set ("10%").
+struct Amount {
+  double value = 0;
+  bool percent = false;
+  int64_t resolve(int64_t total) const;
+  std::string str() const;
+  static Amount parse(const std::string& text, const std::string& field);
+};
+
+struct TrainConfig {
+  int epochs = 10;
+  int batch_size = 64;
+  std::string optimizer = "sgd";  // sgd | adam | adamw
+  double lr = 0.01;
+  double momentum = 0.9;
+  double weight_decay = 5e-4;
+  bool nesterov = false;
+  std::string schedule = "constant";  // constant | multistep | cosine
+  std::vector<int> milestones;
+  double gamma = 0.1;
+  bool augment = false;  // random crop with padding + horizontal flip
+  int crop_padding = 4;
+  bool class_balanced = false;
+  double clip_grad_norm = 0;  // 0: off
+};
+
+struct NoiseStabilityConfig {
+  std::string preset = "paper";           // paper | released
+  int draws = 10;                         // K
+  double lambda = 1e-3;                   // noise magnitude relative to the weights
+  std::string distribution = "gaussian";  // gaussian | uniform | laplace
+  std::string magnitude = "adaptive";     // adaptive | constant
+  std::vector<std::string> groups;        // layer groups that get noise; empty: all
+  std::string output = "probs";           // probs | logits | features
+};
+
+struct StrategyConfig {
+  std::string name = "random";  // random | entropy | margin | least-confidence | noise-stability
+                                // | mc-dropout | bald | coreset
+  NoiseStabilityConfig ns;
+  int mc_passes = 10;                // MC-dropout / BALD: T
+  std::string mc_score = "entropy";  // mc-dropout: entropy | variation-ratio (| variance)
+  std::string label() const;         // "noise-stability(paper)", "entropy", ...
+};
+
+struct RunConfig {
+  std::string dataset;  // HDF5 dataset file (nsal data convert)
+  std::string model = "mnist-cnn";
+  std::string device = "auto";
+  int threads = 0;  // 0: OpenMP default
+  uint64_t seed = 0;
+  TrainConfig train;
+  std::vector<StrategyConfig> strategies{StrategyConfig{}};
+  Amount initial{50, false};
+  Amount query{50, false};
+  int cycles = 5;
+  int trials = 1;
+  int64_t unlabelled_subset = 0;  // score a random subset of this many (0: the whole pool)
+  bool reinit_each_cycle = true;
+  int eval_batch = 512;
+  int score_batch = 512;
+  std::string out_dir = "runs/run";
+};
+
+// Reads a TOML file; unknown keys and wrong types are errors naming the file and the field.
+RunConfig load_run_config(const std::string& path);
+RunConfig parse_run_config(const std::string& toml_text, const std::string& source_name);
+// Checks ranges and names; throws nsal::Error naming the field.
+void validate(const RunConfig& c);
+// The resolved configuration as TOML (round-trips through parse_run_config).
+std::string to_toml(const RunConfig& c);
+
+}  // namespace nsal::al

@@ -1,0 +1,76 @@
+#include <gtest/gtest.h>
+
+#include "al/run_config.h"
+#include "kernels/error.h"
+
+namespace nsal::al {
+
+TEST(RunConfig, ParsesFieldsAndStrategies) {
+  RunConfig c = parse_run_config(R"(
+dataset = "fm.h5"
+model = "mnist-cnn"
+initial = "10%"
+query = 50
+cycles = 3
+trials = 2
+[train]
+epochs = 4
+optimizer = "adam"
+lr = 0.001
+milestones = [2, 3]
+[[strategy]]
+name = "random"
+[[strategy]]
+name = "noise-stability"
+[strategy.noise]
+preset = "released"
+draws = 5
+lambda = 0.01
+)",
+                                 "test.toml");
+  EXPECT_EQ(c.dataset, "fm.h5");
+  EXPECT_TRUE(c.initial.percent);
+  EXPECT_EQ(c.initial.resolve(60000), 6000);
+  EXPECT_EQ(c.query.resolve(60000), 50);
+  EXPECT_EQ(c.train.optimizer, "adam");
+  EXPECT_EQ(c.train.milestones, (std::vector<int>{2, 3}));
+  ASSERT_EQ(c.strategies.size(), 2u);
+  EXPECT_EQ(c.strategies[1].label(), "noise-stability(released)");
+  EXPECT_EQ(c.strategies[1].ns.draws, 5);
+  EXPECT_DOUBLE_EQ(c.strategies[1].ns.lambda, 0.01);
+}
+
+TEST(RunConfig, ResolvedTomlRoundTrips) {
+  RunConfig c;
+  c.dataset = "x.h5";
+  c.strategies[0].name = "noise-stability";
+  c.strategies[0].ns.groups = {"layer1", "linear"};
+  c.train.milestones = {5};
+  RunConfig back = parse_run_config(to_toml(c), "resolved.toml");
+  EXPECT_EQ(to_toml(back), to_toml(c));
+  EXPECT_EQ(back.strategies[0].ns.groups, c.strategies[0].ns.groups);
+}
+
+static std::string error_of(const std::string& text) {
+  try {
+    parse_run_config(text, "bad.toml");
+  } catch (const Error& e) {
+    return e.what();
+  }
+  return "";
+}
+
+TEST(RunConfig, BadInputNamesTheFileAndField) {
+  EXPECT_NE(error_of("cycles = \"three\"").find("bad.toml: field 'cycles': expected an integer"),
+            std::string::npos);
+  EXPECT_NE(error_of("[train]\nepoch = 3").find("unknown field 'train.epoch'"), std::string::npos);
+  EXPECT_NE(error_of("initial = \"120%\"").find("initial"), std::string::npos);
+  EXPECT_NE(error_of("[[strategy]]\nname = \"bogus\"").find("unknown strategy 'bogus'"),
+            std::string::npos);
+  EXPECT_NE(error_of("cycles = ").find("bad.toml:1"), std::string::npos);
+  EXPECT_NE(error_of("[[strategy]]\nname = \"random\"\n[[strategy]]\nname = \"random\"")
+                .find("listed twice"),
+            std::string::npos);
+}
+
+}  // namespace nsal::al
