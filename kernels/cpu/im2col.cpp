@@ -2,6 +2,8 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/line_ops.h"
+
 namespace nsal::kernels::cpu {
 namespace {
 
@@ -16,11 +18,6 @@ inline ValidRange valid_range(int64_t offset, int64_t stride, int64_t in, int64_
   lo = std::min(lo, out);
   hi = std::min(hi, out);
   return {lo, std::max(lo, hi)};
-}
-
-template <typename T>
-inline void zero_run(T* p, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) p[i] = T(0);
 }
 
 // Walks every (row, od, oh) line of the column matrix, handing each line either to
@@ -73,26 +70,14 @@ void im2col(const ConvShape& s, int64_t channels, const T* x, T* col, int64_t ld
             int64_t line1) {
   if (line1 < 0) line1 = conv_out_lines(s);
   const int64_t ow = s.out_dim(2), sw = s.stride[2];
-  auto pad = [ow](T* line) { zero_run(line, ow); };
-  if (sw == 1) {
-    for_each_line<T, T*, const T*>(
-        s, channels, col, ld, x, line0, line1,
-        [ow](T* line, const T* src, int64_t off, ValidRange r) {
-          zero_run(line, r.lo);
-          for (int64_t i = r.lo; i < r.hi; ++i) line[i] = src[i + off];
-          zero_run(line + r.hi, ow - r.hi);
-        },
-        pad);
-  } else {
-    for_each_line<T, T*, const T*>(
-        s, channels, col, ld, x, line0, line1,
-        [ow, sw](T* line, const T* src, int64_t off, ValidRange r) {
-          zero_run(line, r.lo);
-          for (int64_t i = r.lo; i < r.hi; ++i) line[i] = src[i * sw + off];
-          zero_run(line + r.hi, ow - r.hi);
-        },
-        pad);
-  }
+  for_each_line<T, T*, const T*>(
+      s, channels, col, ld, x, line0, line1,
+      [ow, sw](T* line, const T* src, int64_t off, ValidRange r) {
+        line_ops::zero(line, r.lo);
+        line_ops::copy(line + r.lo, src + r.lo * sw + off, r.hi - r.lo, sw);
+        line_ops::zero(line + r.hi, ow - r.hi);
+      },
+      [ow](T* line) { line_ops::zero(line, ow); });
 }
 
 template <typename T>
@@ -100,22 +85,12 @@ void col2im_add(const ConvShape& s, int64_t channels, const T* col, int64_t ld, 
                 int64_t line0, int64_t line1) {
   if (line1 < 0) line1 = conv_out_lines(s);
   const int64_t sw = s.stride[2];
-  auto pad = [](const T*) {};
-  if (sw == 1) {
-    for_each_line<T, const T*, T*>(
-        s, channels, col, ld, x, line0, line1,
-        [](const T* line, T* dst, int64_t off, ValidRange r) {
-          for (int64_t i = r.lo; i < r.hi; ++i) dst[i + off] += line[i];
-        },
-        pad);
-  } else {
-    for_each_line<T, const T*, T*>(
-        s, channels, col, ld, x, line0, line1,
-        [sw](const T* line, T* dst, int64_t off, ValidRange r) {
-          for (int64_t i = r.lo; i < r.hi; ++i) dst[i * sw + off] += line[i];
-        },
-        pad);
-  }
+  for_each_line<T, const T*, T*>(
+      s, channels, col, ld, x, line0, line1,
+      [sw](const T* line, T* dst, int64_t off, ValidRange r) {
+        line_ops::add(dst + r.lo * sw + off, line + r.lo, r.hi - r.lo, sw);
+      },
+      [](const T*) {});
 }
 
 template void im2col<float>(const ConvShape&, int64_t, const float*, float*, int64_t, int64_t,
