@@ -43,7 +43,8 @@ struct Buffer {
   Buffer& operator=(const Buffer&) = delete;
   void fill_random(std::mt19937& rng) {
     std::uniform_real_distribution<float> u(-1.0f, 1.0f);
-    for (size_t i = 0; i < n; ++i) p[i] = u(rng);
+    for (size_t i = 0; i < n; ++i)
+      p[i] = u(rng);
   }
 };
 
@@ -187,11 +188,13 @@ int main(int argc, char** argv) {
       fmt::print(stderr, "cannot write {}\n", csv_path);
       return 1;
     }
-    fmt::print(csv, "name,n,c,k,h,w,kernel,stride,pad,pass,median_ms,gflops,ratio_to_sgemm,"
-                    "sgemm_gflops,threads,cpu\n");
+    fmt::print(csv,
+               "name,n,c,k,h,w,kernel,stride,pad,pass,median_ms,gflops,ratio_to_sgemm,"
+               "sgemm_gflops,threads,cpu\n");
   }
-  fmt::print("{:<34} {:>10} {:>9} {:>7} {:>12} {:>9} {:>7}\n", "conv (batch " + std::to_string(n) +
-             ")", "fwd ms", "GFLOP/s", "/sgemm", "fwd+bwd ms", "GFLOP/s", "/sgemm");
+  fmt::print("{:<34} {:>10} {:>9} {:>7} {:>12} {:>9} {:>7}\n",
+             "conv (batch " + std::to_string(n) + ")", "fwd ms", "GFLOP/s", "/sgemm", "fwd+bwd ms",
+             "GFLOP/s", "/sgemm");
   std::mt19937 rng(3);
   for (const Case& cs : cases) {
     if (!filter.empty() && std::string(cs.name).find(filter) == std::string::npos) continue;
@@ -205,9 +208,8 @@ int main(int argc, char** argv) {
     size_t ws_bytes = cpu::conv_workspace_bytes(s, sizeof(float));
     Buffer<char> ws(ws_bytes);
     std::memset(ws.p, 0, ws_bytes);  // touch the pages before timing
-    const double fwd = time_median(repeats, [&] {
-      cpu::conv_forward<float>(s, x.p, w.p, nullptr, y.p, ws.p, ws_bytes);
-    });
+    const double fwd = time_median(
+        repeats, [&] { cpu::conv_forward<float>(s, x.p, w.p, nullptr, y.p, ws.p, ws_bytes); });
     const double both = time_median(repeats, [&] {
       cpu::conv_forward<float>(s, x.p, w.p, nullptr, y.p, ws.p, ws_bytes);
       cpu::conv_backward<float>(s, x.p, w.p, dy.p, cs.input_grad ? dx.p : nullptr, dw.p, nullptr,

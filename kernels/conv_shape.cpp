@@ -18,10 +18,10 @@ static std::string dims_str(const Dims3& d, int spatial) {
 }
 
 std::string ConvShape::str() const {
-  return fmt::format("conv{}d n={} c={} k={} in={} kernel={} stride={} pad={} dilation={} groups={}",
-                     spatial, n, c, k, dims_str(in, spatial), dims_str(kernel, spatial),
-                     dims_str(stride, spatial), dims_str(pad, spatial),
-                     dims_str(dilation, spatial), groups);
+  return fmt::format(
+      "conv{}d n={} c={} k={} in={} kernel={} stride={} pad={} dilation={} groups={}", spatial, n,
+      c, k, dims_str(in, spatial), dims_str(kernel, spatial), dims_str(stride, spatial),
+      dims_str(pad, spatial), dims_str(dilation, spatial), groups);
 }
 
 void ConvShape::validate() const {
@@ -32,10 +32,11 @@ void ConvShape::validate() const {
                 "{}: input channels {} and output channels {} must both divide by groups {}", str(),
                 c, k, groups);
   for (int i = 0; i < 3; ++i) {
-    NSAL_CHECK_AS(ShapeError, in[i] >= 1 && kernel[i] >= 1 && stride[i] >= 1 && pad[i] >= 0 &&
-                                  dilation[i] >= 1,
+    NSAL_CHECK_AS(ShapeError,
+                  in[i] >= 1 && kernel[i] >= 1 && stride[i] >= 1 && pad[i] >= 0 && dilation[i] >= 1,
                   "{}: sizes, kernel, stride and dilation must be >= 1 and padding >= 0", str());
-    NSAL_CHECK_AS(ShapeError, out_dim(i) >= 1 && in[i] + 2 * pad[i] >= dilation[i] * (kernel[i] - 1) + 1,
+    NSAL_CHECK_AS(ShapeError,
+                  out_dim(i) >= 1 && in[i] + 2 * pad[i] >= dilation[i] * (kernel[i] - 1) + 1,
                   "{}: the input is smaller than the dilated kernel", str());
   }
   if (spatial == 2)
@@ -59,9 +60,9 @@ ConvShape conv2d_shape(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, in
   return s;
 }
 
-ConvShape conv3d_shape(int64_t n, int64_t c, int64_t d, int64_t h, int64_t w, int64_t k,
-                       int64_t kd, int64_t kh, int64_t kw, int64_t stride, int64_t pad,
-                       int64_t dilation, int64_t groups) {
+ConvShape conv3d_shape(int64_t n, int64_t c, int64_t d, int64_t h, int64_t w, int64_t k, int64_t kd,
+                       int64_t kh, int64_t kw, int64_t stride, int64_t pad, int64_t dilation,
+                       int64_t groups) {
   ConvShape s;
   s.spatial = 3;
   s.n = n;

@@ -12,15 +12,15 @@ namespace nsal::kernels {
 using Dims3 = std::array<int64_t, 3>;  // (depth, height, width)
 
 struct ConvShape {
-  int spatial = 2;              // 2: x (N, C, H, W); 3: x (N, C, D, H, W)
-  int64_t n = 1;                // batch
-  int64_t c = 1;                // input channels
-  int64_t k = 1;                // output channels
-  int64_t groups = 1;           // c and k are multiples of groups; groups == c is depthwise
-  Dims3 in{1, 1, 1};            // input spatial size
-  Dims3 kernel{1, 1, 1};        // filter spatial size
+  int spatial = 2;        // 2: x (N, C, H, W); 3: x (N, C, D, H, W)
+  int64_t n = 1;          // batch
+  int64_t c = 1;          // input channels
+  int64_t k = 1;          // output channels
+  int64_t groups = 1;     // c and k are multiples of groups; groups == c is depthwise
+  Dims3 in{1, 1, 1};      // input spatial size
+  Dims3 kernel{1, 1, 1};  // filter spatial size
   Dims3 stride{1, 1, 1};
-  Dims3 pad{0, 0, 0};           // zero padding on both sides
+  Dims3 pad{0, 0, 0};  // zero padding on both sides
   Dims3 dilation{1, 1, 1};
 
   // out[i] = (in[i] + 2 pad[i] - dilation[i] (kernel[i] - 1) - 1) / stride[i] + 1
@@ -57,8 +57,8 @@ struct ConvShape {
 ConvShape conv2d_shape(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t kh,
                        int64_t kw, int64_t stride = 1, int64_t pad = 0, int64_t dilation = 1,
                        int64_t groups = 1);
-ConvShape conv3d_shape(int64_t n, int64_t c, int64_t d, int64_t h, int64_t w, int64_t k,
-                       int64_t kd, int64_t kh, int64_t kw, int64_t stride = 1, int64_t pad = 0,
+ConvShape conv3d_shape(int64_t n, int64_t c, int64_t d, int64_t h, int64_t w, int64_t k, int64_t kd,
+                       int64_t kh, int64_t kw, int64_t stride = 1, int64_t pad = 0,
                        int64_t dilation = 1, int64_t groups = 1);
 
 }  // namespace nsal::kernels

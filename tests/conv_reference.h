@@ -13,7 +13,7 @@ namespace nsal::testing {
 struct ConvReference {
   const kernels::ConvShape& s;
 
-  // Calls f(n, k, c, out_index, x_index, w_index) for every multiply-add of the forward pass.
+  // Calls f(y_index, x_index, w_index) for every multiply-add of the forward pass.
   template <typename F>
   void for_each_term(F f) const {
     const kernels::Dims3 out = s.out();
@@ -36,10 +36,10 @@ struct ConvReference {
                           iw >= s.in[2])
                         continue;
                       const int64_t ci = g * cg + c;
-                      const int64_t xi = (((n * s.c + ci) * s.in[0] + id) * s.in[1] + ih) *
-                                             s.in[2] + iw;
-                      const int64_t wi = (((k * cg + c) * s.kernel[0] + td) * s.kernel[1] + th) *
-                                             s.kernel[2] + tw;
+                      const int64_t xi =
+                          (((n * s.c + ci) * s.in[0] + id) * s.in[1] + ih) * s.in[2] + iw;
+                      const int64_t wi =
+                          (((k * cg + c) * s.kernel[0] + td) * s.kernel[1] + th) * s.kernel[2] + tw;
                       f(yi, xi, wi);
                     }
             }
@@ -52,7 +52,8 @@ struct ConvReference {
     std::vector<double> y(static_cast<size_t>(s.y_numel()), 0.0);
     const int64_t out = s.out_size();
     if (bias)
-      for (int64_t i = 0; i < s.y_numel(); ++i) y[i] = static_cast<double>(bias[(i / out) % s.k]);
+      for (int64_t i = 0; i < s.y_numel(); ++i)
+        y[i] = static_cast<double>(bias[(i / out) % s.k]);
     for_each_term([&](int64_t yi, int64_t xi, int64_t wi) {
       y[yi] += static_cast<double>(w[wi]) * static_cast<double>(x[xi]);
     });
@@ -67,7 +68,8 @@ struct ConvReference {
     dw.assign(static_cast<size_t>(s.w_numel()), 0.0);
     db.assign(static_cast<size_t>(s.k), 0.0);
     const int64_t out = s.out_size();
-    for (int64_t i = 0; i < s.y_numel(); ++i) db[(i / out) % s.k] += static_cast<double>(dy[i]);
+    for (int64_t i = 0; i < s.y_numel(); ++i)
+      db[(i / out) % s.k] += static_cast<double>(dy[i]);
     for_each_term([&](int64_t yi, int64_t xi, int64_t wi) {
       dx[xi] += static_cast<double>(w[wi]) * static_cast<double>(dy[yi]);
       dw[wi] += static_cast<double>(x[xi]) * static_cast<double>(dy[yi]);

@@ -36,12 +36,16 @@ constexpr int64_t kTargetCols = 512;
 constexpr int64_t kMaxColElems = int64_t{1} << 22;
 constexpr size_t kAlign = 64;  // bytes
 
-size_t align_up(size_t b) { return (b + kAlign - 1) / kAlign * kAlign; }
-int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+size_t align_up(size_t b) {
+  return (b + kAlign - 1) / kAlign * kAlign;
+}
+int64_t ceil_div(int64_t a, int64_t b) {
+  return (a + b - 1) / b;
+}
 
 struct Plan {
-  int threads = 1;          // team of the chunk loop; 1: chunks in sequence on a threaded BLAS
-  int64_t nb = 1;           // samples per chunk
+  int threads = 1;  // team of the chunk loop; 1: chunks in sequence on a threaded BLAS
+  int64_t nb = 1;   // samples per chunk
   int64_t chunks = 0;
   int64_t band_lines = 1;   // output lines per GEMM when nb == 1 (all of them when nb > 1)
   int64_t cols = 0;         // widest GEMM: nb * out_size or band_lines * OW
@@ -60,13 +64,14 @@ Plan make_plan(const ConvShape& s, size_t elem, int threads) {
   const int64_t rows = s.col_rows();
   p.threads = threads > 1 && s.n >= threads ? threads : 1;
   const int64_t per_thread = ceil_div(s.n, p.threads);
-  if (out >= kTargetCols || per_thread == 1) {
+  if (2 * out >= kTargetCols || per_thread == 1) {
     p.nb = 1;
     int64_t band = std::max<int64_t>(1, (kTargetCols + ow / 2) / ow);
     band = std::min({band, lines, std::max<int64_t>(1, kMaxColElems / (rows * ow))});
     p.band_lines = ceil_div(lines, ceil_div(lines, band));  // equal bands
   } else {
-    int64_t want = std::min(ceil_div(kTargetCols, out), std::max<int64_t>(1, kMaxColElems / (rows * out)));
+    int64_t want =
+        std::min(ceil_div(kTargetCols, out), std::max<int64_t>(1, kMaxColElems / (rows * out)));
     want = std::min(want, per_thread);
     // Balance: every thread gets the same number of chunks of (nearly) the same size.
     const int64_t rounds = ceil_div(per_thread, want);
@@ -80,9 +85,9 @@ Plan make_plan(const ConvShape& s, size_t elem, int threads) {
   p.dw_elems = p.threads > 1 ? s.w_numel() : 0;
   p.thread_bytes = align_up(static_cast<size_t>(p.col_elems) * elem) +
                    align_up(static_cast<size_t>(p.buf_elems) * elem);
-  p.total_bytes = p.thread_bytes * static_cast<size_t>(p.threads) +
-                  align_up(static_cast<size_t>(p.dw_elems) * elem) *
-                      static_cast<size_t>(p.threads - 1);
+  p.total_bytes =
+      p.thread_bytes * static_cast<size_t>(p.threads) +
+      align_up(static_cast<size_t>(p.dw_elems) * elem) * static_cast<size_t>(p.threads - 1);
   return p;
 }
 
@@ -169,8 +174,8 @@ void for_each_block(const ConvShape& s, const Plan& p, int64_t s0, int64_t m, F 
 }
 
 template <typename T>
-void forward_chunk(const ConvShape& s, const Plan& p, int64_t s0, int64_t m, const T* x,
-                   const T* w, const T* bias, T* y, Scratch<T> sc, bool parallel) {
+void forward_chunk(const ConvShape& s, const Plan& p, int64_t s0, int64_t m, const T* x, const T* w,
+                   const T* bias, T* y, Scratch<T> sc, bool parallel) {
   const int64_t kg = s.k_per_group(), cg = s.c_per_group(), rows = s.col_rows();
   const int64_t in = s.in_size(), out = s.out_size();
   const bool direct = s.is_pointwise() && m == 1;
@@ -193,7 +198,8 @@ void forward_chunk(const ConvShape& s, const Plan& p, int64_t s0, int64_t m, con
           for (int64_t k = 0; k < kg; ++k) {
             const T bk = bias[g * kg + k];
             T* row = yg + k * out;
-            for (int64_t q = 0; q < cols; ++q) row[q] += bk;
+            for (int64_t q = 0; q < cols; ++q)
+              row[q] += bk;
           }
         return;
       }
@@ -203,7 +209,8 @@ void forward_chunk(const ConvShape& s, const Plan& p, int64_t s0, int64_t m, con
           const T bk = bias ? bias[g * kg + k] : T(0);
           const T* from = sc.buf + k * cols + i * out;
           T* to = y + ((s0 + i) * s.k + g * kg + k) * out;
-          for (int64_t q = 0; q < out; ++q) to[q] = from[q] + bk;
+          for (int64_t q = 0; q < out; ++q)
+            to[q] = from[q] + bk;
         }
     });
   }
@@ -307,7 +314,8 @@ void conv_backward_bias(const ConvShape& s, const T* dy, T* db) {
       const T* row = dy + (i * s.k + k) * out;
       T part = 0;
 #pragma omp simd reduction(+ : part)
-      for (int64_t q = 0; q < out; ++q) part += row[q];
+      for (int64_t q = 0; q < out; ++q)
+        part += row[q];
       acc += static_cast<double>(part);
     }
     db[k] += static_cast<T>(acc);

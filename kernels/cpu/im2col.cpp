@@ -81,8 +81,8 @@ void im2col(const ConvShape& s, int64_t channels, const T* x, T* col, int64_t ld
 }
 
 template <typename T>
-void col2im_add(const ConvShape& s, int64_t channels, const T* col, int64_t ld, T* x,
-                int64_t line0, int64_t line1) {
+void col2im_add(const ConvShape& s, int64_t channels, const T* col, int64_t ld, T* x, int64_t line0,
+                int64_t line1) {
   if (line1 < 0) line1 = conv_out_lines(s);
   const int64_t sw = s.stride[2];
   for_each_line<T, const T*, T*>(

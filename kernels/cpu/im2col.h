@@ -17,8 +17,8 @@ namespace nsal::kernels::cpu {
 // x: (channels, D, H, W) of one sample -> col (channels * kernel_size, (line1 - line0) * OW), row
 // stride ld. Positions that fall in the padding read as zero. line1 = -1: up to the last line.
 template <typename T>
-void im2col(const ConvShape& s, int64_t channels, const T* x, T* col, int64_t ld,
-            int64_t line0 = 0, int64_t line1 = -1);
+void im2col(const ConvShape& s, int64_t channels, const T* x, T* col, int64_t ld, int64_t line0 = 0,
+            int64_t line1 = -1);
 
 // The adjoint of im2col: x (channels, D, H, W) += col2im(col) over the same positions.
 // Contributions of padding positions are dropped. Zero x first for a plain col2im. The order of
@@ -28,6 +28,8 @@ void col2im_add(const ConvShape& s, int64_t channels, const T* col, int64_t ld, 
                 int64_t line0 = 0, int64_t line1 = -1);
 
 // Output lines (od, oh pairs) of s: s.out_dim(0) * s.out_dim(1).
-inline int64_t conv_out_lines(const ConvShape& s) { return s.out_dim(0) * s.out_dim(1); }
+inline int64_t conv_out_lines(const ConvShape& s) {
+  return s.out_dim(0) * s.out_dim(1);
+}
 
 }  // namespace nsal::kernels::cpu

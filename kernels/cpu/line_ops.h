@@ -14,16 +14,19 @@ namespace nsal::kernels::cpu::line_ops {
 // dst[i] = 0 for i < n
 template <typename T>
 inline void zero(T* __restrict dst, int64_t n) {
-  for (int64_t i = 0; i < n; ++i) dst[i] = T(0);
+  for (int64_t i = 0; i < n; ++i)
+    dst[i] = T(0);
 }
 // dst[i] = src[i * stride]
 template <typename T>
 inline void copy(T* __restrict dst, const T* __restrict src, int64_t n, int64_t stride) {
   if (stride == 1) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i];
+    for (int64_t i = 0; i < n; ++i)
+      dst[i] = src[i];
   } else {
-    for (int64_t i = 0; i < n; ++i) dst[i] = src[i * stride];
+    for (int64_t i = 0; i < n; ++i)
+      dst[i] = src[i * stride];
   }
 }
 // dst[i * stride] += src[i]
@@ -31,30 +34,40 @@ template <typename T>
 inline void add(T* __restrict dst, const T* __restrict src, int64_t n, int64_t stride) {
   if (stride == 1) {
 #pragma omp simd
-    for (int64_t i = 0; i < n; ++i) dst[i] += src[i];
+    for (int64_t i = 0; i < n; ++i)
+      dst[i] += src[i];
   } else {
-    for (int64_t i = 0; i < n; ++i) dst[i * stride] += src[i];
+    for (int64_t i = 0; i < n; ++i)
+      dst[i * stride] += src[i];
   }
 }
 
 #if defined(__AVX512F__)
 // Mask of the first n (< 16) lanes.
-inline __mmask16 first16(int64_t n) { return static_cast<__mmask16>((1u << n) - 1u); }
-inline __mmask8 first8(int64_t n) { return static_cast<__mmask8>((1u << n) - 1u); }
+inline __mmask16 first16(int64_t n) {
+  return static_cast<__mmask16>((1u << n) - 1u);
+}
+// Mask of the first min(n, 16) lanes (n >= 1). Every vector of a run is a masked operation: it
+// handles the tail without a second loop, and it keeps the compiler from turning the loop into a
+// call to memmove/memset, which costs more than the copy on runs this short.
+inline __mmask16 lanes16(int64_t n) {
+  return n >= 16 ? __mmask16(0xffff) : first16(n);
+}
+inline __mmask8 lanes8(int64_t n) {
+  return n >= 8 ? __mmask8(0xff) : static_cast<__mmask8>((1u << n) - 1u);
+}
 
 template <>
 inline void zero<float>(float* __restrict dst, int64_t n) {
   const __m512 z = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, z);
-  if (i < n) _mm512_mask_storeu_ps(dst + i, first16(n - i), z);
+  for (int64_t i = 0; i < n; i += 16)
+    _mm512_mask_storeu_ps(dst + i, lanes16(n - i), z);
 }
 template <>
 inline void zero<double>(double* __restrict dst, int64_t n) {
   const __m512d z = _mm512_setzero_pd();
-  int64_t i = 0;
-  for (; i + 8 <= n; i += 8) _mm512_storeu_pd(dst + i, z);
-  if (i < n) _mm512_mask_storeu_pd(dst + i, first8(n - i), z);
+  for (int64_t i = 0; i < n; i += 8)
+    _mm512_mask_storeu_pd(dst + i, lanes8(n - i), z);
 }
 
 template <>
@@ -62,13 +75,13 @@ inline void copy<float>(float* __restrict dst, const float* __restrict src, int6
                         int64_t stride) {
   int64_t i = 0;
   if (stride == 1) {
-    for (; i + 16 <= n; i += 16) _mm512_storeu_ps(dst + i, _mm512_loadu_ps(src + i));
-    if (i < n) {
-      const __mmask16 m = first16(n - i);
+    for (; i < n; i += 16) {
+      const __mmask16 m = lanes16(n - i);
       _mm512_mask_storeu_ps(dst + i, m, _mm512_maskz_loadu_ps(m, src + i));
     }
   } else if (stride == 2) {  // even lanes of two vectors
-    const __m512i even = _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
+    const __m512i even =
+        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
     for (; i + 16 <= n; i += 16) {
       // src[2i .. 2i + 30]: the second load stops at the last element used.
       const __m512 a = _mm512_loadu_ps(src + 2 * i);
@@ -83,7 +96,8 @@ inline void copy<float>(float* __restrict dst, const float* __restrict src, int6
       _mm512_mask_storeu_ps(dst + i, first16(r), _mm512_permutex2var_ps(a, even, b));
     }
   } else {
-    for (; i < n; ++i) dst[i] = src[i * stride];
+    for (; i < n; ++i)
+      dst[i] = src[i * stride];
   }
 }
 template <>
@@ -91,13 +105,13 @@ inline void copy<double>(double* __restrict dst, const double* __restrict src, i
                          int64_t stride) {
   int64_t i = 0;
   if (stride == 1) {
-    for (; i + 8 <= n; i += 8) _mm512_storeu_pd(dst + i, _mm512_loadu_pd(src + i));
-    if (i < n) {
-      const __mmask8 m = first8(n - i);
+    for (; i < n; i += 8) {
+      const __mmask8 m = lanes8(n - i);
       _mm512_mask_storeu_pd(dst + i, m, _mm512_maskz_loadu_pd(m, src + i));
     }
   } else {
-    for (; i < n; ++i) dst[i] = src[i * stride];
+    for (; i < n; ++i)
+      dst[i] = src[i * stride];
   }
 }
 
@@ -106,13 +120,11 @@ inline void add<float>(float* __restrict dst, const float* __restrict src, int64
                        int64_t stride) {
   int64_t i = 0;
   if (stride == 1) {
-    for (; i + 16 <= n; i += 16)
-      _mm512_storeu_ps(dst + i, _mm512_add_ps(_mm512_loadu_ps(dst + i), _mm512_loadu_ps(src + i)));
-    if (i < n) {
-      const __mmask16 m = first16(n - i);
-      _mm512_mask_storeu_ps(dst + i, m,
-                            _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + i),
-                                          _mm512_maskz_loadu_ps(m, src + i)));
+    for (; i < n; i += 16) {
+      const __mmask16 m = lanes16(n - i);
+      _mm512_mask_storeu_ps(
+          dst + i, m,
+          _mm512_add_ps(_mm512_maskz_loadu_ps(m, dst + i), _mm512_maskz_loadu_ps(m, src + i)));
     }
   } else if (stride == 2) {  // dst even lanes += src: add to the even lanes only
     const __m512i lo = _mm512_setr_epi32(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
@@ -128,16 +140,16 @@ inline void add<float>(float* __restrict dst, const float* __restrict src, int64
       const __mmask16 ma = static_cast<__mmask16>((used >= 16 ? 0xffff : first16(used)) & 0x5555);
       const __mmask16 mb = static_cast<__mmask16>((used > 16 ? first16(used - 16) : 0) & 0x5555);
       float* d = dst + 2 * i;
-      _mm512_mask_storeu_ps(d, ma,
-                            _mm512_add_ps(_mm512_maskz_loadu_ps(ma, d),
-                                          _mm512_permutex2var_ps(v, lo, z)));
+      _mm512_mask_storeu_ps(
+          d, ma, _mm512_add_ps(_mm512_maskz_loadu_ps(ma, d), _mm512_permutex2var_ps(v, lo, z)));
       if (mb)
-        _mm512_mask_storeu_ps(d + 16, mb,
-                              _mm512_add_ps(_mm512_maskz_loadu_ps(mb, d + 16),
-                                            _mm512_permutex2var_ps(v, hi, z)));
+        _mm512_mask_storeu_ps(
+            d + 16, mb,
+            _mm512_add_ps(_mm512_maskz_loadu_ps(mb, d + 16), _mm512_permutex2var_ps(v, hi, z)));
     }
   } else {
-    for (; i < n; ++i) dst[i * stride] += src[i];
+    for (; i < n; ++i)
+      dst[i * stride] += src[i];
   }
 }
 template <>
@@ -145,16 +157,15 @@ inline void add<double>(double* __restrict dst, const double* __restrict src, in
                         int64_t stride) {
   int64_t i = 0;
   if (stride == 1) {
-    for (; i + 8 <= n; i += 8)
-      _mm512_storeu_pd(dst + i, _mm512_add_pd(_mm512_loadu_pd(dst + i), _mm512_loadu_pd(src + i)));
-    if (i < n) {
-      const __mmask8 m = first8(n - i);
-      _mm512_mask_storeu_pd(dst + i, m,
-                            _mm512_add_pd(_mm512_maskz_loadu_pd(m, dst + i),
-                                          _mm512_maskz_loadu_pd(m, src + i)));
+    for (; i < n; i += 8) {
+      const __mmask8 m = lanes8(n - i);
+      _mm512_mask_storeu_pd(
+          dst + i, m,
+          _mm512_add_pd(_mm512_maskz_loadu_pd(m, dst + i), _mm512_maskz_loadu_pd(m, src + i)));
     }
   } else {
-    for (; i < n; ++i) dst[i * stride] += src[i];
+    for (; i < n; ++i)
+      dst[i * stride] += src[i];
   }
 }
 #endif  // __AVX512F__
