@@ -1,0 +1,237 @@
+// CPU convolution at the shapes of ResNet-18 for CIFAR (batch 128): forward and forward+backward,
+// median time, GFLOP/s, and the ratio to the sgemm GFLOP/s of the same BLAS measured in this run.
+//
+//   bench_conv_cpu [--quick] [--repeats N] [--batch N] [--filter TEXT] [--csv PATH]
+//
+// --filter keeps the cases whose name contains TEXT.
+//
+// Validates the kernels against the direct float64 reference before timing anything.
+#include <cblas.h>
+#include <fmt/format.h>
+#include <omp.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdio>
+#include <cstring>
+#include <functional>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/backend_info.h"
+#include "kernels/cpu/conv_cpu.h"
+#include "kernels/memory.h"
+#include "tests/conv_reference.h"
+
+namespace {
+
+using nsal::kernels::ConvShape;
+namespace cpu = nsal::kernels::cpu;
+
+// 64-byte aligned host buffer.
+template <typename T>
+struct Buffer {
+  T* p = nullptr;
+  size_t n = 0;
+  explicit Buffer(size_t count) : n(count) {
+    p = static_cast<T*>(nsal::kernels::host_alloc(std::max<size_t>(count, 1) * sizeof(T)));
+  }
+  ~Buffer() { nsal::kernels::host_free(p); }
+  Buffer(const Buffer&) = delete;
+  Buffer& operator=(const Buffer&) = delete;
+  void fill_random(std::mt19937& rng) {
+    std::uniform_real_distribution<float> u(-1.0f, 1.0f);
+    for (size_t i = 0; i < n; ++i)
+      p[i] = u(rng);
+  }
+};
+
+double median(std::vector<double> v) {
+  std::sort(v.begin(), v.end());
+  size_t m = v.size() / 2;
+  return v.size() % 2 ? v[m] : 0.5 * (v[m - 1] + v[m]);
+}
+
+// Median seconds of `repeats` timed calls after one warm-up call.
+double time_median(int repeats, const std::function<void()>& f) {
+  f();
+  std::vector<double> t;
+  for (int r = 0; r < repeats; ++r) {
+    auto a = std::chrono::steady_clock::now();
+    f();
+    auto b = std::chrono::steady_clock::now();
+    t.push_back(std::chrono::duration<double>(b - a).count());
+  }
+  return median(t);
+}
+
+double sgemm_gflops(int repeats, int size) {
+  Buffer<float> a(size_t(size) * size), b(size_t(size) * size), c(size_t(size) * size);
+  std::mt19937 rng(7);
+  a.fill_random(rng);
+  b.fill_random(rng);
+  double sec = time_median(repeats, [&] {
+    cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasNoTrans, size, size, size, 1.0f, a.p, size, b.p,
+                size, 0.0f, c.p, size);
+  });
+  return 2.0 * double(size) * size * size / sec * 1e-9;
+}
+
+// Compares forward and all gradients of one shape with the float64 reference; false on mismatch.
+bool validate(const ConvShape& s) {
+  std::mt19937 rng(11);
+  Buffer<float> x(s.x_numel()), w(s.w_numel()), b(s.k), y(s.y_numel()), dy(s.y_numel());
+  Buffer<float> dx(s.x_numel()), dw(s.w_numel()), db(s.k);
+  x.fill_random(rng);
+  w.fill_random(rng);
+  b.fill_random(rng);
+  dy.fill_random(rng);
+  std::fill(dw.p, dw.p + dw.n, 0.0f);
+  std::fill(db.p, db.p + db.n, 0.0f);
+  size_t ws_bytes = cpu::conv_workspace_bytes(s, sizeof(float));
+  Buffer<char> ws(ws_bytes);
+  cpu::conv_forward(s, x.p, w.p, b.p, y.p, ws.p, ws_bytes);
+  cpu::conv_backward(s, x.p, w.p, dy.p, dx.p, dw.p, db.p, ws.p, ws_bytes);
+  nsal::testing::ConvReference ref{s};
+  std::vector<double> ry = ref.forward(x.p, w.p, b.p), rdx, rdw, rdb;
+  ref.backward(x.p, w.p, dy.p, rdx, rdw, rdb);
+  auto max_err = [](const float* got, const std::vector<double>& want) {
+    double e = 0, scale = 1e-30;
+    for (size_t i = 0; i < want.size(); ++i) {
+      e = std::max(e, std::abs(got[i] - want[i]));
+      scale = std::max(scale, std::abs(want[i]));
+    }
+    return e / scale;
+  };
+  double errs[4] = {max_err(y.p, ry), max_err(dx.p, rdx), max_err(dw.p, rdw), max_err(db.p, rdb)};
+  const char* names[4] = {"y", "dx", "dw", "db"};
+  bool ok = true;
+  for (int i = 0; i < 4; ++i)
+    if (!(errs[i] < 1e-4)) {
+      fmt::print(stderr, "validation FAILED for {}: {} relative error {:.3g}\n", s.str(), names[i],
+                 errs[i]);
+      ok = false;
+    }
+  return ok;
+}
+
+struct Case {
+  const char* name;
+  ConvShape shape;
+  bool input_grad;  // false for the stem: a model's first layer needs no input gradient
+};
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  bool quick = false;
+  int repeats = 0, batch = 128;
+  std::string csv_path, filter;
+  for (int i = 1; i < argc; ++i) {
+    std::string a = argv[i];
+    if (a == "--quick") {
+      quick = true;
+    } else if (a == "--repeats" && i + 1 < argc) {
+      repeats = std::atoi(argv[++i]);
+    } else if (a == "--batch" && i + 1 < argc) {
+      batch = std::atoi(argv[++i]);
+    } else if (a == "--filter" && i + 1 < argc) {
+      filter = argv[++i];
+    } else if (a == "--csv" && i + 1 < argc) {
+      csv_path = argv[++i];
+    } else {
+      fmt::print(stderr,
+                 "usage: bench_conv_cpu [--quick] [--repeats N] [--batch N] [--filter TEXT] "
+                 "[--csv PATH]\n");
+      return 2;
+    }
+  }
+  if (repeats <= 0) repeats = quick ? 3 : 7;
+
+  nsal::kernels::BackendInfo info = nsal::kernels::backend_info();
+  fmt::print("cpu: {}\nblas: {}\nthreads: {} (OpenMP), batch {}, {} repeats, median\n",
+             info.cpu_name, info.blas, omp_get_max_threads(), batch, repeats);
+
+  // Validation first: a strided padded conv, a grouped one, and a batched-chunk pointwise one.
+  bool ok = validate(nsal::kernels::conv2d_shape(5, 6, 9, 7, 8, 3, 3, 2, 1)) &&
+            validate(nsal::kernels::conv2d_shape(4, 8, 6, 6, 12, 3, 3, 1, 1, 1, 4)) &&
+            validate(nsal::kernels::conv2d_shape(8, 16, 4, 4, 32, 1, 1, 2, 0)) &&
+            validate(nsal::kernels::conv3d_shape(3, 4, 5, 6, 5, 6, 3, 3, 3, 1, 1));
+  if (!ok) return 1;
+  fmt::print("validation against the float64 reference: ok\n");
+
+  const double sgemm = sgemm_gflops(quick ? 3 : 5, 2048);
+  fmt::print("sgemm 2048^3 (all threads): {:.1f} GFLOP/s\n\n", sgemm);
+
+  using nsal::kernels::conv2d_shape;
+  const int n = batch;
+  std::vector<Case> cases = {
+      {"stem 3->64 32x32 3x3", conv2d_shape(n, 3, 32, 32, 64, 3, 3, 1, 1), false},
+      {"layer1 64->64 32x32 3x3", conv2d_shape(n, 64, 32, 32, 64, 3, 3, 1, 1), true},
+      {"layer2 64->128 32x32 3x3 s2", conv2d_shape(n, 64, 32, 32, 128, 3, 3, 2, 1), true},
+      {"layer2 128->128 16x16 3x3", conv2d_shape(n, 128, 16, 16, 128, 3, 3, 1, 1), true},
+      {"layer2 shortcut 64->128 1x1 s2", conv2d_shape(n, 64, 32, 32, 128, 1, 1, 2, 0), true},
+      {"layer3 128->256 16x16 3x3 s2", conv2d_shape(n, 128, 16, 16, 256, 3, 3, 2, 1), true},
+      {"layer3 256->256 8x8 3x3", conv2d_shape(n, 256, 8, 8, 256, 3, 3, 1, 1), true},
+      {"layer3 shortcut 128->256 1x1 s2", conv2d_shape(n, 128, 16, 16, 256, 1, 1, 2, 0), true},
+      {"layer4 256->512 8x8 3x3 s2", conv2d_shape(n, 256, 8, 8, 512, 3, 3, 2, 1), true},
+      {"layer4 512->512 4x4 3x3", conv2d_shape(n, 512, 4, 4, 512, 3, 3, 1, 1), true},
+      {"layer4 shortcut 256->512 1x1 s2", conv2d_shape(n, 256, 8, 8, 512, 1, 1, 2, 0), true},
+  };
+
+  std::FILE* csv = nullptr;
+  if (!csv_path.empty()) {
+    csv = std::fopen(csv_path.c_str(), "w");
+    if (!csv) {
+      fmt::print(stderr, "cannot write {}\n", csv_path);
+      return 1;
+    }
+    fmt::print(csv,
+               "name,n,c,k,h,w,kernel,stride,pad,pass,median_ms,gflops,ratio_to_sgemm,"
+               "sgemm_gflops,threads,cpu\n");
+  }
+  fmt::print("{:<34} {:>10} {:>9} {:>7} {:>12} {:>9} {:>7}\n",
+             "conv (batch " + std::to_string(n) + ")", "fwd ms", "GFLOP/s", "/sgemm", "fwd+bwd ms",
+             "GFLOP/s", "/sgemm");
+  std::mt19937 rng(3);
+  for (const Case& cs : cases) {
+    if (!filter.empty() && std::string(cs.name).find(filter) == std::string::npos) continue;
+    const ConvShape& s = cs.shape;
+    Buffer<float> x(s.x_numel()), w(s.w_numel()), y(s.y_numel()), dy(s.y_numel());
+    Buffer<float> dx(s.x_numel()), dw(s.w_numel());
+    x.fill_random(rng);
+    w.fill_random(rng);
+    dy.fill_random(rng);
+    std::fill(dw.p, dw.p + dw.n, 0.0f);
+    size_t ws_bytes = cpu::conv_workspace_bytes(s, sizeof(float));
+    Buffer<char> ws(ws_bytes);
+    std::memset(ws.p, 0, ws_bytes);  // touch the pages before timing
+    const double fwd = time_median(
+        repeats, [&] { cpu::conv_forward<float>(s, x.p, w.p, nullptr, y.p, ws.p, ws_bytes); });
+    const double both = time_median(repeats, [&] {
+      cpu::conv_forward<float>(s, x.p, w.p, nullptr, y.p, ws.p, ws_bytes);
+      cpu::conv_backward<float>(s, x.p, w.p, dy.p, cs.input_grad ? dx.p : nullptr, dw.p, nullptr,
+                                ws.p, ws_bytes);
+    });
+    const double f1 = s.forward_flops();
+    const double f3 = f1 * (cs.input_grad ? 3.0 : 2.0);
+    const double g1 = f1 / fwd * 1e-9, g3 = f3 / both * 1e-9;
+    fmt::print("{:<34} {:>10.2f} {:>9.1f} {:>6.0f}% {:>12.2f} {:>9.1f} {:>6.0f}%\n", cs.name,
+               fwd * 1e3, g1, 100 * g1 / sgemm, both * 1e3, g3, 100 * g3 / sgemm);
+    if (csv) {
+      for (int pass = 0; pass < 2; ++pass)
+        fmt::print(csv, "\"{}\",{},{},{},{},{},{},{},{},{},{:.4f},{:.2f},{:.4f},{:.2f},{},\"{}\"\n",
+                   cs.name, s.n, s.c, s.k, s.in[1], s.in[2], s.kernel[1], s.stride[1], s.pad[1],
+                   pass == 0 ? "forward" : "forward+backward", (pass ? both : fwd) * 1e3,
+                   pass ? g3 : g1, (pass ? g3 : g1) / sgemm, sgemm, omp_get_max_threads(),
+                   info.cpu_name);
+    }
+  }
+  if (csv) {
+    std::fclose(csv);
+    fmt::print("\nwrote {}\n", csv_path);
+  }
+  return 0;
+}

@@ -1,0 +1,58 @@
+// Convolution on the CPU: forward, backward-data, backward-filter and bias gradient for 2D (NCHW)
+// and 3D (NCDHW) with stride, padding, dilation and groups, as im2col + BLAS GEMM.
+//
+// Layouts: x (N, C, [D,] H, W), y (N, K, [OD,] OH, OW), w (K, C / groups, [kd,] kh, kw), bias (K,).
+// Scratch comes from the caller: `ws` must hold conv_workspace_bytes(s, sizeof(T)) bytes computed
+// with the same OpenMP thread count as the call (omp_get_max_threads()). Nothing is allocated.
+//
+// Threading: with at least as many samples as threads, the batch is cut into chunks that the
+// threads take in a fixed partition, each doing its own im2col and single-threaded GEMMs (BLAS
+// called inside an OpenMP region runs on one thread). Several samples share one GEMM (columns =
+// samples x output positions) when the output is small, so each GEMM stays large. With fewer
+// samples than threads, the chunks run one after another on a multi-threaded BLAS.
+//
+// Results do not depend on timing: for a given shape and thread count they are bit-identical from
+// run to run (the filter gradient's per-thread partial sums are added in thread order).
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/conv_shape.h"
+
+namespace nsal::kernels::cpu {
+
+// Bytes of scratch every function below needs for `s` with elements of `elem_bytes` bytes, run on
+// `threads` threads (0: omp_get_max_threads()).
+size_t conv_workspace_bytes(const ConvShape& s, size_t elem_bytes, int threads = 0);
+
+// y = conv(x, w) + bias. bias may be null.
+template <typename T>
+void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y, void* ws,
+                  size_t ws_bytes);
+
+// One pass over the batch for all gradients; any of dx, dw, db may be null (not wanted).
+// dx is overwritten; dw (K, C / groups, [kd,] kh, kw) and db (K,) are ACCUMULATED (+=).
+// x is needed only for dw, w only for dx.
+template <typename T>
+void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw, T* db,
+                   void* ws, size_t ws_bytes);
+
+// dx = conv_transpose(dy, w) (overwritten).
+template <typename T>
+void conv_backward_data(const ConvShape& s, const T* dy, const T* w, T* dx, void* ws,
+                        size_t ws_bytes) {
+  conv_backward<T>(s, nullptr, w, dy, dx, nullptr, nullptr, ws, ws_bytes);
+}
+
+// dw += correlation of x with dy.
+template <typename T>
+void conv_backward_filter(const ConvShape& s, const T* x, const T* dy, T* dw, void* ws,
+                          size_t ws_bytes) {
+  conv_backward<T>(s, x, nullptr, dy, nullptr, dw, nullptr, ws, ws_bytes);
+}
+
+// db[k] += sum over the batch and output positions of dy[:, k]. Needs no scratch.
+template <typename T>
+void conv_backward_bias(const ConvShape& s, const T* dy, T* db);
+
+}  // namespace nsal::kernels::cpu
