@@ -50,6 +50,10 @@ struct BnCase {
   Shape shape;
 };
 
+void PrintTo(const BnCase& c, std::ostream* os) {
+  *os << "batchnorm" << c.dims << "d " << shape_str(c.shape);
+}
+
 class BatchNormShapes : public ::testing::TestWithParam<BnCase> {};
 
 TEST_P(BatchNormShapes, TrainForwardMatchesNaiveReference) {
