@@ -1,0 +1,47 @@
+// Dropout (any shape): in training mode each element is zeroed with probability p and the kept
+// ones are scaled by 1 / (1 - p); in eval mode it is the identity, unless MC mode is on, in
+// which case it keeps dropping at inference (Monte-Carlo dropout).
+//
+// The mask is reproducible and identical on the CPU and the GPU: element i at step s is decided
+// by Philox4x32-10 with key = seed and counter = (i / 4, s) (kernels/dropout.h). Every forward
+// that drops uses the current step and then advances it; backward applies the same mask again.
+// step() is part of a run's state: set_step() restores it on resume.
+#pragma once
+
+#include <cstdint>
+
+#include "nn/layer.h"
+
+namespace nsal {
+
+class Dropout : public Layer {
+ public:
+  Dropout(std::string name, double p = 0.5, uint64_t seed = 0);
+  Shape output_shape(const Shape& in) const override { return in; }
+
+  double p() const { return p_; }
+  uint64_t seed() const { return seed_; }
+  void set_seed(uint64_t seed) { seed_ = seed; }
+  // MC dropout: drop in eval mode too.
+  bool mc() const { return mc_; }
+  void set_mc(bool on) { mc_ = on; }
+  // Whether the next forward() drops (training, or MC mode).
+  bool active() const { return training() || mc_; }
+  // The step the next dropping forward() will use.
+  uint64_t step() const { return step_; }
+  void set_step(uint64_t step) { step_ = step; }
+
+ protected:
+  void forward_impl(Context& ctx, const Tensor& x, Tensor& y) override;
+  void backward_impl(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
+                     Tensor* dx) override;
+
+ private:
+  double p_;
+  uint64_t seed_;
+  bool mc_ = false;
+  uint64_t step_ = 0;
+  uint64_t mask_step_ = 0;  // the step of the last forward's mask, for backward
+};
+
+}  // namespace nsal

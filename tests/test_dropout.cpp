@@ -1,0 +1,155 @@
+#include <gtest/gtest.h>
+
+#include <omp.h>
+
+#include "kernels/dropout.h"
+#include "nn/layers/dropout.h"
+#include "tests/gradcheck.h"
+#include "tests/layer_test_util.h"
+
+namespace nsal {
+namespace {
+
+using testing::expect_error_mentions;
+
+// Dropout whose every forward uses step 7, so that finite differences see one fixed mask.
+class FixedMaskDropout : public Dropout {
+ public:
+  using Dropout::Dropout;
+
+ protected:
+  void forward_impl(Context& ctx, const Tensor& x, Tensor& y) override {
+    set_step(7);
+    Dropout::forward_impl(ctx, x, y);
+  }
+};
+
+TEST(Dropout, MaskIsPhiloxOfSeedStepAndElement) {
+  const double p = 0.3;
+  const uint64_t seed = 0x1234abcdULL;
+  Dropout drop("drop", p, seed);
+  drop.set_step(5);
+  Context ctx;
+  Tensor x(Shape{3, 1001}, DType::f64);
+  x.fill(2.0);
+  const std::vector<double> y = drop.forward(ctx, x).to_vector();
+  EXPECT_EQ(drop.step(), 6u);
+  const uint64_t threshold = kernels::dropout_threshold(p);
+  EXPECT_EQ(threshold, static_cast<uint64_t>(0.3 * 4294967296.0));
+  for (size_t i = 0; i < y.size(); ++i) {
+    // Reference: one Philox call per element, word i % 4 of counter (i / 4, step).
+    const philox::U32x4 r =
+        philox::philox4x32_10(philox::make_counter(i / 4, 5), philox::make_key(seed));
+    const bool keep = r.v[i % 4] >= threshold;
+    ASSERT_EQ(y[i], keep ? 2.0 / 0.7 : 0.0) << "element " << i;
+  }
+}
+
+TEST(Dropout, MaskIsReproducibleAndChangesWithStep) {
+  Dropout a("d", 0.5, 42), b("d", 0.5, 42);
+  Context ctx;
+  Tensor x(Shape{64, 64}, DType::f32);
+  x.fill(1.0);
+  const std::vector<double> a0 = a.forward(ctx, x).to_vector();
+  const std::vector<double> a1 = a.forward(ctx, x).to_vector();
+  EXPECT_EQ(b.forward(ctx, x).to_vector(), a0) << "same seed and step, same mask";
+  EXPECT_NE(a0, a1) << "the step advances every forward";
+  b.set_step(1);
+  EXPECT_EQ(b.forward(ctx, x).to_vector(), a1) << "set_step() replays a step";
+  Dropout c("d", 0.5, 43);
+  EXPECT_NE(c.forward(ctx, x).to_vector(), a0) << "another seed, another mask";
+}
+
+TEST(Dropout, MeanPreservingWithTheRightKeepRate) {
+  for (double p : {0.1, 0.5, 0.8}) {
+    Dropout drop("d", p, 7);
+    Context ctx;
+    Tensor x(Shape{1 << 20}, DType::f32);
+    x.fill(1.0);
+    const std::vector<double> y = drop.forward(ctx, x).to_vector();
+    double sum = 0, kept = 0;
+    for (double v : y) {
+      sum += v;
+      kept += v != 0;
+    }
+    const double n = static_cast<double>(y.size());
+    // Standard error of the kept fraction is sqrt(p (1 - p) / n) < 5e-4; allow 6 of them.
+    EXPECT_NEAR(kept / n, 1 - p, 3e-3) << "p = " << p;
+    EXPECT_NEAR(sum / n, 1.0, 3e-3 / (1 - p)) << "p = " << p;
+  }
+}
+
+TEST(Dropout, EvalIsIdentityUnlessMonteCarlo) {
+  std::mt19937_64 rng(1);
+  Dropout drop("d", 0.5, 3);
+  Context ctx;
+  Tensor x = testing::random_tensor({8, 16}, rng);
+  drop.set_training(false);
+  EXPECT_FALSE(drop.active());
+  EXPECT_EQ(drop.forward(ctx, x).to_vector(), x.to_vector());
+  EXPECT_EQ(drop.step(), 0u) << "an inactive forward does not consume a step";
+  drop.set_mc(true);
+  EXPECT_TRUE(drop.active());
+  const std::vector<double> mc0 = drop.forward(ctx, x).to_vector();
+  const std::vector<double> mc1 = drop.forward(ctx, x).to_vector();
+  EXPECT_NE(mc0, x.to_vector());
+  EXPECT_NE(mc0, mc1) << "MC dropout draws a new mask per forward";
+  EXPECT_EQ(drop.step(), 2u);
+}
+
+TEST(Dropout, BackwardAppliesTheForwardMask) {
+  std::mt19937_64 rng(2);
+  Dropout drop("d", 0.4, 11);
+  Context ctx;
+  Tensor x(Shape{5, 37}, DType::f64);
+  x.fill(1.0);
+  const std::vector<double> y = drop.forward(ctx, x).to_vector();
+  Tensor dy = testing::random_tensor({5, 37}, rng);
+  const std::vector<double> dx = drop.backward(ctx, dy).to_vector(), g = dy.to_vector();
+  for (size_t i = 0; i < y.size(); ++i)
+    EXPECT_DOUBLE_EQ(dx[i], g[i] * y[i]) << i;  // y = mask / (1 - p)
+}
+
+TEST(Dropout, GradientsMatchFiniteDifferencesForAFixedMask) {
+  FixedMaskDropout drop("d", 0.3, 5);
+  testing::expect_gradients_match(drop, {4, 25});
+}
+
+TEST(Dropout, ExtremeProbabilities) {
+  std::mt19937_64 rng(3);
+  Context ctx;
+  Tensor x = testing::random_tensor({4, 9}, rng);
+  Dropout none("d", 0.0, 1), all("d", 1.0, 1);
+  EXPECT_EQ(none.forward(ctx, x).to_vector(), x.to_vector());
+  EXPECT_EQ(all.forward(ctx, x).to_vector(), std::vector<double>(36, 0.0));
+  EXPECT_EQ(all.backward(ctx, x).to_vector(), std::vector<double>(36, 0.0));
+}
+
+TEST(Dropout, MaskDoesNotDependOnThreadCount) {
+  Tensor x(Shape{256, 1024}, DType::f32);
+  x.fill(1.0);
+  std::vector<double> y[2];
+  const int threads = omp_get_max_threads();
+  for (int k = 0; k < 2; ++k) {
+    Context ctx;
+    ctx.set_threads(k == 0 ? 1 : std::max(2, threads));
+    Dropout drop("d", 0.5, 99);
+    y[k] = drop.forward(ctx, x).to_vector();
+  }
+  omp_set_num_threads(threads);
+  EXPECT_EQ(y[0], y[1]);
+}
+
+TEST(Dropout, RejectsBadOptionsAndInputs) {
+  expect_error_mentions([] { Dropout("head.drop", 1.5); }, {"dropout", "head.drop", "[0, 1]"});
+  Dropout drop("head.drop", 0.5);
+  Context ctx;
+  Tensor ints({2, 2}, DType::i32);
+  expect_error_mentions([&] { drop.forward(ctx, ints); }, {"head.drop", "int32"});
+  Context gpu(Device::cuda(0));
+  Tensor x({2, 2});
+  expect_error_mentions([&] { drop.forward(gpu, x); }, {"head.drop", "cuda:0"});
+}
+
+}  // namespace
+}  // namespace nsal
