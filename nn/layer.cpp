@@ -23,12 +23,12 @@ const Tensor& Layer::forward(Context& ctx, const Tensor& x) {
   Shape out_shape = output_shape(x.shape());
   out_.resize(out_shape, x.dtype(), x.device(), "layer output");
   forward_impl(ctx, x, out_);
-  saved_input_ = training_ ? &x : nullptr;
+  saved_input_ = &x;
   return out_;
 }
 
 const Tensor& Layer::backward(Context& ctx, const Tensor& dy) {
-  if (saved_input_ == nullptr) fail("backward() without a forward() in training mode");
+  if (saved_input_ == nullptr) fail("backward() without a forward() before it");
   const Tensor& x = *saved_input_;
   if (dy.shape() != out_.shape() || dy.dtype() != out_.dtype() || dy.device() != out_.device())
     fail("output gradient is " + dy.describe() + " but the output was " + out_.describe());

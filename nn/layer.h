@@ -3,8 +3,10 @@
 // live in buffers the layer owns and reuses, so a warm training step allocates nothing.
 //
 // Contract: the input passed to forward() must stay alive and unchanged until backward() of the
-// same step (it is the previous layer's output buffer in a model). backward() accumulates (+=)
-// into the parameter gradients in the arena; ParamArena::zero_grad() clears them.
+// same step (it is the previous layer's output buffer in a model). backward() works in eval mode
+// too (BatchNorm with running statistics), which the Jacobian checks of acquisition rely on.
+// backward() accumulates (+=) into the parameter gradients in the arena; ParamArena::zero_grad()
+// clears them.
 #pragma once
 
 #include <string>

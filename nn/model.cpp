@@ -1,6 +1,7 @@
 #include "nn/model.h"
 
 #include "nn/init.h"
+#include "nn/layers/dropout.h"
 
 namespace nsal {
 
@@ -36,7 +37,7 @@ void Model::set_training(bool on) {
 
 void Model::set_mc_dropout(bool on) {
   for (auto& l : layers_)
-    if (l->type() == "dropout") l->set_training(on || training_);
+    if (auto* d = dynamic_cast<Dropout*>(l.get())) d->set_mc(on);
 }
 
 void Model::check_input(const Context& ctx, const Tensor& x) const {

@@ -69,6 +69,13 @@ class Model {
     layers_.push_back(std::move(layer));
     return raw;
   }
+  // Takes ownership of an already built layer (blocks create their layers this way).
+  template <typename L>
+  L* add_owned(std::unique_ptr<L> layer) {
+    L* raw = layer.get();
+    layers_.push_back(std::move(layer));
+    return raw;
+  }
   // Checks x against input_shape() and the arena, naming the model in the error.
   void check_input(const Context& ctx, const Tensor& x) const;
 

@@ -136,6 +136,7 @@ Tensor Tensor::clone() const {
 }
 
 Tensor Tensor::to(Device device) const {
+  if (data_ == nullptr) return view(nullptr, shape_, dtype_, device);  // an empty tensor
   NSAL_CHECK_AS(ShapeError, is_contiguous(), "to(): tensor {} is not contiguous", describe());
   Tensor t(shape_, dtype_, device);
   kernels::copy_bytes(t.data_, device.is_cuda(), data_, device_.is_cuda(), nbytes());

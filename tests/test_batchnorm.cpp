@@ -89,6 +89,18 @@ INSTANTIATE_TEST_SUITE_P(AllRanks, BatchNormShapes,
                          ::testing::Values(BnCase{1, {6, 4}}, BnCase{1, {3, 4, 5}},
                                            BnCase{2, {2, 3, 4, 5}}, BnCase{3, {2, 3, 2, 3, 4}}));
 
+TEST_P(BatchNormShapes, EvalModeGradientsMatchFiniteDifferences) {
+  const BnCase tc = GetParam();
+  BatchNorm bn(tc.dims, "bn", tc.shape[1]);
+  testing::GradCheckOptions opt;
+  opt.training = false;
+  opt.fill_params = [](ParamArena& arena, std::mt19937_64& rng) {
+    testing::fill_uniform(arena.params(), rng);
+    testing::fill_uniform(arena.buffers(), rng, 0.5, 2.0);  // running mean and a positive var
+  };
+  testing::expect_gradients_match(bn, tc.shape, opt);
+}
+
 TEST(BatchNorm, GradientsWithoutAffineParameters) {
   BatchNormOptions opt;
   opt.affine = false;

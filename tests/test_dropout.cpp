@@ -153,3 +153,15 @@ TEST(Dropout, RejectsBadOptionsAndInputs) {
 
 }  // namespace
 }  // namespace nsal
+
+namespace nsal {
+TEST(Dropout, EvalModeBackwardIsTheIdentity) {
+  Context ctx;
+  Dropout d("drop", 0.5, 3);
+  d.set_training(false);
+  Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6, 7, 8}, {2, 4});
+  d.forward(ctx, x);
+  Tensor dy = Tensor::from_vector({1, 1, 1, 1, 1, 1, 1, 1}, {2, 4});
+  EXPECT_EQ(d.backward(ctx, dy).to_vector(), dy.to_vector());
+}
+}  // namespace nsal

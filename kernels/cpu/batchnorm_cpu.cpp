@@ -103,13 +103,41 @@ void batchnorm_backward_train(const T* x, const T* dy, int64_t N, int64_t C, int
   }
 }
 
+template <typename T>
+void batchnorm_backward_eval(const T* x, const T* dy, int64_t N, int64_t C, int64_t S,
+                             const T* gamma, const T* running_mean, const T* running_var,
+                             double eps, T* dx, T* dgamma, T* dbeta) {
+#pragma omp parallel for schedule(static) if (N * C * S >= kParallelMinWork)
+  for (int64_t c = 0; c < C; ++c) {
+    const double invstd = bn_invstd(static_cast<double>(running_var[c]), eps);
+    const double m = static_cast<double>(running_mean[c]);
+    const double scale = (gamma ? static_cast<double>(gamma[c]) : 1.0) * invstd;
+    double sum_dy = 0, sum_dy_xhat = 0;
+    for (int64_t n = 0; n < N; ++n) {
+      const T* px = x + (n * C + c) * S;
+      const T* pdy = dy + (n * C + c) * S;
+      T* pdx = dx ? dx + (n * C + c) * S : nullptr;
+      for (int64_t i = 0; i < S; ++i) {
+        const double g = static_cast<double>(pdy[i]);
+        sum_dy += g;
+        sum_dy_xhat += g * (static_cast<double>(px[i]) - m) * invstd;
+        if (pdx) pdx[i] = static_cast<T>(g * scale);
+      }
+    }
+    if (dgamma) dgamma[c] += static_cast<T>(sum_dy_xhat);
+    if (dbeta) dbeta[c] += static_cast<T>(sum_dy);
+  }
+}
+
 #define NSAL_INSTANTIATE(T)                                                                        \
   template void batchnorm_forward_train<T>(const T*, int64_t, int64_t, int64_t, const T*,          \
                                            const T*, double, T*, double*, double*, double*);       \
   template void batchnorm_forward_eval<T>(const T*, int64_t, int64_t, int64_t, const T*, const T*, \
                                           const T*, const T*, double, T*);                         \
   template void batchnorm_backward_train<T>(const T*, const T*, int64_t, int64_t, int64_t,         \
-                                            const double*, const double*, const T*, T*, T*, T*);
+                                            const double*, const double*, const T*, T*, T*, T*);   \
+  template void batchnorm_backward_eval<T>(const T*, const T*, int64_t, int64_t, int64_t,          \
+                                           const T*, const T*, const T*, double, T*, T*, T*);
 NSAL_INSTANTIATE(float)
 NSAL_INSTANTIATE(double)
 #undef NSAL_INSTANTIATE

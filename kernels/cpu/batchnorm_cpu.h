@@ -28,4 +28,11 @@ void batchnorm_backward_train(const T* x, const T* dy, int64_t N, int64_t C, int
                               const double* mean, const double* invstd, const T* gamma, T* dx,
                               T* dgamma, T* dbeta);
 
+// Eval-mode backward (fixed statistics): dx = dy * gamma * invstd; accumulates
+// dgamma += sum(dy * (x - mean) * invstd) and dbeta += sum(dy) when non-null.
+template <typename T>
+void batchnorm_backward_eval(const T* x, const T* dy, int64_t N, int64_t C, int64_t S,
+                             const T* gamma, const T* running_mean, const T* running_var,
+                             double eps, T* dx, T* dgamma, T* dbeta);
+
 }  // namespace nsal::kernels::cpu

@@ -118,6 +118,13 @@ void BatchNorm::backward_impl(Context& ctx, const Tensor& x, const Tensor& y, co
   const int64_t N = x.dim(0), C = x.dim(1), S = x.numel() / (N * C > 0 ? N * C : 1);
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
+    if (!uses_batch_stats()) {
+      kernels::cpu::batchnorm_backward_eval(
+          x.data<T>(), dy.data<T>(), N, C, S, opt_.affine ? weight_.data<T>() : nullptr,
+          running_mean_.data<T>(), running_var_.data<T>(), opt_.eps, dx ? dx->data<T>() : nullptr,
+          opt_.affine ? dweight_.data<T>() : nullptr, opt_.affine ? dbias_.data<T>() : nullptr);
+      return;
+    }
     kernels::cpu::batchnorm_backward_train(
         x.data<T>(), dy.data<T>(), N, C, S, save_mean_.data<double>(), save_invstd_.data<double>(),
         opt_.affine ? weight_.data<T>() : nullptr, dx ? dx->data<T>() : nullptr,

@@ -21,7 +21,8 @@ static void apply_mask(const T* src, T* dst, int64_t n, uint64_t seed, uint64_t 
 void Dropout::forward_impl(Context&, const Tensor& x, Tensor& y) {
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
-    if (!active() || p_ == 0.0) {
+    masked_ = active() && p_ != 0.0;
+    if (!masked_) {
       y.copy_from(x);
       if (active()) mask_step_ = step_++;
       return;
@@ -36,7 +37,7 @@ void Dropout::backward_impl(Context&, const Tensor& x, const Tensor&, const Tens
   if (!dx) return;
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
-    if (p_ == 0.0)
+    if (!masked_)  // the forward was the identity (eval mode or p = 0)
       dx->copy_from(dy);
     else
       apply_mask(dy.data<T>(), dx->data<T>(), dy.numel(), seed_, mask_step_, p_);

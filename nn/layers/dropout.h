@@ -37,6 +37,7 @@ class Dropout : public Layer {
                      Tensor* dx) override;
 
  private:
+  bool masked_ = false;  // whether the last forward applied a mask
   double p_;
   uint64_t seed_;
   bool mc_ = false;

@@ -1,0 +1,21 @@
+// Builds a model by its architecture name ("resnet18-cifar", "mnist-cnn", ...).
+#pragma once
+
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "nn/model.h"
+
+namespace nsal {
+
+struct ModelSpec {
+  std::string arch;
+  int64_t in_channels = 3;
+  int64_t classes = 10;  // regression: number of outputs
+};
+
+std::unique_ptr<Model> make_model(const ModelSpec& spec);
+std::vector<std::string> model_names();
+
+}  // namespace nsal

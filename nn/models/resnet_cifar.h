@@ -1,0 +1,59 @@
+// resnet18-cifar and resnet18-3d: the 32x32 ResNet-18 of the paper (3x3 stem with stride 1, no
+// max pool, stages of 64/128/256/512 channels with two BasicBlocks each, a 1x1 conv + BN
+// shortcut where the shape changes, global average pool, linear), with the parameter names of
+// the common PyTorch CIFAR code: conv1, bn1, layer1.0.conv1, ..., layer2.0.shortcut.0,
+// layer2.0.shortcut.1, linear. With spatial_dims = 3 every conv and BN is 3D, for
+// single-channel 32x32x32 volumes (cryo-ET subtomograms).
+#pragma once
+
+#include <memory>
+#include <vector>
+
+#include "nn/layers/activation.h"
+#include "nn/layers/batchnorm.h"
+#include "nn/layers/conv.h"
+#include "nn/layers/linear.h"
+#include "nn/layers/merge.h"
+#include "nn/layers/pool.h"
+#include "nn/model.h"
+
+namespace nsal {
+
+// Two 3x3 conv + BN, ReLU between them, residual sum, ReLU.
+class BasicBlock {
+ public:
+  // `add` creates the block's layers inside the owning model.
+  template <typename AddFn>
+  BasicBlock(AddFn&& add, const std::string& name, int spatial, int64_t in, int64_t out,
+             int64_t stride);
+  const Tensor& forward(Context& ctx, const Tensor& x);  // (N, in, S...) -> (N, out, S/stride...)
+  const Tensor& backward(Context& ctx, const Tensor& dy);
+
+ private:
+  Sequential main_;      // conv1, bn1, relu1, conv2, bn2
+  Sequential shortcut_;  // shortcut.0 (1x1 conv), shortcut.1 (BN); empty for the identity
+  ResidualAdd sum_;
+  ResidualAdd grad_sum_;  // d(loss)/dx = main path + shortcut path
+  Layer* relu_out_;
+};
+
+class ResNetCifar : public Model {
+ public:
+  // spatial_dims 2: resnet18-cifar on (C, 32, 32); 3: resnet18-3d on (C, 32, 32, 32).
+  ResNetCifar(int spatial_dims, int64_t in_channels, int64_t classes);
+  Shape input_shape() const override;
+  int64_t num_outputs() const override { return classes_; }
+  const Tensor& forward(Context& ctx, const Tensor& x) override;
+  void backward(Context& ctx, const Tensor& dlogits) override;
+  const Tensor& features() const override { return pool_->output(); }  // (N, 512)
+
+ private:
+  int spatial_;
+  int64_t in_channels_, classes_;
+  Sequential stem_;  // conv1, bn1, relu
+  std::vector<std::unique_ptr<BasicBlock>> blocks_;
+  Layer* pool_;
+  Layer* linear_;
+};
+
+}  // namespace nsal
