@@ -2,6 +2,7 @@
 #pragma once
 
 #include <cstdint>
+#include <functional>
 #include <string>
 #include <vector>
 
@@ -16,6 +17,10 @@ struct ConvertOptions {
   int num_classes = 0;                   // 0: inferred (largest label + 1) where the format allows
   std::vector<std::string> class_names;  // overrides names found next to the source
   std::vector<float> mean, std;          // override the normalisation computed over train
+  std::function<void(const std::string&)> log;  // progress and notes (nothing when empty)
+  void note(const std::string& msg) const {
+    if (log) log(msg);
+  }
 };
 
 // The source files of a dataset: their names and SHA-256 sums, as DatasetInfo records them.

@@ -40,6 +40,14 @@ std::vector<uint8_t> read_file(const std::string& path, bool gunzip) {
   return bytes;
 }
 
+std::vector<uint8_t> read_head(const std::string& path, size_t n) {
+  std::unique_ptr<FILE, int (*)(FILE*)> f(std::fopen(path.c_str(), "rb"), std::fclose);
+  NSAL_CHECK_AS(DataError, f != nullptr, "{}: cannot open: {}", path, std::strerror(errno));
+  std::vector<uint8_t> bytes(n);
+  bytes.resize(std::fread(bytes.data(), 1, n, f.get()));
+  return bytes;
+}
+
 std::vector<uint8_t> gunzip_bytes(const uint8_t* data, size_t n, const std::string& name,
                                   size_t max_out) {
   std::vector<uint8_t> out;

@@ -14,6 +14,9 @@ constexpr size_t kMaxInflatedBytes = size_t(16) << 30;  // refuse to inflate pas
 // decompressed; a truncated or corrupt stream is a DataError naming the file.
 std::vector<uint8_t> read_file(const std::string& path, bool gunzip = true);
 
+// The first (up to) n bytes of a file, unprocessed.
+std::vector<uint8_t> read_head(const std::string& path, size_t n);
+
 // Decompresses a gzip stream (one or more members) held in memory; `name` is used in errors.
 std::vector<uint8_t> gunzip_bytes(const uint8_t* data, size_t n, const std::string& name,
                                   size_t max_out = kMaxInflatedBytes);
