@@ -280,6 +280,30 @@ void write_dataset(const std::string& path, const Dataset& train, const Dataset&
   w.finish();
 }
 
+void compute_normalisation(DatasetInfo& info, const Tensor& x) {
+  NSAL_CHECK_AS(DataError, x.ndim() >= 2 && x.dim(0) > 0 && x.is_contiguous(),
+                "compute_normalisation: x is {}", x.describe());
+  int64_t n = x.dim(0), c = x.dim(1), inner = x.numel() / (n * c);
+  std::vector<double> sum(static_cast<size_t>(c), 0), sumsq(static_cast<size_t>(c), 0);
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t ch = 0; ch < c; ++ch)
+      for (int64_t k = 0; k < inner; ++k) {
+        int64_t idx = (i * c + ch) * inner + k;
+        double v = x.dtype() == DType::u8 ? x.data<uint8_t>()[idx] / 255.0 : x.data<float>()[idx];
+        sum[static_cast<size_t>(ch)] += v;
+        sumsq[static_cast<size_t>(ch)] += v * v;
+      }
+  info.mean.clear();
+  info.std.clear();
+  double cnt = static_cast<double>(n * inner);
+  for (int64_t ch = 0; ch < c; ++ch) {
+    double m = sum[static_cast<size_t>(ch)] / cnt;
+    double sd = std::sqrt(std::max(0.0, sumsq[static_cast<size_t>(ch)] / cnt - m * m));
+    info.mean.push_back(static_cast<float>(m));
+    info.std.push_back(sd > 1e-12 * std::max(1.0, std::fabs(m)) ? static_cast<float>(sd) : 1.0f);
+  }
+}
+
 std::vector<int64_t> class_counts(const Dataset& d) {
   std::vector<int64_t> counts(static_cast<size_t>(std::max(0, d.num_classes)), 0);
   if (d.task == Task::regression) return counts;

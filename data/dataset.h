@@ -79,6 +79,10 @@ struct WriteOptions {
 void write_dataset(const std::string& path, const Dataset& train, const Dataset& test,
                    const WriteOptions& opts = {});
 
+// Per-channel mean and population std of x in [0, 1] units (channel = dimension 1; a constant
+// channel gets std 1), as the writer computes them; for datasets built in memory.
+void compute_normalisation(DatasetInfo& info, const Tensor& x);
+
 // Per-class sample counts of a classification split (pixel counts for segmentation, ignoring
 // ignore_index).
 std::vector<int64_t> class_counts(const Dataset& d);
