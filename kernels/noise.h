@@ -31,55 +31,62 @@
 #include "kernels/hd.h"
 #include "kernels/philox.h"
 
+// The CPU loops over groups vectorize only when the whole generator is inlined into them.
+#if defined(__CUDACC__) || !defined(__GNUC__)
+#define NSAL_NOISE_HD NSAL_HD
+#else
+#define NSAL_NOISE_HD inline __attribute__((always_inline))
+#endif
+
 namespace nsal::kernels {
 
 enum class NoiseDist : uint8_t { gaussian, uniform, laplace };
 
 namespace fp {
 
-NSAL_HD float mul(float a, float b) {
+NSAL_NOISE_HD float mul(float a, float b) {
 #ifdef __CUDA_ARCH__
   return __fmul_rn(a, b);
 #else
   return a * b;
 #endif
 }
-NSAL_HD float add(float a, float b) {
+NSAL_NOISE_HD float add(float a, float b) {
 #ifdef __CUDA_ARCH__
   return __fadd_rn(a, b);
 #else
   return a + b;
 #endif
 }
-NSAL_HD float sub(float a, float b) {
+NSAL_NOISE_HD float sub(float a, float b) {
 #ifdef __CUDA_ARCH__
   return __fsub_rn(a, b);
 #else
   return a - b;
 #endif
 }
-NSAL_HD float div(float a, float b) {
+NSAL_NOISE_HD float div(float a, float b) {
 #ifdef __CUDA_ARCH__
   return __fdiv_rn(a, b);
 #else
   return a / b;
 #endif
 }
-NSAL_HD float fma(float a, float b, float c) {
+NSAL_NOISE_HD float fma(float a, float b, float c) {
 #ifdef __CUDA_ARCH__
   return __fmaf_rn(a, b, c);
 #else
   return std::fma(a, b, c);
 #endif
 }
-NSAL_HD float sqrt(float a) {
+NSAL_NOISE_HD float sqrt(float a) {
 #ifdef __CUDA_ARCH__
   return __fsqrt_rn(a);
 #else
   return std::sqrt(a);
 #endif
 }
-NSAL_HD uint32_t bits(float x) {
+NSAL_NOISE_HD uint32_t bits(float x) {
 #ifdef __CUDA_ARCH__
   return __float_as_uint(x);
 #else
@@ -88,7 +95,7 @@ NSAL_HD uint32_t bits(float x) {
   return u;
 #endif
 }
-NSAL_HD float from_bits(uint32_t u) {
+NSAL_NOISE_HD float from_bits(uint32_t u) {
 #ifdef __CUDA_ARCH__
   return __uint_as_float(u);
 #else
@@ -98,7 +105,7 @@ NSAL_HD float from_bits(uint32_t u) {
 #endif
 }
 // Exact for |v| < 2^24.
-NSAL_HD float int_to_float(int32_t v) {
+NSAL_NOISE_HD float int_to_float(int32_t v) {
 #ifdef __CUDA_ARCH__
   return __int2float_rn(v);
 #else
@@ -109,7 +116,7 @@ NSAL_HD float int_to_float(int32_t v) {
 // Natural log of v * 2^-24 for an integer v in [1, 2^24]: log(m) + e ln2 with m in
 // [sqrt(1/2), sqrt(2)), log(m) = 2 atanh(s), s = (m - 1) / (m + 1), |s| < 0.1716; the series
 // stops at s^11 (truncation 5e-11 relative).
-NSAL_HD float log_u24(int32_t v) {
+NSAL_NOISE_HD float log_u24(int32_t v) {
   uint32_t b = bits(int_to_float(v));  // exact
   int32_t e = static_cast<int32_t>(b >> 23) - 127;
   uint32_t mb = (b & 0x007fffffu) | 0x3f800000u;  // m in [1, 2)
@@ -134,7 +141,7 @@ NSAL_HD float log_u24(int32_t v) {
 // cos and sin of 2 pi j / 2^24 for an integer j in [0, 2^24): the quadrant and the remainder
 // r in [-1/8, 1/8) turn come from integer arithmetic (exact); Taylor polynomials in r to
 // degree 9 (sin) and 10 (cos), truncation below 2e-9.
-NSAL_HD void sincos_turns_u24(int32_t j, float& c, float& s) {
+NSAL_NOISE_HD void sincos_turns_u24(int32_t j, float& c, float& s) {
   int32_t qn = (j + (1 << 21)) >> 22;  // nearest quarter turn, 0..4
   int32_t rr = j - (qn << 22);         // [-2^21, 2^21)
   int32_t q = qn & 3;
@@ -160,25 +167,26 @@ NSAL_HD void sincos_turns_u24(int32_t j, float& c, float& s) {
 }  // namespace fp
 
 // The 24 high bits of a word as an integer in [0, 2^24).
-NSAL_HD int32_t top24(uint32_t w) {
+NSAL_NOISE_HD int32_t top24(uint32_t w) {
   return static_cast<int32_t>(w >> 8);
 }
 
 // Uniform on (-1, 1): (2 m + 1 - 2^24) * 2^-24 for m in [0, 2^24), symmetric, mean exactly 0.
-NSAL_HD float uniform_pm1_from_word(uint32_t w) {
+NSAL_NOISE_HD float uniform_pm1_from_word(uint32_t w) {
   int32_t k = 2 * top24(w) + 1 - (1 << 24);
   return fp::mul(fp::int_to_float(k), 5.9604644775390625e-08f);
 }
 
 // Laplace(0, 1): sign from bit 31, magnitude -log(u) with u = (bits 7..30 + 1) * 2^-24.
-NSAL_HD float laplace_from_word(uint32_t w) {
+NSAL_NOISE_HD float laplace_from_word(uint32_t w) {
   int32_t v = static_cast<int32_t>((w >> 7) & 0x00ffffffu) + 1;
   float mag = -fp::log_u24(v);
   return (w >> 31) ? -mag : mag;
 }
 
 // Box-Muller from two words: (r cos theta, r sin theta), r = sqrt(-2 log u), u in (0, 1].
-NSAL_HD void gaussian_pair_from_words(uint32_t w_radius, uint32_t w_angle, float& z0, float& z1) {
+NSAL_NOISE_HD void gaussian_pair_from_words(uint32_t w_radius, uint32_t w_angle, float& z0,
+                                            float& z1) {
   float l = fp::log_u24(top24(w_radius) + 1);
   float r = fp::sqrt(fp::mul(-2.0f, l));
   float c, s;
@@ -190,18 +198,22 @@ NSAL_HD void gaussian_pair_from_words(uint32_t w_radius, uint32_t w_angle, float
 // The four noise values of group g (arena elements 4g .. 4g+3) of draw `draw`, for a
 // distribution fixed at compile time (loops over groups then vectorize on the CPU).
 template <NoiseDist D>
-NSAL_HD void noise4_of(uint64_t seed, uint64_t draw, uint64_t group, float out[4]) {
+NSAL_NOISE_HD void noise4_of(uint64_t seed, uint64_t draw, uint64_t group, float out[4]) {
   philox::U32x4 w =
       philox::philox4x32_10(philox::make_counter(group, draw), philox::make_key(seed));
   if (D == NoiseDist::gaussian) {
     gaussian_pair_from_words(w.v[0], w.v[1], out[0], out[1]);
     gaussian_pair_from_words(w.v[2], w.v[3], out[2], out[3]);
-  } else if (D == NoiseDist::uniform) {
-    for (int e = 0; e < 4; ++e)
-      out[e] = uniform_pm1_from_word(w.v[e]);
+  } else if (D == NoiseDist::uniform) {  // written out: the CPU loops vectorize better
+    out[0] = uniform_pm1_from_word(w.v[0]);
+    out[1] = uniform_pm1_from_word(w.v[1]);
+    out[2] = uniform_pm1_from_word(w.v[2]);
+    out[3] = uniform_pm1_from_word(w.v[3]);
   } else {
-    for (int e = 0; e < 4; ++e)
-      out[e] = laplace_from_word(w.v[e]);
+    out[0] = laplace_from_word(w.v[0]);
+    out[1] = laplace_from_word(w.v[1]);
+    out[2] = laplace_from_word(w.v[2]);
+    out[3] = laplace_from_word(w.v[3]);
   }
 }
 

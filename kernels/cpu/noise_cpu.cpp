@@ -48,9 +48,16 @@ void generate_range(int64_t begin, int64_t end, uint64_t seed, uint64_t draw, fl
     noise4_of<D>(seed, draw, static_cast<uint64_t>(i / 4), t);
     z[i - begin] = t[i % 4];
   }
-  float* zz = z + (4 * g_first_full - begin);
-  for (int64_t g = g_first_full; g < g_end_full; ++g)
-    noise4_of<D>(seed, draw, static_cast<uint64_t>(g), zz + 4 * (g - g_first_full));
+  float* __restrict zz = z + (4 * g_first_full - begin);
+  const int64_t ng = g_end_full - g_first_full;
+  for (int64_t k = 0; k < ng; ++k) {  // vectorizes (with -fno-math-errno for sqrt)
+    float t[4];
+    noise4_of<D>(seed, draw, static_cast<uint64_t>(g_first_full + k), t);
+    zz[4 * k] = t[0];
+    zz[4 * k + 1] = t[1];
+    zz[4 * k + 2] = t[2];
+    zz[4 * k + 3] = t[3];
+  }
   for (int64_t i = 4 * g_end_full; i < end; ++i) {
     float t[4];
     noise4_of<D>(seed, draw, static_cast<uint64_t>(i / 4), t);
@@ -63,13 +70,27 @@ void generate(int64_t begin, int64_t end, uint64_t seed, uint64_t draw, NoiseDis
 }
 
 // Canonical piece sum of squares: lane partials (each lane's elements in ascending order),
-// then the fixed lane tree. `v` is indexed by arena element.
-double piece_sumsq(const float* v, const NoisePiece& pc) {
+// then the fixed lane tree. `v` is indexed by arena element. Large pieces go through a zeroed
+// tile buffer and a loop over lanes that vectorizes; elements outside the piece add +0.0,
+// which leaves every lane's sum unchanged, so both paths give the same bits.
+double piece_sumsq(const float* v, const NoisePiece& pc, float* tile_buf) {
   double lanes[kNoiseLanes] = {};
-  for (int64_t i = pc.begin; i < pc.end; ++i) {
-    double x = static_cast<double>(v[i]);
-    lanes[noise_lane_of(i)] += x * x;  // x * x is exact in double
+  if (pc.end - pc.begin < kNoiseTile / 4) {
+    for (int64_t i = pc.begin; i < pc.end; ++i) {
+      double x = static_cast<double>(v[i]);
+      lanes[noise_lane_of(i)] += x * x;  // x * x is exact in double
+    }
+    return lane_tree_sum(lanes);
   }
+  const int64_t base = static_cast<int64_t>(pc.tile) * kNoiseTile;
+  std::fill(tile_buf, tile_buf + kNoiseTile, 0.0f);
+  std::memcpy(tile_buf + (pc.begin - base), v + pc.begin, sizeof(float) * (pc.end - pc.begin));
+  for (int j = 0; j < kNoiseGroupsPerLane; ++j)
+    for (int e = 0; e < 4; ++e)
+      for (int l = 0; l < kNoiseLanes; ++l) {
+        double x = static_cast<double>(tile_buf[4 * (l + kNoiseLanes * j) + e]);
+        lanes[l] += x * x;
+      }
   return lane_tree_sum(lanes);
 }
 
@@ -88,9 +109,13 @@ class CpuNoiseBackend final : public NoiseBackend {
 
   void sumsq_weights(const float* w, double* out) override {
     const int64_t np = static_cast<int64_t>(L_.pieces.size());
-#pragma omp parallel for schedule(static)
-    for (int64_t p = 0; p < np; ++p)
-      partials_[p] = piece_sumsq(w, L_.pieces[p]);
+#pragma omp parallel
+    {
+      std::vector<float> buf(kNoiseTile);
+#pragma omp for schedule(static)
+      for (int64_t p = 0; p < np; ++p)
+        partials_[p] = piece_sumsq(w, L_.pieces[p], buf.data());
+    }
     combine_segments(out);
     std::copy(out, out + L_.num_segments(), w_sumsq_.begin());
   }
@@ -99,12 +124,12 @@ class CpuNoiseBackend final : public NoiseBackend {
     const int64_t np = static_cast<int64_t>(L_.pieces.size());
 #pragma omp parallel
     {
-      std::vector<float> z(kNoiseTile);
+      std::vector<float> z(kNoiseTile), buf(kNoiseTile);
 #pragma omp for schedule(static)
       for (int64_t p = 0; p < np; ++p) {
         const NoisePiece& pc = L_.pieces[p];
         generate(pc.begin, pc.end, seed, draw, dist, z.data());
-        partials_[p] = piece_sumsq(z.data() - pc.begin, pc);
+        partials_[p] = piece_sumsq(z.data() - pc.begin, pc, buf.data());
       }
     }
     combine_segments(out);
