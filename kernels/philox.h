@@ -41,7 +41,7 @@ NSAL_HD U32x4 round(U32x4 c, Key k) {
 
 // Ten rounds with the key bumped between them.
 NSAL_HD U32x4 philox4x32_10(U32x4 counter, Key key) {
-#if defined(__GNUC__) && !defined(__CUDA_ARCH__) && !defined(__clang__)
+#if defined(__GNUC__) && !defined(__CUDACC__) && !defined(__clang__)
 #pragma GCC unroll 9  // straight-line code lets the CPU loops over groups vectorize
 #endif
   for (int i = 0; i < 9; ++i) {
