@@ -41,6 +41,9 @@ NSAL_HD U32x4 round(U32x4 c, Key k) {
 
 // Ten rounds with the key bumped between them.
 NSAL_HD U32x4 philox4x32_10(U32x4 counter, Key key) {
+#if defined(__GNUC__) && !defined(__CUDACC__) && !defined(__clang__)
+#pragma GCC unroll 9  // straight-line code lets the CPU loops over groups vectorize
+#endif
   for (int i = 0; i < 9; ++i) {
     counter = round(counter, key);
     key.k[0] += kW0;
