@@ -1,0 +1,277 @@
+#include "al/training.h"
+
+#include <fmt/core.h>
+
+#include <chrono>
+#include <cmath>
+#include <memory>
+
+#include "data/loader.h"
+#include "nn/losses.h"
+#include "nn/optim/lr_schedule.h"
+#include "nn/optim/optimizer.h"
+
+namespace nsal::al {
+
+namespace {
+
+using Clock = std::chrono::steady_clock;
+double seconds_since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+
+std::unique_ptr<Optimizer> make_optimizer(ParamArena& arena, const TrainConfig& cfg) {
+  if (cfg.optimizer == "sgd") {
+    SgdOptions o;
+    o.lr = static_cast<float>(cfg.lr);
+    o.momentum = static_cast<float>(cfg.momentum);
+    o.weight_decay = static_cast<float>(cfg.weight_decay);
+    o.nesterov = cfg.nesterov;
+    return std::make_unique<Sgd>(arena, o);
+  }
+  AdamOptions o;
+  o.lr = static_cast<float>(cfg.lr);
+  o.weight_decay = static_cast<float>(cfg.weight_decay);
+  o.decoupled = cfg.optimizer == "adamw";
+  return std::make_unique<Adam>(arena, o);
+}
+
+// Inverse-frequency class weights over the labelled subset (classes absent from it get 0).
+std::vector<double> balanced_weights(const data::Dataset& d, const std::vector<int64_t>& subset) {
+  std::vector<double> counts(static_cast<size_t>(d.num_classes), 0.0);
+  const int32_t* y = d.y.data<int32_t>();
+  for (int64_t i : subset)
+    counts[static_cast<size_t>(y[i])] += 1;
+  std::vector<double> w(counts.size(), 0.0);
+  double present = 0;
+  for (double c : counts)
+    present += c > 0;
+  for (size_t c = 0; c < counts.size(); ++c)
+    if (counts[c] > 0) w[c] = static_cast<double>(subset.size()) / (present * counts[c]);
+  return w;
+}
+
+// Batch tensors on the context's device (host batches are copied; buffers are reused).
+struct DeviceBatch {
+  Tensor x, y;
+  const Tensor* px = nullptr;
+  const Tensor* py = nullptr;
+  void load(const data::Batch& b, Device device) {
+    if (device.is_cpu()) {
+      px = &b.x;
+      py = &b.y;
+      return;
+    }
+    x.resize(b.x.shape(), b.x.dtype(), device, "input batch");
+    y.resize(b.y.shape(), b.y.dtype(), device, "label batch");
+    x.copy_from(b.x);
+    y.copy_from(b.y);
+    px = &x;
+    py = &y;
+  }
+};
+
+// Regression targets standardised with the dataset's statistics, shaped like the outputs.
+void standardise_targets(const data::Dataset& d, const Tensor& y, const Shape& out_shape,
+                         Tensor& dst, Device device) {
+  Tensor host = Tensor(out_shape, DType::f32);
+  const float* src = y.data<float>();
+  float* out = host.data<float>();
+  int64_t t = out_shape.size() > 1 ? out_shape[1] : 1;
+  NSAL_CHECK_AS(ShapeError, y.numel() == host.numel(),
+                "{}: {} regression targets per batch do not fit the model's outputs {}",
+                d.where("y"), y.numel(), shape_str(out_shape));
+  for (int64_t i = 0; i < host.numel(); ++i) {
+    size_t j = static_cast<size_t>(i % t);
+    float mean = j < d.target_mean.size() ? d.target_mean[j] : 0.0f;
+    float sd = j < d.target_std.size() ? d.target_std[j] : 1.0f;
+    out[i] = (src[i] - mean) / sd;
+  }
+  dst.resize(out_shape, DType::f32, device, "regression targets");
+  dst.copy_from(host);
+}
+
+data::LoaderOptions loader_options(int64_t batch, bool shuffle, uint64_t seed) {
+  data::LoaderOptions o;
+  o.batch_size = batch;
+  o.shuffle = shuffle;
+  o.seed = seed;
+  o.normalize = true;
+  return o;
+}
+
+}  // namespace
+
+std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Dataset& train,
+                                    const std::vector<int64_t>& subset, const TrainConfig& cfg,
+                                    uint64_t seed, Progress& progress, const std::string& label) {
+  NSAL_CHECK(!subset.empty(), "{}: nothing to train on (the labelled set is empty)", label);
+  data::LoaderOptions lo = loader_options(cfg.batch_size, true, seed);
+  if (cfg.augment && train.sample_shape().size() == 3) {
+    lo.augment.crop_padding = cfg.crop_padding;
+    lo.augment.hflip = true;
+  }
+  data::Loader loader(train, subset, lo);
+  std::unique_ptr<Optimizer> opt = make_optimizer(model.arena(), cfg);
+  LrSchedule sched = LrSchedule::parse(cfg.schedule, cfg.lr, cfg.epochs, cfg.milestones, cfg.gamma);
+
+  CrossEntropyOptions ce_opt;
+  if (train.task == data::Task::segmentation && train.ignore_index >= 0)
+    ce_opt.ignore_index = train.ignore_index;
+  if (cfg.class_balanced && train.task == data::Task::classification)
+    ce_opt.class_weights = balanced_weights(train, subset);
+  CrossEntropyLoss ce(ce_opt);
+  MSELoss mse;
+  const bool regression = train.task == data::Task::regression;
+
+  model.set_training(true);
+  std::vector<EpochStats> stats;
+  DeviceBatch db;
+  Tensor targets;
+  data::Batch batch;
+  const int64_t batches = loader.batches_per_epoch();
+  auto start = Clock::now();
+  for (int e = 0; e < cfg.epochs; ++e) {
+    auto t0 = Clock::now();
+    opt->set_lr(static_cast<float>(sched.lr_at(e)));
+    loader.start_epoch(e);
+    double loss_sum = 0;
+    int64_t seen = 0, b = 0;
+    while (loader.next(batch)) {
+      db.load(batch, ctx.device());
+      opt->zero_grad();
+      const Tensor& out = model.forward(ctx, *db.px);
+      double loss;
+      if (regression) {
+        standardise_targets(train, batch.y, out.shape(), targets, ctx.device());
+        loss = mse.forward(ctx, out, targets);
+        model.backward(ctx, mse.backward(ctx));
+      } else {
+        loss = ce.forward(ctx, out, *db.py);
+        model.backward(ctx, ce.backward(ctx));
+      }
+      NSAL_CHECK(std::isfinite(loss), "{}: the loss became {} at epoch {}, batch {} (lr {})", label,
+                 loss, e + 1, b + 1, opt->lr());
+      if (cfg.clip_grad_norm > 0) clip_grad_norm(model.arena(), cfg.clip_grad_norm);
+      opt->step();
+      loss_sum += loss * static_cast<double>(batch.size());
+      seen += batch.size();
+      ++b;
+      double elapsed = seconds_since(start);
+      double done =
+          static_cast<double>(e * batches + b) / static_cast<double>(cfg.epochs * batches);
+      progress.update(fmt::format("{}  epoch {}/{}  batch {}/{}  loss {:.4f}  {:.0f} img/s  ETA {}",
+                                  label, e + 1, cfg.epochs, b, batches, loss_sum / seen,
+                                  seen / seconds_since(t0),
+                                  format_duration(elapsed / done - elapsed)));
+    }
+    EpochStats s;
+    s.epoch = e;
+    s.loss = loss_sum / static_cast<double>(seen);
+    s.seconds = seconds_since(t0);
+    s.images_per_second = static_cast<double>(seen) / s.seconds;
+    stats.push_back(s);
+  }
+  model.set_training(false);
+  return stats;
+}
+
+void run_inference(Model& model, Context& ctx, const data::Dataset& d,
+                   const std::vector<int64_t>& subset, int batch_size, const OutputFn& fn,
+                   bool features) {
+  if (subset.empty()) return;
+  data::Loader loader(d, subset, loader_options(batch_size, false, 0));
+  bool was_training = model.training();
+  model.set_training(false);
+  DeviceBatch db;
+  data::Batch batch;
+  int64_t first = 0;
+  while (loader.next(batch)) {
+    db.load(batch, ctx.device());
+    const Tensor& out = model.forward(ctx, *db.px);
+    fn(first, batch.size(), features ? model.features() : out);
+    first += batch.size();
+  }
+  model.set_training(was_training);
+}
+
+EvalResult evaluate(Model& model, Context& ctx, const data::Dataset& test, int batch_size) {
+  EvalResult r;
+  r.samples = test.size();
+  std::vector<int64_t> all = data::all_indices(test.size());
+  const int C = test.num_classes;
+  std::vector<int64_t> confusion;  // segmentation: (C, C) truth x prediction
+  if (test.task == data::Task::segmentation) confusion.assign(static_cast<size_t>(C) * C, 0);
+  double correct = 0, abs_err = 0, loss_sum = 0;
+  int64_t count = 0;
+  run_inference(model, ctx, test, all, batch_size, [&](int64_t first, int64_t n, const Tensor& o) {
+    Tensor host = o.device().is_cpu() ? Tensor() : o.to(Device::cpu());
+    const Tensor& out = o.device().is_cpu() ? o : host;
+    const float* p = out.data<float>();
+    if (test.task == data::Task::regression) {
+      const float* y = test.y.data<float>();
+      int64_t t = out.numel() / n;
+      for (int64_t i = 0; i < n; ++i)
+        for (int64_t j = 0; j < t; ++j) {
+          size_t jj = static_cast<size_t>(j);
+          float mean = jj < test.target_mean.size() ? test.target_mean[jj] : 0.0f;
+          float sd = jj < test.target_std.size() ? test.target_std[jj] : 1.0f;
+          double pred = p[i * t + j] * sd + mean;
+          double err = pred - y[(first + i) * t + j];
+          abs_err += std::abs(err);
+          loss_sum += err * err;
+          ++count;
+        }
+      return;
+    }
+    const int32_t* y = test.y.data<int32_t>();
+    int64_t pixels = out.numel() / (n * C);
+    for (int64_t i = 0; i < n; ++i) {
+      for (int64_t q = 0; q < pixels; ++q) {
+        int32_t truth = y[(first + i) * pixels + q];
+        if (test.task == data::Task::segmentation && truth == test.ignore_index) continue;
+        const float* row = p + i * C * pixels + q;
+        int best = 0;
+        double mx = row[0];
+        for (int c = 1; c < C; ++c)
+          if (row[c * pixels] > mx) mx = row[c * pixels], best = c;
+        double lse = 0;
+        for (int c = 0; c < C; ++c)
+          lse += std::exp(row[c * pixels] - mx);
+        loss_sum += std::log(lse) + mx - row[truth * pixels];
+        ++count;
+        if (test.task == data::Task::segmentation)
+          ++confusion[static_cast<size_t>(truth) * C + best];
+        else
+          correct += best == truth;
+      }
+    }
+  });
+  r.loss = count ? loss_sum / static_cast<double>(count) : 0.0;
+  if (test.task == data::Task::regression) {
+    r.metric = "MAE";
+    r.value = count ? abs_err / static_cast<double>(count) : 0.0;
+  } else if (test.task == data::Task::segmentation) {
+    r.metric = "mIoU";
+    double iou_sum = 0;
+    int present = 0;
+    for (int c = 0; c < C; ++c) {
+      int64_t tp = confusion[static_cast<size_t>(c) * C + c], fp = 0, fn = 0;
+      for (int k = 0; k < C; ++k) {
+        if (k == c) continue;
+        fn += confusion[static_cast<size_t>(c) * C + k];
+        fp += confusion[static_cast<size_t>(k) * C + c];
+      }
+      if (tp + fp + fn == 0) continue;
+      iou_sum += static_cast<double>(tp) / static_cast<double>(tp + fp + fn);
+      ++present;
+    }
+    r.value = present ? iou_sum / present : 0.0;
+  } else {
+    r.metric = "accuracy";
+    r.value = count ? correct / static_cast<double>(count) : 0.0;
+  }
+  return r;
+}
+
+}  // namespace nsal::al

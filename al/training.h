@@ -1,0 +1,50 @@
+// Training and evaluation of a model on a dataset split: the step every strategy shares.
+// Classification trains with cross-entropy (optionally class-balanced), regression with MSE on
+// standardised targets, segmentation with cross-entropy that ignores the dataset's ignore label.
+#pragma once
+
+#include <cstdint>
+#include <functional>
+#include <string>
+#include <vector>
+
+#include "al/progress.h"
+#include "al/run_config.h"
+#include "data/dataset.h"
+#include "nn/context.h"
+#include "nn/model.h"
+
+namespace nsal::al {
+
+struct EpochStats {
+  int epoch = 0;
+  double loss = 0;  // mean over the epoch's samples
+  double seconds = 0;
+  double images_per_second = 0;
+};
+
+// Trains `model` (already built) on `subset` of `train` for cfg.epochs epochs from its current
+// weights. Deterministic for a given seed on a given backend.
+std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Dataset& train,
+                                    const std::vector<int64_t>& subset, const TrainConfig& cfg,
+                                    uint64_t seed, Progress& progress,
+                                    const std::string& label = "train");
+
+struct EvalResult {
+  std::string metric;  // "accuracy" | "mIoU" | "MAE"
+  double value = 0;    // accuracy and mIoU in [0, 1]; MAE in target units
+  double loss = 0;
+  int64_t samples = 0;
+};
+
+EvalResult evaluate(Model& model, Context& ctx, const data::Dataset& test, int batch_size);
+
+// Runs the model in eval mode over `subset` (in the given order) in batches and calls
+// fn(first position in subset, batch size, outputs on the context's device) for each batch.
+// mc_dropout keeps dropout active.
+using OutputFn = std::function<void(int64_t first, int64_t count, const Tensor& outputs)>;
+void run_inference(Model& model, Context& ctx, const data::Dataset& d,
+                   const std::vector<int64_t>& subset, int batch_size, const OutputFn& fn,
+                   bool features = false);
+
+}  // namespace nsal::al
