@@ -1,0 +1,175 @@
+#include "al/noise_stability.h"
+
+#include <algorithm>
+#include <chrono>
+
+#include "al/training.h"
+#include "data/loader.h"
+#include "kernels/deviation.h"
+#include "kernels/noise_perturber.h"
+
+namespace nsal::al {
+
+namespace {
+using Clock = std::chrono::steady_clock;
+double since(Clock::time_point t) {
+  return std::chrono::duration<double>(Clock::now() - t).count();
+}
+// Pool inputs for repeated passes: cached on the device when they fit kInputCacheBytes.
+class PoolInputs {
+ public:
+  static constexpr size_t kInputCacheBytes = size_t(2) << 30;
+
+  PoolInputs(const data::Dataset& d, const std::vector<int64_t>& pool, int batch, Device device)
+      : d_(d), pool_(pool), batch_(batch) {
+    size_t bytes = pool.size() * static_cast<size_t>(shape_numel(d.sample_shape())) * sizeof(float);
+    if (bytes > kInputCacheBytes) return;
+    data::LoaderOptions lo;
+    lo.batch_size = batch;
+    lo.shuffle = false;
+    data::Loader loader(d, pool, lo);
+    data::Batch b;
+    while (loader.next(b)) {
+      Tensor x(b.x.shape(), DType::f32, device, "pool input cache");
+      x.copy_from(b.x);
+      cached_.push_back(std::move(x));
+    }
+  }
+
+  // fn(first, count, outputs) for every batch in pool order, the model in its current mode.
+  void for_each(Model& m, Context& ctx, bool features, const OutputFn& fn) {
+    if (cached_.empty()) {
+      run_inference(m, ctx, d_, pool_, batch_, fn, features);
+      return;
+    }
+    int64_t first = 0;
+    for (const Tensor& x : cached_) {
+      const Tensor& out = m.forward(ctx, x);
+      fn(first, x.dim(0), features ? m.features() : out);
+      first += x.dim(0);
+    }
+  }
+
+ private:
+  const data::Dataset& d_;
+  const std::vector<int64_t>& pool_;
+  int batch_;
+  std::vector<Tensor> cached_;
+};
+
+}  // namespace
+
+std::vector<kernels::NoiseSegment> noise_segments(const ParamArena& arena,
+                                                  const NoiseStabilityConfig& cfg) {
+  std::vector<std::string> known = arena.groups();
+  for (const std::string& g : cfg.groups)
+    NSAL_CHECK(std::find(known.begin(), known.end(), g) != known.end(),
+               "noise-stability: unknown layer group '{}' (the model has: {})", g,
+               fmt::format("{}", fmt::join(known, ", ")));
+  std::vector<kernels::NoiseSegment> segs;
+  for (const ParamInfo& p : arena.param_infos()) {
+    if (!cfg.groups.empty() &&
+        std::find(cfg.groups.begin(), cfg.groups.end(), p.group) == cfg.groups.end())
+      continue;
+    if (cfg.preset == "released" && p.role != ParamRole::weight) continue;
+    segs.push_back({p.offset, p.numel});
+  }
+  NSAL_CHECK(!segs.empty(), "noise-stability: no parameter receives noise (groups: {})",
+             fmt::format("{}", fmt::join(cfg.groups, ", ")));
+  return segs;
+}
+
+NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const data::Dataset& d,
+                                            const std::vector<int64_t>& pool,
+                                            const NoiseStabilityConfig& cfg, int batch_size,
+                                            uint64_t seed) {
+  NSAL_CHECK(model.arena().dtype() == DType::f32,
+             "noise-stability: float32 weights expected, got {}",
+             dtype_name(model.arena().dtype()));
+  NoiseStabilityResult r;
+  const int64_t n = static_cast<int64_t>(pool.size());
+  r.scores.assign(static_cast<size_t>(n), 0.0f);
+  if (n == 0) return r;
+  const bool on_cuda = ctx.device().is_cuda();
+  const bool features = cfg.output == "features";
+  const bool softmax = cfg.output == "probs";
+  const bool released = cfg.preset == "released";
+
+  // The pool's inputs are prepared once (loaded, normalised, on the context's device) when they
+  // fit in the input-cache budget, so the K perturbed passes only run the model; otherwise each
+  // pass streams them through the loader again.
+  PoolInputs inputs(d, pool, batch_size, ctx.device());
+  auto t0 = Clock::now();
+  model.set_training(false);
+  Tensor clean;  // (N, C, P) on the context's device
+  int64_t c = 0, p = 1;
+  inputs.for_each(model, ctx, features, [&](int64_t first, int64_t count, const Tensor& o) {
+    if (clean.empty()) {
+      c = o.dim(1);
+      p = o.numel() / (o.dim(0) * c);
+      clean = Tensor({n, c, p}, DType::f32, ctx.device(), "clean-output cache");
+    }
+    clean.slice0(first, first + count).reshaped(o.shape()).copy_from(o);
+  });
+  r.timing.clean_seconds = since(t0);
+  NSAL_CHECK(!released || p == 1,
+             "noise-stability: the released preset scores classification outputs (N, C); "
+             "got {} values per sample",
+             c * p);
+
+  Tensor score = Tensor::zeros({n}, DType::f32, ctx.device());
+  Tensor vectors;
+  if (released) vectors = Tensor::zeros({n, c * cfg.draws}, DType::f32, ctx.device());
+
+  std::vector<kernels::NoiseSegment> segs = noise_segments(model.arena(), cfg);
+  float* w = model.arena().params().data<float>();
+  kernels::NoisePerturber perturber(segs.data(), static_cast<int>(segs.size()),
+                                    model.arena().arena_size(), on_cuda, ctx.device().index);
+  perturber.measure_weights(w);
+  kernels::NoiseSpec spec;
+  spec.seed = seed;
+  spec.dist = kernels::parse_noise_dist(cfg.distribution.c_str());
+  spec.lambda = cfg.lambda;
+  spec.scaling = cfg.magnitude == "constant" ? kernels::NoiseScaling::constant
+                 : released                  ? kernels::NoiseScaling::segment_relative
+                                             : kernels::NoiseScaling::global_relative;
+
+  for (int k = 0; k < cfg.draws; ++k) {
+    auto tp = Clock::now();
+    kernels::NoiseDrawStats st = perturber.perturb(w, spec, static_cast<uint64_t>(k));
+    r.timing.perturb_seconds += since(tp);
+    r.timing.logged += st.logged;
+    r.timing.fallback_tiles += st.fallback_tiles;
+    auto tr = Clock::now();
+    try {
+      run_inference(
+          model, ctx, d, pool, batch_size,
+          [&](int64_t first, int64_t count, const Tensor& o) {
+            const float* cl = clean.data<float>() + first * c * p;
+            r.nonfinite +=
+                kernels::accumulate_sq_deviation(cl, o.data<float>(), count, c, p, nullptr, softmax,
+                                                 score.data<float>() + first, on_cuda);
+            if (released)
+              kernels::deviation_vectors(cl, o.data<float>(), count, c, softmax, k, cfg.draws,
+                                         vectors.data<float>() + first * c * cfg.draws, on_cuda);
+          },
+          features);
+    } catch (...) {
+      perturber.restore(w);  // never leave the model perturbed
+      throw;
+    }
+    r.timing.perturbed_seconds += since(tr);
+    tp = Clock::now();
+    perturber.restore(w);
+    r.timing.perturb_seconds += since(tp);
+  }
+  kernels::finalize_mean(score.data<float>(), n, cfg.draws, on_cuda);
+  r.timing.extra_bytes = perturber.extra_bytes();
+  std::vector<double> s = score.to_vector();
+  for (int64_t i = 0; i < n; ++i)
+    r.scores[static_cast<size_t>(i)] = static_cast<float>(s[i]);
+  if (released) r.vectors = vectors.to(Device::cpu());
+  return r;
+}
+
+}  // namespace nsal::al

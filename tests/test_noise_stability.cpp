@@ -1,0 +1,238 @@
+// Noise-stability scoring end to end on real models: the paper's theorem (Eq. 5), restore
+// exactness after scoring, independence from batch size and pool order, and the presets' noise
+// placement.
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cmath>
+#include <numeric>
+
+#include "al/noise_stability.h"
+#include "data/loader.h"
+#include "data/synth.h"
+#include "nn/layers/activation.h"
+#include "nn/layers/linear.h"
+#include "nn/models/registry.h"
+
+namespace nsal::al {
+
+namespace {
+
+// A small MLP (8 -> 16 -> 16 -> 3) for the theorem check.
+class TinyMlp : public Model {
+ public:
+  TinyMlp() : Model("tiny-mlp") {
+    Layer* fc1 = add<Linear>("fc1", 8, 16);
+    fc1->set_needs_input_grad(false);
+    body_.push(fc1);
+    body_.push(add<ReLU>("relu1"));
+    body_.push(add<Linear>("fc2", 16, 16));
+    body_.push(add<ReLU>("relu2"));
+    body_.push(add<Linear>("fc3", 16, 3));
+  }
+  Shape input_shape() const override { return {8}; }
+  int64_t num_outputs() const override { return 3; }
+  const Tensor& forward(Context& ctx, const Tensor& x) override {
+    check_input(ctx, x);
+    return body_.forward(ctx, x);
+  }
+  void backward(Context& ctx, const Tensor& d) override { body_.backward(ctx, d); }
+  const Tensor& features() const override { return body_.layers()[3]->output(); }
+
+ private:
+  Sequential body_;
+};
+
+// Squared Frobenius norm of the per-sample Jacobian of the outputs w.r.t. all parameters, by
+// one backward per output, for each sample of `pool` (inputs as the scorer's loader sees them).
+std::vector<double> jacobian_sq_norms(Model& m, const data::Dataset& d,
+                                      const std::vector<int64_t>& pool) {
+  Context ctx;
+  data::LoaderOptions lo;
+  lo.batch_size = 1;
+  lo.shuffle = false;
+  data::Loader loader(d, pool, lo);
+  std::vector<double> out;
+  data::Batch b;
+  m.set_training(false);
+  while (loader.next(b)) {
+    const Tensor& y = m.forward(ctx, b.x);
+    int64_t c = y.numel();
+    double total = 0;
+    for (int64_t j = 0; j < c; ++j) {
+      m.forward(ctx, b.x);
+      Tensor e = Tensor::zeros(y.shape());
+      e.data<float>()[j] = 1.0f;
+      m.arena().zero_grad();
+      m.backward(ctx, e);
+      for (double g : m.arena().grads().to_vector())
+        total += g * g;
+    }
+    out.push_back(total);
+  }
+  return out;
+}
+
+std::vector<double> ranks(const std::vector<double>& v) {
+  std::vector<size_t> idx(v.size());
+  std::iota(idx.begin(), idx.end(), 0);
+  std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+  std::vector<double> r(v.size());
+  for (size_t i = 0; i < idx.size(); ++i)
+    r[idx[i]] = static_cast<double>(i);
+  return r;
+}
+
+double spearman(const std::vector<double>& a, const std::vector<double>& b) {
+  std::vector<double> ra = ranks(a), rb = ranks(b);
+  double n = static_cast<double>(a.size()), d2 = 0;
+  for (size_t i = 0; i < a.size(); ++i)
+    d2 += (ra[i] - rb[i]) * (ra[i] - rb[i]);
+  return 1 - 6 * d2 / (n * (n * n - 1));
+}
+
+// R(x) against xi^2 sigma^2 ||J||_F^2 for both magnitude modes.
+void check_theorem(Model& m, const data::Dataset& d, int draws, double rel_tol) {
+  Context ctx;
+  std::vector<int64_t> pool(12);
+  std::iota(pool.begin(), pool.end(), 0);
+  std::vector<double> jac = jacobian_sq_norms(m, d, pool);
+  double theta_sq = 0;
+  for (const ParamInfo& p : m.arena().param_infos())
+    for (int64_t i = 0; i < p.numel; ++i) {
+      double w = m.arena().params().data<float>()[p.offset + i];
+      theta_sq += w * w;
+    }
+  const double lambda = 1e-3;
+  const double P = static_cast<double>(m.arena().num_params());
+  for (const char* magnitude : {"constant", "adaptive"}) {
+    NoiseStabilityConfig cfg;
+    cfg.draws = draws;
+    cfg.lambda = lambda;
+    cfg.magnitude = magnitude;
+    cfg.output = "logits";
+    NoiseStabilityResult r = noise_stability_scores(m, ctx, d, pool, cfg, 5, 42);
+    // constant: xi = lambda, sigma = 1. adaptive (paper): xi = lambda ||theta|| / ||dtheta||
+    // with ||dtheta||^2 ~ P sigma^2 for large P.
+    double xi2 =
+        std::string(magnitude) == "constant" ? lambda * lambda : lambda * lambda * theta_sq / P;
+    std::vector<double> predicted, measured;
+    for (size_t i = 0; i < pool.size(); ++i) {
+      predicted.push_back(xi2 * jac[i]);
+      measured.push_back(r.scores[i]);
+      EXPECT_NEAR(measured[i] / predicted[i], 1.0, rel_tol)
+          << magnitude << " sample " << i << ": R(x) " << measured[i] << " vs xi^2 ||J||^2 "
+          << predicted[i];
+    }
+    EXPECT_GE(spearman(measured, predicted), 0.95) << magnitude;
+  }
+}
+
+data::SynthOptions synth(int64_t n, int size) {
+  data::SynthOptions o;
+  o.train = n;
+  o.test = 4;
+  o.size = size;
+  o.seed = 5;
+  return o;
+}
+
+}  // namespace
+
+// Relative tolerance: the Monte-Carlo estimate of E||J z||^2 over K Gaussian draws has relative
+// standard deviation at most sqrt(2 / K) (2.6% at K = 3000, 5% at K = 800); the tolerances leave
+// room for the
+// first-order (Taylor) error at lambda = 1e-3 and for xi's fluctuation in adaptive mode.
+TEST(NoiseStabilityTheory, MlpScoreMatchesJacobianNorm) {
+  data::Dataset d = data::synth_regression(synth(40, 16), "train");
+  TinyMlp m;
+  m.build(Device::cpu(), 3);
+  check_theorem(m, d, 3000, 0.10);
+}
+
+TEST(NoiseStabilityTheory, CnnScoreMatchesJacobianNorm) {
+  data::Dataset d = data::synth_images(synth(40, 28), "train");
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 3);
+  check_theorem(*m, d, 800, 0.15);
+}
+
+TEST(NoiseStability, WeightsAreBitIdenticalAfterScoring) {
+  data::Dataset d = data::synth_images(synth(30, 28), "train");
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 1);
+  std::vector<double> before = m->arena().params().to_vector();
+  Context ctx;
+  std::vector<int64_t> pool = data::all_indices(30);
+  for (const char* preset : {"paper", "released"}) {
+    NoiseStabilityConfig cfg;
+    cfg.preset = preset;
+    cfg.draws = 7;
+    cfg.lambda = 0.05;
+    noise_stability_scores(*m, ctx, d, pool, cfg, 8, 11);
+    EXPECT_EQ(m->arena().params().to_vector(), before) << preset;
+  }
+}
+
+TEST(NoiseStability, ScoreDoesNotDependOnBatchSizeOrPoolOrder) {
+  data::Dataset d = data::synth_images(synth(30, 28), "train");
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 2);
+  Context ctx;
+  std::vector<int64_t> pool = data::all_indices(30);
+  NoiseStabilityConfig cfg;
+  cfg.draws = 5;
+  NoiseStabilityResult a = noise_stability_scores(*m, ctx, d, pool, cfg, 30, 9);
+  NoiseStabilityResult b = noise_stability_scores(*m, ctx, d, pool, cfg, 7, 9);
+  std::vector<int64_t> reversed(pool.rbegin(), pool.rend());
+  NoiseStabilityResult c = noise_stability_scores(*m, ctx, d, reversed, cfg, 4, 9);
+  // Not bit-equal: OpenBLAS picks its kernels by matrix shape, so a sample's outputs round
+  // differently (about 1e-7 relative) in a batch of another size or company; the deviation is
+  // about lambda = 1e-3 of the output, so the score moves by about 1e-4 relative.
+  for (size_t i = 0; i < pool.size(); ++i) {
+    EXPECT_NEAR(b.scores[i] / a.scores[i], 1.0, 2e-3) << i;
+    EXPECT_NEAR(c.scores[pool.size() - 1 - i] / a.scores[i], 1.0, 2e-3) << i;
+  }
+  // The same batches in the same order give the same bits.
+  NoiseStabilityResult again = noise_stability_scores(*m, ctx, d, pool, cfg, 30, 9);
+  EXPECT_EQ(again.scores, a.scores);
+}
+
+TEST(NoiseStability, PresetsPlaceNoiseOnTheRightTensors) {
+  auto m = make_model({"resnet18-cifar", 3, 10});
+  m->build(Device::cpu(), 0);
+  NoiseStabilityConfig paper, released;
+  released.preset = "released";
+  EXPECT_EQ(noise_segments(m->arena(), paper).size(), 62u);
+  // Released: conv weights (20), BN gammas (20), the linear weight (1); no biases or betas.
+  EXPECT_EQ(noise_segments(m->arena(), released).size(), 41u);
+  NoiseStabilityConfig layer4;
+  layer4.groups = {"layer4"};
+  int64_t n = 0;
+  for (const auto& s : noise_segments(m->arena(), layer4))
+    n += s.numel;
+  EXPECT_EQ(n, 8393728);  // layer4's parameters
+  NoiseStabilityConfig bogus;
+  bogus.groups = {"layer9"};
+  EXPECT_THROW(noise_segments(m->arena(), bogus), Error);
+}
+
+TEST(NoiseStability, ReleasedVectorsHaveOneBlockPerDraw) {
+  data::Dataset d = data::synth_images(synth(10, 28), "train");
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 4);
+  Context ctx;
+  NoiseStabilityConfig cfg;
+  cfg.preset = "released";
+  cfg.draws = 3;
+  NoiseStabilityResult r = noise_stability_scores(*m, ctx, d, data::all_indices(10), cfg, 4, 1);
+  EXPECT_EQ(r.vectors.shape(), (Shape{10, 12}));
+  for (size_t i = 0; i < 10; ++i) {
+    double sq = 0;
+    for (int j = 0; j < 12; ++j)
+      sq += std::pow(r.vectors.data<float>()[i * 12 + j], 2);
+    EXPECT_GT(sq, 0.0);
+  }
+}
+
+}  // namespace nsal::al
