@@ -378,6 +378,7 @@ class CudaNoiseBackend final : public NoiseBackend {
 
   void sumsq_weights(const float* w, double* out) override {
     NSAL_CUDA_CHECK(cudaSetDevice(device_));
+    check_device_pointer(w, "measure_weights");
     launch_sumsq(false, w, 0, 0, NoiseDist::gaussian, w_sumsq_.get());
     copy_to_host(out, w_sumsq_.get(), L_.segments.size());
   }
@@ -390,6 +391,7 @@ class CudaNoiseBackend final : public NoiseBackend {
 
   NoiseDrawStats perturb(float* w, const NoiseSpec& spec, uint64_t draw) override {
     NSAL_CUDA_CHECK(cudaSetDevice(device_));
+    check_device_pointer(w, "perturb");
     spec_ = spec;
     draw_ = draw;
     nfallback_ = 0;
@@ -473,6 +475,18 @@ class CudaNoiseBackend final : public NoiseBackend {
  private:
   DevLayout dev_layout() const { return {pieces_.get(), tiles_.get(), tile_pieces_.get()}; }
   static bool aligned(const float* w) { return reinterpret_cast<uintptr_t>(w) % 16 == 0; }
+
+  // A host pointer handed to the CUDA backend is a clear error, not a crash in a kernel.
+  void check_device_pointer(const float* w, const char* what) const {
+    if (L_.arena_numel == 0) return;
+    cudaPointerAttributes attr{};
+    cudaError_t e = cudaPointerGetAttributes(&attr, w);
+    if (e != cudaSuccess) cudaGetLastError();
+    NSAL_CHECK(e == cudaSuccess &&
+                   (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged),
+               "noise perturber ({}): the weights at {} are not CUDA device memory", what,
+               static_cast<const void*>(w));
+  }
 
   void launch_sumsq(bool noise, const float* w, uint64_t seed, uint64_t draw, NoiseDist dist,
                     double* out) {
