@@ -152,6 +152,13 @@ TEST(NoiseCuda, ResNetSizedArenaRestoresExactly) {
   EXPECT_TRUE(same_bits(wg.host(), a.w));
 }
 
+TEST(NoiseCuda, HostPointerIsAClearError) {
+  NSAL_REQUIRE_GPU();
+  TestArena a = testing::realistic_arena(6);
+  NoisePerturber gpu = make(a, true, 64);
+  EXPECT_THROW(gpu.measure_weights(a.w.data()), Error);
+}
+
 TEST(NoiseCuda, WithoutADeviceTheCudaPathSaysWhy) {
   if (kernels::cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device answers";
   std::vector<kernels::NoiseSegment> segs = {{0, 10}};

@@ -10,7 +10,7 @@ int64_t accumulate_sq_deviation_cpu(const float* clean, const float* perturbed, 
                                     int64_t c, int64_t p, const uint8_t* valid, bool softmax,
                                     float* score) {
   int64_t bad = 0;
-#pragma omp parallel for schedule(static) reduction(+ : bad)
+#pragma omp parallel for schedule(static) reduction(+ : bad) if (n * c * p > (1 << 14))
   for (int64_t s = 0; s < n; ++s) {
     const float* a = clean + s * c * p;
     const float* b = perturbed + s * c * p;

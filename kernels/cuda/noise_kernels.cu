@@ -34,6 +34,53 @@ __device__ int first_piece_ending_after(const NoisePiece* pieces, int lo, int hi
   return lo;
 }
 
+// The in-segment elements of group e0 .. e0+3 of a tile: their weights, scales and a mask.
+// When the whole group lies in one piece and w is 16-byte aligned (the arena's usual case), one
+// float4 load serves it.
+struct Group4 {
+  float w[4];
+  float s[4];
+  uint32_t mask;  // bit e: element e0 + e is in a segment
+  bool whole;     // all four, in one piece, aligned: float4 stores are safe
+};
+
+__device__ __forceinline__ Group4 load_group(const DevLayout& L, int pb, int pe, const float* w,
+                                             const float* scales, int64_t e0, bool aligned) {
+  Group4 G;
+  G.mask = 0;
+  G.whole = false;
+  int pc = first_piece_ending_after(L.pieces, pb, pe, e0);
+  if (pc == pe || L.pieces[pc].begin >= e0 + 4) return G;
+  const NoisePiece P = L.pieces[pc];
+  if (aligned && P.begin <= e0 && e0 + 4 <= P.end) {
+    const float4 v = *reinterpret_cast<const float4*>(w + e0);
+    const float sc = scales[P.segment];
+    G.w[0] = v.x;
+    G.w[1] = v.y;
+    G.w[2] = v.z;
+    G.w[3] = v.w;
+#pragma unroll
+    for (int e = 0; e < 4; ++e)
+      G.s[e] = sc;
+    G.mask = 0xfu;
+    G.whole = true;
+    return G;
+  }
+#pragma unroll
+  for (int e = 0; e < 4; ++e) {
+    const int64_t i = e0 + e;
+    while (pc < pe && L.pieces[pc].end <= i)
+      ++pc;
+    G.w[e] = 0.0f;
+    G.s[e] = 0.0f;
+    if (pc == pe || i < L.pieces[pc].begin) continue;
+    G.w[e] = w[i];
+    G.s[e] = scales[L.pieces[pc].segment];
+    G.mask |= 1u << e;
+  }
+  return G;
+}
+
 // The fixed lane tree of lane_tree_sum() in shared memory.
 __device__ double block_lane_tree(double v, double* sh) {
   const int l = threadIdx.x;
@@ -113,7 +160,7 @@ __global__ void scales_kernel(NoiseScaling mode, double lambda, const double* w_
 template <NoiseDist D>
 __global__ void __launch_bounds__(kThreads)
     perturb_kernel(DevLayout L, float* w, const float* scales, uint64_t seed, uint64_t draw,
-                   int cap, int32_t* counts, uint16_t* log_pos, uint32_t* log_val,
+                   int cap, bool aligned, int32_t* counts, uint16_t* log_pos, uint32_t* log_val,
                    unsigned long long* counters) {
   using Scan = cub::BlockScan<int, kThreads>;
   __shared__ typename Scan::TempStorage scan_tmp;
@@ -122,28 +169,23 @@ __global__ void __launch_bounds__(kThreads)
   const int pb = L.tile_pieces[t], pe = L.tile_pieces[t + 1];
   float pv[16];
   uint32_t wb[16];
-  uint32_t in_mask = 0, fail_mask = 0;
+  uint32_t in_mask = 0, fail_mask = 0, whole_mask = 0;
 #pragma unroll
   for (int j = 0; j < kNoiseGroupsPerLane; ++j) {
     const int64_t g = base / 4 + threadIdx.x + kThreads * j;
-    const int64_t e0 = 4 * g;
-    int pc = first_piece_ending_after(L.pieces, pb, pe, e0);
-    if (pc == pe || L.pieces[pc].begin >= e0 + 4) continue;
+    const Group4 G = load_group(L, pb, pe, w, scales, 4 * g, aligned);
+    if (!G.mask) continue;
+    whole_mask |= G.whole ? 1u << j : 0u;
     float z[4];
     noise4_of<D>(seed, draw, static_cast<uint64_t>(g), z);
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
-      const int64_t i = e0 + e;
-      while (pc < pe && L.pieces[pc].end <= i)
-        ++pc;
-      if (pc == pe || i < L.pieces[pc].begin) continue;
-      const float s = scales[L.pieces[pc].segment];
-      const float wv = w[i];
-      const float d = noise_delta(s, z[e]);
-      const float p = apply_delta(wv, d);
       const int k = j * 4 + e;
+      const float d = noise_delta(G.s[e], z[e]);
+      const float p = apply_delta(G.w[e], d);
       pv[k] = p;
-      wb[k] = fp::bits(wv);
+      wb[k] = fp::bits(G.w[e]);
+      if (!(G.mask & (1u << e))) continue;
       in_mask |= 1u << k;
       if (fp::bits(remove_delta(p, d)) != wb[k]) fail_mask |= 1u << k;
     }
@@ -160,14 +202,20 @@ __global__ void __launch_bounds__(kThreads)
   const size_t slot0 = static_cast<size_t>(t) * cap;
 #pragma unroll
   for (int j = 0; j < kNoiseGroupsPerLane; ++j) {
+    const int64_t rel0 = 4 * (threadIdx.x + kThreads * j);
+    if (whole_mask & (1u << j)) {
+      *reinterpret_cast<float4*>(w + base + rel0) =
+          make_float4(pv[4 * j], pv[4 * j + 1], pv[4 * j + 2], pv[4 * j + 3]);
+    } else {
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        if (in_mask & (1u << (j * 4 + e))) w[base + rel0 + e] = pv[j * 4 + e];
+    }
 #pragma unroll
     for (int e = 0; e < 4; ++e) {
       const int k = j * 4 + e;
-      if (!(in_mask & (1u << k))) continue;
-      const int64_t rel = 4 * (threadIdx.x + kThreads * j) + e;
-      w[base + rel] = pv[k];
       if (fail_mask & (1u << k)) {
-        log_pos[slot0 + offset] = static_cast<uint16_t>(rel);
+        log_pos[slot0 + offset] = static_cast<uint16_t>(rel0 + e);
         log_val[slot0 + offset] = wb[k];
         ++offset;
       }
@@ -184,7 +232,7 @@ __global__ void __launch_bounds__(kThreads)
 template <NoiseDist D>
 __global__ void __launch_bounds__(kThreads)
     restore_kernel(DevLayout L, float* w, const float* scales, uint64_t seed, uint64_t draw,
-                   int cap, const int32_t* counts, const uint16_t* log_pos,
+                   int cap, bool aligned, const int32_t* counts, const uint16_t* log_pos,
                    const uint32_t* log_val) {
   const int t = blockIdx.x;
   const int cnt = counts[t];
@@ -195,17 +243,19 @@ __global__ void __launch_bounds__(kThreads)
   for (int j = 0; j < kNoiseGroupsPerLane; ++j) {
     const int64_t g = base / 4 + threadIdx.x + kThreads * j;
     const int64_t e0 = 4 * g;
-    int pc = first_piece_ending_after(L.pieces, pb, pe, e0);
-    if (pc == pe || L.pieces[pc].begin >= e0 + 4) continue;
-    float z[4];
+    const Group4 G = load_group(L, pb, pe, w, scales, e0, aligned);
+    if (!G.mask) continue;
+    float z[4], r[4];
     noise4_of<D>(seed, draw, static_cast<uint64_t>(g), z);
 #pragma unroll
-    for (int e = 0; e < 4; ++e) {
-      const int64_t i = e0 + e;
-      while (pc < pe && L.pieces[pc].end <= i)
-        ++pc;
-      if (pc == pe || i < L.pieces[pc].begin) continue;
-      w[i] = remove_delta(w[i], noise_delta(scales[L.pieces[pc].segment], z[e]));
+    for (int e = 0; e < 4; ++e)
+      r[e] = remove_delta(G.w[e], noise_delta(G.s[e], z[e]));
+    if (G.whole) {
+      *reinterpret_cast<float4*>(w + e0) = make_float4(r[0], r[1], r[2], r[3]);
+    } else {
+#pragma unroll
+      for (int e = 0; e < 4; ++e)
+        if (G.mask & (1u << e)) w[e0 + e] = r[e];
     }
   }
   if (cnt > 0) {
@@ -328,6 +378,7 @@ class CudaNoiseBackend final : public NoiseBackend {
 
   void sumsq_weights(const float* w, double* out) override {
     NSAL_CUDA_CHECK(cudaSetDevice(device_));
+    check_device_pointer(w, "measure_weights");
     launch_sumsq(false, w, 0, 0, NoiseDist::gaussian, w_sumsq_.get());
     copy_to_host(out, w_sumsq_.get(), L_.segments.size());
   }
@@ -340,6 +391,7 @@ class CudaNoiseBackend final : public NoiseBackend {
 
   NoiseDrawStats perturb(float* w, const NoiseSpec& spec, uint64_t draw) override {
     NSAL_CUDA_CHECK(cudaSetDevice(device_));
+    check_device_pointer(w, "perturb");
     spec_ = spec;
     draw_ = draw;
     nfallback_ = 0;
@@ -354,9 +406,9 @@ class CudaNoiseBackend final : public NoiseBackend {
     NSAL_CUDA_CHECK_LAUNCH();
     NSAL_CUDA_CHECK(cudaMemsetAsync(counters_.get(), 0, 2 * sizeof(unsigned long long), stream_));
     with_dist(spec.dist, [&](auto d) {
-      perturb_kernel<decltype(d)::value>
-          <<<nt, kThreads, 0, stream_>>>(dev_layout(), w, scales_.get(), spec.seed, draw, cap_,
-                                         counts_.get(), pos_.get(), vals_.get(), counters_.get());
+      perturb_kernel<decltype(d)::value><<<nt, kThreads, 0, stream_>>>(
+          dev_layout(), w, scales_.get(), spec.seed, draw, cap_, aligned(w), counts_.get(),
+          pos_.get(), vals_.get(), counters_.get());
     });
     NSAL_CUDA_CHECK_LAUNCH();
     std::vector<unsigned long long> c = counters_.download(2, stream_);
@@ -391,7 +443,7 @@ class CudaNoiseBackend final : public NoiseBackend {
     with_dist(spec_.dist, [&](auto d) {
       restore_kernel<decltype(d)::value>
           <<<nt, kThreads, 0, stream_>>>(dev_layout(), w, scales_.get(), spec_.seed, draw_, cap_,
-                                         counts_.get(), pos_.get(), vals_.get());
+                                         aligned(w), counts_.get(), pos_.get(), vals_.get());
     });
     NSAL_CUDA_CHECK_LAUNCH();
     if (nfallback_ > 0) {
@@ -422,6 +474,19 @@ class CudaNoiseBackend final : public NoiseBackend {
 
  private:
   DevLayout dev_layout() const { return {pieces_.get(), tiles_.get(), tile_pieces_.get()}; }
+  static bool aligned(const float* w) { return reinterpret_cast<uintptr_t>(w) % 16 == 0; }
+
+  // A host pointer handed to the CUDA backend is a clear error, not a crash in a kernel.
+  void check_device_pointer(const float* w, const char* what) const {
+    if (L_.arena_numel == 0) return;
+    cudaPointerAttributes attr{};
+    cudaError_t e = cudaPointerGetAttributes(&attr, w);
+    if (e != cudaSuccess) cudaGetLastError();
+    NSAL_CHECK(e == cudaSuccess &&
+                   (attr.type == cudaMemoryTypeDevice || attr.type == cudaMemoryTypeManaged),
+               "noise perturber ({}): the weights at {} are not CUDA device memory", what,
+               static_cast<const void*>(w));
+  }
 
   void launch_sumsq(bool noise, const float* w, uint64_t seed, uint64_t draw, NoiseDist dist,
                     double* out) {
