@@ -105,12 +105,12 @@ NSAL_GPU_FN void pool_forward(const GpuExec& ex, const PoolParams& p, const floa
 // dx overwritten; needs the forward's x and y.
 NSAL_GPU_FN void pool_backward(const GpuExec& ex, const PoolParams& p, const float* x,
                                const float* y, const float* dy, float* dx) NSAL_GPU_BODY;
-// Global average pool (own kernel): x (N, C, S) -> y (N, C); backward dx[n, c, :] = dy[n, c] /
-// S.
+// Global average pool (own kernel): x (N, C, S) -> y (N, C);
+// backward dx[n, c, :] = dy[n, c] / S.
 NSAL_GPU_FN void global_avg_pool_forward(const GpuExec& ex, int64_t n, int64_t c, int64_t s,
-                                         const float* x, float* y) NSAL_GPU_BODY NSAL_GPU_FN
-    void global_avg_pool_backward(const GpuExec& ex, int64_t n, int64_t c, int64_t s,
-                                  const float* dy, float* dx) NSAL_GPU_BODY;
+                                         const float* x, float* y) NSAL_GPU_BODY;
+NSAL_GPU_FN void global_avg_pool_backward(const GpuExec& ex, int64_t n, int64_t c, int64_t s,
+                                          const float* dy, float* dx) NSAL_GPU_BODY;
 
 // ---- Linear and GEMM (cuBLAS; kernels/cuda/linear_cublas.cpp) ------------------------------
 // Row-major, PyTorch layout: x (N, in), w (out, in), b (out,) or null, y (N, out) = x w^T + b.
@@ -145,16 +145,15 @@ NSAL_GPU_FN
 void add(const GpuExec& ex, int64_t n, const float* a, const float* b, float* y) NSAL_GPU_BODY;
 // y = max(x, 0) (NaN stays NaN); backward dx = 0 where y <= 0, else dy (y: the forward output;
 // dx may alias dy).
-NSAL_GPU_FN void relu_forward(const GpuExec& ex, int64_t n, const float* x,
-                              float* y) NSAL_GPU_BODY NSAL_GPU_FN
-    void relu_backward(const GpuExec& ex, int64_t n, const float* y, const float* dy,
-                       float* dx) NSAL_GPU_BODY;
+NSAL_GPU_FN void relu_forward(const GpuExec& ex, int64_t n, const float* x, float* y) NSAL_GPU_BODY;
+NSAL_GPU_FN void relu_backward(const GpuExec& ex, int64_t n, const float* y, const float* dy,
+                               float* dx) NSAL_GPU_BODY;
 // y = min(max(x, 0), 6); backward dx = 0 where y <= 0 or y >= 6, else dy (PyTorch's
 // hardtanh_backward).
 NSAL_GPU_FN void relu6_forward(const GpuExec& ex, int64_t n, const float* x,
-                               float* y) NSAL_GPU_BODY NSAL_GPU_FN
-    void relu6_backward(const GpuExec& ex, int64_t n, const float* y, const float* dy,
-                        float* dx) NSAL_GPU_BODY;
+                               float* y) NSAL_GPU_BODY;
+NSAL_GPU_FN void relu6_backward(const GpuExec& ex, int64_t n, const float* y, const float* dy,
+                                float* dx) NSAL_GPU_BODY;
 // y[n, c, s] += bias[c]   (y: (N, C, S))
 NSAL_GPU_FN void bias_add(const GpuExec& ex, int64_t n, int64_t c, int64_t s, const float* bias,
                           float* y) NSAL_GPU_BODY;
@@ -163,8 +162,9 @@ NSAL_GPU_FN void bias_add(const GpuExec& ex, int64_t n, int64_t c, int64_t s, co
 // Sums in double with an order fixed by n alone (not by the GPU or the launch), result on the
 // device.
 NSAL_GPU_FN
-void sum(const GpuExec& ex, const float* x, int64_t n, double* out) NSAL_GPU_BODY NSAL_GPU_FN
-    void sum_squares(const GpuExec& ex, const float* x, int64_t n, double* out) NSAL_GPU_BODY;
+void sum(const GpuExec& ex, const float* x, int64_t n, double* out) NSAL_GPU_BODY;
+NSAL_GPU_FN void sum_squares(const GpuExec& ex, const float* x, int64_t n,
+                             double* out) NSAL_GPU_BODY;
 // db[c] += sum over n, s of dy[n, c, s]   (dy: (N, C, S)); summed in double.
 NSAL_GPU_FN void bias_grad(const GpuExec& ex, int64_t n, int64_t c, int64_t s, const float* dy,
                            float* db) NSAL_GPU_BODY;
@@ -172,9 +172,9 @@ NSAL_GPU_FN void bias_grad(const GpuExec& ex, int64_t n, int64_t c, int64_t s, c
 // ---- Softmax and losses (kernels/cuda/softmax.cu, kernels/cuda/loss.cu) --------------------
 // Over dim 1 of x (N, C, P) (P = 1 for (N, C)).
 NSAL_GPU_FN void softmax_forward(const GpuExec& ex, int64_t n, int64_t c, int64_t p, const float* x,
-                                 float* y) NSAL_GPU_BODY NSAL_GPU_FN
-    void log_softmax_forward(const GpuExec& ex, int64_t n, int64_t c, int64_t p, const float* x,
-                             float* y) NSAL_GPU_BODY;
+                                 float* y) NSAL_GPU_BODY;
+NSAL_GPU_FN void log_softmax_forward(const GpuExec& ex, int64_t n, int64_t c, int64_t p,
+                                     const float* x, float* y) NSAL_GPU_BODY;
 // dx = y (dy - sum_c dy y)   (y: softmax output)
 NSAL_GPU_FN void softmax_backward(const GpuExec& ex, int64_t n, int64_t c, int64_t p,
                                   const float* y, const float* dy, float* dx) NSAL_GPU_BODY;
@@ -204,31 +204,32 @@ NSAL_GPU_FN void cross_entropy_backward(const GpuExec& ex, int64_t n, int64_t c,
                                         float* dlogits) NSAL_GPU_BODY;
 // mean/sum of (x - t)^2 and |x - t| over n elements; loss: one float on the device.
 NSAL_GPU_FN void mse_forward(const GpuExec& ex, int64_t n, const float* x, const float* target,
-                             Reduction reduction, float* loss) NSAL_GPU_BODY NSAL_GPU_FN
-    void mse_backward(const GpuExec& ex, int64_t n, const float* x, const float* target,
-                      Reduction reduction, float dloss, float* dx) NSAL_GPU_BODY;
+                             Reduction reduction, float* loss) NSAL_GPU_BODY;
+NSAL_GPU_FN void mse_backward(const GpuExec& ex, int64_t n, const float* x, const float* target,
+                              Reduction reduction, float dloss, float* dx) NSAL_GPU_BODY;
 // Backward uses sign(x - t) with sign(0) = 0, as PyTorch.
 NSAL_GPU_FN void l1_forward(const GpuExec& ex, int64_t n, const float* x, const float* target,
-                            Reduction reduction, float* loss) NSAL_GPU_BODY NSAL_GPU_FN
-    void l1_backward(const GpuExec& ex, int64_t n, const float* x, const float* target,
-                     Reduction reduction, float dloss, float* dx) NSAL_GPU_BODY;
+                            Reduction reduction, float* loss) NSAL_GPU_BODY;
+NSAL_GPU_FN void l1_backward(const GpuExec& ex, int64_t n, const float* x, const float* target,
+                             Reduction reduction, float dloss, float* dx) NSAL_GPU_BODY;
 
 // ---- Resampling, dropout, channel concat (kernels/cuda/upsample.cu, dropout.cu, channels.cpp)
 // Bilinear, align_corners=False, output size given (kernels/bilinear.h): x (N, C, H, W) ->
 // y (N, C, OH, OW). Backward gathers per input cell (no atomics), dx overwritten.
 NSAL_GPU_FN
 void upsample_bilinear2d_forward(const GpuExec& ex, int64_t n, int64_t c, int h, int w, int oh,
-                                 int ow, const float* x, float* y) NSAL_GPU_BODY NSAL_GPU_FN
-    void upsample_bilinear2d_backward(const GpuExec& ex, int64_t n, int64_t c, int h, int w, int oh,
-                                      int ow, const float* dy, float* dx) NSAL_GPU_BODY;
+                                 int ow, const float* x, float* y) NSAL_GPU_BODY;
+NSAL_GPU_FN void upsample_bilinear2d_backward(const GpuExec& ex, int64_t n, int64_t c, int h, int w,
+                                              int oh, int ow, const float* dy,
+                                              float* dx) NSAL_GPU_BODY;
 // Inverted dropout with the mask of kernels/dropout.h: y = keep(seed, step, i) ? x / (1 - p) :
 // 0. Backward regenerates the mask: dx = keep ? dy / (1 - p) : 0. x and y (dy and dx) may
 // alias.
 NSAL_GPU_FN
 void dropout_forward(const GpuExec& ex, int64_t n, float p, uint64_t seed, uint64_t step,
-                     const float* x, float* y) NSAL_GPU_BODY NSAL_GPU_FN
-    void dropout_backward(const GpuExec& ex, int64_t n, float p, uint64_t seed, uint64_t step,
-                          const float* dy, float* dx) NSAL_GPU_BODY;
+                     const float* x, float* y) NSAL_GPU_BODY;
+NSAL_GPU_FN void dropout_backward(const GpuExec& ex, int64_t n, float p, uint64_t seed,
+                                  uint64_t step, const float* dy, float* dx) NSAL_GPU_BODY;
 // dst (N, sum channels[i], S) = concatenation of srcs[i] (N, channels[i], S) along dim 1.
 // srcs/dsts and channels are host arrays of k entries.
 NSAL_GPU_FN
