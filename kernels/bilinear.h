@@ -35,10 +35,11 @@ NSAL_HD BilinearTap bilinear_tap(int dst, int in, float scale) {
 NSAL_HD void bilinear_gather_range(int i, int in, int out, float scale, int& lo, int& hi) {
   (void)in;
   // An output o touches i only when i0(o) is i - 1 or i, i.e. when
-  // (i - 1) <= scale (o + 0.5) - 0.5 < i + 1; two indices of slack absorb float rounding.
+  // (i - 1) <= max(scale (o + 0.5) - 0.5, 0) < i + 1; two indices of slack absorb float
+  // rounding. For i <= 1 the lower bound holds for every o (positions below 0 clamp to 0).
   float a = (static_cast<float>(i) - 0.5f) / scale - 0.5f;
   float b = (static_cast<float>(i) + 1.5f) / scale - 0.5f;
-  lo = static_cast<int>(floorf(a)) - 2;
+  lo = i <= 1 ? 0 : static_cast<int>(floorf(a)) - 2;
   hi = static_cast<int>(ceilf(b)) + 2;
   if (lo < 0) lo = 0;
   if (hi > out - 1) hi = out - 1;
