@@ -249,8 +249,9 @@ void convolutions(Bench& B) {
     const double flops = 2.0 * p.macs();
     for (MathMode m : {MathMode::strict_fp32, MathMode::tf32}) {
       B.ctx().set_math_mode(m);
-      // Of the sum of |terms|: fp32 ~1e-7, TF32 ~5e-4 (10-bit mantissas).
-      const double tol = m == MathMode::strict_fp32 ? 1e-5 : 3e-3;
+      // Of the sum of |terms|: fp32 FMA ~1e-7 (Winograd/FFT up to ~1e-5), TF32 at most ~1e-3
+      // (10-bit mantissas). Strictness itself is tested in tests/test_cuda_conv.cpp.
+      const double tol = m == MathMode::strict_fp32 ? 5e-5 : 3e-3;
       gpu::conv_forward(B.ex(), p, x.p(), w.p(), nullptr, y.data<float>());
       B.ctx().synchronize();
       std::vector<float> yv = download(y.data<float>(), p.y_numel());
