@@ -72,6 +72,18 @@ check nvcc "CUDA compiler" command -v nvcc
 check cmake "CMake >= 3.25" command -v cmake
 check ninja "Ninja (else Unix Makefiles)" command -v ninja
 check cudnn "cudnn.h + libcudnn" bash -c "$(declare -f header_in lib_present); ROOT=$ROOT; header_in cudnn.h && lib_present libcudnn.so"
+CUDNN_ARGS=()
+if [ "${HAVE[cudnn]}" != yes ]; then
+  # Last resort: the cuDNN that PyTorch's wheels bring (python package nvidia-cudnn-cu*).
+  d="$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null)"
+  lib="$(ls "$d"/lib/libcudnn.so* 2>/dev/null | head -1)"
+  if [ -n "$d" ] && [ -f "$d/include/cudnn.h" ] && [ -n "$lib" ]; then
+    CUDNN_ARGS=(-DNSAL_CUDNN_INCLUDE="$d/include" -DNSAL_CUDNN_LIB="$lib")
+    export LD_LIBRARY_PATH="$d/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    HAVE[cudnn]=yes
+    printf '| cudnn | yes (from the PyTorch wheel, %s) | cudnn.h + libcudnn |\n' "$d" >>"$RESULTS/logs/prereq.md"
+  fi
+fi
 check openblas "OpenBLAS + cblas.h" bash -c "$(declare -f header_in lib_present); ROOT=$ROOT; header_in cblas.h && lib_present libopenblas"
 check hdf5 "HDF5 C (serial)" bash -c "$(declare -f header_in); ROOT=$ROOT; header_in hdf5.h"
 check fmt "fmt (installed or carried)" bash -c "$(declare -f header_in); ROOT=$ROOT; header_in fmt/format.h"
@@ -101,7 +113,7 @@ BUILD_OK=0
 if [ "$CORE_OK" = 1 ]; then
   run_step configure 90 cmake -S . -B "$BUILD" $GEN -DCMAKE_BUILD_TYPE=Release \
     -DCMAKE_CUDA_ARCHITECTURES="$CC" -DNSAL_REQUIRE_CUDA=ON -DNSAL_ALLOW_PARTIAL=ON \
-    -DNSAL_TESTS=ON -DNSAL_BENCHMARKS=ON
+    -DNSAL_TESTS=ON -DNSAL_BENCHMARKS=ON "${CUDNN_ARGS[@]}"
   if [ "$STEP_RC" = 0 ]; then
     TARGETS=(nsal_cuda_tests)
     BENCH_TARGETS=$(cmake --build "$BUILD" --target help 2>/dev/null | grep -oE 'bench_[a-z0-9_]*gpu[a-z0-9_]*' | sort -u)
