@@ -15,6 +15,17 @@ void* Context::workspace(size_t bytes) {
   return workspace_.raw();
 }
 
+kernels::GpuExec Context::gpu() {
+  NSAL_CHECK(device_.is_cuda(), "Context::gpu(): this context runs on {}, not on a CUDA device",
+             device_.str());
+  if (!gpu_) gpu_ = kernels::make_gpu_handles(device_.index);
+  return kernels::GpuExec{gpu_.get(), &gpu_workspace_, math_, deterministic_};
+}
+
+void Context::synchronize() {
+  if (gpu_) kernels::gpu_synchronize(gpu());
+}
+
 void Context::set_threads(int n) {
   NSAL_CHECK(n >= 1, "threads: expected at least 1, got {}", n);
   threads_ = n;

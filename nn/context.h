@@ -4,13 +4,12 @@
 
 #include <cstddef>
 
+#include "kernels/gpu_exec.h"
+#include "kernels/math_mode.h"
 #include "nn/dtype.h"
 #include "nn/tensor.h"
 
 namespace nsal {
-
-// Precision of the GPU math. Acquisition defaults to strict fp32 (DESIGN section 4).
-enum class MathMode : uint8_t { strict_fp32, tf32, bf16 };
 
 class Context {
  public:
@@ -39,12 +38,35 @@ class Context {
   bool deterministic() const { return deterministic_; }
   void set_deterministic(bool d) { deterministic_ = d; }
 
+  // What a GPU op of kernels/cuda_ops.h needs: this context's stream with its cuDNN and cuBLAS
+  // handles (created on the first call, on device().index), its workspace, math mode and
+  // deterministic flag. Throws Error for a cpu context, CudaError when no GPU answers.
+  kernels::GpuExec gpu();
+  // True once gpu() has created the handles.
+  bool gpu_started() const { return gpu_ != nullptr; }
+  // Waits for the GPU work queued on this context (a no-op on the CPU or before any GPU use).
+  void synchronize();
+
  private:
+  // Hands the context's workspace to GPU ops.
+  class GpuWorkspaceOf final : public kernels::GpuWorkspace {
+   public:
+    explicit GpuWorkspaceOf(Context* c) : ctx_(c) {}
+    void* get(size_t bytes) override { return ctx_->workspace(bytes); }
+
+   private:
+    Context* ctx_;
+  };
+
   Device device_;
   Tensor workspace_;
   int threads_ = 1;
   MathMode math_ = MathMode::strict_fp32;
   bool deterministic_ = false;
+  // Declared after workspace_: destroyed first, so queued GPU work finishes before the
+  // workspace it uses is freed.
+  kernels::GpuHandlesPtr gpu_;
+  GpuWorkspaceOf gpu_workspace_{this};
 };
 
 }  // namespace nsal

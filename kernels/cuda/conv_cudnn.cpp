@@ -1,0 +1,401 @@
+// 2D/3D convolution on cuDNN's legacy (v7-style) API: forward, backward data, backward filter,
+// bias gradient, and the fused conv + bias + activation (+ residual) inference path.
+#include <fmt/format.h>
+
+#include <vector>
+
+#include "kernels/cuda/check.h"
+#include "kernels/cuda/conv_plan.h"
+#include "kernels/cuda/gpu_handles.h"
+#include "kernels/cuda/validate.h"
+#include "kernels/cuda_ops.h"
+
+namespace nsal::cuda {
+
+namespace {
+
+cudnnMathType_t requested_math(MathMode m) {
+  // CUDNN_DEFAULT_MATH lets cuDNN run fp32 convolutions as TF32 on Ampere and newer, so strict
+  // fp32 has to ask for FMA math explicitly. bf16 has no fp32-data convolution in this API: it
+  // runs as TF32 (tensor ops), the nearest reduced precision.
+  return m == MathMode::strict_fp32 ? CUDNN_FMA_MATH : CUDNN_TENSOR_OP_MATH;
+}
+
+// Whether an algorithm's math type is allowed under m.
+bool math_allowed(MathMode m, cudnnMathType_t t) {
+  if (m == MathMode::strict_fp32) return t == CUDNN_FMA_MATH;
+  return t != CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION;  // that one may round to fp16
+}
+
+const char* math_name(cudnnMathType_t t) {
+  switch (t) {
+    case CUDNN_DEFAULT_MATH:
+      return "default";
+    case CUDNN_TENSOR_OP_MATH:
+      return "tensor-op";
+    case CUDNN_TENSOR_OP_MATH_ALLOW_CONVERSION:
+      return "tensor-op-conversion";
+    case CUDNN_FMA_MATH:
+      return "fma";
+  }
+  return "?";
+}
+
+const char* fwd_algo_name(cudnnConvolutionFwdAlgo_t a) {
+  switch (a) {
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM:
+      return "IMPLICIT_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM:
+      return "IMPLICIT_PRECOMP_GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_GEMM:
+      return "GEMM";
+    case CUDNN_CONVOLUTION_FWD_ALGO_DIRECT:
+      return "DIRECT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT:
+      return "FFT";
+    case CUDNN_CONVOLUTION_FWD_ALGO_FFT_TILING:
+      return "FFT_TILING";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD:
+      return "WINOGRAD";
+    case CUDNN_CONVOLUTION_FWD_ALGO_WINOGRAD_NONFUSED:
+      return "WINOGRAD_NONFUSED";
+    default:
+      return "?";
+  }
+}
+
+const char* bwd_data_algo_name(cudnnConvolutionBwdDataAlgo_t a) {
+  switch (a) {
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_0:
+      return "ALGO_0";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_1:
+      return "ALGO_1";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT:
+      return "FFT";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_FFT_TILING:
+      return "FFT_TILING";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD:
+      return "WINOGRAD";
+    case CUDNN_CONVOLUTION_BWD_DATA_ALGO_WINOGRAD_NONFUSED:
+      return "WINOGRAD_NONFUSED";
+    default:
+      return "?";
+  }
+}
+
+const char* bwd_filter_algo_name(cudnnConvolutionBwdFilterAlgo_t a) {
+  switch (a) {
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_0:
+      return "ALGO_0";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1:
+      return "ALGO_1";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT:
+      return "FFT";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_3:
+      return "ALGO_3";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_WINOGRAD_NONFUSED:
+      return "WINOGRAD_NONFUSED";
+    case CUDNN_CONVOLUTION_BWD_FILTER_ALGO_FFT_TILING:
+      return "FFT_TILING";
+    default:
+      return "?";
+  }
+}
+
+void set_conv_desc(cudnnConvolutionDescriptor_t d, const kernels::ConvParams& p,
+                   cudnnMathType_t math) {
+  NSAL_CUDNN_CHECK(cudnnSetConvolutionNdDescriptor(d, p.spatial, p.pad, p.stride, p.dilation,
+                                                   CUDNN_CROSS_CORRELATION, CUDNN_DATA_FLOAT));
+  NSAL_CUDNN_CHECK(cudnnSetConvolutionGroupCount(d, p.groups));
+  NSAL_CUDNN_CHECK(cudnnSetConvolutionMathType(d, math));
+}
+
+// Picks the first of cuDNN's heuristic candidates (fastest first) that succeeded, has an allowed
+// math type, is deterministic when asked, and fits the workspace cap. `fallback` (an algorithm
+// that supports every configuration deterministically in FMA math) is used when none does.
+template <typename Perf, typename Algo>
+Perf pick(const std::vector<Perf>& perf, int returned, MathMode math, bool deterministic,
+          Algo fallback) {
+  for (int i = 0; i < returned; ++i) {
+    const Perf& r = perf[i];
+    if (r.status != CUDNN_STATUS_SUCCESS) continue;
+    if (deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
+    if (!math_allowed(math, r.mathType)) continue;
+    if (r.memory > kMaxConvWorkspaceBytes) continue;
+    return r;
+  }
+  Perf r{};
+  r.algo = fallback;
+  r.status = CUDNN_STATUS_SUCCESS;
+  r.mathType = requested_math(math);
+  r.memory = 0;  // queried by the caller
+  return r;
+}
+
+void choose_fwd(kernels::GpuHandles& h, ConvPlan& plan) {
+  if (plan.fwd_ready) return;
+  int max_count = 0;
+  NSAL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h.cudnn(), &max_count));
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(static_cast<size_t>(max_count));
+  int returned = 0;
+  NSAL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
+      h.cudnn(), plan.x, plan.w, plan.fwd, plan.y, max_count, &returned, perf.data()));
+  auto r =
+      pick(perf, returned, plan.math, plan.deterministic, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM);
+  // cuDNN needs the descriptor's math type to match the algorithm's.
+  NSAL_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.fwd, r.mathType));
+  NSAL_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h.cudnn(), plan.x, plan.w, plan.fwd,
+                                                           plan.y, r.algo, &plan.fwd_ws));
+  plan.fwd_algo = r.algo;
+  plan.fwd_math = r.mathType;
+  plan.fwd_ready = true;
+}
+
+void choose_bwd_data(kernels::GpuHandles& h, ConvPlan& plan) {
+  if (plan.bwd_data_ready) return;
+  int max_count = 0;
+  NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h.cudnn(), &max_count));
+  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(static_cast<size_t>(max_count));
+  int returned = 0;
+  NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
+      h.cudnn(), plan.w, plan.y, plan.bwd_data, plan.x, max_count, &returned, perf.data()));
+  auto r = pick(perf, returned, plan.math, plan.deterministic, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1);
+  NSAL_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.bwd_data, r.mathType));
+  NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
+      h.cudnn(), plan.w, plan.y, plan.bwd_data, plan.x, r.algo, &plan.bwd_data_ws));
+  plan.bwd_data_algo = r.algo;
+  plan.bwd_data_math = r.mathType;
+  plan.bwd_data_ready = true;
+}
+
+void choose_bwd_filter(kernels::GpuHandles& h, ConvPlan& plan) {
+  if (plan.bwd_filter_ready) return;
+  int max_count = 0;
+  NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h.cudnn(), &max_count));
+  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(static_cast<size_t>(max_count));
+  int returned = 0;
+  NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
+      h.cudnn(), plan.x, plan.y, plan.bwd_filter, plan.w, max_count, &returned, perf.data()));
+  auto r = pick(perf, returned, plan.math, plan.deterministic, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1);
+  NSAL_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.bwd_filter, r.mathType));
+  NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
+      h.cudnn(), plan.x, plan.y, plan.bwd_filter, plan.w, r.algo, &plan.bwd_filter_ws));
+  plan.bwd_filter_algo = r.algo;
+  plan.bwd_filter_math = r.mathType;
+  plan.bwd_filter_ready = true;
+}
+
+ConvPlan& plan_for(const kernels::GpuExec& ex, const kernels::ConvParams& p, const char* op) {
+  kernels::check_conv_params(p, op);
+  return handles_of(ex, op).conv_plans().get(p, ex.math, ex.deterministic);
+}
+
+}  // namespace
+
+ConvPlan& ConvPlanCache::get(const kernels::ConvParams& p, MathMode math, bool deterministic) {
+  Key k{};
+  int i = 0;
+  k[i++] = p.spatial;
+  k[i++] = p.n;
+  k[i++] = p.c_in;
+  k[i++] = p.c_out;
+  k[i++] = p.groups;
+  for (int d = 0; d < 3; ++d) {
+    bool used = d < p.spatial;  // unused trailing dims do not split the cache
+    k[i++] = used ? p.in[d] : 0;
+    k[i++] = used ? p.kernel[d] : 0;
+    k[i++] = used ? p.stride[d] : 0;
+    k[i++] = used ? p.pad[d] : 0;
+    k[i++] = used ? p.dilation[d] : 0;
+  }
+  k[i++] = static_cast<int>(math);
+  k[i++] = deterministic ? 1 : 0;
+  auto it = plans_.find(k);
+  if (it != plans_.end()) return *it->second;
+
+  auto plan = std::make_unique<ConvPlan>();
+  plan->params = p;
+  plan->math = math;
+  plan->deterministic = deterministic;
+  const int nd = p.spatial + 2;
+  int xd[5] = {p.n, p.c_in, p.in[0], p.in[1], p.in[2]};
+  int yd[5] = {p.n, p.c_out, p.out(0), p.out(1), p.out(2)};
+  int wd[5] = {p.c_out, p.c_in / p.groups, p.kernel[0], p.kernel[1], p.kernel[2]};
+  int bd[5] = {1, p.c_out, 1, 1, 1};
+  set_packed_tensor(plan->x, xd, nd);
+  set_packed_tensor(plan->y, yd, nd);
+  set_packed_tensor(plan->bias, bd, nd);
+  NSAL_CUDNN_CHECK(
+      cudnnSetFilterNdDescriptor(plan->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, nd, wd));
+  cudnnMathType_t m = requested_math(math);
+  set_conv_desc(plan->fwd, p, m);
+  set_conv_desc(plan->bwd_data, p, m);
+  set_conv_desc(plan->bwd_filter, p, m);
+  set_conv_desc(plan->fused_identity, p, m);
+  int check[5] = {};
+  NSAL_CUDNN_CHECK(cudnnGetConvolutionNdForwardOutputDim(plan->fwd, plan->x, plan->w, nd, check));
+  for (int d = 0; d < nd; ++d)
+    NSAL_CHECK_AS(ShapeError, check[d] == yd[d],
+                  "conv: cuDNN's output dim {} is {}, expected {} ({})", d, check[d], yd[d],
+                  p.str());
+  NSAL_CUDNN_CHECK(
+      cudnnSetActivationDescriptor(plan->relu, CUDNN_ACTIVATION_RELU, CUDNN_PROPAGATE_NAN, 0.0));
+  NSAL_CUDNN_CHECK(cudnnSetActivationDescriptor(plan->identity, CUDNN_ACTIVATION_IDENTITY,
+                                                CUDNN_PROPAGATE_NAN, 0.0));
+  return *plans_.emplace(k, std::move(plan)).first->second;
+}
+
+}  // namespace nsal::cuda
+
+namespace nsal::kernels::gpu {
+
+using cuda::check_device_ptr;
+using cuda::check_device_ptr_or_null;
+
+namespace {
+// y = conv(x, w) + beta y.
+void conv_forward_blend(const GpuExec& ex, const ConvParams& p, const float* x, const float* w,
+                        float beta, float* y, const char* op) {
+  cuda::ConvPlan& plan = cuda::plan_for(ex, p, op);
+  check_device_ptr(x, "x", op);
+  check_device_ptr(w, "w", op);
+  check_device_ptr(y, "y", op);
+  GpuHandles& h = *ex.handles;
+  cuda::choose_fwd(h, plan);
+  void* ws = cuda::workspace_of(ex, plan.fwd_ws, op);
+  const float one = 1.f;
+  NSAL_CUDNN_CHECK(cudnnConvolutionForward(h.cudnn(), &one, plan.x, x, plan.w, w, plan.fwd,
+                                           plan.fwd_algo, ws, plan.fwd_ws, &beta, plan.y, y));
+}
+}  // namespace
+
+void conv_forward(const GpuExec& ex, const ConvParams& p, const float* x, const float* w,
+                  const float* bias, float* y) {
+  const char* op = "conv_forward";
+  check_device_ptr_or_null(bias, "bias", op);
+  conv_forward_blend(ex, p, x, w, 0.f, y, op);
+  if (bias) bias_add(ex, p.n, p.c_out, p.out_spatial(), bias, y);
+}
+
+void conv_backward_data(const GpuExec& ex, const ConvParams& p, const float* dy, const float* w,
+                        float* dx) {
+  const char* op = "conv_backward_data";
+  cuda::ConvPlan& plan = cuda::plan_for(ex, p, op);
+  check_device_ptr(dy, "dy", op);
+  check_device_ptr(w, "w", op);
+  check_device_ptr(dx, "dx", op);
+  GpuHandles& h = *ex.handles;
+  cuda::choose_bwd_data(h, plan);
+  void* ws = cuda::workspace_of(ex, plan.bwd_data_ws, op);
+  const float one = 1.f, zero = 0.f;
+  NSAL_CUDNN_CHECK(cudnnConvolutionBackwardData(h.cudnn(), &one, plan.w, w, plan.y, dy,
+                                                plan.bwd_data, plan.bwd_data_algo, ws,
+                                                plan.bwd_data_ws, &zero, plan.x, dx));
+}
+
+void conv_backward_filter(const GpuExec& ex, const ConvParams& p, const float* x, const float* dy,
+                          float* dw) {
+  const char* op = "conv_backward_filter";
+  cuda::ConvPlan& plan = cuda::plan_for(ex, p, op);
+  check_device_ptr(x, "x", op);
+  check_device_ptr(dy, "dy", op);
+  check_device_ptr(dw, "dw", op);
+  GpuHandles& h = *ex.handles;
+  cuda::choose_bwd_filter(h, plan);
+  void* ws = cuda::workspace_of(ex, plan.bwd_filter_ws, op);
+  const float one = 1.f;  // beta = 1: accumulate into dw
+  NSAL_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h.cudnn(), &one, plan.x, x, plan.y, dy,
+                                                  plan.bwd_filter, plan.bwd_filter_algo, ws,
+                                                  plan.bwd_filter_ws, &one, plan.w, dw));
+}
+
+void conv_backward_bias(const GpuExec& ex, const ConvParams& p, const float* dy, float* db) {
+  check_conv_params(p, "conv_backward_bias");
+  bias_grad(ex, p.n, p.c_out, p.out_spatial(), dy, db);
+}
+
+void conv_bias_act_forward_unfused(const GpuExec& ex, const ConvParams& p, const float* x,
+                                   const float* w, const float* bias, const float* z, float alpha2,
+                                   bool relu, float* y) {
+  const char* op = "conv_bias_act_forward_unfused";
+  check_conv_params(p, op);
+  check_device_ptr(bias, "bias", op);
+  check_device_ptr_or_null(z, "z", op);
+  const int64_t ny = p.y_numel();
+  if (z && z == y) {
+    // In-place residual: y = alpha2 y first, then cuDNN adds the convolution (beta = 1).
+    scale(ex, y, ny, alpha2);
+    conv_forward_blend(ex, p, x, w, 1.f, y, op);
+    bias_add(ex, p.n, p.c_out, p.out_spatial(), bias, y);
+    if (relu) relu_forward(ex, ny, y, y);
+    return;
+  }
+  conv_forward(ex, p, x, w, bias, y);
+  if (z) axpy(ex, ny, alpha2, z, y);
+  if (relu) relu_forward(ex, ny, y, y);
+}
+
+bool conv_bias_act_forward(const GpuExec& ex, const ConvParams& p, const float* x, const float* w,
+                           const float* bias, const float* z, float alpha2, bool relu, float* y) {
+  const char* op = "conv_bias_act_forward";
+  cuda::ConvPlan& plan = cuda::plan_for(ex, p, op);
+  check_device_ptr(x, "x", op);
+  check_device_ptr(w, "w", op);
+  check_device_ptr(bias, "bias", op);
+  check_device_ptr_or_null(z, "z", op);
+  check_device_ptr(y, "y", op);
+  GpuHandles& h = *ex.handles;
+  cuda::Tristate& ok = relu ? plan.fused_relu_ok : plan.fused_identity_ok;
+  if (ok == cuda::Tristate::no) {
+    conv_bias_act_forward_unfused(ex, p, x, w, bias, z, alpha2, relu, y);
+    return false;
+  }
+  cudnnConvolutionDescriptor_t desc;
+  cudnnConvolutionFwdAlgo_t algo;
+  size_t ws_bytes;
+  if (relu) {
+    cuda::choose_fwd(h, plan);
+    desc = plan.fwd;
+    algo = plan.fwd_algo;
+    ws_bytes = plan.fwd_ws;
+  } else {
+    // cuDNN runs the identity activation only with IMPLICIT_PRECOMP_GEMM.
+    algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
+    desc = plan.fused_identity;
+    if (ok == cuda::Tristate::unknown)
+      NSAL_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(
+          h.cudnn(), plan.x, plan.w, desc, plan.y, algo, &plan.fused_identity_ws));
+    ws_bytes = plan.fused_identity_ws;
+  }
+  void* ws = cuda::workspace_of(ex, ws_bytes, op);
+  const float one = 1.f;
+  // Without a residual, alpha2 = 0 and z = y: cuDNN does not read a blend input scaled by 0.
+  const float a2 = z ? alpha2 : 0.f;
+  cudnnStatus_t s = cudnnConvolutionBiasActivationForward(
+      h.cudnn(), &one, plan.x, x, plan.w, w, desc, algo, ws, ws_bytes, &a2, plan.y, z ? z : y,
+      plan.bias, bias, relu ? plan.relu.get() : plan.identity.get(), plan.y, y);
+  if (s == CUDNN_STATUS_NOT_SUPPORTED && ok == cuda::Tristate::unknown) {
+    ok = cuda::Tristate::no;  // remembered: the fallback runs from now on without asking
+    conv_bias_act_forward_unfused(ex, p, x, w, bias, z, alpha2, relu, y);
+    return false;
+  }
+  NSAL_CUDNN_CHECK(s);
+  ok = cuda::Tristate::yes;
+  return true;
+}
+
+std::string conv_algorithms(const GpuExec& ex, const ConvParams& p) {
+  cuda::ConvPlan& plan = cuda::plan_for(ex, p, "conv_algorithms");
+  GpuHandles& h = *ex.handles;
+  cuda::choose_fwd(h, plan);
+  cuda::choose_bwd_data(h, plan);
+  cuda::choose_bwd_filter(h, plan);
+  return fmt::format("fwd {} ({}, {} B); bwd-data {} ({}, {} B); bwd-filter {} ({}, {} B)",
+                     cuda::fwd_algo_name(plan.fwd_algo), cuda::math_name(plan.fwd_math),
+                     plan.fwd_ws, cuda::bwd_data_algo_name(plan.bwd_data_algo),
+                     cuda::math_name(plan.bwd_data_math), plan.bwd_data_ws,
+                     cuda::bwd_filter_algo_name(plan.bwd_filter_algo),
+                     cuda::math_name(plan.bwd_filter_math), plan.bwd_filter_ws);
+}
+
+}  // namespace nsal::kernels::gpu

@@ -1,0 +1,233 @@
+#!/usr/bin/env bash
+# One-call GPU check for a bare GPU machine (no network): checks what the build relies on,
+# builds the CUDA backend for the GPU's architecture, runs every GPU test, runs them again
+# under compute-sanitizer (memcheck on all, racecheck on the kernels that use shared memory),
+# runs the GPU benchmarks, and writes one report: $OUT/gpu-report.md (or build-gpu/gpu-report.md
+# when OUT is not set), with the logs, the test XML and the benchmark CSVs beside it.
+#
+# Budget: about 8 minutes in all (NSAL_GPU_CHECK_BUDGET seconds, default 480); every step runs
+# under a timeout cut to what is left, and a step that runs out is reported as such.
+# Missing header-only dependencies can be carried in shared-deps/ (scripts/gpu_carry.sh);
+# without matio/cairo/libpng/libjpeg only the core is built (-DNSAL_ALLOW_PARTIAL=ON), which is
+# all this check needs.
+#
+#   scripts/gpu_check.sh            (from anywhere; it works in the repository root)
+#
+# On a machine that lacks the header-only packages, run scripts/gpu_carry.sh here first and
+# carry the (git-ignored) shared-deps/ folder along with the working tree.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+ROOT="$PWD"
+T0=$(date +%s)
+BUDGET="${NSAL_GPU_CHECK_BUDGET:-480}"
+BUILD="${NSAL_GPU_BUILD_DIR:-build-gpu}"
+RESULTS="${OUT:-$BUILD}"
+mkdir -p "$RESULTS/logs" "$BUILD"
+REPORT="$RESULTS/gpu-report.md"
+export PATH="/usr/local/cuda/bin:$PATH"
+JOBS="$(nproc 2>/dev/null || echo 4)"
+FAILURES=()
+
+elapsed() { echo $(($(date +%s) - T0)); }
+left() { echo $((BUDGET - $(elapsed))); }
+say() { echo "[gpu_check $(elapsed)s] $*"; }
+# run_step NAME CAP_SECONDS CMD...: runs CMD under timeout min(CAP, what is left - 10), logging
+# to logs/NAME.log; prints the exit status (124 = timed out, 125 = skipped for lack of time).
+run_step() {
+  local name="$1" cap="$2"
+  shift 2
+  local avail=$(($(left) - 10))
+  local t=$((cap < avail ? cap : avail))
+  if [ "$t" -lt 15 ]; then
+    say "$name: skipped, ${avail}s left"
+    echo "skipped: no time left" >"$RESULTS/logs/$name.log"
+    STEP_RC=125
+    return
+  fi
+  say "$name (timeout ${t}s)"
+  local s=$(date +%s)
+  timeout --signal=TERM --kill-after=10 "$t" "$@" >"$RESULTS/logs/$name.log" 2>&1
+  STEP_RC=$?
+  STEP_SECONDS=$(($(date +%s) - s))
+  say "$name: exit $STEP_RC after ${STEP_SECONDS}s"
+}
+
+# ---- 1. What the build relies on -------------------------------------------------------------
+declare -A HAVE
+check() {  # name, description, then a command that succeeds when present
+  local name="$1" what="$2"
+  shift 2
+  if "$@" >/dev/null 2>&1; then HAVE[$name]="yes"; else HAVE[$name]="MISSING"; fi
+  printf '| %s | %s | %s |\n' "$name" "${HAVE[$name]}" "$what" >>"$RESULTS/logs/prereq.md"
+}
+: >"$RESULTS/logs/prereq.md"
+header_in() { for d in /usr/include /usr/local/cuda/include /usr/include/x86_64-linux-gnu \
+  /usr/include/x86_64-linux-gnu/openblas-openmp /usr/include/x86_64-linux-gnu/openblas-pthread \
+  /usr/include/openblas /usr/include/hdf5/serial "$ROOT/shared-deps/include"; do
+  [ -e "$d/$1" ] && return 0
+done; return 1; }
+lib_present() { ldconfig -p 2>/dev/null | grep -q "$1" || ls /usr/local/cuda/lib64/"$1"* >/dev/null 2>&1; }
+check nvidia-smi "driver query tool" command -v nvidia-smi
+check nvcc "CUDA compiler" command -v nvcc
+check cmake "CMake >= 3.25" command -v cmake
+check ninja "Ninja (else Unix Makefiles)" command -v ninja
+check cudnn "cudnn.h + libcudnn" bash -c "$(declare -f header_in lib_present); ROOT=$ROOT; header_in cudnn.h && lib_present libcudnn.so"
+CUDNN_ARGS=()
+if [ "${HAVE[cudnn]}" != yes ]; then
+  # Last resort: the cuDNN that PyTorch's wheels bring (python package nvidia-cudnn-cu*).
+  d="$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null)"
+  lib="$(ls "$d"/lib/libcudnn.so* 2>/dev/null | head -1)"
+  if [ -n "$d" ] && [ -f "$d/include/cudnn.h" ] && [ -n "$lib" ]; then
+    CUDNN_ARGS=(-DNSAL_CUDNN_INCLUDE="$d/include" -DNSAL_CUDNN_LIB="$lib")
+    export LD_LIBRARY_PATH="$d/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
+    HAVE[cudnn]=yes
+    printf '| cudnn | yes (from the PyTorch wheel, %s) | cudnn.h + libcudnn |\n' "$d" >>"$RESULTS/logs/prereq.md"
+  fi
+fi
+check openblas "OpenBLAS + cblas.h" bash -c "$(declare -f header_in lib_present); ROOT=$ROOT; header_in cblas.h && lib_present libopenblas"
+check hdf5 "HDF5 C (serial)" bash -c "$(declare -f header_in); ROOT=$ROOT; header_in hdf5.h"
+check fmt "fmt (installed or carried)" bash -c "$(declare -f header_in); ROOT=$ROOT; header_in fmt/format.h"
+check gtest "GoogleTest (installed, sources or carried)" bash -c \
+  "ls /usr/lib/x86_64-linux-gnu/cmake/GTest >/dev/null 2>&1 || [ -f /usr/src/googletest/CMakeLists.txt ] || [ -f $ROOT/shared-deps/googletest/CMakeLists.txt ]"
+check compute-sanitizer "CUDA compute-sanitizer" command -v compute-sanitizer
+for opt in spdlog/spdlog.h nlohmann/json.hpp CLI/CLI.hpp toml++/toml.h matio.h cairo/cairo.h png.h jpeglib.h; do
+  check "$opt" "optional (data/, al/, app)" bash -c "$(declare -f header_in); ROOT=$ROOT; header_in $opt"
+done
+check torch "PyTorch (optional peer)" python3 -c "import torch"
+say "prerequisites:"
+cat "$RESULTS/logs/prereq.md"
+CORE_OK=1
+for c in nvcc cmake cudnn openblas hdf5 fmt gtest; do
+  [ "${HAVE[$c]}" = yes ] || { CORE_OK=0; FAILURES+=("missing core dependency: $c"); }
+done
+
+GPU_NAME="$(nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>/dev/null | head -1)"
+CC="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')"
+[ -n "$CC" ] || CC=90
+say "GPU: ${GPU_NAME:-none answers} (building for sm_$CC)"
+
+# ---- 2. Configure and build ------------------------------------------------------------------
+GEN="-G Ninja"
+[ "${HAVE[ninja]}" = yes ] || GEN="-G Unix Makefiles"
+BUILD_OK=0
+if [ "$CORE_OK" = 1 ]; then
+  run_step configure 90 cmake -S . -B "$BUILD" $GEN -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CUDA_ARCHITECTURES="$CC" -DNSAL_REQUIRE_CUDA=ON -DNSAL_ALLOW_PARTIAL=ON \
+    -DNSAL_TESTS=ON -DNSAL_BENCHMARKS=ON "${CUDNN_ARGS[@]}"
+  if [ "$STEP_RC" = 0 ]; then
+    TARGETS=(nsal_cuda_tests)
+    BENCH_TARGETS=$(cmake --build "$BUILD" --target help 2>/dev/null | grep -oE 'bench_[a-z0-9_]*gpu[a-z0-9_]*' | sort -u)
+    for b in $BENCH_TARGETS; do TARGETS+=("$b"); done
+    run_step build 240 cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}"
+    BUILD_SECONDS=$STEP_SECONDS
+    [ "$STEP_RC" = 0 ] && BUILD_OK=1 || FAILURES+=("build failed (exit $STEP_RC): logs/build.log")
+  else
+    FAILURES+=("configure failed (exit $STEP_RC): logs/configure.log")
+  fi
+fi
+
+# ---- 3. GPU tests, then under compute-sanitizer ----------------------------------------------
+TESTS="$BUILD/tests/nsal_cuda_tests"
+summary() {  # gtest log -> "P passed, F failed, S skipped"
+  local log="$1"
+  local p f s
+  p=$(grep -c '^\[       OK \]' "$log" 2>/dev/null)
+  f=$(grep -c '^\[  FAILED  \] [A-Za-z].*(' "$log" 2>/dev/null)
+  s=$(grep -c '^\[  SKIPPED \] [A-Za-z].*(' "$log" 2>/dev/null)
+  echo "${p:-0} passed, ${f:-0} failed, ${s:-0} skipped"
+}
+if [ "$BUILD_OK" = 1 ]; then
+  run_step tests 120 "$TESTS" --gtest_output="xml:$RESULTS/gpu-tests.xml"
+  TESTS_RC=$STEP_RC
+  TESTS_SUMMARY="$(summary "$RESULTS/logs/tests.log")"
+  [ "$TESTS_RC" = 0 ] || FAILURES+=("GPU tests: exit $TESTS_RC ($TESTS_SUMMARY)")
+  grep -q '^\[  SKIPPED \] Cuda' "$RESULTS/logs/tests.log" &&
+    FAILURES+=("GPU tests were SKIPPED on the GPU machine: $(grep -m1 'GPU test skipped' "$RESULTS/logs/tests.log")")
+
+  if [ "${HAVE[compute-sanitizer]}" = yes ]; then
+    # memcheck: every GPU test (out-of-bounds and misaligned accesses, API errors).
+    run_step memcheck 180 compute-sanitizer --tool memcheck --error-exitcode 99 \
+      --print-limit 20 "$TESTS"
+    MEMCHECK_RC=$STEP_RC
+    # racecheck: the kernels that share data through shared memory (block reductions).
+    run_step racecheck 90 compute-sanitizer --tool racecheck --error-exitcode 99 \
+      --print-limit 20 "$TESTS" \
+      --gtest_filter='CudaElementwise.Reductions*:CudaElementwise.BiasAdd*:CudaSoftmaxLoss.*:CudaNormPool.GlobalAvg*'
+    RACECHECK_RC=$STEP_RC
+    for t in memcheck racecheck; do
+      rc_var="${t^^}_RC"
+      [ "${!rc_var}" = 0 ] || FAILURES+=("$t: exit ${!rc_var}: $(grep -m1 'ERROR SUMMARY' "$RESULTS/logs/$t.log")")
+    done
+  else
+    FAILURES+=("compute-sanitizer not found: the memcheck and racecheck runs were skipped")
+  fi
+fi
+
+# ---- 4. GPU benchmarks -----------------------------------------------------------------------
+if [ "$BUILD_OK" = 1 ]; then
+  for b in $BENCH_TARGETS; do
+    exe="$BUILD/benchmarks/$b"
+    [ -x "$exe" ] || continue
+    run_step "$b" 150 "$exe" "$RESULTS/$b.csv"
+    [ "$STEP_RC" = 0 ] || FAILURES+=("$b: exit $STEP_RC (logs/$b.log)")
+  done
+fi
+
+# ---- 5. Report --------------------------------------------------------------------------------
+{
+  echo "# nsal GPU check"
+  echo
+  echo "- GPU: ${GPU_NAME:-none answered}"
+  echo "- nvcc: $(nvcc --version 2>/dev/null | grep -oE 'release [0-9.]+' | head -1)"
+  echo "- cmake: $(cmake --version 2>/dev/null | head -1)"
+  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
+  echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); total wall time $(elapsed) s of a ${BUDGET} s budget"
+  echo
+  if [ ${#FAILURES[@]} -eq 0 ]; then echo "**Result: all checks passed.**"; else
+    echo "**Result: ${#FAILURES[@]} problem(s):**"
+    for f in "${FAILURES[@]}"; do echo "- $f"; done
+  fi
+  echo
+  echo "## Prerequisites"
+  echo
+  echo "| what | present | role |"
+  echo "|---|---|---|"
+  cat "$RESULTS/logs/prereq.md"
+  echo
+  echo "## Build"
+  echo
+  echo "Targets: ${TARGETS[*]:-none}; build $( [ "$BUILD_OK" = 1 ] && echo "ok in ${BUILD_SECONDS:-?} s" || echo failed)."
+  grep -E 'nsal: (missing|using the carried|CUDA backend|building GoogleTest)' "$RESULTS/logs/configure.log" 2>/dev/null | sed 's/^/    /'
+  echo
+  echo "## GPU tests"
+  echo
+  echo "- plain: ${TESTS_SUMMARY:-not run} (exit ${TESTS_RC:-n/a})"
+  echo "- memcheck: exit ${MEMCHECK_RC:-not run}; $(grep -m1 'ERROR SUMMARY' "$RESULTS/logs/memcheck.log" 2>/dev/null)"
+  echo "- racecheck: exit ${RACECHECK_RC:-not run}; $(grep -m1 'RACECHECK SUMMARY\|ERROR SUMMARY' "$RESULTS/logs/racecheck.log" 2>/dev/null)"
+  if [ -f "$RESULTS/logs/tests.log" ]; then
+    echo
+    echo '```'
+    grep -E '^\[  (FAILED|SKIPPED) \]|Failure|error:|Expected|Which is|Value of|^\[  PASSED|rel_l2=' "$RESULTS/logs/tests.log" | head -80
+    echo '```'
+  fi
+  if [ -f "$RESULTS/gpu-tests.xml" ]; then
+    echo
+    echo "## Recorded by the tests (algorithms, fused path, reduced-precision errors)"
+    echo
+    echo '```'
+    # gtest writes RecordProperty either as testcase attributes or as <property> elements.
+    grep -oE '(algorithms|fused_[a-z_0-9]+|tf32_rel_l2|bf16_rel_l2)="[^"]*"|name="(algorithms|fused_[a-z_0-9]+|tf32_rel_l2|bf16_rel_l2)" value="[^"]*"' \
+      "$RESULTS/gpu-tests.xml" | sort | uniq -c | head -60
+    echo '```'
+  fi
+  for b in $BENCH_TARGETS; do
+    echo
+    echo "## $b"
+    echo
+    echo '```'
+    cat "$RESULTS/logs/$b.log" 2>/dev/null | head -120
+    echo '```'
+  done
+} >"$REPORT"
+say "report: $REPORT"
+[ ${#FAILURES[@]} -eq 0 ]
