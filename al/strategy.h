@@ -1,0 +1,64 @@
+// An acquisition strategy: given the trained model, the labelled set and the unlabelled
+// candidates, choose `budget` candidates to label. Each strategy is one small file
+// (al/strategy_*.cpp) behind this interface; al/strategy_registry.cpp maps names to them.
+#pragma once
+
+#include <cstdint>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "al/noise_stability.h"
+#include "al/run_config.h"
+#include "data/dataset.h"
+#include "nn/context.h"
+#include "nn/model.h"
+
+namespace nsal::al {
+
+struct AcquisitionInput {
+  Model& model;
+  Context& ctx;
+  const data::Dataset& pool_data;          // the training split
+  const std::vector<int64_t>& labelled;    // dataset indices
+  const std::vector<int64_t>& candidates;  // unlabelled dataset indices to choose from
+  int64_t budget = 0;
+  int batch_size = 512;
+  uint64_t seed = 0;
+};
+
+struct Acquisition {
+  std::vector<int64_t> selected;  // dataset indices, in selection order
+  std::vector<float> scores;      // one per candidate (empty when the strategy has none)
+  double seconds = 0;
+  std::string timing;  // where the time went, for the log
+};
+
+class Strategy {
+ public:
+  virtual ~Strategy() = default;
+  virtual std::string name() const = 0;
+  Acquisition acquire(const AcquisitionInput& in);  // checks the budget, times the call
+
+ protected:
+  virtual Acquisition select(const AcquisitionInput& in) = 0;
+};
+
+std::unique_ptr<Strategy> make_strategy(const StrategyConfig& cfg);
+
+// Shared helpers of the strategies.
+// The `budget` highest-scoring candidates (ties: lower candidate position; NaN never chosen).
+std::vector<int64_t> top_candidates(const std::vector<float>& scores,
+                                    const std::vector<int64_t>& candidates, int64_t budget);
+// Row-wise softmax of host logits (N, C) in double, into float probabilities.
+void softmax_rows(const float* logits, int64_t n, int64_t c, float* probs);
+// Class probabilities (N, C) of the candidates on the host (eval mode; dropout per the model).
+std::vector<float> candidate_probabilities(const AcquisitionInput& in, int64_t& classes);
+
+std::unique_ptr<Strategy> make_random_strategy();
+std::unique_ptr<Strategy> make_uncertainty_strategy(const std::string& kind);
+std::unique_ptr<Strategy> make_noise_stability_strategy(const NoiseStabilityConfig& cfg);
+std::unique_ptr<Strategy> make_mc_dropout_strategy(const std::string& score, int passes);
+std::unique_ptr<Strategy> make_coreset_strategy();
+
+}  // namespace nsal::al

@@ -1,0 +1,54 @@
+// coreset (Sener & Savarese): greedy k-center on the penultimate features, the labelled set as
+// the first centres; the same k-center routine as the `released` noise-stability preset.
+#include <fmt/core.h>
+
+#include "al/strategy.h"
+#include "al/training.h"
+#include "kernels/select.h"
+
+namespace nsal::al {
+
+namespace {
+class CoresetStrategy : public Strategy {
+ public:
+  std::string name() const override { return "coreset"; }
+
+ protected:
+  Acquisition select(const AcquisitionInput& in) override {
+    // Rows: the labelled samples first, then the candidates.
+    std::vector<int64_t> rows = in.labelled;
+    rows.insert(rows.end(), in.candidates.begin(), in.candidates.end());
+    Tensor feats;
+    int64_t d = 0;
+    run_inference(
+        in.model, in.ctx, in.pool_data, rows, in.batch_size,
+        [&](int64_t first, int64_t count, const Tensor& f) {
+          Tensor h = f.to(Device::cpu());
+          if (d == 0) {
+            d = h.numel() / count;
+            feats = Tensor({static_cast<int64_t>(rows.size()), d});
+          }
+          std::copy(h.data<float>(), h.data<float>() + count * d, feats.data<float>() + first * d);
+        },
+        /*features=*/true);
+    const int64_t n_lab = static_cast<int64_t>(in.labelled.size());
+    std::vector<int64_t> initial(static_cast<size_t>(n_lab));
+    for (int64_t i = 0; i < n_lab; ++i)
+      initial[static_cast<size_t>(i)] = i;
+    std::vector<int64_t> chosen(static_cast<size_t>(in.budget));
+    kernels::kcenter_greedy(feats.data<float>(), feats.dim(0), d, initial.data(), n_lab, in.budget,
+                            chosen.data());
+    Acquisition a;
+    for (int64_t r : chosen)
+      a.selected.push_back(rows[static_cast<size_t>(r)]);
+    a.timing = fmt::format("k-center over {} x {} features", feats.dim(0), d);
+    return a;
+  }
+};
+}  // namespace
+
+std::unique_ptr<Strategy> make_coreset_strategy() {
+  return std::make_unique<CoresetStrategy>();
+}
+
+}  // namespace nsal::al

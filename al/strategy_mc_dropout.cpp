@@ -1,0 +1,86 @@
+// mc-dropout and bald: T passes with dropout kept on at inference. Classification scores the
+// entropy of the mean prediction or the variation ratio (mc-dropout), or the mutual information
+// between prediction and weights (bald); regression scores the variance of the outputs.
+#include <fmt/core.h>
+
+#include "al/strategy.h"
+#include "al/training.h"
+#include "kernels/uncertainty.h"
+#include "nn/layers/dropout.h"
+
+namespace nsal::al {
+
+namespace {
+class McDropoutStrategy : public Strategy {
+ public:
+  McDropoutStrategy(std::string score, int passes) : score_(std::move(score)), passes_(passes) {}
+  std::string name() const override { return score_ == "bald" ? "bald" : "mc-dropout"; }
+
+ protected:
+  Acquisition select(const AcquisitionInput& in) override {
+    bool has_dropout = false;
+    for (const auto& l : in.model.layers())
+      has_dropout |= dynamic_cast<Dropout*>(l.get()) != nullptr;
+    NSAL_CHECK(has_dropout, "{}: model '{}' has no dropout layer to keep on at inference", name(),
+               in.model.arch());
+    const bool regression = in.pool_data.task == data::Task::regression;
+    NSAL_CHECK(!regression || score_ == "variance",
+               "{}: regression needs mc_score = \"variance\", got '{}'", name(), score_);
+    NSAL_CHECK(regression || score_ != "variance",
+               "{}: mc_score = \"variance\" is for regression datasets", name());
+    const int64_t n = static_cast<int64_t>(in.candidates.size());
+    std::vector<float> all;  // (T, N, C)
+    int64_t c = 0;
+    in.model.set_mc_dropout(true);
+    try {
+      for (int t = 0; t < passes_; ++t) {
+        if (regression) {
+          run_inference(in.model, in.ctx, in.pool_data, in.candidates, in.batch_size,
+                        [&](int64_t first, int64_t count, const Tensor& o) {
+                          Tensor h = o.to(Device::cpu());
+                          if (c == 0) {
+                            c = h.numel() / count;
+                            all.resize(static_cast<size_t>(passes_ * n * c));
+                          }
+                          std::copy(h.data<float>(), h.data<float>() + count * c,
+                                    all.data() + (t * n + first) * c);
+                        });
+        } else {
+          std::vector<float> p = candidate_probabilities(in, c);
+          if (all.empty()) all.resize(static_cast<size_t>(passes_ * n * c));
+          std::copy(p.begin(), p.end(), all.begin() + t * n * c);
+        }
+      }
+    } catch (...) {
+      in.model.set_mc_dropout(false);
+      throw;
+    }
+    in.model.set_mc_dropout(false);
+    std::vector<double> s(static_cast<size_t>(n));
+    if (score_ == "bald")
+      kernels::mc_bald(all.data(), passes_, n, c, s.data());
+    else if (score_ == "variation-ratio")
+      kernels::mc_variation_ratio(all.data(), passes_, n, c, s.data());
+    else if (score_ == "variance")
+      kernels::mc_output_variance(all.data(), passes_, n, c, s.data());
+    else
+      kernels::mc_entropy_of_mean(all.data(), passes_, n, c, s.data());
+    Acquisition a;
+    a.scores.assign(s.begin(), s.end());
+    a.selected = top_candidates(a.scores, in.candidates, in.budget);
+    a.timing = fmt::format("{} dropout passes over {} candidates", passes_, n);
+    return a;
+  }
+
+ private:
+  std::string score_;
+  int passes_;
+};
+}  // namespace
+
+std::unique_ptr<Strategy> make_mc_dropout_strategy(const std::string& score, int passes) {
+  NSAL_CHECK(passes >= 1, "mc-dropout: passes must be at least 1, got {}", passes);
+  return std::make_unique<McDropoutStrategy>(score, passes);
+}
+
+}  // namespace nsal::al
