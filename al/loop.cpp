@@ -1,0 +1,287 @@
+#include "al/loop.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+#include <map>
+#include <nlohmann/json.hpp>
+#include <set>
+
+#include "al/atomic_file.h"
+#include "al/seeds.h"
+#include "al/strategy.h"
+#include "al/training.h"
+#include "data/loader.h"
+#include "nn/models/registry.h"
+
+namespace nsal::al {
+
+namespace {
+
+nlohmann::json row_json(const MetricsRow& r) {
+  return {{"trial", r.trial},
+          {"strategy", r.strategy},
+          {"cycle", r.cycle},
+          {"labelled", r.labelled},
+          {"metric", r.metric},
+          {"value", r.value},
+          {"train_seconds", r.train_seconds},
+          {"acquisition_seconds", r.acquisition_seconds},
+          {"seed", r.seed}};
+}
+
+MetricsRow row_from_json(const nlohmann::json& j, const std::string& where) {
+  try {
+    MetricsRow r;
+    r.trial = j.at("trial").get<int>();
+    r.strategy = j.at("strategy").get<std::string>();
+    r.cycle = j.at("cycle").get<int>();
+    r.labelled = j.at("labelled").get<int64_t>();
+    r.metric = j.at("metric").get<std::string>();
+    r.value = j.at("value").get<double>();
+    r.train_seconds = j.at("train_seconds").get<double>();
+    r.acquisition_seconds = j.at("acquisition_seconds").get<double>();
+    r.seed = j.at("seed").get<uint64_t>();
+    return r;
+  } catch (const nlohmann::json::exception& e) {
+    throw DataError(fmt::format("{}: not a metrics row: {}", where, e.what()));
+  }
+}
+
+void write_metrics(const std::string& dir, const std::vector<MetricsRow>& rows) {
+  std::string csv =
+      "trial,strategy,cycle,labelled,metric,value,train_seconds,acquisition_seconds,seed\n";
+  std::string jsonl;
+  for (const MetricsRow& r : rows) {
+    csv +=
+        fmt::format("{},{},{},{},{},{:.6f},{:.3f},{:.3f},{}\n", r.trial, r.strategy, r.cycle,
+                    r.labelled, r.metric, r.value, r.train_seconds, r.acquisition_seconds, r.seed);
+    jsonl += row_json(r).dump() + "\n";
+  }
+  write_file_atomic(dir + "/metrics.csv", csv);
+  write_file_atomic(dir + "/metrics.jsonl", jsonl);
+}
+
+std::vector<int64_t> sorted_union(std::vector<int64_t> a, const std::vector<int64_t>& b) {
+  a.insert(a.end(), b.begin(), b.end());
+  std::sort(a.begin(), a.end());
+  NSAL_CHECK(std::adjacent_find(a.begin(), a.end()) == a.end(),
+             "labelled set: a sample was selected twice");
+  return a;
+}
+
+std::vector<int64_t> complement(const std::vector<int64_t>& sorted, int64_t n) {
+  std::vector<int64_t> out;
+  out.reserve(static_cast<size_t>(n) - sorted.size());
+  size_t j = 0;
+  for (int64_t i = 0; i < n; ++i) {
+    if (j < sorted.size() && sorted[j] == i)
+      ++j;
+    else
+      out.push_back(i);
+  }
+  return out;
+}
+
+class Runner {
+ public:
+  Runner(RunConfig cfg, std::string dir, Progress& progress)
+      : cfg_(std::move(cfg)), dir_(std::move(dir)), progress_(progress) {}
+
+  RunSummary run() {
+    data::ReadOptions ro;
+    train_ = data::read_dataset(cfg_.dataset, "train", ro);
+    test_ = data::read_dataset(cfg_.dataset, "test", ro);
+    NSAL_CHECK(test_.task == train_.task, "{}: the train and test splits disagree on the task",
+               cfg_.dataset);
+    Device device = parse_device(cfg_.device);
+    Context ctx(device);
+    if (cfg_.threads > 0) ctx.set_threads(cfg_.threads);
+    progress_.line(fmt::format("nsal run: {} ({} train / {} test samples), model {}, device {}",
+                               cfg_.dataset, train_.size(), test_.size(), cfg_.model,
+                               device.str()));
+    const int64_t n = train_.size();
+    const int64_t initial = cfg_.initial.resolve(n), budget = cfg_.query.resolve(n);
+    NSAL_CHECK(initial >= 1 && initial + budget * (cfg_.cycles - 1) <= n,
+               "initial set {} plus {} acquisitions of {} do not fit the {} training samples",
+               initial, cfg_.cycles - 1, budget, n);
+
+    std::vector<MetricsRow> rows;
+    for (int t = 0; t < cfg_.trials; ++t) {
+      std::string tdir = fmt::format("{}/trial_{}", dir_, t);
+      make_dirs(tdir);
+      std::vector<int64_t> init_set;
+      if (file_exists(tdir + "/initial.txt")) {
+        init_set = read_indices(tdir + "/initial.txt");
+      } else {
+        std::vector<int64_t> order = seeded_shuffle(
+            data::all_indices(n), derive_seed(cfg_.seed, t, 0, SeedUse::initial_set));
+        init_set.assign(order.begin(), order.begin() + initial);
+        std::sort(init_set.begin(), init_set.end());
+        write_indices(tdir + "/initial.txt", init_set);
+      }
+      for (const StrategyConfig& s : cfg_.strategies) {
+        run_strategy(ctx, t, s, init_set, budget, rows);
+      }
+    }
+    progress_.line("\n" + summary_table(rows));
+    progress_.line(fmt::format("run directory: {} (metrics.csv, metrics.jsonl)", dir_));
+    return {dir_, rows};
+  }
+
+ private:
+  void run_strategy(Context& ctx, int t, const StrategyConfig& s, std::vector<int64_t> labelled,
+                    int64_t budget, std::vector<MetricsRow>& rows) {
+    std::string sdir = fmt::format("{}/trial_{}/{}", dir_, t, strategy_dir_name(s.label()));
+    std::unique_ptr<Strategy> strategy = make_strategy(s);
+    std::unique_ptr<Model> model;
+    for (int c = 0; c < cfg_.cycles; ++c) {
+      std::string cdir = fmt::format("{}/cycle_{}", sdir, c);
+      if (file_exists(cdir + "/done.json")) {  // completed before: replay from disk
+        MetricsRow r = row_from_json(nlohmann::json::parse(read_file(cdir + "/done.json")),
+                                     cdir + "/done.json");
+        rows.push_back(r);
+        if (c + 1 < cfg_.cycles)
+          labelled = sorted_union(labelled, read_indices(cdir + "/selected.txt"));
+        model.reset();  // a later cycle re-initialises (or needs the checkpoint)
+        continue;
+      }
+      NSAL_CHECK(cfg_.reinit_each_cycle || c == 0 || model,
+                 "{}: resuming a run that keeps its model across cycles needs the model of cycle "
+                 "{}; rerun with reinit_each_cycle = true or start the run again",
+                 cdir, c - 1);
+      make_dirs(cdir);
+      write_indices(cdir + "/labelled.txt", labelled);
+      MetricsRow row;
+      row.trial = t;
+      row.strategy = s.label();
+      row.cycle = c;
+      row.labelled = static_cast<int64_t>(labelled.size());
+      row.seed = derive_seed(cfg_.seed, t, c, SeedUse::model_init);
+      if (cfg_.reinit_each_cycle || !model) {
+        model = make_model({cfg_.model, train_.channels(),
+                            train_.task == data::Task::regression
+                                ? (train_.y.ndim() > 1 ? train_.y.dim(1) : 1)
+                                : train_.num_classes});
+        model->build(ctx.device(), row.seed);
+      }
+      std::string label = fmt::format("trial {}/{}  {}  cycle {}/{}", t + 1, cfg_.trials, s.label(),
+                                      c + 1, cfg_.cycles);
+      std::vector<EpochStats> ep =
+          train_model(*model, ctx, train_, labelled, cfg_.train,
+                      derive_seed(cfg_.seed, t, c, SeedUse::training), progress_, label);
+      for (const EpochStats& e : ep)
+        row.train_seconds += e.seconds;
+      EvalResult ev = evaluate(*model, ctx, test_, cfg_.eval_batch);
+      row.metric = ev.metric;
+      row.value = ev.value;
+
+      std::string acq_note;
+      if (c + 1 < cfg_.cycles) {
+        std::vector<int64_t> unlabelled = complement(labelled, train_.size());
+        if (cfg_.unlabelled_subset > 0 &&
+            cfg_.unlabelled_subset < static_cast<int64_t>(unlabelled.size())) {
+          unlabelled = seeded_shuffle(unlabelled, derive_seed(cfg_.seed, t, c, SeedUse::subset));
+          unlabelled.resize(static_cast<size_t>(cfg_.unlabelled_subset));
+          std::sort(unlabelled.begin(), unlabelled.end());
+        }
+        progress_.update(
+            fmt::format("{}  acquiring {} of {} candidates", label, budget, unlabelled.size()));
+        AcquisitionInput in{*model,           ctx,
+                            train_,           labelled,
+                            unlabelled,       budget,
+                            cfg_.score_batch, derive_seed(cfg_.seed, t, c, SeedUse::acquisition)};
+        Acquisition a = strategy->acquire(in);
+        row.acquisition_seconds = a.seconds;
+        acq_note = a.timing;
+        std::string scores = "index,score\n";
+        for (size_t i = 0; i < a.scores.size(); ++i)
+          scores += fmt::format("{},{:.9g}\n", unlabelled[i], a.scores[i]);
+        write_file_atomic(cdir + "/scores.csv", scores);
+        write_indices(cdir + "/selected.txt", a.selected);
+        labelled = sorted_union(labelled, a.selected);
+      }
+      write_file_atomic(cdir + "/done.json", row_json(row).dump(2) + "\n");
+      rows.push_back(row);
+      write_metrics(dir_, rows);
+      progress_.line(
+          fmt::format("{}  labelled {}  {} {:.2f}{}  train {:.1f}s  acquisition {:.1f}s{}", label,
+                      row.labelled, row.metric, row.metric == "MAE" ? row.value : 100 * row.value,
+                      row.metric == "MAE" ? "" : "%", row.train_seconds, row.acquisition_seconds,
+                      acq_note.empty() ? "" : "  (" + acq_note + ")"));
+    }
+  }
+
+  RunConfig cfg_;
+  std::string dir_;
+  Progress& progress_;
+  data::Dataset train_, test_;
+};
+
+}  // namespace
+
+std::string strategy_dir_name(const std::string& label) {
+  std::string out;
+  for (char ch : label) {
+    if (ch == '(')
+      out += '-';
+    else if (ch != ')')
+      out += ch;
+  }
+  return out;
+}
+
+RunSummary run_active_learning(const RunConfig& cfg, Progress& progress) {
+  validate(cfg);
+  NSAL_CHECK(!cfg.dataset.empty(), "nsal run: no dataset given (field 'dataset' or --dataset)");
+  NSAL_CHECK(!file_exists(cfg.out_dir + "/config.toml"),
+             "{}: a run already lives here; continue it with --resume {} or choose another "
+             "--out",
+             cfg.out_dir, cfg.out_dir);
+  make_dirs(cfg.out_dir);
+  write_file_atomic(cfg.out_dir + "/config.toml", to_toml(cfg));
+  return Runner(cfg, cfg.out_dir, progress).run();
+}
+
+RunSummary resume_active_learning(const std::string& dir, Progress& progress) {
+  RunConfig cfg = load_run_config(dir + "/config.toml");
+  return Runner(cfg, dir, progress).run();
+}
+
+std::string summary_table(const std::vector<MetricsRow>& rows) {
+  std::vector<std::string> strategies;
+  std::map<std::pair<int64_t, std::string>, std::pair<double, int>> cell;
+  std::set<int64_t> counts;
+  std::string metric = rows.empty() ? "" : rows[0].metric;
+  for (const MetricsRow& r : rows) {
+    if (std::find(strategies.begin(), strategies.end(), r.strategy) == strategies.end())
+      strategies.push_back(r.strategy);
+    auto& c = cell[{r.labelled, r.strategy}];
+    c.first += r.value;
+    c.second += 1;
+    counts.insert(r.labelled);
+  }
+  bool pct = metric != "MAE";
+  std::string out = fmt::format("{:>9}", "labelled");
+  for (const auto& s : strategies)
+    out += fmt::format("  {:>24}", s);
+  out += fmt::format("\n{:>9}", "");
+  for (size_t i = 0; i < strategies.size(); ++i)
+    out += fmt::format("  {:>24}", "mean " + metric + (pct ? " (%)" : ""));
+  out += "\n";
+  for (int64_t n : counts) {
+    out += fmt::format("{:>9}", n);
+    for (const auto& s : strategies) {
+      auto it = cell.find({n, s});
+      if (it == cell.end())
+        out += fmt::format("  {:>24}", "-");
+      else
+        out +=
+            fmt::format("  {:>24.2f}", (pct ? 100.0 : 1.0) * it->second.first / it->second.second);
+    }
+    out += "\n";
+  }
+  return out;
+}
+
+}  // namespace nsal::al

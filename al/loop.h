@@ -1,0 +1,52 @@
+// The active-learning loop (`nsal run`): for every trial and strategy, cycles of train ->
+// evaluate -> acquire, writing the run directory of DESIGN section 6 as it goes:
+//
+//   RUN/config.toml                         the resolved configuration
+//   RUN/metrics.csv, RUN/metrics.jsonl       one row per (trial, strategy, cycle)
+//   RUN/trial_<t>/initial.txt               the trial's initial labelled set
+//   RUN/trial_<t>/<strategy>/cycle_<c>/     labelled.txt (the cycle's training set),
+//                                           selected.txt (acquired, in order), scores.csv,
+//                                           done.json (the metrics row; written last)
+//
+// Every file appears atomically. A cycle whose done.json exists is complete; resuming replays
+// the completed cycles from disk and recomputes the first incomplete one from its start, which
+// gives exactly the result of an uninterrupted run because every random choice is derived from
+// (seed, trial, cycle) and the model is re-initialised each cycle.
+#pragma once
+
+#include <string>
+#include <vector>
+
+#include "al/progress.h"
+#include "al/run_config.h"
+
+namespace nsal::al {
+
+struct MetricsRow {
+  int trial = 0;
+  std::string strategy;
+  int cycle = 0;
+  int64_t labelled = 0;
+  std::string metric;
+  double value = 0;
+  double train_seconds = 0;
+  double acquisition_seconds = 0;
+  uint64_t seed = 0;
+};
+
+struct RunSummary {
+  std::string dir;
+  std::vector<MetricsRow> rows;
+};
+
+// Starts a run in cfg.out_dir (which must not hold a run already).
+RunSummary run_active_learning(const RunConfig& cfg, Progress& progress);
+// Continues the run in `dir` from its config.toml and completed cycles.
+RunSummary resume_active_learning(const std::string& dir, Progress& progress);
+
+// "noise-stability(paper)" -> "noise-stability-paper": a directory name.
+std::string strategy_dir_name(const std::string& label);
+// A compact text table: mean metric per strategy (columns) and labelled count (rows).
+std::string summary_table(const std::vector<MetricsRow>& rows);
+
+}  // namespace nsal::al
