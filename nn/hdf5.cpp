@@ -268,13 +268,13 @@ std::vector<std::string> read_vlen_strings(const Object& o, const std::string& w
 
 void Object::set_string(const std::string& name, const std::string& value) {
   quiet();
+  // Variable-length UTF-8, which h5py and MATLAB read back as text.
   Handle t(H5Tcopy(H5T_C_S1));
-  H5Tset_size(t.id(), std::max<size_t>(1, value.size()));
-  H5Tset_strpad(t.id(), H5T_STR_NULLPAD);
+  H5Tset_size(t.id(), H5T_VARIABLE);
   H5Tset_cset(t.id(), H5T_CSET_UTF8);
   Handle s(H5Screate(H5S_SCALAR));
-  std::string buf = value.empty() ? std::string(1, '\0') : value;
-  write_attr(*this, name, t.id(), t.id(), s.id(), buf.data());
+  const char* p = value.c_str();
+  write_attr(*this, name, t.id(), t.id(), s.id(), &p);
 }
 
 void Object::set_int(const std::string& name, int64_t value) {
