@@ -174,6 +174,11 @@ std::vector<std::string> list_splits(const std::string& path) {
     h5::Group g = f.open_group(name);
     if (g.exists("y")) out.push_back(name);
   }
+  // train, then test, then any others (sorted).
+  std::stable_sort(out.begin(), out.end(), [](const std::string& a, const std::string& b) {
+    auto rank = [](const std::string& s) { return s == "train" ? 0 : s == "test" ? 1 : 2; };
+    return rank(a) < rank(b);
+  });
   return out;
 }
 

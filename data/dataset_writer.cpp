@@ -12,7 +12,9 @@ namespace nsal::data {
 
 namespace {
 
-constexpr int64_t kChunkBytes = 256 * 1024;  // ~one chunk per sample for large images
+// Chunks of about 64 KiB: one sample per chunk for large images and volumes, so random reads
+// fetch little more than they need; a few dozen rows for small images.
+constexpr int64_t kChunkBytes = 64 * 1024;
 
 int64_t chunk_rows(int64_t n, int64_t row_bytes) {
   return std::clamp<int64_t>(kChunkBytes / std::max<int64_t>(1, row_bytes), 1,

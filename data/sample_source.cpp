@@ -63,12 +63,13 @@ class MemorySource : public SampleSource {
 // hyperslab. HDF5 (the thread-safe build) serialises the calls itself.
 class ChunkedSource : public SampleSource {
  public:
-  ChunkedSource(const std::string& path, const std::string& split, Dataset labels_only)
+  ChunkedSource(const std::string& path, const std::string& split, Dataset labels_only,
+                int64_t cache)
       : path_(path), split_(split) {
     file_ = h5::File::open(path);
     h5::Group g = file_.open_group(split);
-    x_ = g.open_dataset("x");
-    y_ = g.open_dataset("y");
+    x_ = g.open_dataset("x", static_cast<size_t>(cache));
+    y_ = g.open_dataset("y", static_cast<size_t>(cache / 8));
     x_type_ = x_.type();
     scale_ = static_cast<float>(x_.has_attr("scale") ? x_.get_double("scale") : 1.0);
     Shape xs = x_.shape();
@@ -201,7 +202,7 @@ std::shared_ptr<const SampleSource> open_source(const std::string& path, const s
     ro.x_as_float = false;  // uint8 images stay bytes in memory; the loader scales them
     return memory_source(read_dataset(path, split, ro));
   }
-  return std::make_shared<ChunkedSource>(path, split, std::move(d));
+  return std::make_shared<ChunkedSource>(path, split, std::move(d), opts.chunk_cache);
 }
 
 }  // namespace nsal::data

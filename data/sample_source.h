@@ -37,6 +37,7 @@ std::shared_ptr<const SampleSource> memory_source(Dataset&& d);
 struct SourceOptions {
   int64_t memory_budget = int64_t(4) << 30;  // x as stored (uint8 stays uint8) must fit in this
   bool chunked = false;                      // read from the file even when it would fit
+  int64_t chunk_cache = int64_t(64) << 20;   // HDF5 chunk cache for chunked reads, per array
 };
 
 // One split of a dataset file: loaded into memory when it fits the budget, else read in chunks

@@ -150,7 +150,9 @@ class Group : public Object {
   Group open_group(const std::string& name) const;
   Dataset create_dataset(const std::string& name, Type type, const Shape& shape,
                          const DatasetOptions& opts = {});
-  Dataset open_dataset(const std::string& name) const;
+  // chunk_cache_bytes > 0 gives this dataset its own chunk cache of that size (HDF5's default
+  // is 1 MiB), for repeated random reads of a chunked array.
+  Dataset open_dataset(const std::string& name, size_t chunk_cache_bytes = 0) const;
   // Shortcuts: a whole array written in one call, and 1-D arrays of variable-length strings.
   Dataset write_tensor(const std::string& name, const Tensor& t, const DatasetOptions& opts = {});
   void write_strings(const std::string& name, const std::vector<std::string>& values);

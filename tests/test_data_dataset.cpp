@@ -84,7 +84,7 @@ TEST(DataDataset, ImagesRoundTripAsBytesAndAsFloats) {
   Dataset b = read_dataset(path, "test", bytes_only());
   EXPECT_EQ(b.x.dtype(), DType::u8);
   EXPECT_EQ(b.x.to_vector(), test.x.to_vector());
-  EXPECT_EQ(list_splits(path), (std::vector<std::string>{"test", "train"}));
+  EXPECT_EQ(list_splits(path), (std::vector<std::string>{"train", "test"}));
 
   // mean/std were computed over train, per channel, in [0, 1] units.
   ASSERT_EQ(f.mean.size(), 3u);

@@ -1,6 +1,7 @@
 #include "nn/hdf5.h"
 
 #include <gtest/gtest.h>
+#include <hdf5.h>
 
 #include <algorithm>
 #include <cstring>
@@ -130,6 +131,28 @@ TEST(Hdf5, AttributesOfEveryKind) {
   expect_data_error([&] { f.get_int("task"); }, {path, "'task' is not a single integer"});
   expect_data_error([&] { f.get_string("mean"); }, {path, "'mean' is not a string"});
   expect_data_error([&] { f.get_double("mean"); }, {path, "'mean' is not a single number"});
+}
+
+TEST(Hdf5, FixedLengthStringsFromOtherWritersAreRead) {
+  TempDir dir;
+  std::string path = dir / "fixed.h5";
+  { File::create(path).close(); }
+  // An attribute as h5py writes numpy bytes: fixed length, ASCII, null-padded.
+  hid_t f = H5Fopen(path.c_str(), H5F_ACC_RDWR, H5P_DEFAULT);
+  hid_t t = H5Tcopy(H5T_C_S1);
+  H5Tset_size(t, 8);
+  H5Tset_strpad(t, H5T_STR_NULLPAD);
+  hid_t s = H5Screate(H5S_SCALAR);
+  hid_t a = H5Acreate2(f, "task", t, s, H5P_DEFAULT, H5P_DEFAULT);
+  char buf[8] = {'s', 'e', 'g', 0, 0, 0, 0, 0};
+  H5Awrite(a, t, buf);
+  H5Aclose(a);
+  H5Sclose(s);
+  H5Tclose(t);
+  H5Fclose(f);
+  File file = File::open(path);
+  EXPECT_EQ(file.get_string("task"), "seg");
+  EXPECT_EQ(file.get_strings("task"), (std::vector<std::string>{"seg"}));
 }
 
 TEST(Hdf5, MissingObjectsAndBadFilesNameTheFile) {
