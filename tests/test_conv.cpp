@@ -54,6 +54,12 @@ std::vector<ConvCase> forward_cases() {
        2,
        {8, 9},
        opts(6, 4, {1, 2, 3}, {1, 1, 2}, {0, 0, 1}, {1, 1, 1}, 2, true)},
+      {"groups 2 through GEMMs", 2, 3, {6, 7}, O::make2d(4, 18, 3, 1, 1, 1, 2)},
+      {"groups 3 through GEMMs, stride 2, one sample",
+       2,
+       1,
+       {9, 8},
+       O::make2d(6, 30, 3, 2, 1, 1, 3, false)},
       {"depthwise 3x3", 2, 2, {7, 5}, O::make2d(8, 8, 3, 1, 1, 1, 8)},
       {"depthwise multiplier 2, stride 2", 2, 3, {6, 7}, O::make2d(4, 8, 3, 2, 1, 1, 4, false)},
       {"dilation 2", 2, 2, {9, 9}, O::make2d(3, 5, 3, 1, 2, 2)},
@@ -73,6 +79,7 @@ std::vector<ConvCase> forward_cases() {
        {6, 7, 7},
        opts(4, 6, {2, 3, 3}, {2, 1, 2}, {1, 0, 1}, {1, 2, 1}, 2, true)},
       {"3d depthwise stride 2", 3, 3, {5, 5, 6}, O::make3d(4, 4, 3, 2, 1, 1, 4, false)},
+      {"3d groups 2 through GEMMs", 3, 2, {4, 5, 3}, O::make3d(4, 20, 3, 1, 1, 1, 2)},
       {"3d pointwise", 3, 3, {3, 4, 5}, O::make3d(4, 2, 1)},
   };
 }
@@ -202,6 +209,7 @@ TEST(Conv, GradientCheckConv2d) {
       {ConvOptions::make2d(3, 4, 3, 1, 1), {2, 3, 5, 6}},
       {ConvOptions::make2d(4, 6, 3, 2, 1, 1, 2), {2, 4, 7, 6}},
       {ConvOptions::make2d(4, 4, 3, 1, 2, 2, 4, false), {3, 4, 6, 5}},
+      {ConvOptions::make2d(2, 18, 3, 2, 1, 1, 2), {2, 2, 5, 5}},
       {ConvOptions::make2d(5, 3, 1), {3, 5, 4, 3}},
       {opts(2, 3, {1, 2, 3}, {1, 2, 1}, {0, 1, 0}, {1, 1, 2}, 1, true), {2, 2, 6, 8}},
   };

@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/error.h"
 
@@ -60,7 +61,7 @@ struct Plan {
 Plan make_plan(const ConvShape& s, size_t elem, int threads) {
   Plan p;
   if (threads <= 0) threads = omp_get_max_threads();
-  if (s.n == 0) return p;
+  if (s.n == 0 || conv_prefers_direct(s)) return p;  // the direct path needs no workspace
   const int64_t out = s.out_size(), lines = conv_out_lines(s), ow = s.out_dim(2);
   const int64_t rows = s.col_rows();
   p.threads = threads > 1 && s.n >= threads ? threads : 1;
@@ -279,6 +280,10 @@ template <typename T>
 void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y, void* ws,
                   size_t ws_bytes) {
   s.validate();
+  if (conv_prefers_direct(s)) {
+    conv_direct_forward(s, x, w, bias, y);
+    return;
+  }
   const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
   check_workspace(s, p, ws_bytes, ws);
   if (p.threads == 1) {
@@ -329,6 +334,10 @@ void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* d
                 "{}: the filter gradient needs x and the input gradient needs w", s.str());
   if (db) conv_backward_bias(s, dy, db);
   if (!dx && !dw) return;
+  if (conv_prefers_direct(s)) {
+    conv_direct_backward(s, x, w, dy, dx, dw);
+    return;
+  }
   const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
   check_workspace(s, p, ws_bytes, ws);
   if (p.threads == 1) {
