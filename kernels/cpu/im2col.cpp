@@ -3,22 +3,10 @@
 #include <algorithm>
 
 #include "kernels/cpu/line_ops.h"
+#include "kernels/cpu/simd_rows.h"
 
 namespace nsal::kernels::cpu {
 namespace {
-
-// The output positions o in [0, out) whose input index o * stride + offset lies in [0, in).
-struct ValidRange {
-  int64_t lo, hi;
-};
-
-inline ValidRange valid_range(int64_t offset, int64_t stride, int64_t in, int64_t out) {
-  int64_t lo = offset >= 0 ? 0 : (-offset + stride - 1) / stride;
-  int64_t hi = in - 1 - offset < 0 ? 0 : (in - 1 - offset) / stride + 1;
-  lo = std::min(lo, out);
-  hi = std::min(hi, out);
-  return {lo, std::max(lo, hi)};
-}
 
 // Walks every (row, od, oh) line of the column matrix. For each row, make_row(off_w, w_range)
 // builds the row's operations `ops`; each line then goes to ops.line(col_line, x_line) when its
@@ -80,139 +68,25 @@ struct GenericRow {
 };
 
 #if defined(__AVX512F__)
-// One AVX-512 register of T, with lane masks.
+// im2col / col2im rows through VectorRow: one masked load and one store per register.
 template <typename T>
-struct Simd;
-template <>
-struct Simd<float> {
-  using V = __m512;
-  using M = __mmask16;
-  static constexpr int64_t L = 16;
-  static V load(M m, const float* p) { return _mm512_maskz_loadu_ps(m, p); }
-  static void store(float* p, M m, V v) { _mm512_mask_storeu_ps(p, m, v); }
-  static V zero() { return _mm512_setzero_ps(); }
-  static V add(V a, V b) { return _mm512_add_ps(a, b); }
-  // Lanes 0, 2, 4, ... of the 2L lanes of (a, b), lanes outside m zeroed.
-  static V even(M m, V a, V b) {
-    const __m512i idx =
-        _mm512_setr_epi32(0, 2, 4, 6, 8, 10, 12, 14, 16, 18, 20, 22, 24, 26, 28, 30);
-    return _mm512_maskz_permutex2var_ps(m, a, idx, b);
-  }
-  // (v0, 0, v1, 0, ...) from the first / second half of v.
-  static V spread_lo(V v) {
-    const __m512i idx = _mm512_setr_epi32(0, 16, 1, 16, 2, 16, 3, 16, 4, 16, 5, 16, 6, 16, 7, 16);
-    return _mm512_permutex2var_ps(v, idx, zero());
-  }
-  static V spread_hi(V v) {
-    const __m512i idx =
-        _mm512_setr_epi32(8, 16, 9, 16, 10, 16, 11, 16, 12, 16, 13, 16, 14, 16, 15, 16);
-    return _mm512_permutex2var_ps(v, idx, zero());
-  }
-};
-template <>
-struct Simd<double> {
-  using V = __m512d;
-  using M = __mmask8;
-  static constexpr int64_t L = 8;
-  static V load(M m, const double* p) { return _mm512_maskz_loadu_pd(m, p); }
-  static void store(double* p, M m, V v) { _mm512_mask_storeu_pd(p, m, v); }
-  static V zero() { return _mm512_setzero_pd(); }
-  static V add(V a, V b) { return _mm512_add_pd(a, b); }
-  static V even(M m, V a, V b) {
-    const __m512i idx = _mm512_setr_epi64(0, 2, 4, 6, 8, 10, 12, 14);
-    return _mm512_maskz_permutex2var_pd(m, a, idx, b);
-  }
-  static V spread_lo(V v) {
-    const __m512i idx = _mm512_setr_epi64(0, 8, 1, 8, 2, 8, 3, 8);
-    return _mm512_permutex2var_pd(v, idx, zero());
-  }
-  static V spread_hi(V v) {
-    const __m512i idx = _mm512_setr_epi64(4, 8, 5, 8, 6, 8, 7, 8);
-    return _mm512_permutex2var_pd(v, idx, zero());
-  }
-};
-
-// Mask of the lanes j in [lo, hi) of an L-lane register (any lo, hi).
-template <typename M, int64_t L>
-inline M lanes(int64_t lo, int64_t hi) {
-  lo = std::max<int64_t>(lo, 0);
-  hi = std::min<int64_t>(hi, L);
-  if (hi <= lo) return 0;
-  const uint64_t upto_hi = hi >= 64 ? ~uint64_t{0} : (uint64_t{1} << hi) - 1;
-  return static_cast<M>(upto_hi & ~((uint64_t{1} << lo) - 1));
-}
-
-constexpr int64_t kMaxVectors = 8;  // lines up to 8 registers wide take the vector path
-
-// Stride 1 or 2 along the width, lines of at most kMaxVectors registers: every register of a
-// line is one masked load (padding lanes read as zero without touching memory) and one store.
-// The masks depend only on the row, so they are computed once per row.
-template <typename T>
-struct VectorRow {
+struct VectorLines : VectorRow<T> {
+  using VectorRow<T>::VectorRow;
   using S = Simd<T>;
-  using M = typename S::M;
-  static constexpr int64_t L = S::L;
-  int64_t nv, off, sw;
-  M out[kMaxVectors];                          // output lanes of register v inside the line
-  M valid[kMaxVectors];                        // output lanes whose input exists
-  M src_a[kMaxVectors], src_b[kMaxVectors];    // stride 2: input lanes inside the input row
-  M even_a[kMaxVectors], even_b[kMaxVectors];  // stride 2, col2im: input lanes written
-
-  VectorRow(int64_t ow, int64_t w, int64_t stride, int64_t offset, ValidRange r)
-      : nv((ow + L - 1) / L), off(offset), sw(stride) {
-    for (int64_t v = 0; v < nv; ++v) {
-      const int64_t o0 = v * L;  // first output of register v
-      out[v] = lanes<M, L>(0, ow - o0);
-      valid[v] = lanes<M, L>(r.lo - o0, r.hi - o0);
-      // stride 2: register v covers inputs off + 2 o0 + j, j in [0, 2L)
-      const int64_t i0 = off + 2 * o0;
-      src_a[v] = lanes<M, L>(-i0, w - i0);
-      src_b[v] = lanes<M, L>(-i0 - L, w - i0 - L);
-      const int64_t e_lo = 2 * (r.lo - o0), e_hi = 2 * (r.hi - o0) - 1;
-      even_a[v] = static_cast<M>(lanes<M, L>(e_lo, e_hi) & static_cast<M>(0x5555555555555555ull));
-      even_b[v] =
-          static_cast<M>(lanes<M, L>(e_lo - L, e_hi - L) & static_cast<M>(0x5555555555555555ull));
-    }
-  }
   void line(T* col, const T* x) const {  // im2col
-    if (sw == 1) {
-      for (int64_t v = 0; v < nv; ++v)
-        S::store(col + v * L, out[v], S::load(valid[v], x + off + v * L));
-    } else {
-      for (int64_t v = 0; v < nv; ++v) {
-        const T* p = x + off + 2 * v * L;
-        S::store(col + v * L, out[v],
-                 S::even(valid[v], S::load(src_a[v], p), S::load(src_b[v], p + L)));
-      }
-    }
+    for (int64_t v = 0; v < this->nv; ++v)
+      S::store(col + v * S::L, this->out[v], this->gather(x, v));
   }
   void pad(T* col) const {
-    for (int64_t v = 0; v < nv; ++v)
-      S::store(col + v * L, out[v], S::zero());
+    for (int64_t v = 0; v < this->nv; ++v)
+      S::store(col + v * S::L, this->out[v], S::zero());
   }
   void line(const T* col, T* x) const {  // col2im
-    if (sw == 1) {
-      for (int64_t v = 0; v < nv; ++v) {
-        T* p = x + off + v * L;
-        S::store(p, valid[v], S::add(S::load(valid[v], p), S::load(valid[v], col + v * L)));
-      }
-    } else {
-      for (int64_t v = 0; v < nv; ++v) {
-        T* p = x + off + 2 * v * L;
-        const typename S::V c = S::load(valid[v], col + v * L);
-        if (even_a[v]) S::store(p, even_a[v], S::add(S::load(even_a[v], p), S::spread_lo(c)));
-        if (even_b[v])
-          S::store(p + L, even_b[v], S::add(S::load(even_b[v], p + L), S::spread_hi(c)));
-      }
-    }
+    for (int64_t v = 0; v < this->nv; ++v)
+      this->scatter_add(x, v, S::load(this->valid[v], col + v * S::L));
   }
   void pad(const T*) const {}
 };
-
-template <typename T>
-bool vector_path(const ConvShape& s) {
-  return (s.stride[2] == 1 || s.stride[2] == 2) && s.out_dim(2) <= kMaxVectors * Simd<T>::L;
-}
 #endif  // __AVX512F__
 
 // Runs f with the row operations that suit s.
@@ -220,9 +94,9 @@ template <typename T, typename F>
 inline void with_rows(const ConvShape& s, F f) {
   const int64_t ow = s.out_dim(2), sw = s.stride[2];
 #if defined(__AVX512F__)
-  if (vector_path<T>(s)) {
+  if (VectorRow<T>::supports(ow, sw)) {
     const int64_t w = s.in[2];
-    f([ow, w, sw](int64_t off, ValidRange r) { return VectorRow<T>(ow, w, sw, off, r); });
+    f([ow, w, sw](int64_t off, ValidRange r) { return VectorLines<T>(ow, w, sw, off, r); });
     return;
   }
 #endif
