@@ -181,7 +181,7 @@ int main(int argc, char** argv) {
   using nsal::kernels::conv2d_shape;
   const int n = batch;
   std::vector<Case> cases = {
-      {"stem 3->64 32x32 3x3", conv2d_shape(n, 3, 32, 32, 64, 3, 3, 1, 1), false},
+      {"stem 3->64 32x32 3x3 (no dx)", conv2d_shape(n, 3, 32, 32, 64, 3, 3, 1, 1), false},
       {"layer1 64->64 32x32 3x3", conv2d_shape(n, 64, 32, 32, 64, 3, 3, 1, 1), true},
       {"layer2 64->128 32x32 3x3 s2", conv2d_shape(n, 64, 32, 32, 128, 3, 3, 2, 1), true},
       {"layer2 128->128 16x16 3x3", conv2d_shape(n, 128, 16, 16, 128, 3, 3, 1, 1), true},
