@@ -63,7 +63,10 @@ std::vector<ConvCase> forward_cases() {
       {"depthwise 3x3", 2, 2, {7, 5}, O::make2d(8, 8, 3, 1, 1, 1, 8)},
       {"depthwise 3x3 stride 2", 2, 3, {9, 21}, O::make2d(5, 5, 3, 2, 1, 1, 5, false)},
       {"depthwise padding wider than the kernel", 2, 2, {6, 5}, O::make2d(3, 3, 3, 1, 3, 1, 3)},
-      {"depthwise 5x3 dilation 2", 2, 2, {11, 9},
+      {"depthwise 5x3 dilation 2",
+       2,
+       2,
+       {11, 9},
        opts(4, 4, {1, 5, 3}, {1, 1, 1}, {0, 2, 1}, {1, 2, 2}, 4, true)},
       {"depthwise wide rows (GEMM path)", 2, 2, {3, 70}, O::make2d(2, 2, 3, 1, 1, 1, 2)},
       {"depthwise multiplier 2, stride 2", 2, 3, {6, 7}, O::make2d(4, 8, 3, 2, 1, 1, 4, false)},
@@ -77,6 +80,14 @@ std::vector<ConvCase> forward_cases() {
       {"small outputs, several samples per GEMM", 2, 9, {4, 4}, O::make2d(3, 5, 3, 1, 1)},
       {"large output, bands of lines", 2, 2, {40, 30}, O::make2d(2, 3, 3, 1, 1)},
       {"single sample, bands", 2, 1, {33, 31}, O::make2d(3, 4, 3, 1, 1, 1, 1, false)},
+      // Above a megaflop (worth_threads): these run on the thread team, the ones above alone.
+      {"threaded: several samples per GEMM", 2, 7, {10, 9}, O::make2d(8, 16, 3, 1, 1)},
+      {"threaded: bands of lines", 2, 3, {40, 30}, O::make2d(4, 8, 3, 1, 1)},
+      {"threaded: pointwise", 2, 5, {16, 16}, O::make2d(32, 32, 1)},
+      {"threaded: groups 2, stride 2", 2, 5, {20, 20}, O::make2d(8, 32, 3, 2, 1, 1, 2)},
+      {"threaded: depthwise", 2, 8, {20, 20}, O::make2d(32, 32, 3, 1, 1, 1, 32)},
+      {"threaded: depthwise stride 2", 2, 8, {30, 30}, O::make2d(32, 32, 3, 2, 1, 1, 32, false)},
+      {"threaded: 3d", 3, 3, {8, 8, 8}, O::make3d(4, 8, 3, 1, 1)},
       {"3d 3x3x3 pad 1", 3, 2, {5, 6, 4}, O::make3d(3, 4, 3, 1, 1)},
       {"3d anisotropic, groups 2, dilation",
        3,
@@ -156,6 +167,15 @@ void check_against_reference(const ConvCase& c, DType dtype, int threads) {
   expect_close(layer->weight_grad().to_vector(), dw_want, tol, what + " dweight");
   if (c.opt.bias) expect_close(layer->bias_grad().to_vector(), db_want, tol, what + " dbias");
   ctx.set_threads(keep_threads);
+}
+
+TEST(Conv, SomeReferenceCasesRunOnThreads) {
+  int threaded = 0;
+  for (const ConvCase& c : forward_cases()) {
+    auto layer = make_layer(c);
+    threaded += kernels::worth_threads(layer->conv_shape(input_shape(c))) ? 1 : 0;
+  }
+  EXPECT_GE(threaded, 7);
 }
 
 TEST(Conv, ForwardAndBackwardMatchReferenceFloat32) {

@@ -64,7 +64,7 @@ Plan make_plan(const ConvShape& s, size_t elem, int threads) {
   if (s.n == 0 || conv_prefers_direct(s)) return p;  // the direct path needs no workspace
   const int64_t out = s.out_size(), lines = conv_out_lines(s), ow = s.out_dim(2);
   const int64_t rows = s.col_rows();
-  p.threads = threads > 1 && s.n >= threads ? threads : 1;
+  p.threads = threads > 1 && s.n >= threads && worth_threads(s) ? threads : 1;
   const int64_t per_thread = ceil_div(s.n, p.threads);
   if (2 * out >= kTargetCols || per_thread == 1) {
     p.nb = 1;
@@ -287,7 +287,7 @@ void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* 
   const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
   check_workspace(s, p, ws_bytes, ws);
   if (p.threads == 1) {
-    const bool parallel = omp_get_max_threads() > 1 && !omp_in_parallel();
+    const bool parallel = omp_get_max_threads() > 1 && !omp_in_parallel() && worth_threads(s);
     for (int64_t c = 0; c < p.chunks; ++c) {
       const int64_t s0 = c * p.nb;
       forward_chunk(s, p, s0, std::min(p.nb, s.n - s0), x, w, bias, y, thread_scratch<T>(p, ws, 0),
@@ -311,7 +311,7 @@ void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* 
 template <typename T>
 void conv_backward_bias(const ConvShape& s, const T* dy, T* db) {
   const int64_t out = s.out_size();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (s.y_numel() >= (int64_t{1} << 16))
   for (int64_t k = 0; k < s.k; ++k) {
     double acc = 0;
     for (int64_t i = 0; i < s.n; ++i) {
@@ -341,7 +341,7 @@ void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* d
   const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
   check_workspace(s, p, ws_bytes, ws);
   if (p.threads == 1) {
-    const bool parallel = omp_get_max_threads() > 1 && !omp_in_parallel();
+    const bool parallel = omp_get_max_threads() > 1 && !omp_in_parallel() && worth_threads(s);
     for (int64_t c = 0; c < p.chunks; ++c) {
       const int64_t s0 = c * p.nb;
       backward_chunk(s, p, s0, std::min(p.nb, s.n - s0), x, w, dy, dx, dw, T(1),

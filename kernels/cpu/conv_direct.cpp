@@ -67,7 +67,7 @@ void correlate_planes(const ConvShape& t, const T* x, Taps taps_of, bool flipped
   const Dims3 out = t.out();
   const int64_t kg = t.k_per_group(), cg = t.c_per_group(), in = t.in_size();
   const int64_t taps = t.kernel_size(), kw_n = t.kernel[2], nv = cols.col[0].nv;
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(t))
   for (int64_t plane = 0; plane < t.n * t.k; ++plane) {  // one output plane (n, k) per task
     const int64_t n = plane / t.k, k = plane % t.k, c0 = k / kg * cg;
     T* yp = y + plane * t.out_size();
@@ -149,7 +149,7 @@ void conv_direct_backward(const ConvShape& s, const T* x, const T* w, const T* d
         true, static_cast<const T*>(nullptr), dx);
   } else if (dx) {
     // Strided: scatter every output register into the input lines it came from.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(s))
     for (int64_t plane = 0; plane < s.n * s.c; ++plane) {  // one input plane (n, c) per task
       const int64_t n = plane / s.c, c = plane % s.c, g = c / cg;
       T* xp = dx + plane * in;
@@ -175,7 +175,7 @@ void conv_direct_backward(const ConvShape& s, const T* x, const T* w, const T* d
   if (dw) {
     // One filter (k, c) per task. Each group of four taps of a filter row sums over the batch in
     // order, in four registers.
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (worth_threads(s))
     for (int64_t kc = 0; kc < s.k * cg; ++kc) {
       const int64_t k = kc / cg, c = k / kg * cg + kc % cg;
       T* dwk = dw + kc * taps;
