@@ -53,6 +53,12 @@ struct ConvShape {
   std::string str() const;
 };
 
+// Whether a convolution has enough work to be worth an OpenMP parallel region: below about a
+// megaflop, waking the threads costs more than it saves (and much more on a busy machine).
+inline bool worth_threads(const ConvShape& s) {
+  return s.forward_flops() >= 1e6;
+}
+
 // Convenience builders; the arguments follow PyTorch's order (height before width).
 ConvShape conv2d_shape(int64_t n, int64_t c, int64_t h, int64_t w, int64_t k, int64_t kh,
                        int64_t kw, int64_t stride = 1, int64_t pad = 0, int64_t dilation = 1,

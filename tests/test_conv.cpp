@@ -54,7 +54,21 @@ std::vector<ConvCase> forward_cases() {
        2,
        {8, 9},
        opts(6, 4, {1, 2, 3}, {1, 1, 2}, {0, 0, 1}, {1, 1, 1}, 2, true)},
+      {"groups 2 through GEMMs", 2, 3, {6, 7}, O::make2d(4, 18, 3, 1, 1, 1, 2)},
+      {"groups 3 through GEMMs, stride 2, one sample",
+       2,
+       1,
+       {9, 8},
+       O::make2d(6, 30, 3, 2, 1, 1, 3, false)},
       {"depthwise 3x3", 2, 2, {7, 5}, O::make2d(8, 8, 3, 1, 1, 1, 8)},
+      {"depthwise 3x3 stride 2", 2, 3, {9, 21}, O::make2d(5, 5, 3, 2, 1, 1, 5, false)},
+      {"depthwise padding wider than the kernel", 2, 2, {6, 5}, O::make2d(3, 3, 3, 1, 3, 1, 3)},
+      {"depthwise 5x3 dilation 2",
+       2,
+       2,
+       {11, 9},
+       opts(4, 4, {1, 5, 3}, {1, 1, 1}, {0, 2, 1}, {1, 2, 2}, 4, true)},
+      {"depthwise wide rows (GEMM path)", 2, 2, {3, 70}, O::make2d(2, 2, 3, 1, 1, 1, 2)},
       {"depthwise multiplier 2, stride 2", 2, 3, {6, 7}, O::make2d(4, 8, 3, 2, 1, 1, 4, false)},
       {"dilation 2", 2, 2, {9, 9}, O::make2d(3, 5, 3, 1, 2, 2)},
       {"dilation 2 stride 2", 2, 2, {10, 11}, O::make2d(2, 3, 3, 2, 1, 2)},
@@ -66,6 +80,14 @@ std::vector<ConvCase> forward_cases() {
       {"small outputs, several samples per GEMM", 2, 9, {4, 4}, O::make2d(3, 5, 3, 1, 1)},
       {"large output, bands of lines", 2, 2, {40, 30}, O::make2d(2, 3, 3, 1, 1)},
       {"single sample, bands", 2, 1, {33, 31}, O::make2d(3, 4, 3, 1, 1, 1, 1, false)},
+      // Above a megaflop (worth_threads): these run on the thread team, the ones above alone.
+      {"threaded: several samples per GEMM", 2, 7, {10, 9}, O::make2d(8, 16, 3, 1, 1)},
+      {"threaded: bands of lines", 2, 3, {40, 30}, O::make2d(4, 8, 3, 1, 1)},
+      {"threaded: pointwise", 2, 5, {16, 16}, O::make2d(32, 32, 1)},
+      {"threaded: groups 2, stride 2", 2, 5, {20, 20}, O::make2d(8, 32, 3, 2, 1, 1, 2)},
+      {"threaded: depthwise", 2, 8, {20, 20}, O::make2d(32, 32, 3, 1, 1, 1, 32)},
+      {"threaded: depthwise stride 2", 2, 8, {30, 30}, O::make2d(32, 32, 3, 2, 1, 1, 32, false)},
+      {"threaded: 3d", 3, 3, {8, 8, 8}, O::make3d(4, 8, 3, 1, 1)},
       {"3d 3x3x3 pad 1", 3, 2, {5, 6, 4}, O::make3d(3, 4, 3, 1, 1)},
       {"3d anisotropic, groups 2, dilation",
        3,
@@ -73,6 +95,7 @@ std::vector<ConvCase> forward_cases() {
        {6, 7, 7},
        opts(4, 6, {2, 3, 3}, {2, 1, 2}, {1, 0, 1}, {1, 2, 1}, 2, true)},
       {"3d depthwise stride 2", 3, 3, {5, 5, 6}, O::make3d(4, 4, 3, 2, 1, 1, 4, false)},
+      {"3d groups 2 through GEMMs", 3, 2, {4, 5, 3}, O::make3d(4, 20, 3, 1, 1, 1, 2)},
       {"3d pointwise", 3, 3, {3, 4, 5}, O::make3d(4, 2, 1)},
   };
 }
@@ -146,6 +169,15 @@ void check_against_reference(const ConvCase& c, DType dtype, int threads) {
   ctx.set_threads(keep_threads);
 }
 
+TEST(Conv, SomeReferenceCasesRunOnThreads) {
+  int threaded = 0;
+  for (const ConvCase& c : forward_cases()) {
+    auto layer = make_layer(c);
+    threaded += kernels::worth_threads(layer->conv_shape(input_shape(c))) ? 1 : 0;
+  }
+  EXPECT_GE(threaded, 7);
+}
+
 TEST(Conv, ForwardAndBackwardMatchReferenceFloat32) {
   for (const ConvCase& c : forward_cases())
     for (int threads : {1, 3})
@@ -202,6 +234,7 @@ TEST(Conv, GradientCheckConv2d) {
       {ConvOptions::make2d(3, 4, 3, 1, 1), {2, 3, 5, 6}},
       {ConvOptions::make2d(4, 6, 3, 2, 1, 1, 2), {2, 4, 7, 6}},
       {ConvOptions::make2d(4, 4, 3, 1, 2, 2, 4, false), {3, 4, 6, 5}},
+      {ConvOptions::make2d(2, 18, 3, 2, 1, 1, 2), {2, 2, 5, 5}},
       {ConvOptions::make2d(5, 3, 1), {3, 5, 4, 3}},
       {opts(2, 3, {1, 2, 3}, {1, 2, 1}, {0, 1, 0}, {1, 1, 2}, 1, true), {2, 2, 6, 8}},
   };

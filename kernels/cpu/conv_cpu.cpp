@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/error.h"
 
@@ -28,10 +29,11 @@ inline void gemm(bool ta, bool tb, int64_t m, int64_t n, int64_t k, const double
               static_cast<blasint>(ldc));
 }
 
-// Columns per GEMM: fewer waste time on call overhead and on packing the filter, many more let
-// the column matrix fall out of the L2 cache. Small outputs put several samples side by side,
-// large ones are cut into bands of output lines.
-constexpr int64_t kTargetCols = 512;
+// Columns per GEMM: fewer waste time on call overhead and on packing the filter, more let the
+// column matrix and BLAS's packed copy of it fall out of the L2 cache (256 to 384 measured best
+// on a 2 MiB-L2 Xeon at ResNet-18 shapes). Small outputs put several samples side by side, large
+// ones are cut into bands of output lines.
+constexpr int64_t kTargetCols = 256;
 // Upper bound on one thread's column matrix (elements), whatever kTargetCols asks for.
 constexpr int64_t kMaxColElems = int64_t{1} << 22;
 constexpr size_t kAlign = 64;  // bytes
@@ -59,10 +61,10 @@ struct Plan {
 Plan make_plan(const ConvShape& s, size_t elem, int threads) {
   Plan p;
   if (threads <= 0) threads = omp_get_max_threads();
-  if (s.n == 0) return p;
+  if (s.n == 0 || conv_prefers_direct(s)) return p;  // the direct path needs no workspace
   const int64_t out = s.out_size(), lines = conv_out_lines(s), ow = s.out_dim(2);
   const int64_t rows = s.col_rows();
-  p.threads = threads > 1 && s.n >= threads ? threads : 1;
+  p.threads = threads > 1 && s.n >= threads && worth_threads(s) ? threads : 1;
   const int64_t per_thread = ceil_div(s.n, p.threads);
   if (2 * out >= kTargetCols || per_thread == 1) {
     p.nb = 1;
@@ -147,7 +149,8 @@ void im2col_block(const ConvShape& s, const T* x, const Block& b, int64_t g, T* 
   }
 }
 
-// dx[block samples, channels of group g] += col2im(col).
+// dx[block samples, channels of group g] += col2im(col). The block that starts a sample (line
+// 0) first zeroes the sample's channel planes, while they are about to be used.
 template <typename T>
 void col2im_block(const ConvShape& s, const T* col, const Block& b, int64_t g, T* dx,
                   bool parallel) {
@@ -156,8 +159,9 @@ void col2im_block(const ConvShape& s, const T* col, const Block& b, int64_t g, T
 #pragma omp parallel for schedule(static) if (parallel)
   for (int64_t j = 0; j < b.m * cg; ++j) {
     const int64_t i = j / cg, ch = j % cg;
-    col2im_add(s, 1, col + ch * rows_per_channel * ld + i * per_sample, ld,
-               dx + ((b.s0 + i) * s.c + g * cg + ch) * in, b.l0, b.l1);
+    T* plane = dx + ((b.s0 + i) * s.c + g * cg + ch) * in;
+    if (b.l0 == 0) std::memset(plane, 0, static_cast<size_t>(in) * sizeof(T));
+    col2im_add(s, 1, col + ch * rows_per_channel * ld + i * per_sample, ld, plane, b.l0, b.l1);
   }
 }
 
@@ -228,10 +232,6 @@ void backward_chunk(const ConvShape& s, const Plan& p, int64_t s0, int64_t m, co
     const T* wg = w ? w + g * kg * rows : nullptr;
     T* dwg = dw ? dw + g * kg * rows : nullptr;
     T beta = dw_beta;
-    if (dx && !direct)  // col2im adds
-      for (int64_t i = 0; i < m; ++i)
-        std::memset(dx + ((s0 + i) * s.c + g * cg) * in, 0,
-                    static_cast<size_t>(cg * in) * sizeof(T));
     for_each_block(s, p, s0, m, [&](const Block& b) {
       const int64_t cols = b.cols(s), q0 = b.q0(s);
       const T* dyg = dy + (s0 * s.k + g * kg) * out + q0;  // (K / groups, cols), row stride ld
@@ -280,10 +280,14 @@ template <typename T>
 void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y, void* ws,
                   size_t ws_bytes) {
   s.validate();
+  if (conv_prefers_direct(s)) {
+    conv_direct_forward(s, x, w, bias, y);
+    return;
+  }
   const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
   check_workspace(s, p, ws_bytes, ws);
   if (p.threads == 1) {
-    const bool parallel = omp_get_max_threads() > 1 && !omp_in_parallel();
+    const bool parallel = omp_get_max_threads() > 1 && !omp_in_parallel() && worth_threads(s);
     for (int64_t c = 0; c < p.chunks; ++c) {
       const int64_t s0 = c * p.nb;
       forward_chunk(s, p, s0, std::min(p.nb, s.n - s0), x, w, bias, y, thread_scratch<T>(p, ws, 0),
@@ -307,7 +311,7 @@ void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* 
 template <typename T>
 void conv_backward_bias(const ConvShape& s, const T* dy, T* db) {
   const int64_t out = s.out_size();
-#pragma omp parallel for schedule(static)
+#pragma omp parallel for schedule(static) if (s.y_numel() >= (int64_t{1} << 16))
   for (int64_t k = 0; k < s.k; ++k) {
     double acc = 0;
     for (int64_t i = 0; i < s.n; ++i) {
@@ -330,10 +334,14 @@ void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* d
                 "{}: the filter gradient needs x and the input gradient needs w", s.str());
   if (db) conv_backward_bias(s, dy, db);
   if (!dx && !dw) return;
+  if (conv_prefers_direct(s)) {
+    conv_direct_backward(s, x, w, dy, dx, dw);
+    return;
+  }
   const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
   check_workspace(s, p, ws_bytes, ws);
   if (p.threads == 1) {
-    const bool parallel = omp_get_max_threads() > 1 && !omp_in_parallel();
+    const bool parallel = omp_get_max_threads() > 1 && !omp_in_parallel() && worth_threads(s);
     for (int64_t c = 0; c < p.chunks; ++c) {
       const int64_t s0 = c * p.nb;
       backward_chunk(s, p, s0, std::min(p.nb, s.n - s0), x, w, dy, dx, dw, T(1),

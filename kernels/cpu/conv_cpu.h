@@ -1,5 +1,6 @@
 // Convolution on the CPU: forward, backward-data, backward-filter and bias gradient for 2D (NCHW)
-// and 3D (NCDHW) with stride, padding, dilation and groups, as im2col + BLAS GEMM.
+// and 3D (NCDHW) with stride, padding, dilation and groups, as im2col + BLAS GEMM. Depthwise
+// convolutions take direct loops instead (conv_direct.h), chosen here.
 //
 // Layouts: x (N, C, [D,] H, W), y (N, K, [OD,] OH, OW), w (K, C / groups, [kd,] kh, kw), bias (K,).
 // Scratch comes from the caller: `ws` must hold conv_workspace_bytes(s, sizeof(T)) bytes computed

@@ -1,6 +1,7 @@
-// Short contiguous and stride-2 runs of copies and additions: the inner loops of im2col/col2im.
-// The runs are as short as an output row (4 to 32 elements in ResNet on CIFAR), so the AVX-512
-// versions finish each run with one masked operation instead of a scalar tail.
+// Runs of copies and additions with any stride: the inner loops of im2col/col2im where the
+// register path (simd_rows.h) does not apply (no AVX-512, rows wider than 8 registers, width
+// strides above 2). The AVX-512 versions finish each run with one masked operation instead of a
+// scalar tail.
 #pragma once
 
 #include <cstdint>
