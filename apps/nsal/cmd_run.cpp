@@ -1,0 +1,91 @@
+// `nsal run`: an active-learning experiment from a TOML config (flags override its fields), or
+// `nsal run --resume DIR` to finish a run that was stopped.
+#include <fmt/core.h>
+
+#include <memory>
+
+#include "al/loop.h"
+#include "apps/nsal/command.h"
+
+namespace nsal::app {
+
+namespace {
+
+struct RunArgs {
+  std::string config, resume, dataset, model, out, device, strategies, initial, query;
+  int cycles = 0, trials = 0, epochs = 0, threads = 0, draws = 0;
+  int64_t subset = -1, seed = -1;
+  bool quiet = false;
+};
+
+void run_command(const RunArgs& a) {
+  al::Progress progress(a.quiet);
+  if (!a.resume.empty()) {
+    al::resume_active_learning(a.resume, progress);
+    return;
+  }
+  al::RunConfig cfg;
+  if (!a.config.empty()) cfg = al::load_run_config(a.config);
+  if (!a.dataset.empty()) cfg.dataset = a.dataset;
+  if (!a.model.empty()) cfg.model = a.model;
+  if (!a.out.empty()) cfg.out_dir = a.out;
+  if (!a.device.empty()) cfg.device = a.device;
+  if (!a.initial.empty()) cfg.initial = al::Amount::parse(a.initial, "--initial");
+  if (!a.query.empty()) cfg.query = al::Amount::parse(a.query, "--query");
+  if (a.cycles > 0) cfg.cycles = a.cycles;
+  if (a.trials > 0) cfg.trials = a.trials;
+  if (a.epochs > 0) cfg.train.epochs = a.epochs;
+  if (a.threads > 0) cfg.threads = a.threads;
+  if (a.subset >= 0) cfg.unlabelled_subset = a.subset;
+  if (a.seed >= 0) cfg.seed = static_cast<uint64_t>(a.seed);
+  if (!a.strategies.empty()) {
+    // "random,entropy,noise-stability:paper,noise-stability:released"
+    cfg.strategies.clear();
+    size_t start = 0;
+    while (start <= a.strategies.size()) {
+      size_t comma = a.strategies.find(',', start);
+      std::string item = a.strategies.substr(start, comma - start);
+      al::StrategyConfig s;
+      size_t colon = item.find(':');
+      s.name = item.substr(0, colon);
+      if (colon != std::string::npos) s.ns.preset = item.substr(colon + 1);
+      cfg.strategies.push_back(s);
+      if (comma == std::string::npos) break;
+      start = comma + 1;
+    }
+  }
+  if (a.draws > 0)
+    for (auto& s : cfg.strategies)
+      s.ns.draws = a.draws;
+  al::run_active_learning(cfg, progress);
+}
+
+}  // namespace
+
+static CommandRegistrar reg("run", [](CLI::App& app) {
+  auto args = std::make_shared<RunArgs>();
+  auto* cmd = app.add_subcommand("run", "Run an active-learning experiment (configs/*.toml)");
+  cmd->add_option("config", args->config, "TOML config file (see docs/cli.md)")
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--resume", args->resume, "Continue the stopped run in this directory")
+      ->check(CLI::ExistingDirectory);
+  cmd->add_option("--dataset", args->dataset, "HDF5 dataset file (nsal data convert)");
+  cmd->add_option("--model", args->model, "Architecture (mnist-cnn, resnet18-cifar, ...)");
+  cmd->add_option("-o,--out", args->out, "Run directory to create");
+  cmd->add_option("--device", args->device, "cpu, cuda, cuda:N or auto");
+  cmd->add_option("--strategies", args->strategies,
+                  "Comma-separated strategies; noise-stability:paper|released picks the preset");
+  cmd->add_option("--initial", args->initial, "Initial labelled set: a count or a percentage");
+  cmd->add_option("--query", args->query, "Samples acquired per cycle: a count or a percentage");
+  cmd->add_option("--cycles", args->cycles, "Cycles (train, evaluate, acquire)");
+  cmd->add_option("--trials", args->trials, "Trials, each with its own initial set and seeds");
+  cmd->add_option("--epochs", args->epochs, "Training epochs per cycle");
+  cmd->add_option("--draws", args->draws, "Noise-stability draws K");
+  cmd->add_option("--subset", args->subset, "Score a random subset of this many unlabelled");
+  cmd->add_option("--seed", args->seed, "Run seed");
+  cmd->add_option("--threads", args->threads, "CPU threads");
+  cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
+  cmd->callback([args] { run_command(*args); });
+});
+
+}  // namespace nsal::app
