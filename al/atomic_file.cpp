@@ -9,6 +9,7 @@
 #include <fstream>
 #include <sstream>
 
+#include "al/kill_point.h"
 #include "kernels/error.h"
 
 namespace nsal::al {
@@ -31,6 +32,7 @@ void write_file_atomic(const std::string& path, const std::string& content) {
   bool synced = ::fsync(fd) == 0;
   ::close(fd);
   NSAL_CHECK(synced, "{}: fsync failed: {}", tmp, std::strerror(errno));
+  kill_point("atomic-write");  // the temp file is complete, the rename has not happened
   NSAL_CHECK(::rename(tmp.c_str(), path.c_str()) == 0, "{}: cannot rename {} into place: {}", path,
              tmp, std::strerror(errno));
   // Make the rename itself durable.

@@ -8,6 +8,7 @@
 #include <set>
 
 #include "al/atomic_file.h"
+#include "al/kill_point.h"
 #include "al/seeds.h"
 #include "al/strategy.h"
 #include "al/training.h"
@@ -192,6 +193,7 @@ class Runner {
                             unlabelled,       budget,
                             cfg_.score_batch, derive_seed(cfg_.seed, t, c, SeedUse::acquisition)};
         Acquisition a = strategy->acquire(in);
+        kill_point("after-scoring");
         row.acquisition_seconds = a.seconds;
         acq_note = a.timing;
         std::string scores = "index,score\n";
@@ -201,6 +203,7 @@ class Runner {
         write_indices(cdir + "/selected.txt", a.selected);
         labelled = sorted_union(labelled, a.selected);
       }
+      kill_point("before-done");
       write_file_atomic(cdir + "/done.json", row_json(row).dump(2) + "\n");
       rows.push_back(row);
       write_metrics(dir_, rows);

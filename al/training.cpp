@@ -6,6 +6,7 @@
 #include <cmath>
 #include <memory>
 
+#include "al/kill_point.h"
 #include "data/loader.h"
 #include "nn/losses.h"
 #include "nn/optim/lr_schedule.h"
@@ -154,6 +155,7 @@ std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Data
                  loss, e + 1, b + 1, opt->lr());
       if (cfg.clip_grad_norm > 0) clip_grad_norm(model.arena(), cfg.clip_grad_norm);
       opt->step();
+      kill_point("train-batch");
       loss_sum += loss * static_cast<double>(batch.size());
       seen += batch.size();
       ++b;

@@ -1,0 +1,135 @@
+// Kill `nsal run` with SIGKILL at several points (mid-training, after scoring, between writing a
+// file and renaming it, before a cycle's completion marker) and check that `nsal run --resume`
+// ends with exactly the labelled sets and metrics of an uninterrupted run.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <csignal>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+
+#include "al/atomic_file.h"
+
+namespace fs = std::filesystem;
+
+namespace nsal::al {
+
+namespace {
+
+const std::string kNsal = std::string(NSAL_BINARY_DIR) + "/nsal";
+
+int run_shell(const std::string& cmd) {
+  return std::system(cmd.c_str());
+}
+
+// metrics.csv without the timing columns (train_seconds, acquisition_seconds).
+std::string metrics_without_times(const std::string& dir) {
+  std::istringstream in(read_file(dir + "/metrics.csv"));
+  std::string line, out;
+  while (std::getline(in, line)) {
+    std::vector<std::string> f;
+    std::stringstream ss(line);
+    std::string cell;
+    while (std::getline(ss, cell, ','))
+      f.push_back(cell);
+    if (f.size() != 9) return "bad line: " + line;
+    out +=
+        f[0] + "," + f[1] + "," + f[2] + "," + f[3] + "," + f[4] + "," + f[5] + "," + f[8] + "\n";
+  }
+  return out;
+}
+
+// Every labelled.txt and selected.txt of the run, by relative path.
+std::string labelled_sets(const std::string& dir) {
+  std::vector<std::string> files;
+  for (const auto& e : fs::recursive_directory_iterator(dir)) {
+    std::string name = e.path().filename().string();
+    if (name == "labelled.txt" || name == "selected.txt" || name == "initial.txt")
+      files.push_back(fs::relative(e.path(), dir).string());
+  }
+  std::sort(files.begin(), files.end());
+  std::string out;
+  for (const auto& f : files)
+    out += f + "\n" + read_file(dir + "/" + f);
+  return out;
+}
+
+class Resume : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("nsal_resume_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    ASSERT_EQ(run_shell(kNsal + " data synth images -o " + (root_ / "d.h5").string() +
+                        " --train 200 --test 60 --size 28 --classes 3 --noise 0.3 > /dev/null"),
+              0);
+    std::ofstream(root_ / "run.toml") << "dataset = \"" << (root_ / "d.h5").string() << "\"\n"
+                                      << R"(model = "mnist-cnn"
+device = "cpu"
+seed = 7
+initial = 20
+query = 20
+cycles = 3
+unlabelled_subset = 100
+[train]
+epochs = 2
+batch_size = 16
+optimizer = "adam"
+lr = 0.002
+[[strategy]]
+name = "random"
+[[strategy]]
+name = "noise-stability"
+[strategy.noise]
+draws = 3
+)";
+    ASSERT_EQ(run_shell("OMP_NUM_THREADS=1 " + kNsal + " run -q " + (root_ / "run.toml").string() +
+                        " -o " + (root_ / "reference").string()),
+              0);
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+
+  // Runs with NSAL_KILL_AT=point, expects death by SIGKILL, resumes, compares with the reference.
+  void kill_and_resume(const std::string& point) {
+    std::string dir = (root_ / ("killed_" + point)).string();
+    std::string name = point.substr(0, point.find(':'));
+    int status = run_shell("OMP_NUM_THREADS=1 NSAL_KILL_AT=" + point + " " + kNsal + " run -q " +
+                           (root_ / "run.toml").string() + " -o " + dir + " 2> /dev/null");
+    ASSERT_TRUE(WIFSIGNALED(status) || (WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGKILL))
+        << point << ": the run was not killed (status " << status << ")";
+    ASSERT_NE(metrics_without_times(dir), metrics_without_times((root_ / "reference").string()))
+        << point << ": the kill came after the run had finished";
+    ASSERT_EQ(run_shell("OMP_NUM_THREADS=1 " + kNsal + " run -q --resume " + dir), 0) << point;
+    std::string ref = (root_ / "reference").string();
+    EXPECT_EQ(metrics_without_times(dir), metrics_without_times(ref)) << point;
+    EXPECT_EQ(labelled_sets(dir), labelled_sets(ref)) << point;
+  }
+
+  static fs::path root_;
+};
+fs::path Resume::root_;
+
+}  // namespace
+
+TEST_F(Resume, KilledDuringTraining) {
+  kill_and_resume("train-batch:9");
+}
+TEST_F(Resume, KilledAfterScoring) {
+  kill_and_resume("after-scoring:3");
+}
+TEST_F(Resume, KilledBetweenWritingAndRenaming) {
+  kill_and_resume("atomic-write:12");
+}
+TEST_F(Resume, KilledBeforeTheCycleIsMarkedDone) {
+  kill_and_resume("before-done:4");
+}
+
+TEST_F(Resume, StartingOverAnExistingRunIsRefused) {
+  int status = run_shell(kNsal + " run -q " + (root_ / "run.toml").string() + " -o " +
+                         (root_ / "reference").string() + " 2> /dev/null");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+}
+
+}  // namespace nsal::al
