@@ -1,0 +1,145 @@
+#include "al/report.h"
+
+#include <toml++/toml.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+
+#include "al/report_metrics.h"
+#include "al/report_plot.h"
+#include "kernels/error.h"
+
+namespace nsal::al {
+
+namespace fs = std::filesystem;
+
+RunInfo read_run_info(const std::string& run_dir) {
+  RunInfo info;
+  const fs::path path = fs::path(run_dir) / "config.toml";
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return info;
+  toml::table root;
+  try {
+    root = toml::parse_file(path.string());
+  } catch (const toml::parse_error& e) {
+    throw DataError(
+        fmt::format("{}: line {}: {}", path.string(), e.source().begin.line, e.description()));
+  }
+  if (auto d = root["dataset"].value<std::string>(); d && !d->empty())
+    info.dataset = fs::path(*d).stem().string();
+  if (auto m = root["model"].value<std::string>()) info.model = *m;
+  return info;
+}
+
+namespace {
+
+void add_unique(std::vector<std::string>& v, const std::string& s) {
+  if (!s.empty() && std::find(v.begin(), v.end(), s) == v.end()) v.push_back(s);
+}
+
+std::string join(const std::vector<std::string>& v) {
+  std::string s;
+  for (size_t i = 0; i < v.size(); ++i)
+    s += (i ? ", " : "") + v[i];
+  return s;
+}
+
+// The run directory and metrics table a command-line argument names.
+struct RunPaths {
+  fs::path dir, metrics;
+};
+RunPaths resolve_run(const std::string& arg) {
+  std::error_code ec;
+  const fs::path p(arg);
+  NSAL_CHECK_AS(DataError, fs::exists(p, ec), "{}: no such run directory", arg);
+  if (fs::is_regular_file(p, ec)) return {p.parent_path().empty() ? "." : p.parent_path(), p};
+  const fs::path metrics = p / "metrics.csv";
+  NSAL_CHECK_AS(DataError, fs::is_regular_file(metrics, ec),
+                "{}: no metrics.csv (is this a run directory written by `nsal run`?)", arg);
+  return {p, metrics};
+}
+
+void write_text(const fs::path& path, const std::string& text) {
+  const fs::path tmp = path.string() + ".tmp";
+  {
+    std::ofstream f(tmp, std::ios::binary);
+    NSAL_CHECK(f.good(), "{}: cannot open for writing", tmp.string());
+    f << text;
+    f.close();
+    NSAL_CHECK(f.good(), "{}: write failed", tmp.string());
+  }
+  std::error_code ec;
+  fs::rename(tmp, path, ec);
+  NSAL_CHECK(!ec, "{}: cannot rename into place: {}", path.string(), ec.message());
+}
+
+}  // namespace
+
+std::string default_title(const std::vector<RunInfo>& runs, const Summary& s) {
+  std::vector<std::string> datasets, models;
+  for (const RunInfo& r : runs) {
+    add_unique(datasets, r.dataset);
+    add_unique(models, r.model);
+  }
+  int lo = 0, hi = 0;
+  for (size_t i = 0; i < s.curves.size(); ++i) {
+    lo = i ? std::min(lo, s.curves[i].trials) : s.curves[i].trials;
+    hi = i ? std::max(hi, s.curves[i].trials) : s.curves[i].trials;
+  }
+  std::string trials = lo == hi ? fmt::format("{} trial{}", hi, hi == 1 ? "" : "s")
+                                : fmt::format("{}-{} trials", lo, hi);
+  std::vector<std::string> head;
+  add_unique(head, join(datasets));
+  add_unique(head, join(models));
+  return head.empty() ? "Learning curves: " + trials : join(head) + ": " + trials;
+}
+
+ReportResult make_report(const ReportOptions& o) {
+  NSAL_CHECK(!o.runs.empty(), "report: no run directories given");
+  ReportResult res;
+  std::vector<MetricRow> rows;
+  std::vector<RunInfo> infos;
+  std::vector<fs::path> seen;
+  std::vector<std::string> run_names;
+  for (size_t i = 0; i < o.runs.size(); ++i) {
+    RunPaths rp = resolve_run(o.runs[i]);
+    std::error_code ec;
+    fs::path canon = fs::weakly_canonical(rp.metrics, ec);
+    if (ec) canon = rp.metrics;
+    NSAL_CHECK(std::find(seen.begin(), seen.end(), canon) == seen.end(),
+               "{}: given twice (its trials would count double)", rp.metrics.string());
+    seen.push_back(canon);
+    std::vector<MetricRow> r = read_metrics_csv(rp.metrics.string(), static_cast<int>(i));
+    rows.insert(rows.end(), r.begin(), r.end());
+    run_names.push_back(rp.dir.string());
+    try {
+      infos.push_back(read_run_info(rp.dir.string()));
+    } catch (const Error& e) {
+      res.warnings.push_back(fmt::format("{} (the title leaves it out)", e.what()));
+    }
+  }
+
+  res.summary = summarize(rows, o.metric);
+  const std::string title = o.title.empty() ? default_title(infos, res.summary) : o.title;
+  res.markdown = summary_markdown(res.summary, {title, run_names});
+
+  const fs::path out = o.out_dir.empty() ? fs::path(run_names[0]) / "report" : fs::path(o.out_dir);
+  std::error_code ec;
+  fs::create_directories(out, ec);
+  NSAL_CHECK(!ec && fs::is_directory(out), "{}: cannot create the output directory: {}",
+             out.string(), ec ? ec.message() : "not a directory");
+  PlotOptions plot;
+  plot.width = o.width;
+  plot.height = o.height;
+  plot.title = title;
+  const fs::path png = out / "learning_curves.png", svg = out / "learning_curves.svg",
+                 md = out / "summary.md";
+  write_learning_curves_png(png.string(), res.summary, plot);
+  write_learning_curves_svg(svg.string(), res.summary, plot);
+  write_text(md, res.markdown);
+  res.files = {png.string(), svg.string(), md.string()};
+  return res;
+}
+
+}  // namespace nsal::al
