@@ -354,23 +354,27 @@ CheckpointInfo load_checkpoint(const std::string& path, Model& model, Optimizer*
 
   std::vector<Dropout*> drops = dropouts_of(model);
   std::vector<std::pair<uint64_t, uint64_t>> drop_state;  // (seed, step) per dropout layer
-  if (!f.exists("rng") || !f.open_group("rng").exists("dropout")) {
-    pr.other.push_back("no /rng/dropout group");
-  } else {
-    h5::Group gd = f.open_group("rng").open_group("dropout");
-    std::set<std::string> known;
-    for (Dropout* d : drops) {
-      known.insert(d->name());
-      if (!gd.exists(d->name())) {
-        pr.missing.push_back("rng/dropout/" + d->name());
-        continue;
+  const bool has_rng = f.exists("rng");  // optional: files from other tools may omit it
+  if (has_rng) {
+    h5::Group rng = f.open_group("rng");
+    if (!rng.exists("dropout")) {
+      if (!drops.empty()) pr.other.push_back("no /rng/dropout group");
+    } else {
+      h5::Group gd = rng.open_group("dropout");
+      std::set<std::string> known;
+      for (Dropout* d : drops) {
+        known.insert(d->name());
+        if (!gd.exists(d->name())) {
+          pr.missing.push_back("rng/dropout/" + d->name());
+          continue;
+        }
+        h5::Group l = gd.open_group(d->name());
+        drop_state.emplace_back(static_cast<uint64_t>(l.get_int("seed")),
+                                static_cast<uint64_t>(l.get_int("step")));
       }
-      h5::Group l = gd.open_group(d->name());
-      drop_state.emplace_back(static_cast<uint64_t>(l.get_int("seed")),
-                              static_cast<uint64_t>(l.get_int("step")));
+      for (const std::string& n : gd.children())
+        if (!known.count(n)) pr.unexpected.push_back("rng/dropout/" + n);
     }
-    for (const std::string& n : gd.children())
-      if (!known.count(n)) pr.unexpected.push_back("rng/dropout/" + n);
   }
 
   std::vector<Tensor> opt_state;
@@ -387,7 +391,7 @@ CheckpointInfo load_checkpoint(const std::string& path, Model& model, Optimizer*
 
   a.params().copy_from(params);
   if (!a.buffer_infos().empty()) a.buffers().copy_from(buffers);
-  for (size_t i = 0; i < drops.size(); ++i) {
+  for (size_t i = 0; has_rng && i < drops.size(); ++i) {
     drops[i]->set_seed(drop_state[i].first);
     drops[i]->set_step(drop_state[i].second);
   }

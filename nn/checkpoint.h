@@ -15,7 +15,9 @@
 //     /layout_names, /layout_offsets   the arena layout the flat state refers to
 //     /per_param/<state>/<name>        the same state sliced per parameter, PyTorch shape
 //   /rng                   attribute seed (the run's seed, as int64 bits)
-//     /dropout/<layer>     attributes seed, step of every Dropout layer (Dropout::step())
+//     /dropout/<layer>     attributes seed, step of every Dropout layer (Dropout::step());
+//                          /rng is optional: a file written by another tool (e.g. from a
+//                          PyTorch state_dict) may omit it, and dropout layers keep their state
 //   /extra                 attributes: free-form strings of the caller (CheckpointMeta::extra)
 //
 // So `{k: torch.from_numpy(v[()]) for k, v in f["params"].items()}` plus the buffers is a
