@@ -43,13 +43,16 @@ Tensor slice_view(const Tensor& flat, int64_t offset, const Shape& shape) {
   return Tensor::view(base, shape, flat.dtype(), Device::cpu());
 }
 
-// Whole tensors as single chunks (at most about 1M elements per chunk) with a Fletcher-32
-// checksum, so that a corrupted file is detected on read.
+// Chunked along the first dimension with a Fletcher-32 checksum per chunk, so that a corrupted
+// file is detected on read.
 h5::DatasetOptions checked_layout(const Shape& shape) {
   h5::DatasetOptions o;
   if (shape.empty() || shape_numel(shape) == 0) return o;
-  int64_t row = shape_numel(shape) / shape[0];
-  o.chunk_rows = std::max<int64_t>(1, std::min<int64_t>(shape[0], (int64_t{1} << 20) / row));
+  // Rows split evenly over the fewest chunks of at most 2^20 elements (HDF5 allocates whole
+  // chunks, so an uneven split would waste most of a chunk).
+  const int64_t rows = shape[0], row = shape_numel(shape) / rows, limit = int64_t{1} << 20;
+  const int64_t chunks = std::max<int64_t>(1, (rows * row + limit - 1) / limit);
+  o.chunk_rows = std::max<int64_t>(1, (rows + chunks - 1) / chunks);
   o.fletcher32 = true;
   return o;
 }

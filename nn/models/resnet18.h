@@ -4,8 +4,9 @@
 //   layer2..4 with a 1x1 conv + BN projection `layerN.0.downsample.0/1`), avgpool (adaptive to
 //   1x1: the global mean), fc (512 -> classes).
 // Parameter names and count are torchvision's (11,689,512 with 3 input channels and 1000 classes).
-// The spatial size is free (input_shape (C, -1, -1)): 224 is the usual one; every size works that
-// keeps layer4 non-empty (>= 1 pixel, i.e. H, W >= 1), which the tests use with 32x32 and 64x64.
+// The spatial size is free (input_shape (C, -1, -1)): 224 is the usual one, and any other works
+// (each stride-2 step rounds up, the pool averages whatever layer4 leaves); the tests use 33, 48
+// and 64.
 #pragma once
 
 #include <memory>
