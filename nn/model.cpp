@@ -21,6 +21,14 @@ const Tensor& Sequential::backward(Context& ctx, const Tensor& dy) {
   return *cur;
 }
 
+ModelSpec Model::spec() const {
+  ModelSpec s;
+  s.arch = arch_;
+  s.in_channels = input_shape().at(0);
+  s.classes = num_outputs();
+  return s;
+}
+
 void Model::build(Device device, uint64_t seed, DType dtype) {
   NSAL_CHECK(!built(), "model '{}' built twice", arch_);
   for (auto& l : layers_)

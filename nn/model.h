@@ -4,6 +4,7 @@
 // into the equivalent PyTorch model and back.
 #pragma once
 
+#include <functional>
 #include <memory>
 #include <string>
 #include <vector>
@@ -27,6 +28,25 @@ class Sequential {
   std::vector<Layer*> layers_;
 };
 
+// Hands a new layer to the owning model and returns it: blocks (nn/models/basic_block.h) create
+// their layers through one, bound to Model::add_owned.
+using LayerAdder = std::function<Layer*(std::unique_ptr<Layer>)>;
+
+// What builds a model (nn/models/registry.h) and what a checkpoint records about it.
+struct ModelSpec {
+  ModelSpec() = default;
+  ModelSpec(std::string arch_, int64_t in_channels_ = 3, int64_t classes_ = 10,
+            std::vector<int64_t> hidden_ = {})
+      : arch(std::move(arch_)),
+        in_channels(in_channels_),
+        classes(classes_),
+        hidden(std::move(hidden_)) {}
+  std::string arch;
+  int64_t in_channels = 3;      // mlp: input features
+  int64_t classes = 10;         // regression: number of outputs
+  std::vector<int64_t> hidden;  // mlp: hidden widths (empty: the default); unused elsewhere
+};
+
 class Model {
  public:
   explicit Model(std::string arch) : arch_(std::move(arch)) {}
@@ -35,6 +55,8 @@ class Model {
   Model& operator=(const Model&) = delete;
 
   const std::string& arch() const { return arch_; }
+  // The spec that rebuilds this model: by default arch, input_shape()[0] and num_outputs().
+  virtual ModelSpec spec() const;
 
   // Declares every layer's parameters, allocates the arena on `device` and initialises it as
   // PyTorch does by default, from `seed`.

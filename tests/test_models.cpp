@@ -3,10 +3,12 @@
 #include <random>
 
 #include "gradcheck.h"
+#include "model_test_util.h"
 #include "nn/models/registry.h"
 
 namespace nsal {
 
+using testing::check_model_gradients;
 using testing::fill_uniform;
 
 TEST(Models, ResNet18CifarHasPyTorchNamesAndCounts) {
@@ -48,57 +50,14 @@ TEST(Models, ForwardShapesAndFeatures) {
   EXPECT_THROW(make_model({"vgg16", 3, 10}), Error);
 }
 
-// Whole-model finite differences in float64 on a sample of parameters of every tensor.
-static void check_model_gradients(Model& m, const Shape& in_shape, bool training,
-                                  bool one_per_tensor = false) {
-  Context ctx;
-  std::mt19937_64 rng(11);
-  m.build(Device::cpu(), 5, DType::f64);
-  m.set_training(training);
-  Tensor x(in_shape, DType::f64);
-  fill_uniform(x, rng);
-  Tensor r(m.forward(ctx, x).shape(), DType::f64);
-  fill_uniform(r, rng);
-  m.arena().zero_grad();
-  m.forward(ctx, x);
-  m.backward(ctx, r);
-  Tensor grads = m.arena().grads().clone();
-  double* p = m.arena().params().data<double>();
-  auto loss = [&] { return testing::sum_product(m.forward(ctx, x), r); };
-  int checked = 0, bad = 0;
-  for (const ParamInfo& info : m.arena().param_infos()) {
-    std::vector<int64_t> picks = {info.numel / 2};
-    if (!one_per_tensor) picks = {0, info.numel / 2, info.numel - 1};
-    for (int64_t j : picks) {
-      int64_t i = info.offset + j;
-      double keep = p[i];
-      // A small step: a deep ReLU network has many units near their kink, and a step that flips
-      // one of them biases the central difference.
-      const double eps = 1e-8;
-      p[i] = keep + eps;
-      double lp = loss();
-      p[i] = keep - eps;
-      double lm = loss();
-      p[i] = keep;
-      double numeric = (lp - lm) / (2 * eps);
-      double analytic = grads.data<double>()[i];
-      ++checked;
-      if (std::abs(numeric - analytic) > 1e-6 + 1e-5 * std::abs(numeric) && bad++ < 5)
-        ADD_FAILURE() << info.name << "[" << j << "]: analytic " << analytic << " numeric "
-                      << numeric;
-    }
-  }
-  EXPECT_EQ(bad, 0) << "of " << checked;
-}
-
 TEST(Models, MnistCnnGradientsMatchFiniteDifferences) {
   auto m = make_model({"mnist-cnn", 1, 4});
-  check_model_gradients(*m, {2, 1, 28, 28}, /*training=*/false);
+  check_model_gradients(*m, {2, 1, 28, 28}, {/*training=*/false});
 }
 
 TEST(Models, ResNet18CifarGradientsMatchFiniteDifferences) {
   auto m = make_model({"resnet18-cifar", 3, 3});
-  check_model_gradients(*m, {2, 3, 32, 32}, /*training=*/true, /*one_per_tensor=*/true);
+  check_model_gradients(*m, {2, 3, 32, 32}, {/*training=*/true, /*one_per_tensor=*/true});
 }
 
 }  // namespace nsal

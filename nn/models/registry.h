@@ -9,12 +9,6 @@
 
 namespace nsal {
 
-struct ModelSpec {
-  std::string arch;
-  int64_t in_channels = 3;
-  int64_t classes = 10;  // regression: number of outputs
-};
-
 std::unique_ptr<Model> make_model(const ModelSpec& spec);
 std::vector<std::string> model_names();
 

@@ -13,29 +13,11 @@
 #include "nn/layers/batchnorm.h"
 #include "nn/layers/conv.h"
 #include "nn/layers/linear.h"
-#include "nn/layers/merge.h"
 #include "nn/layers/pool.h"
 #include "nn/model.h"
+#include "nn/models/basic_block.h"
 
 namespace nsal {
-
-// Two 3x3 conv + BN, ReLU between them, residual sum, ReLU.
-class BasicBlock {
- public:
-  // `add` creates the block's layers inside the owning model.
-  template <typename AddFn>
-  BasicBlock(AddFn&& add, const std::string& name, int spatial, int64_t in, int64_t out,
-             int64_t stride);
-  const Tensor& forward(Context& ctx, const Tensor& x);  // (N, in, S...) -> (N, out, S/stride...)
-  const Tensor& backward(Context& ctx, const Tensor& dy);
-
- private:
-  Sequential main_;      // conv1, bn1, relu1, conv2, bn2
-  Sequential shortcut_;  // shortcut.0 (1x1 conv), shortcut.1 (BN); empty for the identity
-  ResidualAdd sum_;
-  ResidualAdd grad_sum_;  // d(loss)/dx = main path + shortcut path
-  Layer* relu_out_;
-};
 
 class ResNetCifar : public Model {
  public:
