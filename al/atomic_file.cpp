@@ -9,7 +9,7 @@
 #include <fstream>
 #include <sstream>
 
-#include "al/kill_point.h"
+#include "nn/kill_point.h"
 #include "kernels/error.h"
 
 namespace nsal::al {

@@ -8,11 +8,12 @@
 #include <set>
 
 #include "al/atomic_file.h"
-#include "al/kill_point.h"
 #include "al/seeds.h"
 #include "al/strategy.h"
 #include "al/training.h"
 #include "data/loader.h"
+#include "nn/checkpoint.h"
+#include "nn/kill_point.h"
 #include "nn/models/registry.h"
 
 namespace nsal::al {
@@ -144,13 +145,9 @@ class Runner {
         rows.push_back(r);
         if (c + 1 < cfg_.cycles)
           labelled = sorted_union(labelled, read_indices(cdir + "/selected.txt"));
-        model.reset();  // a later cycle re-initialises (or needs the checkpoint)
+        model.reset();  // a later cycle re-initialises or loads this cycle's checkpoint
         continue;
       }
-      NSAL_CHECK(cfg_.reinit_each_cycle || c == 0 || model,
-                 "{}: resuming a run that keeps its model across cycles needs the model of cycle "
-                 "{}; rerun with reinit_each_cycle = true or start the run again",
-                 cdir, c - 1);
       make_dirs(cdir);
       write_indices(cdir + "/labelled.txt", labelled);
       MetricsRow row;
@@ -165,6 +162,10 @@ class Runner {
                                 ? (train_.y.ndim() > 1 ? train_.y.dim(1) : 1)
                                 : train_.num_classes});
         model->build(ctx.device(), row.seed);
+        // A run that keeps its model across cycles continues from the last cycle's checkpoint
+        // (after a resume the model is not in memory any more).
+        if (!cfg_.reinit_each_cycle && c > 0)
+          load_checkpoint(fmt::format("{}/cycle_{}/checkpoint.h5", sdir, c - 1), *model);
       }
       std::string label = fmt::format("trial {}/{}  {}  cycle {}/{}", t + 1, cfg_.trials, s.label(),
                                       c + 1, cfg_.cycles);
@@ -173,6 +174,12 @@ class Runner {
                       derive_seed(cfg_.seed, t, c, SeedUse::training), progress_, label);
       for (const EpochStats& e : ep)
         row.train_seconds += e.seconds;
+      CheckpointMeta meta;
+      meta.epoch = cfg_.train.epochs;
+      meta.seed = cfg_.seed;
+      meta.extra = {
+          {"trial", std::to_string(t)}, {"strategy", s.label()}, {"cycle", std::to_string(c)}};
+      save_checkpoint(cdir + "/checkpoint.h5", *model, nullptr, meta);
       EvalResult ev = evaluate(*model, ctx, test_, cfg_.eval_batch);
       row.metric = ev.metric;
       row.value = ev.value;

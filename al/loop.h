@@ -5,13 +5,15 @@
 //   RUN/metrics.csv, RUN/metrics.jsonl       one row per (trial, strategy, cycle)
 //   RUN/trial_<t>/initial.txt               the trial's initial labelled set
 //   RUN/trial_<t>/<strategy>/cycle_<c>/     labelled.txt (the cycle's training set),
+//                                           checkpoint.h5 (the trained model),
 //                                           selected.txt (acquired, in order), scores.csv,
 //                                           done.json (the metrics row; written last)
 //
 // Every file appears atomically. A cycle whose done.json exists is complete; resuming replays
 // the completed cycles from disk and recomputes the first incomplete one from its start, which
 // gives exactly the result of an uninterrupted run because every random choice is derived from
-// (seed, trial, cycle) and the model is re-initialised each cycle.
+// (seed, trial, cycle), and the model is re-initialised each cycle or, when it is kept across
+// cycles, reloaded from the previous cycle's checkpoint.
 #pragma once
 
 #include <string>

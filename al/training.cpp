@@ -6,7 +6,7 @@
 #include <cmath>
 #include <memory>
 
-#include "al/kill_point.h"
+#include "nn/kill_point.h"
 #include "data/loader.h"
 #include "nn/losses.h"
 #include "nn/optim/lr_schedule.h"

@@ -1,4 +1,5 @@
 #include "nn/checkpoint.h"
+#include "nn/kill_point.h"
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -329,6 +330,7 @@ void save_checkpoint(const std::string& path, const Model& model, Optimizer* opt
       extra.set_string(k, v);
     f.close();
   }
+  kill_point("checkpoint-commit");  // the temp file is written, not yet renamed
   out.commit();
 }
 

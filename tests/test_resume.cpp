@@ -126,6 +126,10 @@ TEST_F(Resume, KilledBeforeTheCycleIsMarkedDone) {
   kill_and_resume("before-done:4");
 }
 
+TEST_F(Resume, KilledWhileWritingACheckpoint) {
+  kill_and_resume("checkpoint-commit:5");
+}
+
 TEST_F(Resume, StartingOverAnExistingRunIsRefused) {
   int status = run_shell(kNsal + " run -q " + (root_ / "run.toml").string() + " -o " +
                          (root_ / "reference").string() + " 2> /dev/null");

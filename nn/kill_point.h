@@ -5,8 +5,8 @@
 // nothing but compare a cached string.
 #pragma once
 
-namespace nsal::al {
+namespace nsal {
 
 void kill_point(const char* name);
 
-}  // namespace nsal::al
+}  // namespace nsal

@@ -1,11 +1,11 @@
-#include "al/kill_point.h"
+#include "nn/kill_point.h"
 
 #include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <string>
 
-namespace nsal::al {
+namespace nsal {
 
 namespace {
 struct KillSpec {
@@ -33,4 +33,4 @@ void kill_point(const char* name) {
   if (++k.seen >= k.count) std::raise(SIGKILL);
 }
 
-}  // namespace nsal::al
+}  // namespace nsal
