@@ -6,8 +6,8 @@
 #include <cmath>
 #include <memory>
 
-#include "nn/kill_point.h"
 #include "data/loader.h"
+#include "nn/kill_point.h"
 #include "nn/losses.h"
 #include "nn/optim/lr_schedule.h"
 #include "nn/optim/optimizer.h"
@@ -105,7 +105,8 @@ data::LoaderOptions loader_options(int64_t batch, bool shuffle, uint64_t seed) {
 
 std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Dataset& train,
                                     const std::vector<int64_t>& subset, const TrainConfig& cfg,
-                                    uint64_t seed, Progress& progress, const std::string& label) {
+                                    uint64_t seed, Progress& progress, const std::string& label,
+                                    const std::function<void(const EpochStats&)>& on_epoch) {
   NSAL_CHECK(!subset.empty(), "{}: nothing to train on (the labelled set is empty)", label);
   data::LoaderOptions lo = loader_options(cfg.batch_size, true, seed);
   if (cfg.augment && train.sample_shape().size() == 3) {
@@ -173,6 +174,10 @@ std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Data
     s.seconds = seconds_since(t0);
     s.images_per_second = static_cast<double>(seen) / s.seconds;
     stats.push_back(s);
+    if (on_epoch) {
+      on_epoch(s);
+      model.set_training(true);
+    }
   }
   model.set_training(false);
   return stats;

@@ -28,7 +28,8 @@ struct EpochStats {
 std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Dataset& train,
                                     const std::vector<int64_t>& subset, const TrainConfig& cfg,
                                     uint64_t seed, Progress& progress,
-                                    const std::string& label = "train");
+                                    const std::string& label = "train",
+                                    const std::function<void(const EpochStats&)>& on_epoch = {});
 
 struct EvalResult {
   std::string metric;  // "accuracy" | "mIoU" | "MAE"

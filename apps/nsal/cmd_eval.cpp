@@ -1,0 +1,35 @@
+// `nsal eval`: a checkpoint's metric on a dataset split.
+#include <fmt/core.h>
+
+#include "al/training.h"
+#include "apps/nsal/command.h"
+#include "apps/nsal/model_io.h"
+
+namespace nsal::app {
+
+static CommandRegistrar reg("eval", [](CLI::App& app) {
+  struct Args {
+    std::string checkpoint, dataset, split = "test", device = "auto";
+    int batch = 512, threads = 0;
+  };
+  auto a = std::make_shared<Args>();
+  auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a dataset split");
+  cmd->add_option("checkpoint", a->checkpoint, "Checkpoint (.h5)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd->add_option("--dataset", a->dataset, "HDF5 dataset file")->required();
+  cmd->add_option("--split", a->split, "train or test");
+  cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto");
+  cmd->add_option("--batch-size", a->batch, "Batch size");
+  cmd->add_option("--threads", a->threads, "CPU threads");
+  cmd->callback([a] {
+    auto ctx = make_context(a->device, a->threads);
+    auto model = load_model(a->checkpoint, *ctx);
+    data::Dataset d = data::read_dataset(a->dataset, a->split);
+    al::EvalResult r = al::evaluate(*model, *ctx, d, a->batch);
+    fmt::print("{} on {} ({}, {} samples): {} {:.4f}, loss {:.4f}\n", model->arch(), a->dataset,
+               a->split, r.samples, r.metric, r.value, r.loss);
+  });
+});
+
+}  // namespace nsal::app

@@ -1,0 +1,79 @@
+#include "apps/nsal/scoring_options.h"
+
+#include <fmt/core.h>
+
+#include <algorithm>
+
+#include "al/atomic_file.h"
+#include "al/seeds.h"
+#include "apps/nsal/model_io.h"
+#include "data/loader.h"
+
+namespace nsal::app {
+
+void add_scoring_options(CLI::App& cmd, ScoringArgs& a) {
+  cmd.add_option("checkpoint", a.checkpoint, "Trained model (.h5, from nsal train or nsal run)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--dataset", a.dataset, "HDF5 dataset file")->required();
+  cmd.add_option("--split", a.split, "Split holding the pool (train or test)");
+  cmd.add_option("--indices", a.indices, "File of pool indices, one per line (default: all)")
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--subset", a.subset, "Score a random subset of this many pool samples");
+  cmd.add_option("--preset", a.ns.preset, "paper or released (DESIGN section 3)")
+      ->check(CLI::IsMember({"paper", "released"}));
+  cmd.add_option("-k,--draws", a.ns.draws, "Noise draws K");
+  cmd.add_option("--lambda", a.ns.lambda, "Noise magnitude relative to the weights");
+  cmd.add_option("--distribution", a.ns.distribution, "gaussian, uniform or laplace")
+      ->check(CLI::IsMember({"gaussian", "uniform", "laplace"}));
+  cmd.add_option("--magnitude", a.ns.magnitude, "adaptive (relative to the weights) or constant")
+      ->check(CLI::IsMember({"adaptive", "constant"}));
+  cmd.add_option("--groups", a.groups, "Comma-separated layer groups that get noise (default all)");
+  cmd.add_option("--output", a.ns.output, "Model output compared: probs, logits or features")
+      ->check(CLI::IsMember({"probs", "logits", "features"}));
+  cmd.add_option("--batch-size", a.batch, "Batch size of the passes");
+  cmd.add_option("--seed", a.seed, "Seed of the noise and of the subset");
+  cmd.add_option("--device", a.device, "cpu, cuda, cuda:N or auto");
+  cmd.add_option("--threads", a.threads, "CPU threads");
+}
+
+ScoringSetup load_scoring_setup(ScoringArgs& a) {
+  a.ns.groups.clear();
+  size_t start = 0;
+  while (!a.groups.empty() && start <= a.groups.size()) {
+    size_t comma = a.groups.find(',', start);
+    a.ns.groups.push_back(a.groups.substr(start, comma - start));
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  ScoringSetup s;
+  s.ctx = make_context(a.device, a.threads);
+  s.model = load_model(a.checkpoint, *s.ctx);
+  s.data = data::read_dataset(a.dataset, a.split);
+  s.pool = a.indices.empty() ? data::all_indices(s.data.size()) : al::read_indices(a.indices);
+  for (int64_t i : s.pool)
+    NSAL_CHECK(i < s.data.size(), "{}: index {} is outside the {} split ({} samples)", a.indices, i,
+               a.split, s.data.size());
+  std::sort(s.pool.begin(), s.pool.end());
+  s.pool.erase(std::unique(s.pool.begin(), s.pool.end()), s.pool.end());
+  if (a.subset > 0 && a.subset < static_cast<int64_t>(s.pool.size())) {
+    s.pool = al::seeded_shuffle(s.pool, al::mix64(a.seed ^ 0x5u));
+    s.pool.resize(static_cast<size_t>(a.subset));
+    std::sort(s.pool.begin(), s.pool.end());
+  }
+  return s;
+}
+
+std::string timing_report(const al::NoiseStabilityTiming& t, double selection_seconds) {
+  double total = t.clean_seconds + t.perturb_seconds + t.perturbed_seconds + selection_seconds;
+  auto pct = [&](double x) { return total > 0 ? 100.0 * x / total : 0.0; };
+  return fmt::format(
+      "time: clean pass {:.3f}s ({:.1f}%), perturb+restore {:.3f}s ({:.1f}%), perturbed passes "
+      "{:.3f}s ({:.1f}%), selection {:.3f}s ({:.1f}%); perturber memory {:.1f} KiB; {} logged "
+      "restores, {} fallback tiles",
+      t.clean_seconds, pct(t.clean_seconds), t.perturb_seconds, pct(t.perturb_seconds),
+      t.perturbed_seconds, pct(t.perturbed_seconds), selection_seconds, pct(selection_seconds),
+      t.extra_bytes / 1024.0, t.logged, t.fallback_tiles);
+}
+
+}  // namespace nsal::app
