@@ -106,6 +106,17 @@ def pool_case(kind, dims, shape, kernel, stride=None, padding=0, **kw):
     return layer(f"{kind}pool{dims}d", cls(kernel, stride, padding, **kw), distinct(*shape), opts)
 
 
+def conv_case(dims, shape, out, kernel, stride=1, padding=0, dilation=1, groups=1, bias=True):
+    cls = {2: torch.nn.Conv2d, 3: torch.nn.Conv3d}[dims]
+    module = cls(shape[1], out, kernel, stride=stride, padding=padding, dilation=dilation,
+                 groups=groups, bias=bias)
+    as_list = lambda v: list(v) if isinstance(v, tuple) else [v] * dims
+    opts = {"in_channels": shape[1], "out_channels": out, "kernel": as_list(kernel),
+            "stride": as_list(stride), "padding": as_list(padding),
+            "dilation": as_list(dilation), "groups": groups, "bias": bias}
+    return layer(f"conv{dims}d", module, rand(*shape), opts)
+
+
 def fn_case(op, fn, x, options=None):
     return Case(op, [("x", x)], fn, options)
 
@@ -172,6 +183,12 @@ CASES = {
                                           rand(3, 4, 5, 6)),
     "global_avg_pool_3d": lambda: fn_case("global_avg_pool", lambda x: x.mean(dim=(2, 3, 4)),
                                           rand(2, 3, 2, 3, 4)),
+    "conv2d": lambda: conv_case(2, (2, 4, 9, 8), 6, 3, stride=2, padding=1),
+    "conv2d_dilated_grouped": lambda: conv_case(2, (2, 4, 10, 9), 6, 3, padding=2, dilation=2,
+                                                groups=2),
+    "conv2d_depthwise_no_bias": lambda: conv_case(2, (3, 5, 7, 7), 5, 3, padding=1, groups=5,
+                                                  bias=False),
+    "conv3d": lambda: conv_case(3, (2, 2, 5, 6, 5), 3, 3, stride=(1, 2, 1), padding=1),
     "linear": lambda: layer("linear", torch.nn.Linear(12, 7), rand(5, 12),
                             {"in_features": 12, "out_features": 7}),
     "linear_no_bias_3d": lambda: layer("linear", torch.nn.Linear(6, 4, bias=False), rand(2, 3, 6),

@@ -24,6 +24,7 @@
 
 #include "nn/layers/activation.h"
 #include "nn/layers/batchnorm.h"
+#include "nn/layers/conv.h"
 #include "nn/layers/dropout.h"
 #include "nn/layers/linear.h"
 #include "nn/layers/merge.h"
@@ -116,7 +117,29 @@ std::unique_ptr<Layer> make_layer(const std::string& op, const json& o) {
                                        j.value("count_include_pad", true));
     };
   };
+  auto conv = [](int dims) {
+    return [dims](const json& j) -> std::unique_ptr<Layer> {
+      ConvOptions opt = dims == 2
+                            ? ConvOptions::make2d(j.at("in_channels"), j.at("out_channels"), 1)
+                            : ConvOptions::make3d(j.at("in_channels"), j.at("out_channels"), 1);
+      auto set3 = [&](const char* key, kernels::Dims3& dst) {
+        std::vector<int64_t> v = j.at(key).get<std::vector<int64_t>>();
+        // ConvOptions holds (depth, height, width); a 2-D conv keeps depth 1.
+        for (size_t i = 0; i < v.size(); ++i)
+          dst[3 - v.size() + i] = v[i];
+      };
+      set3("kernel", opt.kernel);
+      set3("stride", opt.stride);
+      set3("padding", opt.padding);
+      set3("dilation", opt.dilation);
+      opt.groups = j.at("groups");
+      opt.bias = j.at("bias");
+      return std::make_unique<ConvNd>(dims, kName, opt);
+    };
+  };
   static const std::map<std::string, Factory> factories = {
+      {"conv2d", conv(2)},
+      {"conv3d", conv(3)},
       {"batchnorm1d", bn(1)},
       {"batchnorm2d", bn(2)},
       {"batchnorm3d", bn(3)},
