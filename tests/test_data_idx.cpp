@@ -5,23 +5,11 @@
 
 namespace nsal::data {
 
+using nsal::testing::error_of;
+using nsal::testing::expect_has;
 using nsal::testing::TempDir;
 
 namespace {
-
-std::string error_of(const std::function<void()>& fn) {
-  try {
-    fn();
-  } catch (const DataError& e) {
-    return e.what();
-  }
-  return "(no DataError)";
-}
-
-void expect_has(const std::string& msg, std::initializer_list<std::string> parts) {
-  for (const auto& p : parts)
-    EXPECT_NE(msg.find(p), std::string::npos) << "'" << msg << "' lacks '" << p << "'";
-}
 
 std::vector<uint8_t> idx_bytes(uint8_t type, std::vector<uint32_t> dims,
                                const std::vector<uint8_t>& payload) {

@@ -3,14 +3,19 @@
 
 #include <zlib.h>
 
+#include <gtest/gtest.h>
+
 #include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <stdexcept>
 #include <string>
 #include <vector>
+
+#include "kernels/error.h"
 
 namespace nsal::testing {
 
@@ -33,6 +38,21 @@ class TempDir {
  private:
   std::filesystem::path path_;
 };
+
+// The message of the DataError that fn throws, or "(no DataError)".
+inline std::string error_of(const std::function<void()>& fn) {
+  try {
+    fn();
+  } catch (const DataError& e) {
+    return e.what();
+  }
+  return "(no DataError)";
+}
+
+inline void expect_has(const std::string& msg, std::initializer_list<std::string> parts) {
+  for (const auto& p : parts)
+    EXPECT_NE(msg.find(p), std::string::npos) << "'" << msg << "' lacks '" << p << "'";
+}
 
 inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {
   std::filesystem::create_directories(std::filesystem::path(path).parent_path());
