@@ -80,8 +80,8 @@ NSAL_HD float bilinear_backward_gather(int iy, int ix, int h, int w, int oh, int
 }
 
 // Forward value of output (oy, ox) of one plane x (H, W), with explicit steps (see above).
-NSAL_HD float bilinear_forward_at_steps(int oy, int ox, int h, int w, int oh, int ow, float sy,
-                                        float sx, const float* x) {
+NSAL_HD float bilinear_forward_at_steps(int oy, int ox, int h, int w, float sy, float sx,
+                                        const float* x) {
   BilinearTap ty = bilinear_tap(oy, h, sy);
   BilinearTap tx = bilinear_tap(ox, w, sx);
   return ty.l0 * (tx.l0 * x[ty.i0 * w + tx.i0] + tx.l1 * x[ty.i0 * w + tx.i1]) +
@@ -90,8 +90,7 @@ NSAL_HD float bilinear_forward_at_steps(int oy, int ox, int h, int w, int oh, in
 
 // Forward value of output (oy, ox) of one plane x (H, W), output size given.
 NSAL_HD float bilinear_forward_at(int oy, int ox, int h, int w, int oh, int ow, const float* x) {
-  return bilinear_forward_at_steps(oy, ox, h, w, oh, ow, bilinear_scale(h, oh),
-                                   bilinear_scale(w, ow), x);
+  return bilinear_forward_at_steps(oy, ox, h, w, bilinear_scale(h, oh), bilinear_scale(w, ow), x);
 }
 
 }  // namespace nsal::kernels

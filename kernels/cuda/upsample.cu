@@ -16,7 +16,7 @@ __global__ void bilinear_forward_kernel(int64_t total, int h, int w, int oh, int
   NSAL_GRID_STRIDE(i, total) {
     const int64_t plane = i / (int64_t{oh} * ow);
     const int rem = static_cast<int>(i - plane * oh * ow);
-    y[i] = kernels::bilinear_forward_at_steps(rem / ow, rem % ow, h, w, oh, ow, sy, sx,
+    y[i] = kernels::bilinear_forward_at_steps(rem / ow, rem % ow, h, w, sy, sx,
                                               x + plane * int64_t{h} * w);
   }
 }
