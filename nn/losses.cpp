@@ -169,10 +169,10 @@ void MSELoss::forward_async(Context& ctx, const Tensor& input, const Tensor& tar
   check_input(ctx, input, "input");
   check_pair(*this, input, target);
   const int64_t n = input.numel();
-  input_ = &input;
-  target_ = &target;
   if (on_gpu(input, [this] { return name(); })) {
     regression_forward_gpu(ctx, kernels::gpu::mse_forward, input, target);
+    input_ = &input;
+    target_ = &target;
     return;
   }
   double sum = 0;
@@ -181,6 +181,8 @@ void MSELoss::forward_async(Context& ctx, const Tensor& input, const Tensor& tar
     double* scratch = ctx.workspace_as<double>(kernels::cpu::reduction_chunks(n));
     sum = kernels::cpu::squared_error_sum(input.data<T>(), target.data<T>(), n, scratch);
   });
+  input_ = &input;
+  target_ = &target;
   loss_ = sum / static_cast<double>(n);
 }
 
@@ -214,10 +216,10 @@ void L1Loss::forward_async(Context& ctx, const Tensor& input, const Tensor& targ
   check_input(ctx, input, "input");
   check_pair(*this, input, target);
   const int64_t n = input.numel();
-  input_ = &input;
-  target_ = &target;
   if (on_gpu(input, [this] { return name(); })) {
     regression_forward_gpu(ctx, kernels::gpu::l1_forward, input, target);
+    input_ = &input;
+    target_ = &target;
     return;
   }
   double sum = 0;
@@ -226,6 +228,8 @@ void L1Loss::forward_async(Context& ctx, const Tensor& input, const Tensor& targ
     double* scratch = ctx.workspace_as<double>(kernels::cpu::reduction_chunks(n));
     sum = kernels::cpu::absolute_error_sum(input.data<T>(), target.data<T>(), n, scratch);
   });
+  input_ = &input;
+  target_ = &target;
   loss_ = sum / static_cast<double>(n);
 }
 
