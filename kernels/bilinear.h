@@ -1,6 +1,6 @@
-// Bilinear resampling index math (PyTorch's upsample_bilinear2d with align_corners=False and an
-// output size given), written once for the CPU and the CUDA kernels. Scales and source
-// positions are computed in float, as PyTorch does for float tensors.
+// Bilinear resampling index math (PyTorch's upsample_bilinear2d with align_corners=False, an
+// output size or a scale factor given), written once for the CPU and the CUDA kernels. Scales and
+// source positions are computed in float, as PyTorch does for float tensors.
 #pragma once
 
 #include <math.h>
@@ -49,9 +49,10 @@ NSAL_HD void bilinear_gather_range(int i, int in, int out, float scale, int& lo,
 // (OH, OW): the sum, over outputs in row-major order and their taps in the order
 // (h0w0, h0w1, h1w0, h1w1), of weight * dy: the same terms in the same order as a serial
 // scatter over the outputs (the formulation of PyTorch's CPU kernel).
-NSAL_HD float bilinear_backward_gather(int iy, int ix, int h, int w, int oh, int ow,
-                                       const float* dy) {
-  float sy = bilinear_scale(h, oh), sx = bilinear_scale(w, ow);
+// sy, sx: the input-per-output steps (bilinear_scale(h, oh) for an output size, 1 / scale factor
+// when one was given; kernels/upsample.h bilinear_step).
+NSAL_HD float bilinear_backward_gather_steps(int iy, int ix, int h, int w, int oh, int ow, float sy,
+                                             float sx, const float* dy) {
   int ylo, yhi, xlo, xhi;
   bilinear_gather_range(iy, h, oh, sy, ylo, yhi);
   bilinear_gather_range(ix, w, ow, sx, xlo, xhi);
@@ -72,12 +73,24 @@ NSAL_HD float bilinear_backward_gather(int iy, int ix, int h, int w, int oh, int
   return acc;
 }
 
-// Forward value of output (oy, ox) of one plane x (H, W).
-NSAL_HD float bilinear_forward_at(int oy, int ox, int h, int w, int oh, int ow, const float* x) {
-  BilinearTap ty = bilinear_tap(oy, h, bilinear_scale(h, oh));
-  BilinearTap tx = bilinear_tap(ox, w, bilinear_scale(w, ow));
+NSAL_HD float bilinear_backward_gather(int iy, int ix, int h, int w, int oh, int ow,
+                                       const float* dy) {
+  return bilinear_backward_gather_steps(iy, ix, h, w, oh, ow, bilinear_scale(h, oh),
+                                        bilinear_scale(w, ow), dy);
+}
+
+// Forward value of output (oy, ox) of one plane x (H, W), with explicit steps (see above).
+NSAL_HD float bilinear_forward_at_steps(int oy, int ox, int h, int w, float sy, float sx,
+                                        const float* x) {
+  BilinearTap ty = bilinear_tap(oy, h, sy);
+  BilinearTap tx = bilinear_tap(ox, w, sx);
   return ty.l0 * (tx.l0 * x[ty.i0 * w + tx.i0] + tx.l1 * x[ty.i0 * w + tx.i1]) +
          ty.l1 * (tx.l0 * x[ty.i1 * w + tx.i0] + tx.l1 * x[ty.i1 * w + tx.i1]);
+}
+
+// Forward value of output (oy, ox) of one plane x (H, W), output size given.
+NSAL_HD float bilinear_forward_at(int oy, int ox, int h, int w, int oh, int ow, const float* x) {
+  return bilinear_forward_at_steps(oy, ox, h, w, bilinear_scale(h, oh), bilinear_scale(w, ow), x);
 }
 
 }  // namespace nsal::kernels

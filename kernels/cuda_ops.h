@@ -99,6 +99,17 @@ void batchnorm_backward(const GpuExec& ex, int64_t n, int64_t c, int64_t s, cons
                         const float* save_invstd, double eps, float* dx, float* dgamma,
                         float* dbeta) NSAL_GPU_BODY;
 
+// Backward of batchnorm_forward_eval (fixed statistics; own kernel,
+// kernels/cuda/batchnorm_eval.cu): dx = dy gamma invstd (overwritten), dgamma += sum dy (x - mean)
+// invstd and dbeta += sum dy per channel (accumulated, summed in double in a fixed order), invstd =
+// 1 / sqrt(running_var + eps). gamma null means 1; dx, dgamma and dbeta may each be null (not
+// computed).
+NSAL_GPU_FN
+void batchnorm_backward_eval(const GpuExec& ex, int64_t n, int64_t c, int64_t s, const float* x,
+                             const float* dy, const float* gamma, const float* running_mean,
+                             const float* running_var, double eps, float* dx, float* dgamma,
+                             float* dbeta) NSAL_GPU_BODY;
+
 // ---- Pooling (cuDNN; kernels/cuda/pool_cudnn.cpp) ------------------------------------------
 NSAL_GPU_FN void pool_forward(const GpuExec& ex, const PoolParams& p, const float* x,
                               float* y) NSAL_GPU_BODY;
@@ -140,6 +151,13 @@ NSAL_GPU_FN void scale(const GpuExec& ex, float* p, int64_t n, float a) NSAL_GPU
 // y += a x
 NSAL_GPU_FN
 void axpy(const GpuExec& ex, int64_t n, float a, const float* x, float* y) NSAL_GPU_BODY;
+// p += value (e.g. BatchNorm's num_batches_tracked, kept on the device).
+NSAL_GPU_FN
+void add_scalar(const GpuExec& ex, float* p, int64_t n, float value) NSAL_GPU_BODY;
+// Device-to-device copy of `bytes` queued on ex's stream (ordered with the ops, capturable in a
+// CUDA graph; Tensor::copy_from is a synchronous copy on the legacy stream).
+NSAL_GPU_FN
+void copy(const GpuExec& ex, void* dst, const void* src, size_t bytes) NSAL_GPU_BODY;
 // y = a + b (residual add; y may alias a or b).
 NSAL_GPU_FN
 void add(const GpuExec& ex, int64_t n, const float* a, const float* b, float* y) NSAL_GPU_BODY;
@@ -214,14 +232,18 @@ NSAL_GPU_FN void l1_backward(const GpuExec& ex, int64_t n, const float* x, const
                              Reduction reduction, float dloss, float* dx) NSAL_GPU_BODY;
 
 // ---- Resampling, dropout, channel concat (kernels/cuda/upsample.cu, dropout.cu, channels.cpp)
-// Bilinear, align_corners=False, output size given (kernels/bilinear.h): x (N, C, H, W) ->
-// y (N, C, OH, OW). Backward gathers per input cell (no atomics), dx overwritten.
+// Bilinear, align_corners=False (kernels/bilinear.h): x (N, C, H, W) -> y (N, C, OH, OW).
+// scale_h / scale_w: the user's scale factors (sampling step 1 / scale, as PyTorch when the scale
+// is not recomputed), or <= 0 when an output size was given (step in / out), as
+// kernels::cpu::upsample_bilinear2d_*. Backward gathers per input cell (no atomics), dx
+// overwritten.
 NSAL_GPU_FN
 void upsample_bilinear2d_forward(const GpuExec& ex, int64_t n, int64_t c, int h, int w, int oh,
-                                 int ow, const float* x, float* y) NSAL_GPU_BODY;
+                                 int ow, const float* x, float* y, double scale_h = 0,
+                                 double scale_w = 0) NSAL_GPU_BODY;
 NSAL_GPU_FN void upsample_bilinear2d_backward(const GpuExec& ex, int64_t n, int64_t c, int h, int w,
-                                              int oh, int ow, const float* dy,
-                                              float* dx) NSAL_GPU_BODY;
+                                              int oh, int ow, const float* dy, float* dx,
+                                              double scale_h = 0, double scale_w = 0) NSAL_GPU_BODY;
 // Inverted dropout with the mask of kernels/dropout.h: y = keep(seed, step, i) ? x / (1 - p) :
 // 0. Backward regenerates the mask: dx = keep ? dy / (1 - p) : 0. x and y (dy and dx) may
 // alias.

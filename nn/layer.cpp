@@ -1,5 +1,7 @@
 #include "nn/layer.h"
 
+#include "nn/layers/float_dispatch.h"
+
 namespace nsal {
 
 void Layer::fail(const std::string& what) const {
@@ -12,6 +14,10 @@ void Layer::check_param(const Tensor& x, const Tensor& p, const char* pname) con
   if (p.dtype() != x.dtype() || p.device() != x.device())
     fail(std::string("input is ") + x.describe() + " but parameter '" + pname + "' is " +
          p.describe());
+}
+
+bool Layer::use_gpu(const Tensor& x) const {
+  return on_gpu(x, [this] { return layer_label(type_, name_); });
 }
 
 const Tensor& Layer::forward(Context& ctx, const Tensor& x) {

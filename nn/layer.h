@@ -54,6 +54,8 @@ class Layer {
   std::string prefixed(const std::string& param) const { return name_ + "." + param; }
   // Throws unless `p` (a parameter of this layer) matches x in dtype and device.
   void check_param(const Tensor& x, const Tensor& p, const char* pname) const;
+  // True when x runs on the GPU backend (float32 on CUDA); float64 on CUDA throws naming the layer.
+  bool use_gpu(const Tensor& x) const;
 
  private:
   std::string type_, name_;

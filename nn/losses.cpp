@@ -1,9 +1,13 @@
 #include "nn/losses.h"
 
+#include <cmath>
+#include <cstring>
 #include <limits>
 
 #include "kernels/cpu/loss_cpu.h"
 #include "kernels/cpu/softmax_cpu.h"
+#include "kernels/cuda_ops.h"
+#include "kernels/memory.h"
 #include "nn/layers/float_dispatch.h"
 
 namespace nsal {
@@ -26,11 +30,49 @@ const Tensor& Loss::saved_input() const {
   return *input_;
 }
 
+double* Loss::gpu_weight_sum(Device device) {
+  gpu_result_.resize({2}, DType::f64, device, "loss result");
+  return gpu_result_.data<double>();
+}
+
+float* Loss::gpu_loss() {
+  // The float loss lives in the bytes of the second double (one read brings both back).
+  return reinterpret_cast<float*>(gpu_result_.data<double>() + 1);
+}
+
+double Loss::loss_value() {
+  if (loss_pending_) {
+    double host[2];
+    kernels::copy_bytes(host, false, gpu_result_.raw(), true, sizeof(host));
+    float loss;
+    std::memcpy(&loss, &host[1], sizeof(loss));
+    loss_ = static_cast<double>(loss);
+    loss_pending_ = false;
+    check_gpu_loss(loss_);
+  }
+  return loss_;
+}
+
 CrossEntropyLoss::CrossEntropyLoss(CrossEntropyOptions opt)
     : Loss("CrossEntropyLoss"), opt_(std::move(opt)) {}
 
+void CrossEntropyLoss::check_labels(const int32_t* t, int64_t n, int64_t C, int64_t S) const {
+  const int64_t bad = kernels::cpu::first_invalid_label(t, n, C, opt_.ignore_index);
+  if (bad >= 0)
+    fail("target label " + std::to_string(t[bad]) + " at index " + std::to_string(bad) +
+         " (sample " + std::to_string(S > 0 ? bad / S : 0) + ") is out of range for " +
+         std::to_string(C) + " classes [0, " + std::to_string(C - 1) + "] (ignore_index " +
+         std::to_string(opt_.ignore_index) + ")");
+}
+
 double CrossEntropyLoss::forward(Context& ctx, const Tensor& logits, const Tensor& target) {
+  forward_async(ctx, logits, target);
+  return loss_value();
+}
+
+void CrossEntropyLoss::forward_async(Context& ctx, const Tensor& logits, const Tensor& target) {
   input_ = target_ = nullptr;
+  loss_pending_ = false;
   check_input(ctx, logits, "logits");
   if (logits.ndim() < 2 || logits.dim(1) < 1)
     fail("expected logits (N, C) or (N, C, ...), got " + logits.describe());
@@ -44,17 +86,18 @@ double CrossEntropyLoss::forward(Context& ctx, const Tensor& logits, const Tenso
   if (!opt_.class_weights.empty() && static_cast<int64_t>(opt_.class_weights.size()) != C)
     fail(std::to_string(opt_.class_weights.size()) + " class weights for " + std::to_string(C) +
          " classes (logits " + logits.describe() + ")");
+  if (on_gpu(logits, [this] { return name(); })) {
+    forward_gpu(ctx, logits, target);
+    input_ = &logits;
+    target_ = &target;
+    return;
+  }
 
   double loss_sum = 0;
   dispatch_cpu_float(name(), logits, [&](auto tag) {
     using T = decltype(tag);
     const int32_t* t = target.data<int32_t>();
-    const int64_t bad = kernels::cpu::first_invalid_label(t, target.numel(), C, opt_.ignore_index);
-    if (bad >= 0)
-      fail("target label " + std::to_string(t[bad]) + " at index " + std::to_string(bad) +
-           " (sample " + std::to_string(S > 0 ? bad / S : 0) + ") is out of range for " +
-           std::to_string(C) + " classes [0, " + std::to_string(C - 1) + "] (ignore_index " +
-           std::to_string(opt_.ignore_index) + ")");
+    check_labels(t, target.numel(), C, S);
     const T* w = nullptr;
     if (!opt_.class_weights.empty()) {
       weight_.resize({C}, logits.dtype(), Device::cpu(), "class weights");
@@ -70,13 +113,17 @@ double CrossEntropyLoss::forward(Context& ctx, const Tensor& logits, const Tenso
   });
   input_ = &logits;
   target_ = &target;
-  return weight_sum_ != 0 ? loss_sum / weight_sum_ : std::numeric_limits<double>::quiet_NaN();
+  loss_ = weight_sum_ != 0 ? loss_sum / weight_sum_ : std::numeric_limits<double>::quiet_NaN();
 }
 
-const Tensor& CrossEntropyLoss::backward(Context&, double grad_scale) {
+const Tensor& CrossEntropyLoss::backward(Context& ctx, double grad_scale) {
   const Tensor& logits = saved_input();
   const int64_t N = logits.dim(0), C = logits.dim(1), S = N > 0 ? target_->numel() / N : 0;
   grad_.resize(logits.shape(), logits.dtype(), logits.device(), "loss gradient");
+  if (logits.device().is_cuda()) {
+    backward_gpu(ctx, grad_scale);
+    return grad_;
+  }
   const double scale = weight_sum_ != 0 ? grad_scale / weight_sum_ : 0.0;
   dispatch_cpu_float(name(), logits, [&](auto tag) {
     using T = decltype(tag);
@@ -98,11 +145,36 @@ static void check_pair(const Loss& loss, const Tensor& input, const Tensor& targ
     throw ShapeError(loss.name() + ": target " + target.describe() + " is not contiguous");
 }
 
+template <typename F>
+void Loss::regression_forward_gpu(Context& ctx, F reduce, const Tensor& input,
+                                  const Tensor& target) {
+  if (input.numel() == 0) {  // mean over nothing, as the CPU path: NaN
+    loss_ = std::numeric_limits<double>::quiet_NaN();
+    return;
+  }
+  gpu_weight_sum(input.device());  // allocates the result buffer once
+  reduce(ctx.gpu(), input.numel(), input.data<float>(), target.data<float>(),
+         kernels::gpu::Reduction::mean, gpu_loss());
+  loss_pending_ = true;
+}
+
 double MSELoss::forward(Context& ctx, const Tensor& input, const Tensor& target) {
+  forward_async(ctx, input, target);
+  return loss_value();
+}
+
+void MSELoss::forward_async(Context& ctx, const Tensor& input, const Tensor& target) {
   input_ = target_ = nullptr;
+  loss_pending_ = false;
   check_input(ctx, input, "input");
   check_pair(*this, input, target);
   const int64_t n = input.numel();
+  if (on_gpu(input, [this] { return name(); })) {
+    regression_forward_gpu(ctx, kernels::gpu::mse_forward, input, target);
+    input_ = &input;
+    target_ = &target;
+    return;
+  }
   double sum = 0;
   dispatch_cpu_float(name(), input, [&](auto tag) {
     using T = decltype(tag);
@@ -111,12 +183,19 @@ double MSELoss::forward(Context& ctx, const Tensor& input, const Tensor& target)
   });
   input_ = &input;
   target_ = &target;
-  return sum / static_cast<double>(n);
+  loss_ = sum / static_cast<double>(n);
 }
 
-const Tensor& MSELoss::backward(Context&, double grad_scale) {
+const Tensor& MSELoss::backward(Context& ctx, double grad_scale) {
   const Tensor& input = saved_input();
   grad_.resize(input.shape(), input.dtype(), input.device(), "loss gradient");
+  if (input.device().is_cuda()) {
+    if (input.numel() > 0)
+      kernels::gpu::mse_backward(ctx.gpu(), input.numel(), input.data<float>(),
+                                 target_->data<float>(), kernels::gpu::Reduction::mean,
+                                 static_cast<float>(grad_scale), grad_.data<float>());
+    return grad_;
+  }
   dispatch_cpu_float(name(), input, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::squared_error_backward(input.data<T>(), target_->data<T>(), input.numel(),
@@ -127,10 +206,22 @@ const Tensor& MSELoss::backward(Context&, double grad_scale) {
 }
 
 double L1Loss::forward(Context& ctx, const Tensor& input, const Tensor& target) {
+  forward_async(ctx, input, target);
+  return loss_value();
+}
+
+void L1Loss::forward_async(Context& ctx, const Tensor& input, const Tensor& target) {
   input_ = target_ = nullptr;
+  loss_pending_ = false;
   check_input(ctx, input, "input");
   check_pair(*this, input, target);
   const int64_t n = input.numel();
+  if (on_gpu(input, [this] { return name(); })) {
+    regression_forward_gpu(ctx, kernels::gpu::l1_forward, input, target);
+    input_ = &input;
+    target_ = &target;
+    return;
+  }
   double sum = 0;
   dispatch_cpu_float(name(), input, [&](auto tag) {
     using T = decltype(tag);
@@ -139,12 +230,19 @@ double L1Loss::forward(Context& ctx, const Tensor& input, const Tensor& target) 
   });
   input_ = &input;
   target_ = &target;
-  return sum / static_cast<double>(n);
+  loss_ = sum / static_cast<double>(n);
 }
 
-const Tensor& L1Loss::backward(Context&, double grad_scale) {
+const Tensor& L1Loss::backward(Context& ctx, double grad_scale) {
   const Tensor& input = saved_input();
   grad_.resize(input.shape(), input.dtype(), input.device(), "loss gradient");
+  if (input.device().is_cuda()) {
+    if (input.numel() > 0)
+      kernels::gpu::l1_backward(ctx.gpu(), input.numel(), input.data<float>(),
+                                target_->data<float>(), kernels::gpu::Reduction::mean,
+                                static_cast<float>(grad_scale), grad_.data<float>());
+    return grad_;
+  }
   dispatch_cpu_float(name(), input, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::absolute_error_backward(input.data<T>(), target_->data<T>(), input.numel(),

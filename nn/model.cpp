@@ -48,6 +48,13 @@ void Model::set_mc_dropout(bool on) {
     if (auto* d = dynamic_cast<Dropout*>(l.get())) d->set_mc(on);
 }
 
+void Model::set_fused_inference(bool on) {
+  NSAL_CHECK(!on || supports_fused_inference(),
+             "model '{}' has no fused inference path (no convolution -> BatchNorm sequences)",
+             arch_);
+  fused_inference_ = on;
+}
+
 void Model::check_input(const Context& ctx, const Tensor& x) const {
   NSAL_CHECK_AS(ShapeError, built(), "model '{}': forward() before build()", arch_);
   Shape want = input_shape();

@@ -70,6 +70,15 @@ class Model {
   // MC-dropout: dropout layers stay on while everything else is in eval mode.
   void set_mc_dropout(bool on);
 
+  // Inference fast path (nn/fuse.h): while on, every forward() in eval mode runs each
+  // conv -> BatchNorm (-> ReLU, with the residual add before it) as one convolution with the
+  // BatchNorm folded in, refolded from the current weights at every forward; training mode
+  // ignores it. Off by default: the layer-by-layer path is the reference. A forward that ran
+  // fused has no backward() (it throws). Throws for a model without such sequences.
+  void set_fused_inference(bool on);
+  bool fused_inference() const { return fused_inference_; }
+  virtual bool supports_fused_inference() const { return false; }
+
   // Per-sample input shape, e.g. (1, 28, 28); -1 accepts any size (segmentation H, W). The
   // batch dimension comes first in forward().
   virtual Shape input_shape() const = 0;
@@ -106,6 +115,7 @@ class Model {
   std::vector<std::unique_ptr<Layer>> layers_;
   ParamArena arena_;
   bool training_ = true;
+  bool fused_inference_ = false;
 };
 
 }  // namespace nsal

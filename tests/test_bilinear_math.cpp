@@ -2,9 +2,14 @@
 // align_corners=False positions, and a gather backward equal to the scatter it replaces.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <random>
+#include <string>
+#include <vector>
 
 #include "kernels/bilinear.h"
+#include "kernels/cpu/upsample_cpu.h"
+#include "kernels/upsample.h"
 #include "tests/gpu_reference.h"
 
 namespace nsal {
@@ -62,6 +67,47 @@ TEST(BilinearMath, ForwardAndGatherBackwardMatchTheReference) {
         ASSERT_NEAR(kernels::bilinear_backward_gather(iy, ix, c.h, c.w, c.oh, c.ow, dy.data()),
                     want_dx[iy * c.w + ix], 1e-5)
             << c.h << "x" << c.w << " -> " << c.oh << "x" << c.ow << " at " << iy << "," << ix;
+  }
+}
+
+// With a scale factor the sampling step is 1 / scale, not in / out (PyTorch without
+// recompute_scale_factor). The GPU kernels take that step through the *_steps functions; here they
+// are checked against the CPU layer's loops (kernels/upsample.h) for factors whose step differs
+// from in / out (5 * 1.5 -> 7: 1 / 1.5 != 5 / 7), and for a gather range that still covers every
+// output using an input. Forward: the same float operations in the same order, so within one
+// rounding (1e-6); backward: a gather against the CPU's scatter, sums in another order (1e-5).
+TEST(BilinearMath, ScaleFactorStepsMatchTheCpuLoops) {
+  struct Case {
+    int h, w;
+    double sh, sw;
+  };
+  for (Case c : {Case{5, 6, 1.5, 1.5}, Case{4, 7, 2.5, 0.75}, Case{9, 3, 1.3, 3.0}}) {
+    SCOPED_TRACE(std::to_string(c.h) + "x" + std::to_string(c.w) + " scale " +
+                 std::to_string(c.sh) + ", " + std::to_string(c.sw));
+    const int oh = static_cast<int>(std::floor(c.h * c.sh));
+    const int ow = static_cast<int>(std::floor(c.w * c.sw));
+    const float step_h = kernels::bilinear_step<float>(c.h, oh, c.sh);
+    const float step_w = kernels::bilinear_step<float>(c.w, ow, c.sw);
+    std::mt19937_64 rng(c.h * 10 + c.w);
+    std::uniform_real_distribution<float> u(-1, 1);
+    std::vector<float> x(c.h * c.w), dy(oh * ow), y(oh * ow), dx(c.h * c.w);
+    for (auto& e : x)
+      e = u(rng);
+    for (auto& e : dy)
+      e = u(rng);
+    kernels::cpu::upsample_bilinear2d_forward(x.data(), 1, c.h, c.w, oh, ow, c.sh, c.sw, y.data());
+    kernels::cpu::upsample_bilinear2d_backward(dy.data(), 1, c.h, c.w, oh, ow, c.sh, c.sw,
+                                               dx.data());
+    for (int oy = 0; oy < oh; ++oy)
+      for (int ox = 0; ox < ow; ++ox)
+        ASSERT_NEAR(kernels::bilinear_forward_at_steps(oy, ox, c.h, c.w, step_h, step_w, x.data()),
+                    y[oy * ow + ox], 1e-6);
+    for (int iy = 0; iy < c.h; ++iy)
+      for (int ix = 0; ix < c.w; ++ix)
+        ASSERT_NEAR(kernels::bilinear_backward_gather_steps(iy, ix, c.h, c.w, oh, ow, step_h,
+                                                            step_w, dy.data()),
+                    dx[iy * c.w + ix], 1e-5)
+            << "at " << iy << "," << ix;
   }
 }
 

@@ -161,6 +161,29 @@ TEST(CrossEntropyLoss, RejectsBadLabelsAndShapesNamingTheLoss) {
   expect_error_mentions([&] { fresh.backward(ctx); }, {"CrossEntropyLoss", "without a forward"});
 }
 
+// forward_async() + loss_value() is forward() split in two (on the GPU the value stays on the
+// device until loss_value() reads it); on the CPU both give the same value, and backward() after
+// forward_async() the same gradient.
+TEST(Losses, AsyncForwardThenLossValueEqualsForward) {
+  std::mt19937_64 rng(9);
+  Context ctx;
+  Tensor x = testing::random_tensor({3, 4}, rng), t = testing::random_tensor({3, 4}, rng);
+  Tensor y = labels({0, 3, 1}, {3});
+  CrossEntropyLoss a, b;
+  const double want = a.forward(ctx, x, y);
+  const std::vector<double> want_grad = a.backward(ctx).to_vector();
+  b.forward_async(ctx, x, y);
+  EXPECT_EQ(b.loss_value(), want);
+  EXPECT_EQ(b.loss_value(), want);  // kept, not recomputed
+  EXPECT_EQ(b.backward(ctx).to_vector(), want_grad);
+  MSELoss m1, m2;
+  m2.forward_async(ctx, x, t);
+  EXPECT_EQ(m2.loss_value(), m1.forward(ctx, x, t));
+  L1Loss l1, l2;
+  l2.forward_async(ctx, x, t);
+  EXPECT_EQ(l2.loss_value(), l1.forward(ctx, x, t));
+}
+
 template <typename L>
 void check_regression_loss(bool squared) {
   std::mt19937_64 rng(5);

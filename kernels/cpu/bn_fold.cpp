@@ -13,6 +13,8 @@ void bn_fold(int64_t c_out, int64_t per_channel, const float* w, const float* co
   NSAL_CHECK(eps > 0, "bn_fold: eps must be positive, got {}", eps);
   NSAL_CHECK(w && gamma && beta && mean && var && w_out && b_out,
              "bn_fold: a required pointer is null");
+  // Channels are independent: one thread per block of channels (no reduction, same bits).
+#pragma omp parallel for schedule(static) if (c_out * per_channel >= (int64_t{1} << 16))
   for (int64_t o = 0; o < c_out; ++o)
     bn_fold_apply(o, per_channel, w, conv_bias, gamma, beta, mean, var, eps, w_out, b_out);
 }

@@ -37,8 +37,8 @@ class GpuHandles {
   // Makes this handle's device the current one (a host call; cheap when it already is).
   void activate() const;
 
-  cuda::DescCache& descs() { return *descs_; }
-  cuda::ConvPlanCache& conv_plans() { return *conv_plans_; }
+  ::nsal::cuda::DescCache& descs() { return *descs_; }
+  ::nsal::cuda::ConvPlanCache& conv_plans() { return *conv_plans_; }
 
   // Bytes of the fixed cuBLAS workspace (cuBLAS never allocates inside a step).
   static constexpr size_t kCublasWorkspaceBytes = size_t{32} << 20;
@@ -52,8 +52,8 @@ class GpuHandles {
   cudnnHandle_t cudnn_ = nullptr;
   cublasHandle_t cublas_ = nullptr;
   void* cublas_workspace_ = nullptr;
-  std::unique_ptr<cuda::DescCache> descs_;
-  std::unique_ptr<cuda::ConvPlanCache> conv_plans_;
+  std::unique_ptr<::nsal::cuda::DescCache> descs_;
+  std::unique_ptr<::nsal::cuda::ConvPlanCache> conv_plans_;
 };
 
 }  // namespace nsal::kernels

@@ -6,27 +6,28 @@
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/validate.h"
 #include "kernels/cuda_ops.h"
+#include "kernels/upsample.h"
 
 namespace nsal::cuda {
 namespace {
 
-__global__ void bilinear_forward_kernel(int64_t total, int h, int w, int oh, int ow, const float* x,
-                                        float* y) {
+__global__ void bilinear_forward_kernel(int64_t total, int h, int w, int oh, int ow, float sy,
+                                        float sx, const float* x, float* y) {
   NSAL_GRID_STRIDE(i, total) {
     const int64_t plane = i / (int64_t{oh} * ow);
     const int rem = static_cast<int>(i - plane * oh * ow);
-    y[i] =
-        kernels::bilinear_forward_at(rem / ow, rem % ow, h, w, oh, ow, x + plane * int64_t{h} * w);
+    y[i] = kernels::bilinear_forward_at_steps(rem / ow, rem % ow, h, w, sy, sx,
+                                              x + plane * int64_t{h} * w);
   }
 }
 
-__global__ void bilinear_backward_kernel(int64_t total, int h, int w, int oh, int ow,
-                                         const float* dy, float* dx) {
+__global__ void bilinear_backward_kernel(int64_t total, int h, int w, int oh, int ow, float sy,
+                                         float sx, const float* dy, float* dx) {
   NSAL_GRID_STRIDE(i, total) {
     const int64_t plane = i / (int64_t{h} * w);
     const int rem = static_cast<int>(i - plane * h * w);
-    dx[i] = kernels::bilinear_backward_gather(rem / w, rem % w, h, w, oh, ow,
-                                              dy + plane * int64_t{oh} * ow);
+    dx[i] = kernels::bilinear_backward_gather_steps(rem / w, rem % w, h, w, oh, ow, sy, sx,
+                                                    dy + plane * int64_t{oh} * ow);
   }
 }
 
@@ -43,28 +44,31 @@ void check_upsample(int64_t n, int64_t c, int h, int w, int oh, int ow, const ch
 namespace nsal::kernels::gpu {
 
 void upsample_bilinear2d_forward(const GpuExec& ex, int64_t n, int64_t c, int h, int w, int oh,
-                                 int ow, const float* x, float* y) {
+                                 int ow, const float* x, float* y, double scale_h, double scale_w) {
   const char* op = "upsample_bilinear2d_forward";
   cuda::check_upsample(n, c, h, w, oh, ow, op);
   cudaStream_t s = cuda::stream_of(ex, op);
   cuda::check_device_ptr(x, "x", op);
   cuda::check_device_ptr(y, "y", op);
   const int64_t total = n * c * oh * ow;
-  cuda::bilinear_forward_kernel<<<cuda::grid_for(total), cuda::kBlock, 0, s>>>(total, h, w, oh, ow,
-                                                                               x, y);
+  cuda::bilinear_forward_kernel<<<cuda::grid_for(total), cuda::kBlock, 0, s>>>(
+      total, h, w, oh, ow, kernels::bilinear_step<float>(h, oh, scale_h),
+      kernels::bilinear_step<float>(w, ow, scale_w), x, y);
   NSAL_CUDA_CHECK_LAUNCH();
 }
 
 void upsample_bilinear2d_backward(const GpuExec& ex, int64_t n, int64_t c, int h, int w, int oh,
-                                  int ow, const float* dy, float* dx) {
+                                  int ow, const float* dy, float* dx, double scale_h,
+                                  double scale_w) {
   const char* op = "upsample_bilinear2d_backward";
   cuda::check_upsample(n, c, h, w, oh, ow, op);
   cudaStream_t s = cuda::stream_of(ex, op);
   cuda::check_device_ptr(dy, "dy", op);
   cuda::check_device_ptr(dx, "dx", op);
   const int64_t total = n * c * h * w;
-  cuda::bilinear_backward_kernel<<<cuda::grid_for(total), cuda::kBlock, 0, s>>>(total, h, w, oh, ow,
-                                                                                dy, dx);
+  cuda::bilinear_backward_kernel<<<cuda::grid_for(total), cuda::kBlock, 0, s>>>(
+      total, h, w, oh, ow, kernels::bilinear_step<float>(h, oh, scale_h),
+      kernels::bilinear_step<float>(w, ow, scale_w), dy, dx);
   NSAL_CUDA_CHECK_LAUNCH();
 }
 

@@ -78,7 +78,6 @@ void BatchNorm::update_running_stats(int64_t count) {
 }
 
 void BatchNorm::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
-  (void)ctx;
   if (opt_.affine) {
     check_param(x, weight_, "weight");
     check_param(x, bias_, "bias");
@@ -86,6 +85,10 @@ void BatchNorm::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
   if (opt_.track_running_stats) {
     check_param(x, running_mean_, "running_mean");
     check_param(x, running_var_, "running_var");
+  }
+  if (use_gpu(x)) {
+    forward_gpu(ctx, x, y);
+    return;
   }
   const int64_t N = x.dim(0), C = x.dim(1), S = x.numel() / (N * C > 0 ? N * C : 1);
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
@@ -113,8 +116,11 @@ void BatchNorm::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
 
 void BatchNorm::backward_impl(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
                               Tensor* dx) {
-  (void)ctx;
   (void)y;
+  if (use_gpu(x)) {
+    backward_gpu(ctx, x, dy, dx);
+    return;
+  }
   const int64_t N = x.dim(0), C = x.dim(1), S = x.numel() / (N * C > 0 ? N * C : 1);
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);

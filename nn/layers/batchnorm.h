@@ -5,6 +5,11 @@
 // unbiased batch variance for running_var, and num_batches_tracked += 1 (momentum unset: the
 // cumulative average, momentum = 1 / num_batches_tracked). Eval mode uses the running statistics.
 //
+// On a CUDA device (float32) the layer runs cuDNN's batch normalisation and an own kernel for the
+// eval-mode backward; num_batches_tracked is counted on the device. The cumulative average
+// (momentum unset) needs the count on the host: that case reads it back once per training
+// forward (a host synchronisation); with a momentum (the default 0.1) nothing is read.
+//
 // Arena entries: parameters "<name>.weight" (gamma, ParamRole::weight) and "<name>.bias" (beta,
 // ParamRole::bias) when affine; buffers "<name>.running_mean", "<name>.running_var" and
 // "<name>.num_batches_tracked" (a count stored as a float value) when tracking running stats.
@@ -57,6 +62,11 @@ class BatchNorm : public Layer {
   bool uses_batch_stats() const { return training() || !opt_.track_running_stats; }
   template <typename T>
   void update_running_stats(int64_t count);
+  // The CUDA backend (nn/layers/batchnorm_gpu.cpp), float32.
+  void forward_gpu(Context& ctx, const Tensor& x, Tensor& y);
+  void backward_gpu(Context& ctx, const Tensor& x, const Tensor& dy, Tensor* dx);
+  // A (C,) device tensor of `value` kept in `t` (gamma = 1, beta = 0 without affine parameters).
+  const float* gpu_constant(Context& ctx, Tensor& t, float value, Device device);
 
   int spatial_dims_;
   int64_t num_features_;
@@ -64,6 +74,10 @@ class BatchNorm : public Layer {
   Tensor weight_, bias_, dweight_, dbias_;
   Tensor running_mean_, running_var_, num_batches_tracked_;
   Tensor save_mean_, save_invstd_, batch_var_;  // (C,) float64 host: the last batch's statistics
+  // GPU backend: the last batch's mean and 1 / sqrt(var + eps) (C,) float32 on the device, the
+  // constants that stand in for missing affine parameters, and sinks for gradients cuDNN always
+  // writes (dx when not needed, dgamma / dbeta without affine parameters).
+  Tensor gpu_mean_, gpu_invstd_, gpu_ones_, gpu_zeros_, gpu_dx_sink_, gpu_grad_sink_;
 };
 
 class BatchNorm1d : public BatchNorm {

@@ -3,7 +3,10 @@
 #include <fmt/format.h>
 #include <omp.h>
 
+#include <climits>
+
 #include "kernels/cpu/conv_cpu.h"
+#include "kernels/cuda_ops.h"
 
 namespace nsal {
 
@@ -117,9 +120,32 @@ kernels::ConvShape ConvNd::conv_shape(const Shape& in) const {
   return s;
 }
 
+kernels::ConvParams ConvNd::conv_params(const Shape& in) const {
+  const kernels::ConvShape s = conv_shape(in);
+  auto narrow = [this, &in](int64_t v, const char* what) {
+    if (v > INT_MAX)
+      fail(fmt::format("input {}: {} = {} is too large for the GPU backend (int sizes)",
+                       shape_str(in), what, v));
+    return static_cast<int>(v);
+  };
+  kernels::ConvParams p;
+  p.spatial = spatial_;
+  p.n = narrow(s.n, "batch");
+  p.c_in = narrow(s.c, "channels");
+  p.c_out = narrow(s.k, "output channels");
+  p.groups = narrow(s.groups, "groups");
+  for (int i = 0; i < spatial_; ++i) {
+    const int d = 3 - spatial_ + i;  // ConvShape is (D, H, W); ConvParams lists the used dims
+    p.in[i] = narrow(s.in[d], kDimName[d]);
+    p.kernel[i] = narrow(s.kernel[d], "kernel");
+    p.stride[i] = narrow(s.stride[d], "stride");
+    p.pad[i] = narrow(s.pad[d], "padding");
+    p.dilation[i] = narrow(s.dilation[d], "dilation");
+  }
+  return p;
+}
+
 void ConvNd::check_params(const Tensor& x) const {
-  if (x.device().is_cuda())
-    throw Error(fmt::format("{} '{}': CUDA path not available in this build", type(), name()));
   check_param(x, weight_, "weight");
   if (opt_.bias) check_param(x, bias_, "bias");
 }
@@ -147,6 +173,13 @@ void run_backward(Context& ctx, const kernels::ConvShape& s, const Tensor& x, co
 
 void ConvNd::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
   check_params(x);
+  if (use_gpu(x)) {
+    if (x.numel() == 0) return;
+    kernels::gpu::conv_forward(ctx.gpu(), conv_params(x.shape()), x.data<float>(),
+                               weight_.data<float>(), opt_.bias ? bias_.data<float>() : nullptr,
+                               y.data<float>());
+    return;
+  }
   const kernels::ConvShape s = conv_shape(x.shape());
   const Tensor* b = opt_.bias ? &bias_ : nullptr;
   if (x.dtype() == DType::f64)
@@ -159,6 +192,19 @@ void ConvNd::backward_impl(Context& ctx, const Tensor& x, const Tensor& y, const
                            Tensor* dx) {
   (void)y;
   check_params(x);
+  if (use_gpu(x)) {
+    if (x.numel() == 0) return;
+    const kernels::GpuExec ex = ctx.gpu();
+    const kernels::ConvParams p = conv_params(x.shape());
+    if (dx)
+      kernels::gpu::conv_backward_data(ex, p, dy.data<float>(), weight_.data<float>(),
+                                       dx->data<float>());
+    kernels::gpu::conv_backward_filter(ex, p, x.data<float>(), dy.data<float>(),
+                                       weight_grad_.data<float>());
+    if (opt_.bias)
+      kernels::gpu::conv_backward_bias(ex, p, dy.data<float>(), bias_grad_.data<float>());
+    return;
+  }
   const kernels::ConvShape s = conv_shape(x.shape());
   const Tensor* db = opt_.bias ? &bias_grad_ : nullptr;
   if (x.dtype() == DType::f64)

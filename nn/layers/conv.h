@@ -1,11 +1,13 @@
 // Conv2d and Conv3d: PyTorch's nn.Conv2d / nn.Conv3d (cross-correlation, zero padding, groups,
 // dilation, optional bias). Parameters in PyTorch layout: `<name>.weight` (O, I / groups, kh, kw)
 // or (O, I / groups, kd, kh, kw), and `<name>.bias` (O,) when enabled.
-// The CPU backend is im2col + BLAS (kernels/cpu/conv_cpu.h), scratch from Context::workspace.
+// The CPU backend is im2col + BLAS (kernels/cpu/conv_cpu.h), scratch from Context::workspace; the
+// GPU backend is cuDNN (kernels/cuda_ops.h), float32 only.
 #pragma once
 
 #include <string>
 
+#include "kernels/conv_params.h"
 #include "kernels/conv_shape.h"
 #include "nn/layer.h"
 
@@ -62,6 +64,9 @@ class ConvNd : public Layer {
 
   // The kernel geometry for an input shape (checked with output_shape first).
   kernels::ConvShape conv_shape(const Shape& in) const;
+  // The same geometry as the GPU ops take it (kernels/conv_params.h); throws naming the layer when
+  // a size does not fit the int fields cuDNN uses.
+  kernels::ConvParams conv_params(const Shape& in) const;
 
  protected:
   void forward_impl(Context& ctx, const Tensor& x, Tensor& y) override;

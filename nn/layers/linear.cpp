@@ -1,6 +1,7 @@
 #include "nn/layers/linear.h"
 
 #include "kernels/cpu/linear_cpu.h"
+#include "kernels/cuda_ops.h"
 #include "nn/layers/float_dispatch.h"
 
 namespace nsal {
@@ -26,10 +27,16 @@ Shape Linear::output_shape(const Shape& in) const {
   return out;
 }
 
-void Linear::forward_impl(Context&, const Tensor& x, Tensor& y) {
+void Linear::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
   check_param(x, weight_, "weight");
   if (has_bias_) check_param(x, bias_, "bias");
   const int64_t rows = x.numel() / in_;
+  if (use_gpu(x)) {
+    if (rows == 0) return;
+    kernels::gpu::linear_forward(ctx.gpu(), rows, in_, out_, x.data<float>(), weight_.data<float>(),
+                                 has_bias_ ? bias_.data<float>() : nullptr, y.data<float>());
+    return;
+  }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::linear_forward(x.data<T>(), weight_.data<T>(),
@@ -38,8 +45,21 @@ void Linear::forward_impl(Context&, const Tensor& x, Tensor& y) {
   });
 }
 
-void Linear::backward_impl(Context&, const Tensor& x, const Tensor&, const Tensor& dy, Tensor* dx) {
+void Linear::backward_impl(Context& ctx, const Tensor& x, const Tensor&, const Tensor& dy,
+                           Tensor* dx) {
   const int64_t rows = x.numel() / in_;
+  if (use_gpu(x)) {
+    if (rows == 0) return;
+    const kernels::GpuExec ex = ctx.gpu();
+    if (dx)
+      kernels::gpu::linear_backward_data(ex, rows, in_, out_, dy.data<float>(),
+                                         weight_.data<float>(), dx->data<float>());
+    kernels::gpu::linear_backward_weight(ex, rows, in_, out_, x.data<float>(), dy.data<float>(),
+                                         dweight_.data<float>());
+    if (has_bias_)
+      kernels::gpu::linear_backward_bias(ex, rows, out_, dy.data<float>(), dbias_.data<float>());
+    return;
+  }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::linear_backward(x.data<T>(), weight_.data<T>(), dy.data<T>(),

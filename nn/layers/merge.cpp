@@ -1,6 +1,7 @@
 #include "nn/layers/merge.h"
 
 #include "kernels/cpu/elementwise_cpu.h"
+#include "kernels/cuda_ops.h"
 #include "nn/layers/float_dispatch.h"
 
 namespace nsal {
@@ -20,6 +21,10 @@ const Tensor& ResidualAdd::forward(Context& ctx, const Tensor& a, const Tensor& 
   if (a.shape() != b.shape() || a.dtype() != b.dtype())
     throw ShapeError(who + ": inputs differ: " + a.describe() + " and " + b.describe());
   out_.resize(a.shape(), a.dtype(), a.device(), "residual sum");
+  if (on_gpu(a, [&] { return who; })) {
+    kernels::gpu::add(ctx.gpu(), a.numel(), a.data<float>(), b.data<float>(), out_.data<float>());
+    return out_;
+  }
   dispatch_cpu_float(who, a, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::add(a.data<T>(), b.data<T>(), out_.data<T>(), a.numel());
@@ -61,6 +66,18 @@ const Tensor& Concat::forward(Context& ctx, const std::vector<const Tensor*>& in
   out_.resize(out_shape, first.dtype(), first.device(), "concat output");
   const int64_t N = first.dim(0);
   const int64_t S = shape_numel(Shape(first.shape().begin() + 2, first.shape().end()));
+  if (on_gpu(first, [&] { return who; })) {
+    if (out_.numel() == 0) return out_;
+    gpu_ptrs_.resize(inputs.size());
+    gpu_channels_.resize(inputs.size());
+    for (size_t i = 0; i < inputs.size(); ++i) {
+      gpu_ptrs_[i] = inputs[i]->data<float>();
+      gpu_channels_[i] = inputs[i]->dim(1);
+    }
+    kernels::gpu::concat_channels(ctx.gpu(), N, S, static_cast<int>(inputs.size()),
+                                  gpu_ptrs_.data(), gpu_channels_.data(), out_.data<float>());
+    return out_;
+  }
   dispatch_cpu_float(who, first, [&](auto tag) {
     using T = decltype(tag);
     int64_t offset = 0;
@@ -83,6 +100,19 @@ const std::vector<Tensor>& Concat::backward(Context& ctx, const Tensor& dy) {
   grads_.resize(in_shapes_.size());
   const int64_t N = dy.dim(0), channels = dy.dim(1);
   const int64_t S = shape_numel(Shape(dy.shape().begin() + 2, dy.shape().end()));
+  if (on_gpu(dy, [&] { return who; })) {
+    gpu_dst_.resize(in_shapes_.size());
+    gpu_channels_.resize(in_shapes_.size());
+    for (size_t i = 0; i < in_shapes_.size(); ++i) {
+      grads_[i].resize(in_shapes_[i], dy.dtype(), dy.device(), "concat input gradient");
+      gpu_dst_[i] = grads_[i].data<float>();
+      gpu_channels_[i] = in_shapes_[i][1];
+    }
+    if (dy.numel() == 0) return grads_;
+    kernels::gpu::split_channels(ctx.gpu(), N, S, static_cast<int>(in_shapes_.size()),
+                                 dy.data<float>(), gpu_dst_.data(), gpu_channels_.data());
+    return grads_;
+  }
   dispatch_cpu_float(who, dy, [&](auto tag) {
     using T = decltype(tag);
     int64_t offset = 0;
@@ -101,6 +131,10 @@ void accumulate_into(Context& ctx, Tensor& dst, const Tensor& src, const std::st
   check_device(who, ctx, src, "added gradient");
   if (dst.shape() != src.shape() || dst.dtype() != src.dtype())
     throw ShapeError(who + ": cannot add " + src.describe() + " into " + dst.describe());
+  if (on_gpu(dst, [&] { return who; })) {
+    kernels::gpu::axpy(ctx.gpu(), dst.numel(), 1.f, src.data<float>(), dst.data<float>());
+    return;
+  }
   dispatch_cpu_float(who, dst, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::accumulate(dst.data<T>(), src.data<T>(), dst.numel());

@@ -1,6 +1,7 @@
 // Ops with several inputs, used by model graphs (not Layer subclasses): the residual sum and
 // concatenation along channels. Like layers, they own and reuse their output and gradient
-// buffers, check shapes, dtype and device, and name themselves in errors.
+// buffers, check shapes, dtype and device, and name themselves in errors. Each runs on the
+// backend of its inputs' device (float32 on CUDA: the add, axpy, concat and split GPU ops).
 #pragma once
 
 #include <string>
@@ -52,6 +53,10 @@ class Concat {
   Tensor out_;
   std::vector<Shape> in_shapes_;
   std::vector<Tensor> grads_;
+  // Host arrays the GPU concat/split ops take (kept to avoid reallocating them every step).
+  std::vector<const float*> gpu_ptrs_;
+  std::vector<float*> gpu_dst_;
+  std::vector<int64_t> gpu_channels_;
 };
 
 // dst += src for gradient fan-in (a tensor read by two ops); same shape, dtype and device.

@@ -1,6 +1,9 @@
 #include "nn/layers/pool.h"
 
+#include <climits>
+
 #include "kernels/cpu/pool_cpu.h"
+#include "kernels/cuda_ops.h"
 #include "nn/layers/float_dispatch.h"
 
 namespace nsal {
@@ -74,6 +77,25 @@ Shape Pool::output_shape(const Shape& in) const {
   return {in[0], in[1], g.out_d, g.out_h, g.out_w};
 }
 
+kernels::PoolParams Pool::pool_params(const Shape& in, kernels::PoolMode mode) const {
+  for (int64_t d : in)
+    if (d > INT_MAX)
+      fail("input " + shape_str(in) + " is too large for the GPU backend (int sizes)");
+  kernels::PoolParams p;
+  p.spatial = spatial_dims_;
+  p.n = static_cast<int>(in[0]);
+  p.c = static_cast<int>(in[1]);
+  const int off = 3 - spatial_dims_;
+  for (int i = 0; i < spatial_dims_; ++i) {
+    p.in[i] = static_cast<int>(in[2 + i]);
+    p.kernel[i] = k_[off + i];
+    p.stride[i] = s_[off + i];
+    p.pad[i] = p_[off + i];
+  }
+  p.mode = mode;
+  return p;
+}
+
 static const char* max_type(int d) {
   return d == 2 ? "maxpool2d" : "maxpool3d";
 }
@@ -91,8 +113,14 @@ MaxPool::MaxPool(int spatial_dims, std::string name, PoolArg kernel, PoolArg str
     : Pool(max_type(checked_dims(spatial_dims)), spatial_dims, std::move(name), std::move(kernel),
            std::move(stride), std::move(padding)) {}
 
-void MaxPool::forward_impl(Context&, const Tensor& x, Tensor& y) {
+void MaxPool::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
   geom_ = geometry_for(x.shape());
+  if (use_gpu(x)) {  // the GPU backward re-finds each maximum from x and y: no index tensor
+    if (x.numel() == 0) return;
+    kernels::gpu::pool_forward(ctx.gpu(), pool_params(x.shape(), kernels::PoolMode::max),
+                               x.data<float>(), y.data<float>());
+    return;
+  }
   argmax_.resize(y.shape(), DType::i32, x.device(), "max-pool indices");
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
@@ -101,9 +129,16 @@ void MaxPool::forward_impl(Context&, const Tensor& x, Tensor& y) {
   });
 }
 
-void MaxPool::backward_impl(Context&, const Tensor& x, const Tensor&, const Tensor& dy,
+void MaxPool::backward_impl(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
                             Tensor* dx) {
   if (!dx) return;
+  if (use_gpu(x)) {
+    if (x.numel() == 0) return;
+    kernels::gpu::pool_backward(ctx.gpu(), pool_params(x.shape(), kernels::PoolMode::max),
+                                x.data<float>(), y.data<float>(), dy.data<float>(),
+                                dx->data<float>());
+    return;
+  }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::max_pool_backward(dy.data<T>(), argmax_.data<int32_t>(), planes(x.shape()), geom_,
@@ -117,8 +152,19 @@ AvgPool::AvgPool(int spatial_dims, std::string name, PoolArg kernel, PoolArg str
            std::move(stride), std::move(padding)),
       count_include_pad_(count_include_pad) {}
 
-void AvgPool::forward_impl(Context&, const Tensor& x, Tensor& y) {
+static kernels::PoolMode avg_mode(bool count_include_pad) {
+  return count_include_pad ? kernels::PoolMode::avg_include_pad
+                           : kernels::PoolMode::avg_exclude_pad;
+}
+
+void AvgPool::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
   geom_ = geometry_for(x.shape());
+  if (use_gpu(x)) {
+    if (x.numel() == 0) return;
+    kernels::gpu::pool_forward(ctx.gpu(), pool_params(x.shape(), avg_mode(count_include_pad_)),
+                               x.data<float>(), y.data<float>());
+    return;
+  }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::avg_pool_forward(x.data<T>(), planes(x.shape()), geom_, count_include_pad_,
@@ -126,9 +172,16 @@ void AvgPool::forward_impl(Context&, const Tensor& x, Tensor& y) {
   });
 }
 
-void AvgPool::backward_impl(Context&, const Tensor& x, const Tensor&, const Tensor& dy,
+void AvgPool::backward_impl(Context& ctx, const Tensor& x, const Tensor& y, const Tensor& dy,
                             Tensor* dx) {
   if (!dx) return;
+  if (use_gpu(x)) {
+    if (x.numel() == 0) return;
+    kernels::gpu::pool_backward(ctx.gpu(), pool_params(x.shape(), avg_mode(count_include_pad_)),
+                                x.data<float>(), y.data<float>(), dy.data<float>(),
+                                dx->data<float>());
+    return;
+  }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::avg_pool_backward(dy.data<T>(), planes(x.shape()), geom_, count_include_pad_,
@@ -144,8 +197,14 @@ Shape GlobalAvgPool::output_shape(const Shape& in) const {
   return {in[0], in[1]};
 }
 
-void GlobalAvgPool::forward_impl(Context&, const Tensor& x, Tensor& y) {
+void GlobalAvgPool::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
   const int64_t planes = x.dim(0) * x.dim(1);
+  if (use_gpu(x)) {
+    if (planes == 0) return;
+    kernels::gpu::global_avg_pool_forward(ctx.gpu(), x.dim(0), x.dim(1), x.numel() / planes,
+                                          x.data<float>(), y.data<float>());
+    return;
+  }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::global_avg_pool_forward(x.data<T>(), planes, planes ? x.numel() / planes : 0,
@@ -153,10 +212,16 @@ void GlobalAvgPool::forward_impl(Context&, const Tensor& x, Tensor& y) {
   });
 }
 
-void GlobalAvgPool::backward_impl(Context&, const Tensor& x, const Tensor&, const Tensor& dy,
+void GlobalAvgPool::backward_impl(Context& ctx, const Tensor& x, const Tensor&, const Tensor& dy,
                                   Tensor* dx) {
   if (!dx) return;
   const int64_t planes = x.dim(0) * x.dim(1);
+  if (use_gpu(x)) {
+    if (planes == 0) return;
+    kernels::gpu::global_avg_pool_backward(ctx.gpu(), x.dim(0), x.dim(1), x.numel() / planes,
+                                           dy.data<float>(), dx->data<float>());
+    return;
+  }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::global_avg_pool_backward(dy.data<T>(), planes, planes ? x.numel() / planes : 0,

@@ -1,11 +1,14 @@
 // Pooling: MaxPool2d/3d, AvgPool2d/3d (PyTorch semantics: floor mode, no dilation, padding at
 // most half the kernel; max pooling pads with -inf, average pooling counts the zero padding in
 // the divisor unless count_include_pad is off) and GlobalAvgPool ((N, C, ...) -> (N, C)).
+// On a CUDA device (float32): an own max-pool kernel with PyTorch's tie rule, cuDNN average
+// pooling and an own global-average kernel (kernels/cuda_ops.h).
 #pragma once
 
 #include <initializer_list>
 #include <vector>
 
+#include "kernels/conv_params.h"
 #include "kernels/pool.h"
 #include "nn/layer.h"
 
@@ -30,6 +33,8 @@ class Pool : public Layer {
   // Geometry for one input shape (N, C, [D,] H, W); throws naming the layer when it does not fit.
   kernels::PoolGeom geometry_for(const Shape& in) const;
   int64_t planes(const Shape& in) const { return in[0] * in[1]; }
+  // The GPU ops' description of this pooling for an input shape (int sizes checked).
+  kernels::PoolParams pool_params(const Shape& in, kernels::PoolMode mode) const;
 
   int spatial_dims_;
   int k_[3], s_[3], p_[3];  // (D, H, W); D is 1/1/0 for 2d pooling
@@ -47,7 +52,7 @@ class MaxPool : public Pool {
                      Tensor* dx) override;
 
  private:
-  Tensor argmax_;  // int32, output shape: flat index of each maximum within its input plane
+  Tensor argmax_;  // int32, output shape: flat index of each maximum within its input plane (CPU)
 };
 
 class AvgPool : public Pool {

@@ -1,9 +1,16 @@
 #include "nn/layers/reshape.h"
 
+#include "kernels/cuda_ops.h"
+
 namespace nsal {
 
-// Same elements, new shape: one contiguous copy.
-static void copy_as(const Tensor& src, Tensor& dst) {
+// Same elements, new shape: one contiguous copy. On a CUDA device (any dtype) the copy is queued
+// on the context's stream, so it stays ordered with the other ops and needs no host wait.
+static void copy_as(Context& ctx, const Tensor& src, Tensor& dst) {
+  if (src.device().is_cuda()) {
+    kernels::gpu::copy(ctx.gpu(), dst.raw(), src.raw(), src.nbytes());
+    return;
+  }
   dst.copy_from(src.reshaped(dst.shape()));
 }
 
@@ -25,12 +32,13 @@ Shape Flatten::output_shape(const Shape& in) const {
   return out;
 }
 
-void Flatten::forward_impl(Context&, const Tensor& x, Tensor& y) {
-  copy_as(x, y);
+void Flatten::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
+  copy_as(ctx, x, y);
 }
 
-void Flatten::backward_impl(Context&, const Tensor&, const Tensor&, const Tensor& dy, Tensor* dx) {
-  if (dx) copy_as(dy, *dx);
+void Flatten::backward_impl(Context& ctx, const Tensor&, const Tensor&, const Tensor& dy,
+                            Tensor* dx) {
+  if (dx) copy_as(ctx, dy, *dx);
 }
 
 Reshape::Reshape(std::string name, Shape per_sample)
@@ -69,12 +77,13 @@ Shape Reshape::output_shape(const Shape& in) const {
   return out;
 }
 
-void Reshape::forward_impl(Context&, const Tensor& x, Tensor& y) {
-  copy_as(x, y);
+void Reshape::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
+  copy_as(ctx, x, y);
 }
 
-void Reshape::backward_impl(Context&, const Tensor&, const Tensor&, const Tensor& dy, Tensor* dx) {
-  if (dx) copy_as(dy, *dx);
+void Reshape::backward_impl(Context& ctx, const Tensor&, const Tensor&, const Tensor& dy,
+                            Tensor* dx) {
+  if (dx) copy_as(ctx, dy, *dx);
 }
 
 }  // namespace nsal

@@ -1,8 +1,10 @@
 #include "nn/layers/upsample.h"
 
+#include <climits>
 #include <cmath>
 
 #include "kernels/cpu/upsample_cpu.h"
+#include "kernels/cuda_ops.h"
 #include "nn/layers/float_dispatch.h"
 
 namespace nsal {
@@ -34,7 +36,23 @@ Shape UpsampleBilinear2d::output_shape(const Shape& in) const {
   return {in[0], in[1], oh, ow};
 }
 
-void UpsampleBilinear2d::forward_impl(Context&, const Tensor& x, Tensor& y) {
+// The GPU ops take int sizes; the CPU's int64 loops need no such check.
+static void check_int_sizes(const Layer& l, const Tensor& x, const Tensor& y) {
+  if (x.dim(2) > INT_MAX || x.dim(3) > INT_MAX || y.dim(2) > INT_MAX || y.dim(3) > INT_MAX)
+    throw ShapeError(layer_label(l.type(), l.name()) + ": input " + x.describe() + " / output " +
+                     y.describe() + " is too large for the GPU backend (int sizes)");
+}
+
+void UpsampleBilinear2d::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
+  if (use_gpu(x)) {
+    if (x.numel() == 0) return;
+    check_int_sizes(*this, x, y);
+    kernels::gpu::upsample_bilinear2d_forward(
+        ctx.gpu(), x.dim(0), x.dim(1), static_cast<int>(x.dim(2)), static_cast<int>(x.dim(3)),
+        static_cast<int>(y.dim(2)), static_cast<int>(y.dim(3)), x.data<float>(), y.data<float>(),
+        scale_.h, scale_.w);
+    return;
+  }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::upsample_bilinear2d_forward(x.data<T>(), x.dim(0) * x.dim(1), x.dim(2), x.dim(3),
@@ -42,9 +60,18 @@ void UpsampleBilinear2d::forward_impl(Context&, const Tensor& x, Tensor& y) {
   });
 }
 
-void UpsampleBilinear2d::backward_impl(Context&, const Tensor& x, const Tensor& y, const Tensor& dy,
-                                       Tensor* dx) {
+void UpsampleBilinear2d::backward_impl(Context& ctx, const Tensor& x, const Tensor& y,
+                                       const Tensor& dy, Tensor* dx) {
   if (!dx) return;
+  if (use_gpu(x)) {
+    if (x.numel() == 0) return;
+    check_int_sizes(*this, x, y);
+    kernels::gpu::upsample_bilinear2d_backward(
+        ctx.gpu(), x.dim(0), x.dim(1), static_cast<int>(x.dim(2)), static_cast<int>(x.dim(3)),
+        static_cast<int>(y.dim(2)), static_cast<int>(y.dim(3)), dy.data<float>(), dx->data<float>(),
+        scale_.h, scale_.w);
+    return;
+  }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
     kernels::cpu::upsample_bilinear2d_backward(dy.data<T>(), x.dim(0) * x.dim(1), x.dim(2),

@@ -18,18 +18,32 @@ BasicBlock::BasicBlock(const LayerAdder& add, const std::string& name, const Bas
     : sum_(name + ".sum"), grad_sum_(name + ".grad_sum") {
   NSAL_CHECK(o.spatial == 2 || o.spatial == 3, "BasicBlock '{}': spatial must be 2 or 3", name);
   const int sp = o.spatial;
-  main_.push(add(std::make_unique<ConvNd>(
-      sp, name + ".conv1", conv_opts(sp, o.in, o.out, 3, o.stride, o.dilation1, o.dilation1))));
-  main_.push(add(std::make_unique<BatchNorm>(sp, name + ".bn1", o.out)));
+  auto conv = [&](const std::string& n, const ConvOptions& opt) {
+    return static_cast<ConvNd*>(add(std::make_unique<ConvNd>(sp, n, opt)));
+  };
+  auto bn = [&](const std::string& n) {
+    return static_cast<BatchNorm*>(add(std::make_unique<BatchNorm>(sp, n, o.out)));
+  };
+  ConvNd* conv1 =
+      conv(name + ".conv1", conv_opts(sp, o.in, o.out, 3, o.stride, o.dilation1, o.dilation1));
+  BatchNorm* bn1 = bn(name + ".bn1");
+  main_.push(conv1);
+  main_.push(bn1);
   main_.push(add(std::make_unique<ReLU>(name + ".relu1")));
-  main_.push(add(std::make_unique<ConvNd>(
-      sp, name + ".conv2", conv_opts(sp, o.out, o.out, 3, 1, o.dilation2, o.dilation2))));
-  main_.push(add(std::make_unique<BatchNorm>(sp, name + ".bn2", o.out)));
+  ConvNd* conv2 =
+      conv(name + ".conv2", conv_opts(sp, o.out, o.out, 3, 1, o.dilation2, o.dilation2));
+  BatchNorm* bn2 = bn(name + ".bn2");
+  main_.push(conv2);
+  main_.push(bn2);
+  unit1_ = std::make_unique<ConvBnUnit>(conv1, bn1);
+  unit2_ = std::make_unique<ConvBnUnit>(conv2, bn2);
   if (o.stride != 1 || o.in != o.out) {
     const std::string s = name + "." + o.shortcut;
-    shortcut_.push(
-        add(std::make_unique<ConvNd>(sp, s + ".0", conv_opts(sp, o.in, o.out, 1, o.stride, 0, 1))));
-    shortcut_.push(add(std::make_unique<BatchNorm>(sp, s + ".1", o.out)));
+    ConvNd* sc = conv(s + ".0", conv_opts(sp, o.in, o.out, 1, o.stride, 0, 1));
+    BatchNorm* sc_bn = bn(s + ".1");
+    shortcut_.push(sc);
+    shortcut_.push(sc_bn);
+    unit_shortcut_ = std::make_unique<ConvBnUnit>(sc, sc_bn);
   }
   relu_out_ = add(std::make_unique<ReLU>(name + ".relu2"));
 }
@@ -45,6 +59,18 @@ const Tensor& BasicBlock::backward(Context& ctx, const Tensor& dy) {
   const Tensor& dmain = main_.backward(ctx, dsum);
   const Tensor& dshort = shortcut_.empty() ? dsum : shortcut_.backward(ctx, dsum);
   return grad_sum_.forward(ctx, dmain, dshort);
+}
+
+const Tensor& BasicBlock::forward_fused(Context& ctx, const Tensor& x, FoldScratch& scratch) {
+  const Tensor& h = unit1_->forward(ctx, x, nullptr, true, scratch);
+  const Tensor& s = unit_shortcut_ ? unit_shortcut_->forward(ctx, x, nullptr, false, scratch) : x;
+  return unit2_->forward(ctx, h, &s, true, scratch);  // relu(bn2(conv2(h)) + shortcut)
+}
+
+std::vector<const ConvBnUnit*> BasicBlock::units() const {
+  std::vector<const ConvBnUnit*> u{unit1_.get(), unit2_.get()};
+  if (unit_shortcut_) u.push_back(unit_shortcut_.get());
+  return u;
 }
 
 }  // namespace nsal

@@ -10,7 +10,9 @@
 
 #include <memory>
 #include <string>
+#include <vector>
 
+#include "nn/fuse.h"
 #include "nn/layers/merge.h"
 #include "nn/model.h"
 
@@ -35,6 +37,11 @@ class BasicBlock {
   const Tensor& forward(Context& ctx, const Tensor& x);  // (N, in, S...) -> (N, out, S/stride...)
   const Tensor& backward(Context& ctx, const Tensor& dy);
   const Tensor& output() const { return relu_out_->output(); }
+  // Eval mode, nn/fuse.h: relu(fold(conv1, bn1)) then relu(fold(conv2, bn2) + shortcut), the
+  // shortcut folded too when it is a conv + BN.
+  const Tensor& forward_fused(Context& ctx, const Tensor& x, FoldScratch& scratch);
+  // The fused units, for sizing the scratch and counting cuDNN's fused kernels.
+  std::vector<const ConvBnUnit*> units() const;
 
  private:
   Sequential main_;      // conv1, bn1, relu1, conv2, bn2
@@ -42,6 +49,7 @@ class BasicBlock {
   ResidualAdd sum_;
   ResidualAdd grad_sum_;  // d(loss)/dx = main path + shortcut path
   Layer* relu_out_;
+  std::unique_ptr<ConvBnUnit> unit1_, unit2_, unit_shortcut_;  // unit_shortcut_ null: identity
 };
 
 }  // namespace nsal

@@ -1,5 +1,7 @@
 #include "nn/models/resnet_cifar.h"
 
+#include <algorithm>
+
 namespace nsal {
 
 namespace {
@@ -17,12 +19,14 @@ ResNetCifar::ResNetCifar(int spatial_dims, int64_t in_channels, int64_t classes)
       classes_(classes) {
   NSAL_CHECK(spatial_dims == 2 || spatial_dims == 3, "resnet: spatial_dims must be 2 or 3");
   LayerAdder adder = [this](std::unique_ptr<Layer> layer) { return add_owned(std::move(layer)); };
-  Layer* conv1 = adder(std::make_unique<ConvNd>(spatial_dims, "conv1",
-                                                conv_opts(spatial_dims, in_channels, 64, 3, 1, 1)));
+  auto* conv1 = static_cast<ConvNd*>(adder(std::make_unique<ConvNd>(
+      spatial_dims, "conv1", conv_opts(spatial_dims, in_channels, 64, 3, 1, 1))));
   conv1->set_needs_input_grad(false);
+  auto* bn1 = static_cast<BatchNorm*>(adder(std::make_unique<BatchNorm>(spatial_dims, "bn1", 64)));
   stem_.push(conv1);
-  stem_.push(adder(std::make_unique<BatchNorm>(spatial_dims, "bn1", 64)));
+  stem_.push(bn1);
   stem_.push(adder(std::make_unique<ReLU>("relu")));
+  stem_unit_ = std::make_unique<ConvBnUnit>(conv1, bn1);
   const int64_t widths[4] = {64, 128, 256, 512};
   int64_t in = 64;
   for (int stage = 0; stage < 4; ++stage) {
@@ -48,13 +52,51 @@ Shape ResNetCifar::input_shape() const {
 
 const Tensor& ResNetCifar::forward(Context& ctx, const Tensor& x) {
   check_input(ctx, x);
+  last_forward_fused_ = fused_inference() && !training();
+  if (last_forward_fused_) return forward_fused(ctx, x);
   const Tensor* h = &stem_.forward(ctx, x);
   for (auto& b : blocks_)
     h = &b->forward(ctx, *h);
   return linear_->forward(ctx, pool_->forward(ctx, *h));
 }
 
+const Tensor& ResNetCifar::forward_fused(Context& ctx, const Tensor& x) {
+  // Room for the largest folded convolution, once (the scratch keeps its size afterwards).
+  int64_t weights = stem_unit_->weight_numel(), channels = stem_unit_->channels();
+  for (auto& b : blocks_)
+    for (const ConvBnUnit* u : b->units()) {
+      weights = std::max(weights, u->weight_numel());
+      channels = std::max(channels, u->channels());
+    }
+  fold_scratch_.reserve(weights, channels, x.device());
+  const Tensor* h = &stem_unit_->forward(ctx, x, nullptr, true, fold_scratch_);
+  for (auto& b : blocks_)
+    h = &b->forward_fused(ctx, *h, fold_scratch_);
+  return linear_->forward(ctx, pool_->forward(ctx, *h));
+}
+
+int ResNetCifar::fused_units() const {
+  int n = 1;
+  for (auto& b : blocks_)
+    n += static_cast<int>(b->units().size());
+  return n;
+}
+
+int ResNetCifar::fused_kernels_last_forward() const {
+  if (!last_forward_fused_) return 0;
+  int n = stem_unit_->fused_kernel() ? 1 : 0;
+  for (auto& b : blocks_)
+    for (const ConvBnUnit* u : b->units())
+      n += u->fused_kernel() ? 1 : 0;
+  return n;
+}
+
 void ResNetCifar::backward(Context& ctx, const Tensor& dlogits) {
+  NSAL_CHECK(!last_forward_fused_,
+             "model '{}': backward() after a fused inference forward (eval mode with "
+             "set_fused_inference(true)); the fused path has no backward: turn it off for "
+             "gradients",
+             arch());
   const Tensor* g = &pool_->backward(ctx, linear_->backward(ctx, dlogits));
   for (size_t i = blocks_.size(); i-- > 0;)
     g = &blocks_[i]->backward(ctx, *g);

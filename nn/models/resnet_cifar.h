@@ -3,16 +3,19 @@
 // shortcut where the shape changes, global average pool, linear), with the parameter names of
 // the common PyTorch CIFAR code: conv1, bn1, layer1.0.conv1, ..., layer2.0.shortcut.0,
 // layer2.0.shortcut.1, linear. With spatial_dims = 3 every conv and BN is 3D, for
-// single-channel 32x32x32 volumes (cryo-ET subtomograms).
+// single-channel 32x32x32 volumes (cryo-ET subtomograms). Model::set_fused_inference runs the
+// eval-mode forward with every conv + BN folded (nn/fuse.h).
 #pragma once
 
 #include <memory>
 #include <vector>
 
+#include "nn/fuse.h"
 #include "nn/layers/activation.h"
 #include "nn/layers/batchnorm.h"
 #include "nn/layers/conv.h"
 #include "nn/layers/linear.h"
+#include "nn/layers/merge.h"
 #include "nn/layers/pool.h"
 #include "nn/model.h"
 #include "nn/models/basic_block.h"
@@ -29,13 +32,25 @@ class ResNetCifar : public Model {
   void backward(Context& ctx, const Tensor& dlogits) override;
   const Tensor& features() const override { return pool_->output(); }  // (N, 512)
 
+  bool supports_fused_inference() const override { return true; }
+  // How many of the last fused forward's conv + BN units ran cuDNN's fused conv + bias +
+  // activation kernel (0 on the CPU; the rest fell back to the unfused ops), and how many there
+  // are.
+  int fused_kernels_last_forward() const;
+  int fused_units() const;
+
  private:
+  const Tensor& forward_fused(Context& ctx, const Tensor& x);
+
   int spatial_;
   int64_t in_channels_, classes_;
   Sequential stem_;  // conv1, bn1, relu
   std::vector<std::unique_ptr<BasicBlock>> blocks_;
   Layer* pool_;
   Layer* linear_;
+  std::unique_ptr<ConvBnUnit> stem_unit_;  // conv1 + bn1 + relu, fused
+  FoldScratch fold_scratch_;
+  bool last_forward_fused_ = false;
 };
 
 }  // namespace nsal
