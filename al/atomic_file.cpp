@@ -9,8 +9,8 @@
 #include <fstream>
 #include <sstream>
 
-#include "nn/kill_point.h"
 #include "kernels/error.h"
+#include "nn/kill_point.h"
 
 namespace nsal::al {
 

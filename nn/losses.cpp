@@ -158,19 +158,21 @@ void Loss::regression_forward_gpu(Context& ctx, F reduce, const Tensor& input,
   loss_pending_ = true;
 }
 
-double MSELoss::forward(Context& ctx, const Tensor& input, const Tensor& target) {
+double ElementwiseLoss::forward(Context& ctx, const Tensor& input, const Tensor& target) {
   forward_async(ctx, input, target);
   return loss_value();
 }
 
-void MSELoss::forward_async(Context& ctx, const Tensor& input, const Tensor& target) {
+void ElementwiseLoss::forward_async(Context& ctx, const Tensor& input, const Tensor& target) {
   input_ = target_ = nullptr;
   loss_pending_ = false;
   check_input(ctx, input, "input");
   check_pair(*this, input, target);
+  const bool squared = kind_ == Kind::squared;
   const int64_t n = input.numel();
   if (on_gpu(input, [this] { return name(); })) {
-    regression_forward_gpu(ctx, kernels::gpu::mse_forward, input, target);
+    regression_forward_gpu(ctx, squared ? kernels::gpu::mse_forward : kernels::gpu::l1_forward,
+                           input, target);
     input_ = &input;
     target_ = &target;
     return;
@@ -179,75 +181,37 @@ void MSELoss::forward_async(Context& ctx, const Tensor& input, const Tensor& tar
   dispatch_cpu_float(name(), input, [&](auto tag) {
     using T = decltype(tag);
     double* scratch = ctx.workspace_as<double>(kernels::cpu::reduction_chunks(n));
-    sum = kernels::cpu::squared_error_sum(input.data<T>(), target.data<T>(), n, scratch);
+    const T* x = input.data<T>();
+    const T* t = target.data<T>();
+    sum = squared ? kernels::cpu::squared_error_sum(x, t, n, scratch)
+                  : kernels::cpu::absolute_error_sum(x, t, n, scratch);
   });
   input_ = &input;
   target_ = &target;
   loss_ = sum / static_cast<double>(n);
 }
 
-const Tensor& MSELoss::backward(Context& ctx, double grad_scale) {
+const Tensor& ElementwiseLoss::backward(Context& ctx, double grad_scale) {
   const Tensor& input = saved_input();
-  grad_.resize(input.shape(), input.dtype(), input.device(), "loss gradient");
-  if (input.device().is_cuda()) {
-    if (input.numel() > 0)
-      kernels::gpu::mse_backward(ctx.gpu(), input.numel(), input.data<float>(),
-                                 target_->data<float>(), kernels::gpu::Reduction::mean,
-                                 static_cast<float>(grad_scale), grad_.data<float>());
-    return grad_;
-  }
-  dispatch_cpu_float(name(), input, [&](auto tag) {
-    using T = decltype(tag);
-    kernels::cpu::squared_error_backward(input.data<T>(), target_->data<T>(), input.numel(),
-                                         grad_scale / static_cast<double>(input.numel()),
-                                         grad_.data<T>());
-  });
-  return grad_;
-}
-
-double L1Loss::forward(Context& ctx, const Tensor& input, const Tensor& target) {
-  forward_async(ctx, input, target);
-  return loss_value();
-}
-
-void L1Loss::forward_async(Context& ctx, const Tensor& input, const Tensor& target) {
-  input_ = target_ = nullptr;
-  loss_pending_ = false;
-  check_input(ctx, input, "input");
-  check_pair(*this, input, target);
+  const bool squared = kind_ == Kind::squared;
   const int64_t n = input.numel();
-  if (on_gpu(input, [this] { return name(); })) {
-    regression_forward_gpu(ctx, kernels::gpu::l1_forward, input, target);
-    input_ = &input;
-    target_ = &target;
-    return;
-  }
-  double sum = 0;
-  dispatch_cpu_float(name(), input, [&](auto tag) {
-    using T = decltype(tag);
-    double* scratch = ctx.workspace_as<double>(kernels::cpu::reduction_chunks(n));
-    sum = kernels::cpu::absolute_error_sum(input.data<T>(), target.data<T>(), n, scratch);
-  });
-  input_ = &input;
-  target_ = &target;
-  loss_ = sum / static_cast<double>(n);
-}
-
-const Tensor& L1Loss::backward(Context& ctx, double grad_scale) {
-  const Tensor& input = saved_input();
   grad_.resize(input.shape(), input.dtype(), input.device(), "loss gradient");
   if (input.device().is_cuda()) {
-    if (input.numel() > 0)
-      kernels::gpu::l1_backward(ctx.gpu(), input.numel(), input.data<float>(),
-                                target_->data<float>(), kernels::gpu::Reduction::mean,
-                                static_cast<float>(grad_scale), grad_.data<float>());
+    if (n > 0)
+      (squared ? kernels::gpu::mse_backward : kernels::gpu::l1_backward)(
+          ctx.gpu(), n, input.data<float>(), target_->data<float>(), kernels::gpu::Reduction::mean,
+          static_cast<float>(grad_scale), grad_.data<float>());
     return grad_;
   }
   dispatch_cpu_float(name(), input, [&](auto tag) {
     using T = decltype(tag);
-    kernels::cpu::absolute_error_backward(input.data<T>(), target_->data<T>(), input.numel(),
-                                          grad_scale / static_cast<double>(input.numel()),
-                                          grad_.data<T>());
+    const T* x = input.data<T>();
+    const T* t = target_->data<T>();
+    const double scale = grad_scale / static_cast<double>(n);
+    if (squared)
+      kernels::cpu::squared_error_backward(x, t, n, scale, grad_.data<T>());
+    else
+      kernels::cpu::absolute_error_backward(x, t, n, scale, grad_.data<T>());
   });
   return grad_;
 }

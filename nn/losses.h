@@ -92,22 +92,32 @@ class CrossEntropyLoss : public Loss {
   double weight_sum_ = 0;
 };
 
-// mean((x - t)^2) over all elements; x and t of the same shape and dtype.
-class MSELoss : public Loss {
+// Mean of an elementwise error between an input and a target of the same shape and dtype:
+// squared (MSE) or absolute (L1). One implementation for both, on the CPU and the GPU.
+class ElementwiseLoss : public Loss {
  public:
-  MSELoss() : Loss("MSELoss") {}
+  enum class Kind { squared, absolute };
   double forward(Context& ctx, const Tensor& input, const Tensor& target);
   void forward_async(Context& ctx, const Tensor& input, const Tensor& target);
   const Tensor& backward(Context& ctx, double grad_scale = 1.0);
+
+ protected:
+  ElementwiseLoss(std::string name, Kind kind) : Loss(std::move(name)), kind_(kind) {}
+
+ private:
+  Kind kind_;
+};
+
+// mean((x - t)^2) over all elements.
+class MSELoss : public ElementwiseLoss {
+ public:
+  MSELoss() : ElementwiseLoss("MSELoss", Kind::squared) {}
 };
 
 // mean(|x - t|) over all elements; the gradient at x == t is 0 (sign(0), as PyTorch).
-class L1Loss : public Loss {
+class L1Loss : public ElementwiseLoss {
  public:
-  L1Loss() : Loss("L1Loss") {}
-  double forward(Context& ctx, const Tensor& input, const Tensor& target);
-  void forward_async(Context& ctx, const Tensor& input, const Tensor& target);
-  const Tensor& backward(Context& ctx, double grad_scale = 1.0);
+  L1Loss() : ElementwiseLoss("L1Loss", Kind::absolute) {}
 };
 
 }  // namespace nsal

@@ -9,8 +9,8 @@ namespace nsal::al {
 
 TEST(Configs, EveryShippedConfigIsValid) {
   int n = 0;
-  for (const auto& e : std::filesystem::directory_iterator(std::string(NSAL_SOURCE_DIR) +
-                                                           "/configs")) {
+  for (const auto& e :
+       std::filesystem::directory_iterator(std::string(NSAL_SOURCE_DIR) + "/configs")) {
     if (e.path().extension() != ".toml") continue;
     SCOPED_TRACE(e.path().string());
     RunConfig c = load_run_config(e.path().string());

@@ -19,12 +19,12 @@ const char* curand_status_name(curandStatus_t s);
 
 }  // namespace nsal::cuda
 
-#define NSAL_CUDA_CHECK(call)                                                                  \
-  do {                                                                                         \
-    cudaError_t nsal_err_ = (call);                                                            \
-    if (nsal_err_ != cudaSuccess)                                                              \
-      ::nsal::cuda::throw_cuda_error("CUDA", #call, cudaGetErrorString(nsal_err_), __FILE__,   \
-                                     __LINE__);                                                \
+#define NSAL_CUDA_CHECK(call)                                                                \
+  do {                                                                                       \
+    cudaError_t nsal_err_ = (call);                                                          \
+    if (nsal_err_ != cudaSuccess)                                                            \
+      ::nsal::cuda::throw_cuda_error("CUDA", #call, cudaGetErrorString(nsal_err_), __FILE__, \
+                                     __LINE__);                                              \
   } while (0)
 
 #define NSAL_CUDNN_CHECK(call)                                                                 \
@@ -35,22 +35,20 @@ const char* curand_status_name(curandStatus_t s);
                                      __LINE__);                                                \
   } while (0)
 
-#define NSAL_CUBLAS_CHECK(call)                                                           \
-  do {                                                                                    \
-    cublasStatus_t nsal_err_ = (call);                                                    \
-    if (nsal_err_ != CUBLAS_STATUS_SUCCESS)                                               \
-      ::nsal::cuda::throw_cuda_error("cuBLAS", #call,                                     \
-                                     ::nsal::cuda::cublas_status_name(nsal_err_), __FILE__, \
-                                     __LINE__);                                           \
+#define NSAL_CUBLAS_CHECK(call)                                                                    \
+  do {                                                                                             \
+    cublasStatus_t nsal_err_ = (call);                                                             \
+    if (nsal_err_ != CUBLAS_STATUS_SUCCESS)                                                        \
+      ::nsal::cuda::throw_cuda_error("cuBLAS", #call, ::nsal::cuda::cublas_status_name(nsal_err_), \
+                                     __FILE__, __LINE__);                                          \
   } while (0)
 
-#define NSAL_CURAND_CHECK(call)                                                           \
-  do {                                                                                    \
-    curandStatus_t nsal_err_ = (call);                                                    \
-    if (nsal_err_ != CURAND_STATUS_SUCCESS)                                               \
-      ::nsal::cuda::throw_cuda_error("cuRAND", #call,                                     \
-                                     ::nsal::cuda::curand_status_name(nsal_err_), __FILE__, \
-                                     __LINE__);                                           \
+#define NSAL_CURAND_CHECK(call)                                                                    \
+  do {                                                                                             \
+    curandStatus_t nsal_err_ = (call);                                                             \
+    if (nsal_err_ != CURAND_STATUS_SUCCESS)                                                        \
+      ::nsal::cuda::throw_cuda_error("cuRAND", #call, ::nsal::cuda::curand_status_name(nsal_err_), \
+                                     __FILE__, __LINE__);                                          \
   } while (0)
 
 // After a kernel launch: reports a bad launch configuration at the launch site.
