@@ -9,14 +9,14 @@ cd "$(dirname "$0")/.."
 bash scripts/install-deps.sh
 bash scripts/build.sh
 
-mkdir -p data runs
-if [ ! -f data/fashion-mnist.h5 ]; then
+mkdir -p datasets runs
+if [ ! -f datasets/fashion-mnist.h5 ]; then
   build/nsal data convert /usr/share/datasets/fashion-mnist --format idx \
-    --class-names fashion-mnist -o data/fashion-mnist.h5
+    --class-names fashion-mnist -o datasets/fashion-mnist.h5
 fi
 
 out="runs/quick-fashion-mnist-$(date +%Y%m%d-%H%M%S)"
-build/nsal run configs/quick-fashion-mnist.toml --dataset data/fashion-mnist.h5 -o "$out"
+build/nsal run configs/quick-fashion-mnist.toml --dataset datasets/fashion-mnist.h5 -o "$out"
 if build/nsal report --help >/dev/null 2>&1; then
   build/nsal report "$out"
 fi
