@@ -248,6 +248,7 @@ RunSummary run_active_learning(const RunConfig& cfg, Progress& progress) {
              "{}: a run already lives here; continue it with --resume {} or choose another "
              "--out",
              cfg.out_dir, cfg.out_dir);
+  data::read_info(cfg.dataset);  // a missing or foreign dataset fails before the run exists
   make_dirs(cfg.out_dir);
   write_file_atomic(cfg.out_dir + "/config.toml", to_toml(cfg));
   return Runner(cfg, cfg.out_dir, progress).run();

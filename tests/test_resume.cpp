@@ -130,6 +130,14 @@ TEST_F(Resume, KilledWhileWritingACheckpoint) {
   kill_and_resume("checkpoint-commit:5");
 }
 
+TEST_F(Resume, AMissingDatasetFailsBeforeTheRunDirectoryExists) {
+  std::string dir = (root_ / "no_dataset").string();
+  int status = run_shell(kNsal + " run -q " + (root_ / "run.toml").string() +
+                         " --dataset /nonexistent.h5 -o " + dir + " 2> /dev/null");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+  EXPECT_FALSE(fs::exists(dir + "/config.toml"));
+}
+
 TEST_F(Resume, StartingOverAnExistingRunIsRefused) {
   int status = run_shell(kNsal + " run -q " + (root_ / "run.toml").string() + " -o " +
                          (root_ / "reference").string() + " 2> /dev/null");
