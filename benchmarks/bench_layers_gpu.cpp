@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/gpu_bench_skip.h"
 #include "kernels/backend_info.h"
 #include "kernels/cuda_ops.h"
 #include "kernels/memory.h"
@@ -545,15 +546,7 @@ int run(const std::string& csv) {
 
 int main(int argc, char** argv) {
   using namespace nsal;
-  if (!kernels::cuda_compiled()) {
-    std::printf("bench_layers_gpu: skipped: nsal was built without the CUDA backend\n");
-    return 0;
-  }
-  if (kernels::cuda_device_count() == 0) {
-    std::printf("bench_layers_gpu: skipped: no CUDA device answers (%s)\n",
-                kernels::cuda_unavailable_reason());
-    return 0;
-  }
+  if (!bench::gpu_available("bench_layers_gpu")) return 0;
 #ifdef NSAL_WITH_CUDA
   try {
     return bench::run(argc > 1 ? argv[1] : "bench_layers_gpu.csv");

@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/gpu_bench_skip.h"
 #include "kernels/backend_info.h"
 #include "kernels/memory.h"
 #include "nn/losses.h"
@@ -296,15 +297,7 @@ int main(int argc, char** argv) {
     std::fprintf(stderr, "%s\n", e.what());
     return 2;
   }
-  if (!kernels::cuda_compiled()) {
-    std::printf("bench_models_gpu: skipped: nsal was built without the CUDA backend\n");
-    return 0;
-  }
-  if (kernels::cuda_device_count() == 0) {
-    std::printf("bench_models_gpu: skipped: no CUDA device answers (%s)\n",
-                kernels::cuda_unavailable_reason());
-    return 0;
-  }
+  if (!bench::gpu_available("bench_models_gpu")) return 0;
 #ifdef NSAL_WITH_CUDA
   try {
     return bench::run(opt);

@@ -4,11 +4,30 @@
 #pragma once
 
 #include <memory>
+#include <type_traits>
 #include <vector>
 
+#include "kernels/error.h"
 #include "kernels/noise_perturber.h"
 
 namespace nsal::kernels {
+
+// Calls f(std::integral_constant<NoiseDist, D>{}) for the runtime distribution.
+template <class F>
+void with_dist(NoiseDist dist, F&& f) {
+  switch (dist) {
+    case NoiseDist::gaussian:
+      f(std::integral_constant<NoiseDist, NoiseDist::gaussian>{});
+      return;
+    case NoiseDist::uniform:
+      f(std::integral_constant<NoiseDist, NoiseDist::uniform>{});
+      return;
+    case NoiseDist::laplace:
+      f(std::integral_constant<NoiseDist, NoiseDist::laplace>{});
+      return;
+  }
+  throw Error("noise: unknown distribution");
+}
 
 class NoiseBackend {
  public:

@@ -13,23 +13,6 @@ namespace nsal::kernels {
 
 namespace {
 
-// Calls f(std::integral_constant<NoiseDist, D>{}) for the runtime distribution.
-template <class F>
-void with_dist(NoiseDist dist, F&& f) {
-  switch (dist) {
-    case NoiseDist::gaussian:
-      f(std::integral_constant<NoiseDist, NoiseDist::gaussian>{});
-      return;
-    case NoiseDist::uniform:
-      f(std::integral_constant<NoiseDist, NoiseDist::uniform>{});
-      return;
-    case NoiseDist::laplace:
-      f(std::integral_constant<NoiseDist, NoiseDist::laplace>{});
-      return;
-  }
-  throw Error("noise: unknown distribution");
-}
-
 // z[i - begin] = noise of arena element i, for i in [begin, end).
 template <NoiseDist D>
 void generate_range(int64_t begin, int64_t end, uint64_t seed, uint64_t draw, float* z) {

@@ -327,23 +327,6 @@ __global__ void noise_fill_kernel(float* out, int64_t first, int64_t n, uint64_t
   }
 }
 
-// Calls f(std::integral_constant<NoiseDist, D>{}) for the runtime distribution.
-template <class F>
-void with_dist(NoiseDist dist, F&& f) {
-  switch (dist) {
-    case NoiseDist::gaussian:
-      f(std::integral_constant<NoiseDist, NoiseDist::gaussian>{});
-      return;
-    case NoiseDist::uniform:
-      f(std::integral_constant<NoiseDist, NoiseDist::uniform>{});
-      return;
-    case NoiseDist::laplace:
-      f(std::integral_constant<NoiseDist, NoiseDist::laplace>{});
-      return;
-  }
-  throw Error("noise: unknown distribution");
-}
-
 class CudaNoiseBackend final : public NoiseBackend {
  public:
   CudaNoiseBackend(const NoiseLayout& layout, int log_per_tile, int device, void* stream)
