@@ -7,7 +7,9 @@
 #include <nlohmann/json.hpp>
 #include <set>
 
+#include "al/annotation.h"
 #include "al/atomic_file.h"
+#include "al/labels.h"
 #include "al/seeds.h"
 #include "al/strategy.h"
 #include "al/training.h"
@@ -107,6 +109,8 @@ class Runner {
     NSAL_CHECK(initial >= 1 && initial + budget * (cfg_.cycles - 1) <= n,
                "initial set {} plus {} acquisitions of {} do not fit the {} training samples",
                initial, cfg_.cycles - 1, budget, n);
+    NSAL_CHECK(cfg_.oracle != "human" || train_.task == data::Task::classification,
+               "{}: oracle = \"human\" needs a classification dataset", cfg_.dataset);
 
     std::vector<MetricsRow> rows;
     for (int t = 0; t < cfg_.trials; ++t) {
@@ -123,16 +127,37 @@ class Runner {
         write_indices(tdir + "/initial.txt", init_set);
       }
       for (const StrategyConfig& s : cfg_.strategies) {
-        run_strategy(ctx, t, s, init_set, budget, rows);
+        if (!run_strategy(ctx, t, s, init_set, budget, rows)) return {dir_, rows, waiting_};
       }
     }
     progress_.line("\n" + summary_table(rows));
     progress_.line(fmt::format("run directory: {} (metrics.csv, metrics.jsonl)", dir_));
-    return {dir_, rows};
+    return {dir_, rows, ""};
   }
 
  private:
-  void run_strategy(Context& ctx, int t, const StrategyConfig& s, std::vector<int64_t> labelled,
+  // oracle = "human": puts the stored labels of `labelled` into the training split, or, when
+  // some have none yet, writes the annotation folder for them and returns false (the run stops).
+  bool apply_human_labels(int cycle, const std::vector<int64_t>& labelled) {
+    const LabelMap store = read_label_store(label_store_path(dir_));
+    std::vector<int64_t> missing;
+    for (int64_t i : labelled)
+      if (!store.count(i)) missing.push_back(i);
+    if (!missing.empty()) {
+      waiting_ = annotation_dir(dir_, cycle);
+      if (!file_exists(waiting_ + "/requested.txt"))
+        write_annotation_folder(train_, missing, waiting_);
+      progress_.line(fmt::format("cycle {}/{}: waiting for the labels of {} samples ({})",
+                                 cycle + 1, cfg_.cycles, missing.size(), waiting_));
+      return false;
+    }
+    int32_t* y = train_.y.data<int32_t>();
+    for (int64_t i : labelled)
+      y[i] = store.at(i);
+    return true;
+  }
+
+  bool run_strategy(Context& ctx, int t, const StrategyConfig& s, std::vector<int64_t> labelled,
                     int64_t budget, std::vector<MetricsRow>& rows) {
     std::string sdir = fmt::format("{}/trial_{}/{}", dir_, t, strategy_dir_name(s.label()));
     std::unique_ptr<Strategy> strategy = make_strategy(s);
@@ -148,6 +173,7 @@ class Runner {
         model.reset();  // a later cycle re-initialises or loads this cycle's checkpoint
         continue;
       }
+      if (cfg_.oracle == "human" && !apply_human_labels(c, labelled)) return false;
       make_dirs(cdir);
       write_indices(cdir + "/labelled.txt", labelled);
       MetricsRow row;
@@ -220,12 +246,14 @@ class Runner {
                       row.metric == "MAE" ? "" : "%", row.train_seconds, row.acquisition_seconds,
                       acq_note.empty() ? "" : "  (" + acq_note + ")"));
     }
+    return true;
   }
 
   RunConfig cfg_;
   std::string dir_;
   Progress& progress_;
   data::Dataset train_, test_;
+  std::string waiting_;  // the annotation folder the run stopped at
 };
 
 }  // namespace

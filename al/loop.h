@@ -9,6 +9,9 @@
 //                                           selected.txt (acquired, in order), scores.csv,
 //                                           done.json (the metrics row; written last)
 //
+//   RUN/labels.csv, RUN/annotate/cycle_<c>/ oracle = "human" only: the imported labels and the
+//                                           samples each cycle asked people to label
+//
 // Every file appears atomically. A cycle whose done.json exists is complete; resuming replays
 // the completed cycles from disk and recomputes the first incomplete one from its start, which
 // gives exactly the result of an uninterrupted run because every random choice is derived from
@@ -39,6 +42,9 @@ struct MetricsRow {
 struct RunSummary {
   std::string dir;
   std::vector<MetricsRow> rows;
+  // oracle = "human": the annotation folder the run stopped at because the next cycle's samples
+  // have no labels yet (empty when the run is complete).
+  std::string waiting_for_labels;
 };
 
 // Starts a run in cfg.out_dir (which must not hold a run already).

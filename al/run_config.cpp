@@ -190,6 +190,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source) {
   r.get("trials", c.trials);
   r.get("unlabelled_subset", c.unlabelled_subset);
   r.get("reinit_each_cycle", c.reinit_each_cycle);
+  r.get("oracle", c.oracle);
   r.get("eval_batch", c.eval_batch);
   r.get("score_batch", c.score_batch);
   r.get("out_dir", c.out_dir);
@@ -248,6 +249,15 @@ void validate(const RunConfig& c) {
              c.train.schedule);
   NSAL_CHECK(c.train.lr > 0, "field 'train.lr': expected a positive number");
   NSAL_CHECK(!c.strategies.empty(), "at least one [[strategy]] is needed");
+  NSAL_CHECK(one_of(c.oracle, {"dataset", "human"}),
+             "field 'oracle': expected dataset or human, got '{}'", c.oracle);
+  if (c.oracle == "human") {
+    NSAL_CHECK(c.trials == 1, "field 'trials': a run with oracle = \"human\" has one trial, got {}",
+               c.trials);
+    NSAL_CHECK(c.strategies.size() == 1,
+               "field 'strategy': a run with oracle = \"human\" has one strategy, got {}",
+               c.strategies.size());
+  }
   std::set<std::string> labels;
   for (size_t i = 0; i < c.strategies.size(); ++i) {
     const StrategyConfig& s = c.strategies[i];
@@ -289,6 +299,7 @@ std::string to_toml(const RunConfig& c) {
                    {"trials", c.trials},
                    {"unlabelled_subset", c.unlabelled_subset},
                    {"reinit_each_cycle", c.reinit_each_cycle},
+                   {"oracle", c.oracle},
                    {"eval_batch", c.eval_batch},
                    {"score_batch", c.score_batch},
                    {"out_dir", c.out_dir}};

@@ -68,6 +68,9 @@ struct RunConfig {
   int trials = 1;
   int64_t unlabelled_subset = 0;  // score a random subset of this many (0: the whole pool)
   bool reinit_each_cycle = true;
+  // Who labels the acquired samples: "dataset" (its training labels, the simulated oracle) or
+  // "human" (the run stops for `nsal label import` whenever it needs labels; al/labels.h).
+  std::string oracle = "dataset";
   int eval_batch = 512;
   int score_batch = 512;
   std::string out_dir = "runs/run";

@@ -12,16 +12,27 @@ namespace nsal::app {
 namespace {
 
 struct RunArgs {
-  std::string config, resume, dataset, model, out, device, strategies, initial, query;
+  std::string config, resume, dataset, model, out, device, strategies, initial, query, oracle;
   int cycles = 0, trials = 0, epochs = 0, threads = 0, draws = 0;
   int64_t subset = -1, seed = -1;
   bool quiet = false;
 };
 
+// A run with oracle = "human" stops when the next cycle needs labels: say what to do next.
+void report_waiting(const al::RunSummary& r) {
+  if (r.waiting_for_labels.empty()) return;
+  fmt::print(
+      "waiting for labels: fill the label column of {0}/labels.csv (a class id or a class name "
+      "from {0}/classes.csv; rows may stay empty and be imported later), then run\n"
+      "  nsal label import {1} {0}/labels.csv\n"
+      "  nsal run --resume {1}\n",
+      r.waiting_for_labels, r.dir);
+}
+
 void run_command(const RunArgs& a) {
   al::Progress progress(a.quiet);
   if (!a.resume.empty()) {
-    al::resume_active_learning(a.resume, progress);
+    report_waiting(al::resume_active_learning(a.resume, progress));
     return;
   }
   al::RunConfig cfg;
@@ -30,6 +41,7 @@ void run_command(const RunArgs& a) {
   if (!a.model.empty()) cfg.model = a.model;
   if (!a.out.empty()) cfg.out_dir = a.out;
   if (!a.device.empty()) cfg.device = a.device;
+  if (!a.oracle.empty()) cfg.oracle = a.oracle;
   if (!a.initial.empty()) cfg.initial = al::Amount::parse(a.initial, "--initial");
   if (!a.query.empty()) cfg.query = al::Amount::parse(a.query, "--query");
   if (a.cycles > 0) cfg.cycles = a.cycles;
@@ -57,7 +69,7 @@ void run_command(const RunArgs& a) {
   if (a.draws > 0)
     for (auto& s : cfg.strategies)
       s.ns.draws = a.draws;
-  al::run_active_learning(cfg, progress);
+  report_waiting(al::run_active_learning(cfg, progress));
 }
 
 }  // namespace
@@ -75,6 +87,8 @@ static CommandRegistrar reg("run", [](CLI::App& app) {
   cmd->add_option("--device", args->device, "cpu, cuda, cuda:N or auto");
   cmd->add_option("--strategies", args->strategies,
                   "Comma-separated strategies; noise-stability:paper|released picks the preset");
+  cmd->add_option("--oracle", args->oracle,
+                  "Who labels: dataset (its labels) or human (stops for nsal label import)");
   cmd->add_option("--initial", args->initial, "Initial labelled set: a count or a percentage");
   cmd->add_option("--query", args->query, "Samples acquired per cycle: a count or a percentage");
   cmd->add_option("--cycles", args->cycles, "Cycles (train, evaluate, acquire)");
