@@ -235,6 +235,29 @@ RunConfig load_run_config(const std::string& path) {
   return parse_run_config(ss.str(), path);
 }
 
+void validate_strategy(const StrategyConfig& s, const std::string& f) {
+  NSAL_CHECK(one_of(s.name, {"random", "entropy", "margin", "least-confidence", "noise-stability",
+                             "mc-dropout", "bald", "coreset"}),
+             "field '{}.name': unknown strategy '{}'", f, s.name);
+  NSAL_CHECK(one_of(s.ns.preset, {"paper", "released"}),
+             "field '{}.noise.preset': expected paper or released, got '{}'", f, s.ns.preset);
+  NSAL_CHECK(s.ns.draws >= 1, "field '{}.noise.draws': expected at least 1", f);
+  NSAL_CHECK(s.ns.lambda > 0, "field '{}.noise.lambda': expected a positive number", f);
+  NSAL_CHECK(one_of(s.ns.distribution, {"gaussian", "uniform", "laplace"}),
+             "field '{}.noise.distribution': expected gaussian, uniform or laplace, got '{}'", f,
+             s.ns.distribution);
+  NSAL_CHECK(one_of(s.ns.magnitude, {"adaptive", "constant"}),
+             "field '{}.noise.magnitude': expected adaptive or constant, got '{}'", f,
+             s.ns.magnitude);
+  NSAL_CHECK(one_of(s.ns.output, {"probs", "logits", "features"}),
+             "field '{}.noise.output': expected probs, logits or features, got '{}'", f,
+             s.ns.output);
+  NSAL_CHECK(s.mc_passes >= 1, "field '{}.mc_passes': expected at least 1", f);
+  NSAL_CHECK(one_of(s.mc_score, {"entropy", "variation-ratio", "variance"}),
+             "field '{}.mc_score': expected entropy, variation-ratio or variance, got '{}'", f,
+             s.mc_score);
+}
+
 void validate(const RunConfig& c) {
   NSAL_CHECK(c.cycles >= 1, "field 'cycles': expected at least 1, got {}", c.cycles);
   NSAL_CHECK(c.trials >= 1, "field 'trials': expected at least 1, got {}", c.trials);
@@ -262,28 +285,9 @@ void validate(const RunConfig& c) {
   for (size_t i = 0; i < c.strategies.size(); ++i) {
     const StrategyConfig& s = c.strategies[i];
     std::string f = fmt::format("strategy[{}]", i);
-    NSAL_CHECK(one_of(s.name, {"random", "entropy", "margin", "least-confidence", "noise-stability",
-                               "mc-dropout", "bald", "coreset"}),
-               "field '{}.name': unknown strategy '{}'", f, s.name);
     NSAL_CHECK(labels.insert(s.label()).second, "field '{}': strategy '{}' is listed twice", f,
                s.label());
-    NSAL_CHECK(one_of(s.ns.preset, {"paper", "released"}),
-               "field '{}.noise.preset': expected paper or released, got '{}'", f, s.ns.preset);
-    NSAL_CHECK(s.ns.draws >= 1, "field '{}.noise.draws': expected at least 1", f);
-    NSAL_CHECK(s.ns.lambda > 0, "field '{}.noise.lambda': expected a positive number", f);
-    NSAL_CHECK(one_of(s.ns.distribution, {"gaussian", "uniform", "laplace"}),
-               "field '{}.noise.distribution': expected gaussian, uniform or laplace, got '{}'", f,
-               s.ns.distribution);
-    NSAL_CHECK(one_of(s.ns.magnitude, {"adaptive", "constant"}),
-               "field '{}.noise.magnitude': expected adaptive or constant, got '{}'", f,
-               s.ns.magnitude);
-    NSAL_CHECK(one_of(s.ns.output, {"probs", "logits", "features"}),
-               "field '{}.noise.output': expected probs, logits or features, got '{}'", f,
-               s.ns.output);
-    NSAL_CHECK(s.mc_passes >= 1, "field '{}.mc_passes': expected at least 1", f);
-    NSAL_CHECK(one_of(s.mc_score, {"entropy", "variation-ratio", "variance"}),
-               "field '{}.mc_score': expected entropy, variation-ratio or variance, got '{}'", f,
-               s.mc_score);
+    validate_strategy(s, f);
   }
 }
 

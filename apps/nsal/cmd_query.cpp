@@ -1,8 +1,11 @@
-// `nsal query`: scores the pool, selects N samples (top-N for the `paper` preset, k-center from
-// the origin for `released`) and writes their indices; --export writes them for annotation.
+// `nsal query`: chooses N samples of the pool with any acquisition strategy (noise stability by
+// default: top-N for the `paper` preset, k-center from the origin for `released`) and writes
+// their indices; --export writes them for annotation.
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <chrono>
+#include <iterator>
 
 #include "al/annotation.h"
 #include "al/atomic_file.h"
@@ -15,29 +18,55 @@ namespace nsal::app {
 static CommandRegistrar reg("query", [](CLI::App& app) {
   struct Args : ScoringArgs {
     int64_t n = 0;
-    std::string out, export_dir;
+    std::string out, export_dir, labelled;
+    al::StrategyConfig strategy{"noise-stability"};
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("query", "Score the pool and choose N samples to label");
   add_scoring_options(*cmd, *a);
+  cmd->add_option("--strategy", a->strategy.name,
+                  "noise-stability (default), random, entropy, margin, least-confidence, "
+                  "mc-dropout, bald or coreset")
+      ->check(CLI::IsMember({"noise-stability", "random", "entropy", "margin", "least-confidence",
+                             "mc-dropout", "bald", "coreset"}));
+  cmd->add_option("--mc-passes", a->strategy.mc_passes, "mc-dropout and bald: dropout passes T")
+      ->check(CLI::PositiveNumber);
+  cmd->add_option("--mc-score", a->strategy.mc_score,
+                  "mc-dropout: entropy, variation-ratio or variance (regression)")
+      ->check(CLI::IsMember({"entropy", "variation-ratio", "variance"}));
+  cmd->add_option("--labelled", a->labelled,
+                  "File of the already labelled indices: left out of the pool; coreset's centres")
+      ->check(CLI::ExistingFile);
   cmd->add_option("-n,--count", a->n, "How many samples to choose")->required();
   cmd->add_option("-o,--out", a->out, "File for the chosen indices, one per line")->required();
   cmd->add_option("--export", a->export_dir,
                   "Folder for annotation: the chosen samples as PNG files, labels.csv to fill");
   cmd->callback([a] {
     ScoringSetup s = load_scoring_setup(*a);
+    std::vector<int64_t> labelled;
+    if (!a->labelled.empty()) {
+      labelled = al::read_indices(a->labelled);
+      for (int64_t i : labelled)
+        NSAL_CHECK(i < s.data.size(), "{}: index {} is outside the {} split ({} samples)",
+                   a->labelled, i, a->split, s.data.size());
+      std::sort(labelled.begin(), labelled.end());
+      labelled.erase(std::unique(labelled.begin(), labelled.end()), labelled.end());
+      std::vector<int64_t> rest;
+      std::set_difference(s.pool.begin(), s.pool.end(), labelled.begin(), labelled.end(),
+                          std::back_inserter(rest));
+      s.pool = std::move(rest);
+    }
     NSAL_CHECK(a->n >= 1 && a->n <= static_cast<int64_t>(s.pool.size()),
                "nsal query: -n must lie in [1, {}] (the pool size), got {}", s.pool.size(), a->n);
-    al::StrategyConfig sc;
-    sc.name = "noise-stability";
+    al::StrategyConfig sc = a->strategy;
     sc.ns = a->ns;
-    std::vector<int64_t> none;
-    al::AcquisitionInput in{*s.model, *s.ctx, s.data, none, s.pool, a->n, a->batch, a->seed};
+    al::validate_strategy(sc, "nsal query");
+    al::AcquisitionInput in{*s.model, *s.ctx, s.data, labelled, s.pool, a->n, a->batch, a->seed};
     al::Acquisition acq = al::make_strategy(sc)->acquire(in);
     al::write_indices(a->out, acq.selected);
-    fmt::print("{}\n", acq.timing);
-    fmt::print("chose {} of {} samples ({:.2f}s): wrote {}\n", acq.selected.size(), s.pool.size(),
-               acq.seconds, a->out);
+    if (!acq.timing.empty()) fmt::print("{}\n", acq.timing);
+    fmt::print("{} chose {} of {} samples ({:.2f}s): wrote {}\n", sc.label(), acq.selected.size(),
+               s.pool.size(), acq.seconds, a->out);
     if (!a->export_dir.empty()) {
       al::write_annotation_folder(s.data, acq.selected, a->export_dir);
       fmt::print("wrote {}/labels.csv and the samples for annotation\n", a->export_dir);
