@@ -2,6 +2,7 @@
 
 #include <sys/stat.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 
@@ -73,12 +74,13 @@ Tensor parse_idx(const uint8_t* data, size_t n, const std::string& name) {
   NSAL_CHECK_AS(DataError, n >= header, "{}: truncated header ({} bytes, rank {} needs {})", name,
                 n, rank, header);
   Shape shape;
-  uint64_t count = 1;
+  uint64_t count = 1, extent = 1;  // extent ignores zero dimensions, which hide nothing
   for (int i = 0; i < rank; ++i) {
     uint32_t d = be32(data + 4 + 4 * i);
     shape.push_back(d);
     count *= d;
-    NSAL_CHECK_AS(DataError, count <= (uint64_t(1) << 40),
+    extent *= std::max<uint64_t>(d, 1);
+    NSAL_CHECK_AS(DataError, extent <= (uint64_t(1) << 40),
                   "{}: dimensions {} are implausibly large", name, shape_str(shape));
   }
   size_t esize = static_cast<size_t>(element_size(type));

@@ -7,6 +7,7 @@
 #include <mutex>
 
 #include "data/dataset_writer.h"
+#include "data/mat_v5_check.h"
 #include "kernels/error.h"
 
 namespace nsal::data {
@@ -61,6 +62,7 @@ Shape dims_of(const matvar_t* v) {
 
 Dataset load_svhn_mat(const std::string& path) {
   init_matio();
+  check_mat_v5_layout(path);
   MatFile f;
   f.mat = Mat_Open(path.c_str(), MAT_ACC_RDONLY);
   NSAL_CHECK_AS(DataError, f.mat != nullptr, "{}: cannot open as a MATLAB .mat file{}", path,

@@ -252,6 +252,15 @@ std::vector<std::string> read_vlen_strings(const Object& o, const std::string& w
   H5Tset_size(t.id(), H5T_VARIABLE);
   H5Tset_cset(t.id(), H5T_CSET_UTF8);
   std::vector<char*> ptrs(static_cast<size_t>(n), nullptr);
+  // HDF5 allocates each string as it converts; a read that fails part-way leaves some allocated,
+  // so every non-null one is freed whether the read succeeded or not.
+  struct FreeStrings {
+    std::vector<char*>& p;
+    ~FreeStrings() {
+      for (char* s : p)
+        if (s) H5free_memory(s);
+    }
+  } free_strings{ptrs};
   herr_t r = is_attr ? H5Aread(obj, t.id(), ptrs.data())
                      : H5Dread(obj, t.id(), H5S_ALL, H5S_ALL, H5P_DEFAULT, ptrs.data());
   if (r < 0) fail(o.file(), o.path(), "cannot read strings '" + what + "'");
@@ -259,8 +268,6 @@ std::vector<std::string> read_vlen_strings(const Object& o, const std::string& w
   out.reserve(ptrs.size());
   for (char* p : ptrs)
     out.emplace_back(p ? p : "");
-  Handle space(H5Screate_simple(1, std::vector<hsize_t>{static_cast<hsize_t>(n)}.data(), nullptr));
-  H5Dvlen_reclaim(t.id(), space.id(), H5P_DEFAULT, ptrs.data());
   return out;
 }
 

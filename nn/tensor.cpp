@@ -1,5 +1,6 @@
 #include "nn/tensor.h"
 
+#include <algorithm>
 #include <cstring>
 
 #include "kernels/memory.h"
@@ -45,9 +46,15 @@ Storage::~Storage() {
     kernels::host_free(data_);
 }
 
+// Every dimension non-negative, and the strides (products of the nonzero trailing dimensions)
+// representable: a zero dimension does not excuse absurd sizes elsewhere.
 static void check_shape(const Shape& shape) {
-  for (int64_t d : shape)
+  int64_t extent = 1;
+  for (int64_t d : shape) {
     NSAL_CHECK_AS(ShapeError, d >= 0, "tensor shape {} has a negative dimension", shape_str(shape));
+    NSAL_CHECK_AS(ShapeError, !__builtin_mul_overflow(extent, std::max<int64_t>(d, 1), &extent),
+                  "tensor shape {} is too large to index", shape_str(shape));
+  }
 }
 
 Tensor::Tensor(Shape shape, DType dtype, Device device, const char* what)

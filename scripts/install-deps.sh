@@ -9,7 +9,7 @@ packages=(
   libopenblas-openmp-dev libhdf5-dev zlib1g-dev libpng-dev libjpeg-dev libmatio-dev libcairo2-dev
   libgtest-dev googletest libbenchmark-dev
   libcli11-dev libtomlplusplus-dev nlohmann-json3-dev libfmt-dev libspdlog-dev
-  clang-format
+  clang-format clang libclang-rt-dev
   dataset-fashion-mnist
   python3 python3-numpy python3-h5py
 )

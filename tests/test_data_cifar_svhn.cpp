@@ -1,5 +1,7 @@
 #include <gtest/gtest.h>
+
 #include <matio.h>
+#include <cstring>
 
 #include <functional>
 
@@ -130,6 +132,26 @@ TEST(DataSvhn, MatFilesConvertWithLabel10AsDigit0) {
   // Element (n=1, c=2, h=5, w=7) comes from column-major index h + 32 * (w + 32 * (c + 3 * n)).
   size_t src = 5 + 32 * (7 + 32 * (2 + 3 * 1));
   EXPECT_EQ(tr.x.at(((1 * 3 + 2) * 32 + 5) * 32 + 7), src % 251);
+}
+
+// A .mat file whose sizes claim more than it holds is refused before libmatio allocates them.
+TEST(DataSvhn, MatSizesBeyondTheFileAreRefused) {
+  TempDir dir;
+  write_svhn_mat(dir / "good.mat", 2, {1, 2});
+  std::string bytes = nsal::testing::read_text(dir / "good.mat");
+  auto patch = [&](const std::string& name, size_t at, int32_t value) {
+    std::string b = bytes;
+    std::memcpy(&b[at], &value, 4);
+    nsal::testing::write_text(dir / name, b);
+  };
+  // X is the first element (byte 128): its tag's byte count, then inside it the array flags
+  // (16 bytes) and the dimensions' tag (8 bytes) before the four dimensions.
+  patch("long.mat", 132, 0x7fffffff);
+  expect_has(error_of([&] { load_svhn_mat(dir / "long.mat"); }),
+             {"long.mat", "corrupt .mat file", "byte 128", "declares 2147483647 bytes"});
+  patch("dims.mat", 128 + 8 + 16 + 8 + 12, 0x7fffffff);
+  expect_has(error_of([&] { load_svhn_mat(dir / "dims.mat"); }),
+             {"dims.mat", "corrupt .mat file", "elements in"});
 }
 
 TEST(DataSvhn, BadMatFilesNameTheFile) {

@@ -82,6 +82,13 @@ TEST(DataIdx, BadHeadersAndSizesNameTheFile) {
   extra.push_back(0);
   expect_has(error_of([&] { parse_idx(extra.data(), extra.size(), "e.idx"); }),
              {"e.idx", "1 trailing bytes"});
+  // A zero dimension makes the data empty but does not excuse absurd other dimensions (found by
+  // the fuzzer: the strides overflowed).
+  auto hidden = idx_bytes(0x08, {0, 0xffffffffu, 0xffffffffu, 0xffffu}, {});
+  expect_has(error_of([&] { parse_idx(hidden.data(), hidden.size(), "z.idx"); }),
+             {"z.idx", "implausibly large"});
+  auto empty = idx_bytes(0x08, {0, 28, 28}, {});
+  EXPECT_EQ(parse_idx(empty.data(), empty.size(), "ok.idx").shape(), (Shape{0, 28, 28}));
 }
 
 TEST(DataIdx, ConvertsGzippedAndPlainFiles) {

@@ -61,3 +61,13 @@ TEST(Tensor, CopyFromChecksShape) {
 }
 
 }  // namespace nsal
+
+namespace nsal {
+TEST(Tensor, ShapesThatCannotBeIndexedAreRefused) {
+  EXPECT_THROW(Tensor({2, -1}), ShapeError);
+  // Strides are products of the trailing dimensions; an empty tensor gets no pass for them.
+  EXPECT_THROW(Tensor({0, int64_t{1} << 40, int64_t{1} << 40}, DType::u8), ShapeError);
+  Tensor empty({0, 1 << 20, 1 << 10}, DType::u8);
+  EXPECT_EQ(empty.numel(), 0);
+}
+}  // namespace nsal
