@@ -101,6 +101,9 @@ class Runner {
     Device device = parse_device(cfg_.device);
     Context ctx(device);
     if (cfg_.threads > 0) ctx.set_threads(cfg_.threads);
+    MathMode math = MathMode::strict_fp32;
+    parse_math_mode(cfg_.math, math);  // validated with the config
+    ctx.set_math_mode(math);
     progress_.line(fmt::format("nsal run: {} ({} train / {} test samples), model {}, device {}",
                                cfg_.dataset, train_.size(), test_.size(), cfg_.model,
                                device.str()));

@@ -181,6 +181,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source) {
   r.get("model", c.model);
   r.get("device", c.device);
   r.get("threads", c.threads);
+  r.get("math", c.math);
   int64_t seed = 0;
   r.get("seed", seed);
   c.seed = static_cast<uint64_t>(seed);
@@ -224,6 +225,15 @@ RunConfig parse_run_config(const std::string& text, const std::string& source) {
   r.reject_unknown();
   validate(c);
   return c;
+}
+
+bool parse_math_mode(const std::string& name, MathMode& out) {
+  for (MathMode m : {MathMode::strict_fp32, MathMode::tf32, MathMode::bf16})
+    if (name == math_mode_name(m)) {
+      out = m;
+      return true;
+    }
+  return false;
 }
 
 RunConfig load_run_config(const std::string& path) {
@@ -272,6 +282,8 @@ void validate(const RunConfig& c) {
              c.train.schedule);
   NSAL_CHECK(c.train.lr > 0, "field 'train.lr': expected a positive number");
   NSAL_CHECK(!c.strategies.empty(), "at least one [[strategy]] is needed");
+  NSAL_CHECK(one_of(c.math, {"fp32", "tf32", "bf16"}),
+             "field 'math': expected fp32, tf32 or bf16, got '{}'", c.math);
   NSAL_CHECK(one_of(c.oracle, {"dataset", "human"}),
              "field 'oracle': expected dataset or human, got '{}'", c.oracle);
   if (c.oracle == "human") {
@@ -296,6 +308,7 @@ std::string to_toml(const RunConfig& c) {
                    {"model", c.model},
                    {"device", c.device},
                    {"threads", c.threads},
+                   {"math", c.math},
                    {"seed", static_cast<int64_t>(c.seed)},
                    {"initial", c.initial.str()},
                    {"query", c.query.str()},

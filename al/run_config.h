@@ -7,6 +7,8 @@
 #include <string>
 #include <vector>
 
+#include "kernels/math_mode.h"
+
 namespace nsal::al {
 
 // A sample count given either as a number ("50") or as a share of the training set ("10%").
@@ -58,7 +60,8 @@ struct RunConfig {
   std::string dataset;  // HDF5 dataset file (nsal data convert)
   std::string model = "mnist-cnn";
   std::string device = "auto";
-  int threads = 0;  // 0: OpenMP default
+  int threads = 0;            // 0: OpenMP default
+  std::string math = "fp32";  // CUDA math: fp32 (strict), tf32 or bf16; the CPU computes in fp32
   uint64_t seed = 0;
   TrainConfig train;
   std::vector<StrategyConfig> strategies{StrategyConfig{}};
@@ -75,6 +78,10 @@ struct RunConfig {
   int score_batch = 512;
   std::string out_dir = "runs/run";
 };
+
+// The CUDA math mode a config or flag names: "fp32" (strict), "tf32" or "bf16" (the names of
+// math_mode_name); false for anything else.
+bool parse_math_mode(const std::string& name, MathMode& out);
 
 // Reads a TOML file; unknown keys and wrong types are errors naming the file and the field.
 RunConfig load_run_config(const std::string& path);

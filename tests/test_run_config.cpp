@@ -71,6 +71,22 @@ TEST(RunConfig, BadInputNamesTheFileAndField) {
   EXPECT_NE(error_of("[[strategy]]\nname = \"random\"\n[[strategy]]\nname = \"random\"")
                 .find("listed twice"),
             std::string::npos);
+  EXPECT_NE(error_of("math = \"fp16\"").find("field 'math': expected fp32, tf32 or bf16"),
+            std::string::npos);
+}
+
+TEST(RunConfig, MathModesByName) {
+  for (MathMode m : {MathMode::strict_fp32, MathMode::tf32, MathMode::bf16}) {
+    MathMode back = MathMode::strict_fp32;
+    ASSERT_TRUE(parse_math_mode(math_mode_name(m), back));
+    EXPECT_EQ(back, m);
+    RunConfig c;
+    c.math = math_mode_name(m);
+    EXPECT_EQ(parse_run_config(to_toml(c), "t").math, c.math);
+  }
+  MathMode m = MathMode::tf32;
+  EXPECT_FALSE(parse_math_mode("strict", m));
+  EXPECT_EQ(m, MathMode::tf32);
 }
 
 }  // namespace nsal::al

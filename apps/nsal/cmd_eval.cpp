@@ -9,7 +9,7 @@ namespace nsal::app {
 
 static CommandRegistrar reg("eval", [](CLI::App& app) {
   struct Args {
-    std::string checkpoint, dataset, split = "test", device = "auto";
+    std::string checkpoint, dataset, split = "test", device = "auto", math = "fp32";
     int batch = 512, threads = 0;
   };
   auto a = std::make_shared<Args>();
@@ -22,8 +22,9 @@ static CommandRegistrar reg("eval", [](CLI::App& app) {
   cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto");
   cmd->add_option("--batch-size", a->batch, "Batch size");
   cmd->add_option("--threads", a->threads, "CPU threads");
+  add_math_option(*cmd, a->math);
   cmd->callback([a] {
-    auto ctx = make_context(a->device, a->threads);
+    auto ctx = make_context(a->device, a->threads, a->math);
     auto model = load_model(a->checkpoint, *ctx);
     data::Dataset d = data::read_dataset(a->dataset, a->split);
     al::EvalResult r = al::evaluate(*model, *ctx, d, a->batch);

@@ -12,7 +12,8 @@ namespace nsal::app {
 
 static CommandRegistrar reg("predict", [](CLI::App& app) {
   struct Args {
-    std::string checkpoint, dataset, split = "test", device = "auto", output = "probs", out;
+    std::string checkpoint, dataset, split = "test", device = "auto", output = "probs", out,
+                                     math = "fp32";
     int batch = 512, threads = 0;
     bool force = false;
   };
@@ -30,8 +31,9 @@ static CommandRegistrar reg("predict", [](CLI::App& app) {
   cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto");
   cmd->add_option("--batch-size", a->batch, "Batch size");
   cmd->add_option("--threads", a->threads, "CPU threads");
+  add_math_option(*cmd, a->math);
   cmd->callback([a] {
-    auto ctx = make_context(a->device, a->threads);
+    auto ctx = make_context(a->device, a->threads, a->math);
     auto model = load_model(a->checkpoint, *ctx);
     data::Dataset d = data::read_dataset(a->dataset, a->split);
     std::vector<int64_t> all = data::all_indices(d.size());

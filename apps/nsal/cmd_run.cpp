@@ -12,7 +12,7 @@ namespace nsal::app {
 namespace {
 
 struct RunArgs {
-  std::string config, resume, dataset, model, out, device, strategies, initial, query, oracle;
+  std::string config, resume, dataset, model, out, device, strategies, initial, query, oracle, math;
   int cycles = 0, trials = 0, epochs = 0, threads = 0, draws = 0;
   int64_t subset = -1, seed = -1;
   bool quiet = false;
@@ -48,6 +48,7 @@ void run_command(const RunArgs& a) {
   if (a.trials > 0) cfg.trials = a.trials;
   if (a.epochs > 0) cfg.train.epochs = a.epochs;
   if (a.threads > 0) cfg.threads = a.threads;
+  if (!a.math.empty()) cfg.math = a.math;
   if (a.subset >= 0) cfg.unlabelled_subset = a.subset;
   if (a.seed >= 0) cfg.seed = static_cast<uint64_t>(a.seed);
   if (!a.strategies.empty()) {
@@ -98,6 +99,8 @@ static CommandRegistrar reg("run", [](CLI::App& app) {
   cmd->add_option("--subset", args->subset, "Score a random subset of this many unlabelled");
   cmd->add_option("--seed", args->seed, "Run seed");
   cmd->add_option("--threads", args->threads, "CPU threads");
+  cmd->add_option("--math", args->math, "CUDA math: fp32 (strict, default), tf32 or bf16")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
   cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
   cmd->callback([args] { run_command(*args); });
 });

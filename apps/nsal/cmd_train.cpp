@@ -14,7 +14,7 @@ namespace nsal::app {
 
 namespace {
 struct TrainArgs {
-  std::string config, dataset, model, out, device, optimizer, schedule;
+  std::string config, dataset, model, out, device, optimizer, schedule, math;
   int epochs = 0, batch = 0, threads = 0;
   double lr = 0, weight_decay = -1;
   int64_t seed = -1;
@@ -28,6 +28,7 @@ void run_train(const TrainArgs& a) {
   if (!a.model.empty()) cfg.model = a.model;
   if (!a.device.empty()) cfg.device = a.device;
   if (a.threads > 0) cfg.threads = a.threads;
+  if (!a.math.empty()) cfg.math = a.math;
   if (a.seed >= 0) cfg.seed = static_cast<uint64_t>(a.seed);
   if (a.epochs > 0) cfg.train.epochs = a.epochs;
   if (a.batch > 0) cfg.train.batch_size = a.batch;
@@ -45,7 +46,7 @@ void run_train(const TrainArgs& a) {
 
   data::Dataset train = data::read_dataset(cfg.dataset, "train");
   data::Dataset test = data::read_dataset(cfg.dataset, "test");
-  auto ctx = make_context(cfg.device, cfg.threads);
+  auto ctx = make_context(cfg.device, cfg.threads, cfg.math);
   ModelSpec spec{cfg.model, train.channels(),
                  train.task == data::Task::regression ? (train.y.ndim() > 1 ? train.y.dim(1) : 1)
                                                       : train.num_classes};
@@ -84,6 +85,7 @@ static CommandRegistrar reg("train", [](CLI::App& app) {
   cmd->add_option("-o,--out", a->out, "Output directory")->required();
   cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto");
   cmd->add_option("--threads", a->threads, "CPU threads");
+  add_math_option(*cmd, a->math);
   cmd->add_option("--seed", a->seed, "Seed of initialisation and shuffling");
   cmd->add_option("--epochs", a->epochs, "Epochs");
   cmd->add_option("--batch-size", a->batch, "Batch size");

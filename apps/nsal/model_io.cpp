@@ -2,17 +2,31 @@
 
 #include <fmt/core.h>
 
+#include "al/run_config.h"
 #include "nn/checkpoint.h"
 #include "nn/models/registry.h"
 
 namespace nsal::app {
 
-std::unique_ptr<Context> make_context(const std::string& device, int threads) {
+std::unique_ptr<Context> make_context(const std::string& device, int threads,
+                                      const std::string& math) {
   Device d = parse_device(device);
   auto ctx = std::make_unique<Context>(d);
   if (threads > 0) ctx->set_threads(threads);
   if (device == "auto") fmt::print(stderr, "device: {}\n", d.str());
+  MathMode m = MathMode::strict_fp32;
+  NSAL_CHECK(al::parse_math_mode(math, m), "--math: expected fp32, tf32 or bf16, got '{}'", math);
+  ctx->set_math_mode(m);
+  if (m != MathMode::strict_fp32 && !d.is_cuda())
+    fmt::print(stderr, "note: --math {} applies to CUDA; the CPU backend computes in fp32\n", math);
   return ctx;
+}
+
+void add_math_option(CLI::App& cmd, std::string& math) {
+  cmd.add_option("--math", math,
+                 "CUDA math: fp32 (strict, default), tf32 or bf16 (GEMMs in bf16, convolutions "
+                 "as TF32)")
+      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
 }
 
 std::unique_ptr<Model> load_model(const std::string& checkpoint, Context& ctx) {

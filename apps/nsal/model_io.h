@@ -1,6 +1,8 @@
 // What the model commands share: a context for --device, a model rebuilt from a checkpoint.
 #pragma once
 
+#include <CLI/CLI.hpp>
+
 #include <memory>
 #include <string>
 
@@ -9,7 +11,11 @@
 
 namespace nsal::app {
 
-std::unique_ptr<Context> make_context(const std::string& device, int threads);
+// math: "fp32" (strict), "tf32" or "bf16" (CUDA only; noted and ignored on the CPU).
+std::unique_ptr<Context> make_context(const std::string& device, int threads,
+                                      const std::string& math = "fp32");
+// --math for a command (CUDA math mode), checked by CLI11.
+void add_math_option(CLI::App& cmd, std::string& math);
 // Builds the checkpoint's architecture on ctx's device and loads its weights.
 std::unique_ptr<Model> load_model(const std::string& checkpoint, Context& ctx);
 

@@ -35,6 +35,7 @@ void add_scoring_options(CLI::App& cmd, ScoringArgs& a) {
   cmd.add_option("--seed", a.seed, "Seed of the noise and of the subset");
   cmd.add_option("--device", a.device, "cpu, cuda, cuda:N or auto");
   cmd.add_option("--threads", a.threads, "CPU threads");
+  add_math_option(cmd, a.math);
 }
 
 ScoringSetup load_scoring_setup(ScoringArgs& a) {
@@ -47,7 +48,7 @@ ScoringSetup load_scoring_setup(ScoringArgs& a) {
     start = comma + 1;
   }
   ScoringSetup s;
-  s.ctx = make_context(a.device, a.threads);
+  s.ctx = make_context(a.device, a.threads, a.math);
   s.model = load_model(a.checkpoint, *s.ctx);
   s.data = data::read_dataset(a.dataset, a.split);
   s.pool = a.indices.empty() ? data::all_indices(s.data.size()) : al::read_indices(a.indices);

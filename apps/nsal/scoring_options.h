@@ -15,7 +15,7 @@
 namespace nsal::app {
 
 struct ScoringArgs {
-  std::string checkpoint, dataset, split = "train", device = "auto", groups, indices;
+  std::string checkpoint, dataset, split = "train", device = "auto", groups, indices, math = "fp32";
   al::NoiseStabilityConfig ns;
   int batch = 512, threads = 0;
   int64_t subset = 0;
