@@ -15,6 +15,7 @@
 #include "al/labels.h"
 #include "data/csv.h"
 #include "data/dataset.h"
+#include "tests/run_test_util.h"
 
 namespace fs = std::filesystem;
 
@@ -22,40 +23,13 @@ namespace nsal::al {
 
 namespace {
 
-const std::string kNsal = "OMP_NUM_THREADS=1 " + std::string(NSAL_BINARY_DIR) + "/nsal";
+using nsal::testing::kNsal;
+using nsal::testing::labelled_sets;
+using nsal::testing::metrics_without_times;
+using nsal::testing::run_shell;
 
-int run_shell(const std::string& cmd) {
-  return std::system(cmd.c_str());
-}
 bool exited_with(int status, int code) {
   return WIFEXITED(status) && WEXITSTATUS(status) == code;
-}
-
-// Every cycle's labelled.txt and selected.txt and the initial set, by relative path.
-std::string labelled_sets(const std::string& dir) {
-  std::vector<std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    std::string name = e.path().filename().string();
-    if (name == "labelled.txt" || name == "selected.txt" || name == "initial.txt")
-      files.push_back(fs::relative(e.path(), dir).string());
-  }
-  std::sort(files.begin(), files.end());
-  std::string out;
-  for (const auto& f : files)
-    out += f + "\n" + read_file(dir + "/" + f);
-  return out;
-}
-
-// metrics.csv rows without the two timing columns.
-std::string metrics_without_times(const std::string& dir) {
-  if (!file_exists(dir + "/metrics.csv")) return "";
-  std::string text = read_file(dir + "/metrics.csv");
-  data::CsvTable t = data::parse_csv(text.data(), text.size(), dir);
-  std::string out;
-  for (const auto& r : t.rows)
-    out +=
-        r[0] + "," + r[1] + "," + r[2] + "," + r[3] + "," + r[4] + "," + r[5] + "," + r[8] + "\n";
-  return out;
 }
 
 class HumanOracle : public ::testing::Test {

@@ -13,6 +13,7 @@
 
 #include "al/atomic_file.h"
 #include "nn/hdf5.h"
+#include "tests/run_test_util.h"
 
 namespace fs = std::filesystem;
 
@@ -20,11 +21,8 @@ namespace nsal::al {
 
 namespace {
 
-const std::string kNsal = "OMP_NUM_THREADS=1 " + std::string(NSAL_BINARY_DIR) + "/nsal";
-
-int run_shell(const std::string& cmd) {
-  return std::system(cmd.c_str());
-}
+using nsal::testing::kNsal;
+using nsal::testing::run_shell;
 
 class QueryCli : public ::testing::Test {
  protected:

@@ -11,6 +11,7 @@
 #include <sstream>
 
 #include "al/atomic_file.h"
+#include "tests/run_test_util.h"
 
 namespace fs = std::filesystem;
 
@@ -18,43 +19,11 @@ namespace nsal::al {
 
 namespace {
 
+using nsal::testing::labelled_sets;
+using nsal::testing::metrics_without_times;
+using nsal::testing::run_shell;
+// Threads are set per command below.
 const std::string kNsal = std::string(NSAL_BINARY_DIR) + "/nsal";
-
-int run_shell(const std::string& cmd) {
-  return std::system(cmd.c_str());
-}
-
-// metrics.csv without the timing columns (train_seconds, acquisition_seconds).
-std::string metrics_without_times(const std::string& dir) {
-  std::istringstream in(read_file(dir + "/metrics.csv"));
-  std::string line, out;
-  while (std::getline(in, line)) {
-    std::vector<std::string> f;
-    std::stringstream ss(line);
-    std::string cell;
-    while (std::getline(ss, cell, ','))
-      f.push_back(cell);
-    if (f.size() != 9) return "bad line: " + line;
-    out +=
-        f[0] + "," + f[1] + "," + f[2] + "," + f[3] + "," + f[4] + "," + f[5] + "," + f[8] + "\n";
-  }
-  return out;
-}
-
-// Every labelled.txt and selected.txt of the run, by relative path.
-std::string labelled_sets(const std::string& dir) {
-  std::vector<std::string> files;
-  for (const auto& e : fs::recursive_directory_iterator(dir)) {
-    std::string name = e.path().filename().string();
-    if (name == "labelled.txt" || name == "selected.txt" || name == "initial.txt")
-      files.push_back(fs::relative(e.path(), dir).string());
-  }
-  std::sort(files.begin(), files.end());
-  std::string out;
-  for (const auto& f : files)
-    out += f + "\n" + read_file(dir + "/" + f);
-  return out;
-}
 
 class Resume : public ::testing::Test {
  protected:
