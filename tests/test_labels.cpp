@@ -150,7 +150,8 @@ TEST(Labels, HumanOracleRunsHaveOneTrialAndOneStrategy) {
   c.trials = 3;
   EXPECT_THROW(validate(c), Error);
   c.trials = 1;
-  c.strategies.push_back(StrategyConfig{"entropy"});
+  c.strategies.push_back(StrategyConfig{});
+  c.strategies.back().name = "entropy";
   EXPECT_THROW(validate(c), Error);
   c.strategies.resize(1);
   c.oracle = "crowd";

@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
-#include <sstream>
 
 #include "al/atomic_file.h"
 #include "tests/run_test_util.h"

@@ -15,11 +15,19 @@
 
 namespace nsal::app {
 
+namespace {
+al::StrategyConfig noise_stability() {
+  al::StrategyConfig s;
+  s.name = "noise-stability";
+  return s;
+}
+}  // namespace
+
 static CommandRegistrar reg("query", [](CLI::App& app) {
   struct Args : ScoringArgs {
     int64_t n = 0;
     std::string out, export_dir, labelled;
-    al::StrategyConfig strategy{"noise-stability"};
+    al::StrategyConfig strategy = noise_stability();
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("query", "Score the pool and choose N samples to label");
