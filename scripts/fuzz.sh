@@ -48,9 +48,11 @@ for t in "${targets[@]}"; do
     # The first frame of the report that is not libc, the sanitizer or libFuzzer: a crash or hang
     # there inside libhdf5 is a defect of HDF5 1.10's reader (its global heap code trusts
     # corrupt sizes), reported but not counted against nsal; anything else fails the run.
-    frame=$(grep -E '^ +#[0-9]+ ' "$build/fuzz_$t.log" | grep -vE '__interceptor_|__asan|__sanitizer|fuzzer::|sysdeps/|libc\.so' | head -1)
-    if [ "$t" = dataset ] && echo "$frame" | grep -q 'libhdf5'; then
-      hdf5_defects+=("$t: $(echo "$frame" | grep -oE 'in [A-Za-z0-9_]+' | head -1)")
+    # (head closes the pipe early: "|| true" keeps pipefail from ending the script.)
+    frame=$(grep -E '^ +#[0-9]+ ' "$build/fuzz_$t.log" | grep -vE '__interceptor_|__asan|__sanitizer|fuzzer::|sysdeps/|libc\.so' | head -n 1 || true)
+    if [ "$t" = dataset ] && [[ "$frame" == *libhdf5* ]]; then
+      where=$(echo "$frame" | grep -oE ' in [A-Za-z0-9_]+' | head -n 1 || true)
+      hdf5_defects+=("$t:${where:- in libhdf5}")
       echo "fuzz: $t: a crash inside HDF5 itself ($frame); input in $artifacts"
     else
       failed+=("$t")
