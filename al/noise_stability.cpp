@@ -98,6 +98,7 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
   // The pool's inputs are prepared once (loaded, normalised, on the context's device) when they
   // fit in the input-cache budget, so the K perturbed passes only run the model; otherwise each
   // pass streams them through the loader again.
+  batch_size = static_cast<int>(inference_batch(model, ctx, d, pool[0], batch_size));
   PoolInputs inputs(d, pool, batch_size, ctx.device());
   auto t0 = Clock::now();
   model.set_training(false);

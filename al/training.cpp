@@ -2,6 +2,7 @@
 
 #include <fmt/core.h>
 
+#include <algorithm>
 #include <chrono>
 #include <cmath>
 #include <memory>
@@ -187,7 +188,8 @@ void run_inference(Model& model, Context& ctx, const data::Dataset& d,
                    const std::vector<int64_t>& subset, int batch_size, const OutputFn& fn,
                    bool features) {
   if (subset.empty()) return;
-  data::Loader loader(d, subset, loader_options(batch_size, false, 0));
+  const int64_t capped = inference_batch(model, ctx, d, subset[0], batch_size);
+  data::Loader loader(d, subset, loader_options(capped, false, 0));
   bool was_training = model.training();
   model.set_training(false);
   DeviceBatch db;
@@ -200,6 +202,23 @@ void run_inference(Model& model, Context& ctx, const data::Dataset& d,
     first += batch.size();
   }
   model.set_training(was_training);
+}
+
+int64_t inference_batch(Model& model, Context& ctx, const data::Dataset& d, int64_t probe,
+                        int64_t requested, size_t budget_bytes) {
+  if (!ctx.device().is_cpu() || requested <= 1) return requested;
+  data::Loader loader(d, {probe}, loader_options(1, false, 0));
+  data::Batch b;
+  NSAL_CHECK(loader.next(b), "inference: cannot load sample {} of {}", probe, d.where("x"));
+  const bool was_training = model.training();
+  model.set_training(false);
+  model.forward(ctx, b.x);
+  model.set_training(was_training);
+  size_t per_sample = 0;  // every layer keeps its output until the next pass
+  for (const auto& layer : model.layers())
+    per_sample += layer->output().nbytes();
+  const int64_t fits = static_cast<int64_t>(budget_bytes / std::max<size_t>(per_sample, 1));
+  return std::max<int64_t>(1, std::min(requested, fits));
 }
 
 EvalResult evaluate(Model& model, Context& ctx, const data::Dataset& test, int batch_size) {

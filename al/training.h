@@ -43,9 +43,19 @@ EvalResult evaluate(Model& model, Context& ctx, const data::Dataset& test, int b
 // Runs the model in eval mode over `subset` (in the given order) in batches and calls
 // fn(first position in subset, batch size, outputs on the context's device) for each batch.
 // mc_dropout keeps dropout active.
+// On the CPU the batch is capped by inference_batch, so that large inputs (3-D volumes) do not
+// exhaust the host's memory; outputs do not depend on the batch size.
 using OutputFn = std::function<void(int64_t first, int64_t count, const Tensor& outputs)>;
 void run_inference(Model& model, Context& ctx, const data::Dataset& d,
                    const std::vector<int64_t>& subset, int batch_size, const OutputFn& fn,
                    bool features = false);
+
+// Activation memory an inference batch may hold on the CPU.
+constexpr size_t kInferenceActivationBytes = size_t(1) << 30;
+// The inference batch to use instead of `requested`: on the CPU, at most what fits
+// budget_bytes of layer outputs, measured by a forward pass of dataset sample `probe`; on a GPU
+// `requested` (out-of-memory there shrinks the batch where it is caught).
+int64_t inference_batch(Model& model, Context& ctx, const data::Dataset& d, int64_t probe,
+                        int64_t requested, size_t budget_bytes = kInferenceActivationBytes);
 
 }  // namespace nsal::al
