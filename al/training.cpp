@@ -214,9 +214,9 @@ int64_t inference_batch(Model& model, Context& ctx, const data::Dataset& d, int6
   model.set_training(false);
   model.forward(ctx, b.x);
   model.set_training(was_training);
-  size_t per_sample = 0;  // every layer keeps its output until the next pass
+  size_t per_sample = 0;  // every layer that ran keeps its output until the next pass
   for (const auto& layer : model.layers())
-    per_sample += layer->output().nbytes();
+    if (layer->output().defined()) per_sample += layer->output().nbytes();
   const int64_t fits = static_cast<int64_t>(budget_bytes / std::max<size_t>(per_sample, 1));
   return std::max<int64_t>(1, std::min(requested, fits));
 }

@@ -36,6 +36,10 @@ class Layer {
   void set_needs_input_grad(bool on) { needs_input_grad_ = on; }
   bool needs_input_grad() const { return needs_input_grad_; }
 
+  // True when forward() would hand back its input unchanged and change no state (eval-mode
+  // Dropout): a Sequential then passes the tensor on without calling the layer, saving a copy.
+  virtual bool is_identity() const { return false; }
+
   // The output shape for an input shape; throws ShapeError naming this layer when it does not fit.
   virtual Shape output_shape(const Shape& in) const = 0;
 

@@ -7,18 +7,31 @@ namespace nsal {
 
 const Tensor& Sequential::forward(Context& ctx, const Tensor& x) {
   NSAL_CHECK(!layers_.empty(), "Sequential::forward on an empty chain");
+  passed_over_.assign(layers_.size(), 0);
   const Tensor* cur = &x;
-  for (Layer* l : layers_)
-    cur = &l->forward(ctx, *cur);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    if (layers_[i]->is_identity()) {
+      passed_over_[i] = 1;
+      continue;
+    }
+    cur = &layers_[i]->forward(ctx, *cur);
+  }
+  out_ = cur;
   return *cur;
 }
 
 const Tensor& Sequential::backward(Context& ctx, const Tensor& dy) {
   NSAL_CHECK(!layers_.empty(), "Sequential::backward on an empty chain");
+  NSAL_CHECK(passed_over_.size() == layers_.size(), "Sequential::backward before forward");
   const Tensor* cur = &dy;
   for (size_t i = layers_.size(); i-- > 0;)
-    cur = &layers_[i]->backward(ctx, *cur);
+    if (!passed_over_[i]) cur = &layers_[i]->backward(ctx, *cur);
   return *cur;
+}
+
+const Tensor& Sequential::output() const {
+  NSAL_CHECK(out_ != nullptr, "Sequential::output before forward");
+  return *out_;
 }
 
 ModelSpec Model::spec() const {

@@ -15,7 +15,8 @@
 
 namespace nsal {
 
-// Runs a chain of single-input layers: forward in order, backward in reverse.
+// Runs a chain of single-input layers: forward in order, backward in reverse. Layers that are
+// the identity in the current mode (Layer::is_identity) are passed over in both directions.
 class Sequential {
  public:
   void push(Layer* layer) { layers_.push_back(layer); }
@@ -23,9 +24,13 @@ class Sequential {
   const Tensor& backward(Context& ctx, const Tensor& dy);
   bool empty() const { return layers_.empty(); }
   const std::vector<Layer*>& layers() const { return layers_; }
+  // The result of the last forward() (its input when every layer was passed over).
+  const Tensor& output() const;
 
  private:
   std::vector<Layer*> layers_;
+  std::vector<char> passed_over_;  // per layer, as decided by the last forward()
+  const Tensor* out_ = nullptr;
 };
 
 // Hands a new layer to the owning model and returns it: blocks (nn/models/basic_block.h) create

@@ -4,6 +4,7 @@
 
 #include "kernels/dropout.h"
 #include "nn/layers/dropout.h"
+#include "nn/model.h"
 #include "tests/gradcheck.h"
 #include "tests/layer_test_util.h"
 
@@ -163,5 +164,35 @@ TEST(Dropout, EvalModeBackwardIsTheIdentity) {
   d.forward(ctx, x);
   Tensor dy = Tensor::from_vector({1, 1, 1, 1, 1, 1, 1, 1}, {2, 4});
   EXPECT_EQ(d.backward(ctx, dy).to_vector(), dy.to_vector());
+}
+
+// A Sequential passes an eval-mode Dropout over: no copy, the same tensors in both directions,
+// and the layer is called again as soon as it drops (training or MC mode).
+TEST(Dropout, SequentialPassesEvalModeDropoutOver) {
+  Context ctx;
+  Dropout d("drop", 0.5, 3);
+  Sequential chain;
+  chain.push(&d);
+  Tensor x = Tensor::from_vector({1, 2, 3, 4, 5, 6, 7, 8}, {2, 4});
+  Tensor dy = Tensor::from_vector({1, 1, 1, 1, 1, 1, 1, 1}, {2, 4});
+  d.set_training(false);
+  EXPECT_TRUE(d.is_identity());
+  EXPECT_EQ(&chain.forward(ctx, x), &x);
+  EXPECT_EQ(&chain.output(), &x);
+  EXPECT_EQ(&chain.backward(ctx, dy), &dy);
+  EXPECT_FALSE(d.output().defined() && d.output().numel() > 0) << "the layer never ran";
+  d.set_mc(true);
+  EXPECT_FALSE(d.is_identity());
+  const Tensor& y = chain.forward(ctx, x);
+  EXPECT_EQ(&y, &d.output());
+  EXPECT_NE(y.to_vector(), x.to_vector());
+  EXPECT_EQ(d.step(), 1u);
+  const std::vector<double> dx = chain.backward(ctx, dy).to_vector(), xv = x.to_vector(),
+                            yv = y.to_vector();
+  for (size_t i = 0; i < dx.size(); ++i)
+    EXPECT_EQ(dx[i] * xv[i], yv[i]) << "dy = 1: dx is the scaled mask, element " << i;
+  d.set_mc(false);
+  d.set_training(true);
+  EXPECT_NE(&chain.forward(ctx, x), &x);
 }
 }  // namespace nsal

@@ -27,6 +27,7 @@ class Dropout : public Layer {
   void set_mc(bool on) { mc_ = on; }
   // Whether the next forward() drops (training, or MC mode).
   bool active() const { return training() || mc_; }
+  bool is_identity() const override { return !active(); }
   // The step the next dropping forward() will use.
   uint64_t step() const { return step_; }
   void set_step(uint64_t step) { step_ = step; }

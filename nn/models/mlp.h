@@ -22,7 +22,7 @@ class Mlp : public Model {
   ModelSpec spec() const override;
   const Tensor& forward(Context& ctx, const Tensor& x) override;  // (N, F) -> (N, outputs)
   void backward(Context& ctx, const Tensor& doutput) override;
-  const Tensor& features() const override { return body_.layers().back()->output(); }
+  const Tensor& features() const override { return body_.output(); }
 
  private:
   int64_t in_features_, outputs_;

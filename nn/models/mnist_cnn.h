@@ -23,7 +23,7 @@ class MnistCnn : public Model {
   int64_t num_outputs() const override { return classes_; }
   const Tensor& forward(Context& ctx, const Tensor& x) override;  // (N, C, 28, 28) -> (N, classes)
   void backward(Context& ctx, const Tensor& dlogits) override;
-  const Tensor& features() const override { return body_.layers().back()->output(); }
+  const Tensor& features() const override { return body_.output(); }
 
  private:
   int64_t in_channels_, classes_;
