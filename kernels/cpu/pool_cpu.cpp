@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/cpu/max_pool_rows.h"
 #include "kernels/cpu/parallel.h"
 
 namespace nsal::kernels::cpu {
@@ -13,12 +14,69 @@ static int64_t out_plane(const PoolGeom& g) {
   return g.out_d * g.out_h * g.out_w;
 }
 
+// One plane of a 2d pooling without padding, KH x KW fixed: every window lies inside the input
+// (floor mode), so no clipping. The first largest element wins, as in max_pool_window. Returns
+// false when the plane holds a NaN, whose outputs the general loop then recomputes (NaN wins
+// there); the outputs written so far are overwritten.
+template <typename T, int KH, int KW>
+bool max_pool_plane_unpadded(const T* xp, const PoolGeom& g, T* y, int32_t* argmax) {
+  const int64_t iw = g.in_w;
+  bool nan = false;
+  for (int64_t oh = 0; oh < g.out_h; ++oh)
+    for (int64_t ow = 0; ow < g.out_w; ++ow) {
+      const int64_t base = oh * g.sh * iw + ow * g.sw;
+      T best = xp[base];
+      int64_t best_i = base;
+      nan |= best != best;
+      for (int r = 0; r < KH; ++r)
+        for (int c = r == 0 ? 1 : 0; c < KW; ++c) {
+          const int64_t i = base + r * iw + c;
+          const T v = xp[i];
+          nan |= v != v;
+          if (v > best) {
+            best = v;
+            best_i = i;
+          }
+        }
+      y[oh * g.out_w + ow] = best;
+      argmax[oh * g.out_w + ow] = static_cast<int32_t>(best_i);
+    }
+  return !nan;
+}
+
+template <typename T>
+using UnpaddedPlane = bool (*)(const T*, const PoolGeom&, T*, int32_t*);
+
+// The fixed-window loop for g, or null when g needs the general one (3d, padding, other sizes).
+template <typename T>
+UnpaddedPlane<T> unpadded_plane_loop(const PoolGeom& g) {
+  if (g.in_d != 1 || g.kd != 1 || g.ph != 0 || g.pw != 0) return nullptr;
+  if (g.kh == 2 && g.kw == 2) return max_pool_plane_unpadded<T, 2, 2>;
+  if (g.kh == 3 && g.kw == 3) return max_pool_plane_unpadded<T, 3, 3>;
+  return nullptr;
+}
+#if defined(__AVX512F__)
+// float32 with a width stride of 1 or 2: the register version of the same loop.
+template <>
+UnpaddedPlane<float> unpadded_plane_loop<float>(const PoolGeom& g) {
+  if (g.in_d != 1 || g.kd != 1 || g.ph != 0 || g.pw != 0) return nullptr;
+  const bool regs = g.sw == 1 || g.sw == 2;
+  if (g.kh == 2 && g.kw == 2)
+    return regs ? max_pool_plane_avx512<2, 2> : max_pool_plane_unpadded<float, 2, 2>;
+  if (g.kh == 3 && g.kw == 3)
+    return regs ? max_pool_plane_avx512<3, 3> : max_pool_plane_unpadded<float, 3, 3>;
+  return nullptr;
+}
+#endif
+
 template <typename T>
 void max_pool_forward(const T* x, int64_t planes, const PoolGeom& g, T* y, int32_t* argmax) {
   const int64_t ip = in_plane(g), op = out_plane(g);
+  const UnpaddedPlane<T> fast = unpadded_plane_loop<T>(g);
 #pragma omp parallel for schedule(static) if (planes * ip >= kParallelMinWork)
   for (int64_t p = 0; p < planes; ++p) {
     const T* xp = x + p * ip;
+    if (fast && fast(xp, g, y + p * op, argmax + p * op)) continue;
     int64_t o = p * op;
     for (int64_t od = 0; od < g.out_d; ++od)
       for (int64_t oh = 0; oh < g.out_h; ++oh)
