@@ -93,9 +93,8 @@ class Runner {
       : cfg_(std::move(cfg)), dir_(std::move(dir)), progress_(progress) {}
 
   RunSummary run() {
-    data::ReadOptions ro;
-    train_ = data::read_dataset(cfg_.dataset, "train", ro);
-    test_ = data::read_dataset(cfg_.dataset, "test", ro);
+    train_ = data::read_for_loader(cfg_.dataset, "train");
+    test_ = data::read_for_loader(cfg_.dataset, "test");
     NSAL_CHECK(test_.task == train_.task, "{}: the train and test splits disagree on the task",
                cfg_.dataset);
     Device device = parse_device(cfg_.device);

@@ -117,6 +117,20 @@ void validate(const Dataset& d) {
 
 // ------------------------------------------------------------------------------------- Reading
 
+double stored_x_scale(const h5::Dataset& dx) {
+  constexpr double kByte = 1.0 / 255.0;
+  const bool bytes = dx.type() == h5::Type::u8;
+  if (!dx.has_attr("scale")) return bytes ? kByte : 1.0;
+  const double scale = dx.get_double("scale");
+  NSAL_CHECK_AS(DataError, std::isfinite(scale) && scale > 0, "{}",
+                dx.where(fmt::format("scale {} must be finite and > 0", scale)));
+  NSAL_CHECK_AS(DataError, !bytes || std::fabs(scale - kByte) <= 1e-6 * kByte, "{}",
+                dx.where(fmt::format("scale {} on uint8 images; they are stored as v / 255, so "
+                                     "scale must be 1/255",
+                                     scale)));
+  return bytes ? kByte : scale;
+}
+
 static std::vector<float> to_floats(const std::vector<double>& v) {
   return std::vector<float>(v.begin(), v.end());
 }
@@ -200,9 +214,7 @@ Dataset read_dataset(const std::string& path, const std::string& split, const Re
   } else if (opts.load_x) {
     h5::Dataset dx = g.open_dataset("x");
     h5::Type t = dx.type();
-    double scale = dx.has_attr("scale") ? dx.get_double("scale") : 1.0;
-    NSAL_CHECK_AS(DataError, std::isfinite(scale) && scale > 0, "{}",
-                  dx.where(fmt::format("scale {} must be finite and > 0", scale)));
+    const double scale = stored_x_scale(dx);
     if (t == h5::Type::u8 && !opts.x_as_float) {
       d.x = dx.read_tensor(DType::u8);
     } else if (t == h5::Type::u8) {

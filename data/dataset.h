@@ -12,6 +12,10 @@
 
 #include "nn/tensor.h"
 
+namespace nsal::h5 {
+class Dataset;
+}  // namespace nsal::h5
+
 namespace nsal::data {
 
 enum class Task { classification, regression, segmentation };
@@ -58,6 +62,11 @@ struct Dataset : DatasetInfo {
 // length with std > 0. Throws DataError naming the file and the field.
 void validate(const Dataset& d);
 
+// The factor a stored x value is multiplied by when read: 1/255 for uint8 images (a `scale`
+// attribute, when present, must say 1/255), else the `scale` attribute (1 when absent), finite
+// and > 0. Throws DataError naming the file and the attribute.
+double stored_x_scale(const h5::Dataset& x);
+
 struct ReadOptions {
   bool x_as_float = true;  // false keeps uint8 images as bytes (the loader converts per batch)
   bool load_x = true;      // false reads labels and metadata only (nsal data info)
@@ -66,6 +75,13 @@ struct ReadOptions {
 
 Dataset read_dataset(const std::string& path, const std::string& split,
                      const ReadOptions& opts = {});
+// A split as the Loader takes it: uint8 images stay bytes (a quarter of the memory of float32;
+// the loader scales each batch to the same values read_dataset's conversion gives).
+inline Dataset read_for_loader(const std::string& path, const std::string& split) {
+  ReadOptions o;
+  o.x_as_float = false;
+  return read_dataset(path, split, o);
+}
 std::vector<std::string> list_splits(const std::string& path);  // groups holding x or files
 DatasetInfo read_info(const std::string& path);
 

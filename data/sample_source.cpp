@@ -71,7 +71,7 @@ class ChunkedSource : public SampleSource {
     x_ = g.open_dataset("x", static_cast<size_t>(cache));
     y_ = g.open_dataset("y", static_cast<size_t>(cache / 8));
     x_type_ = x_.type();
-    scale_ = static_cast<float>(x_.has_attr("scale") ? x_.get_double("scale") : 1.0);
+    scale_ = static_cast<float>(stored_x_scale(x_));
     Shape xs = x_.shape();
     n_ = xs[0];
     x_shape_.assign(xs.begin() + 1, xs.end());

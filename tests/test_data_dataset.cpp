@@ -211,6 +211,18 @@ TEST(DataDataset, CorruptLabelsInAFileAreCaughtOnRead) {
   EXPECT_ERROR_HAS(read_dataset(path, "val"), "/val: missing split", "test, train");
 }
 
+TEST(DataDataset, Uint8ImagesMustBeStoredAsValueOver255) {
+  TempDir dir;
+  std::string path = dir / "s.h5";
+  Dataset d = image_split(5, 1, 2, 2, 4);
+  write_dataset(path, d, d);
+  h5::File::open(path, true).open_dataset("train/x").set_double("scale", 1.0);
+  EXPECT_ERROR_HAS(read_dataset(path, "train"), path.c_str(), "/train/x", "scale 1 on uint8 images",
+                   "must be 1/255");
+  EXPECT_ERROR_HAS(read_dataset(path, "train", bytes_only()), "scale 1 on uint8 images");
+  EXPECT_NO_THROW(read_dataset(path, "test"));
+}
+
 TEST(DataDataset, ForeignAndMissingFilesAreRefused) {
   TempDir dir;
   { h5::File::create(dir / "plain.h5").set_string("hello", "world"); }

@@ -26,7 +26,7 @@ static CommandRegistrar reg("eval", [](CLI::App& app) {
   cmd->callback([a] {
     auto ctx = make_context(a->device, a->threads, a->math);
     auto model = load_model(a->checkpoint, *ctx);
-    data::Dataset d = data::read_dataset(a->dataset, a->split);
+    data::Dataset d = data::read_for_loader(a->dataset, a->split);
     al::EvalResult r = al::evaluate(*model, *ctx, d, a->batch);
     fmt::print("{} on {} ({}, {} samples): {} {:.4f}, loss {:.4f}\n", model->arch(), a->dataset,
                a->split, r.samples, r.metric, r.value, r.loss);

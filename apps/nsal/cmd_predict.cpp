@@ -35,7 +35,7 @@ static CommandRegistrar reg("predict", [](CLI::App& app) {
   cmd->callback([a] {
     auto ctx = make_context(a->device, a->threads, a->math);
     auto model = load_model(a->checkpoint, *ctx);
-    data::Dataset d = data::read_dataset(a->dataset, a->split);
+    data::Dataset d = data::read_for_loader(a->dataset, a->split);
     std::vector<int64_t> all = data::all_indices(d.size());
     Tensor result;
     al::run_inference(

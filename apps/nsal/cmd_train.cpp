@@ -44,8 +44,8 @@ void run_train(const TrainArgs& a) {
   al::make_dirs(a.out);
   al::write_file_atomic(a.out + "/config.toml", al::to_toml(cfg));
 
-  data::Dataset train = data::read_dataset(cfg.dataset, "train");
-  data::Dataset test = data::read_dataset(cfg.dataset, "test");
+  data::Dataset train = data::read_for_loader(cfg.dataset, "train");
+  data::Dataset test = data::read_for_loader(cfg.dataset, "test");
   auto ctx = make_context(cfg.device, cfg.threads, cfg.math);
   ModelSpec spec{cfg.model, train.channels(),
                  train.task == data::Task::regression ? (train.y.ndim() > 1 ? train.y.dim(1) : 1)

@@ -50,7 +50,7 @@ ScoringSetup load_scoring_setup(ScoringArgs& a) {
   ScoringSetup s;
   s.ctx = make_context(a.device, a.threads, a.math);
   s.model = load_model(a.checkpoint, *s.ctx);
-  s.data = data::read_dataset(a.dataset, a.split);
+  s.data = data::read_for_loader(a.dataset, a.split);
   s.pool = a.indices.empty() ? data::all_indices(s.data.size()) : al::read_indices(a.indices);
   for (int64_t i : s.pool)
     NSAL_CHECK(i < s.data.size(), "{}: index {} is outside the {} split ({} samples)", a.indices, i,
