@@ -152,41 +152,42 @@ TEST(MaxPool2d, PicksTheFirstOfTiedMaximaAndPropagatesNaN) {
   EXPECT_EQ(pool.backward(ctx, g).to_vector(), (std::vector<double>{1, 0, 0, 0}));
 }
 
-// The float32 register loops (2x2 and 3x3 windows, width stride 1 or 2, no padding) against
-// the float64 scalar loop on values full of ties, with and without a NaN: outputs and the
-// chosen elements (seen through backward) are identical. Widths 37 and 40 give output rows of
-// one full and one partial vector.
+// The float32 register loops (2x2 and 3x3 windows, width stride 1 or 2, padding up to half the
+// window) against the float64 scalar loops on values full of ties, with and without a NaN:
+// outputs and the chosen elements (seen through backward) are identical. Widths 37 and 40 give
+// output rows of one full and one partial vector; negative values make the padding matter.
 TEST(MaxPool2d, Float32RegisterLoopsMatchTheScalarLoopExactly) {
   Context ctx;
   std::mt19937_64 rng(11);
   for (int k : {2, 3})
     for (int stride : {1, 2})
-      for (int64_t w : {37, 40})
-        for (bool with_nan : {false, true}) {
-          const Shape s{2, 3, 7, w};
-          std::vector<double> xv(static_cast<size_t>(shape_numel(s)));
-          for (double& v : xv)
-            v = static_cast<double>(rng() % 3);  // many ties
-          if (with_nan) xv[static_cast<size_t>(3 * 7 * w + 2 * w + 5)] = std::nan("");
-          MaxPool2d p32("p32", k, stride), p64("p64", k, stride);
-          Tensor x32 = Tensor::from_vector(xv, s, DType::f32);
-          Tensor x64 = Tensor::from_vector(xv, s, DType::f64);
-          const std::vector<double> y32 = p32.forward(ctx, x32).to_vector();
-          const std::vector<double> y64 = p64.forward(ctx, x64).to_vector();
-          const std::string what = "k" + std::to_string(k) + " s" + std::to_string(stride) + " w" +
-                                   std::to_string(w) + (with_nan ? " NaN" : "");
-          ASSERT_EQ(y32.size(), y64.size()) << what;
-          for (size_t i = 0; i < y32.size(); ++i)
-            ASSERT_TRUE(y32[i] == y64[i] || (std::isnan(y32[i]) && std::isnan(y64[i])))
-                << what << ": output " << i;
-          std::vector<double> dyv(y64.size());
-          for (size_t i = 0; i < dyv.size(); ++i)
-            dyv[i] = static_cast<double>(i % 7 + 1);
-          const Shape ys = p64.output().shape();
-          EXPECT_EQ(p32.backward(ctx, Tensor::from_vector(dyv, ys, DType::f32)).to_vector(),
-                    p64.backward(ctx, Tensor::from_vector(dyv, ys, DType::f64)).to_vector())
-              << what << ": the chosen elements differ";
-        }
+      for (int pad : {0, 1})
+        for (int64_t w : {37, 40})
+          for (bool with_nan : {false, true}) {
+            const Shape s{2, 3, 7, w};
+            std::vector<double> xv(static_cast<size_t>(shape_numel(s)));
+            for (double& v : xv)
+              v = static_cast<double>(rng() % 3) - 3.0;  // many ties, all below zero
+            if (with_nan) xv[static_cast<size_t>(3 * 7 * w + 2 * w + 5)] = std::nan("");
+            MaxPool2d p32("p32", k, stride, pad), p64("p64", k, stride, pad);
+            Tensor x32 = Tensor::from_vector(xv, s, DType::f32);
+            Tensor x64 = Tensor::from_vector(xv, s, DType::f64);
+            const std::vector<double> y32 = p32.forward(ctx, x32).to_vector();
+            const std::vector<double> y64 = p64.forward(ctx, x64).to_vector();
+            const std::string what = "k" + std::to_string(k) + " s" + std::to_string(stride) +
+                                     " w" + std::to_string(w) + (with_nan ? " NaN" : "");
+            ASSERT_EQ(y32.size(), y64.size()) << what;
+            for (size_t i = 0; i < y32.size(); ++i)
+              ASSERT_TRUE(y32[i] == y64[i] || (std::isnan(y32[i]) && std::isnan(y64[i])))
+                  << what << ": output " << i;
+            std::vector<double> dyv(y64.size());
+            for (size_t i = 0; i < dyv.size(); ++i)
+              dyv[i] = static_cast<double>(i % 7 + 1);
+            const Shape ys = p64.output().shape();
+            EXPECT_EQ(p32.backward(ctx, Tensor::from_vector(dyv, ys, DType::f32)).to_vector(),
+                      p64.backward(ctx, Tensor::from_vector(dyv, ys, DType::f64)).to_vector())
+                << what << ": the chosen elements differ";
+          }
 }
 
 TEST(GlobalAvgPool, AveragesEverySpatialPosition) {

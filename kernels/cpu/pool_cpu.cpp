@@ -44,27 +44,35 @@ bool max_pool_plane_unpadded(const T* xp, const PoolGeom& g, T* y, int32_t* argm
   return !nan;
 }
 
+// A loop over one plane that returns false when it saw a NaN (the general loop then redoes it).
 template <typename T>
-using UnpaddedPlane = bool (*)(const T*, const PoolGeom&, T*, int32_t*);
+using PlaneLoop = bool (*)(const T*, const PoolGeom&, T*, int32_t*);
 
-// The fixed-window loop for g, or null when g needs the general one (3d, padding, other sizes).
+// The fixed-window loop for g, or null when g needs the general one (3d, other window sizes;
+// padding except in the float32 register loop).
 template <typename T>
-UnpaddedPlane<T> unpadded_plane_loop(const PoolGeom& g) {
+PlaneLoop<T> fixed_window_loop(const PoolGeom& g) {
   if (g.in_d != 1 || g.kd != 1 || g.ph != 0 || g.pw != 0) return nullptr;
   if (g.kh == 2 && g.kw == 2) return max_pool_plane_unpadded<T, 2, 2>;
   if (g.kh == 3 && g.kw == 3) return max_pool_plane_unpadded<T, 3, 3>;
   return nullptr;
 }
 #if defined(__AVX512F__)
-// float32 with a width stride of 1 or 2: the register version of the same loop.
+// float32 with a width stride of 1 or 2: the register loop, which also takes padding (at most
+// half the window, as the layers require).
 template <>
-UnpaddedPlane<float> unpadded_plane_loop<float>(const PoolGeom& g) {
-  if (g.in_d != 1 || g.kd != 1 || g.ph != 0 || g.pw != 0) return nullptr;
-  const bool regs = g.sw == 1 || g.sw == 2;
-  if (g.kh == 2 && g.kw == 2)
-    return regs ? max_pool_plane_avx512<2, 2> : max_pool_plane_unpadded<float, 2, 2>;
-  if (g.kh == 3 && g.kw == 3)
-    return regs ? max_pool_plane_avx512<3, 3> : max_pool_plane_unpadded<float, 3, 3>;
+PlaneLoop<float> fixed_window_loop<float>(const PoolGeom& g) {
+  if (g.in_d != 1 || g.kd != 1) return nullptr;
+  const bool regs = (g.sw == 1 || g.sw == 2) && 2 * g.ph <= g.kh && 2 * g.pw <= g.kw;
+  const bool unpadded = g.ph == 0 && g.pw == 0;
+  if (g.kh == 2 && g.kw == 2) {
+    if (regs) return max_pool_plane_avx512<2, 2>;
+    return unpadded ? max_pool_plane_unpadded<float, 2, 2> : nullptr;
+  }
+  if (g.kh == 3 && g.kw == 3) {
+    if (regs) return max_pool_plane_avx512<3, 3>;
+    return unpadded ? max_pool_plane_unpadded<float, 3, 3> : nullptr;
+  }
   return nullptr;
 }
 #endif
@@ -72,7 +80,7 @@ UnpaddedPlane<float> unpadded_plane_loop<float>(const PoolGeom& g) {
 template <typename T>
 void max_pool_forward(const T* x, int64_t planes, const PoolGeom& g, T* y, int32_t* argmax) {
   const int64_t ip = in_plane(g), op = out_plane(g);
-  const UnpaddedPlane<T> fast = unpadded_plane_loop<T>(g);
+  const PlaneLoop<T> fast = fixed_window_loop<T>(g);
 #pragma omp parallel for schedule(static) if (planes * ip >= kParallelMinWork)
   for (int64_t p = 0; p < planes; ++p) {
     const T* xp = x + p * ip;
