@@ -143,18 +143,15 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
     r.timing.fallback_tiles += st.fallback_tiles;
     auto tr = Clock::now();
     try {
-      run_inference(
-          model, ctx, d, pool, batch_size,
-          [&](int64_t first, int64_t count, const Tensor& o) {
-            const float* cl = clean.data<float>() + first * c * p;
-            r.nonfinite +=
-                kernels::accumulate_sq_deviation(cl, o.data<float>(), count, c, p, nullptr, softmax,
-                                                 score.data<float>() + first, on_cuda);
-            if (released)
-              kernels::deviation_vectors(cl, o.data<float>(), count, c, softmax, k, cfg.draws,
-                                         vectors.data<float>() + first * c * cfg.draws, on_cuda);
-          },
-          features);
+      inputs.for_each(model, ctx, features, [&](int64_t first, int64_t count, const Tensor& o) {
+        const float* cl = clean.data<float>() + first * c * p;
+        r.nonfinite +=
+            kernels::accumulate_sq_deviation(cl, o.data<float>(), count, c, p, nullptr, softmax,
+                                             score.data<float>() + first, on_cuda);
+        if (released)
+          kernels::deviation_vectors(cl, o.data<float>(), count, c, softmax, k, cfg.draws,
+                                     vectors.data<float>() + first * c * cfg.draws, on_cuda);
+      });
     } catch (...) {
       perturber.restore(w);  // never leave the model perturbed
       throw;
