@@ -15,13 +15,14 @@ using Clock = std::chrono::steady_clock;
 double since(Clock::time_point t) {
   return std::chrono::duration<double>(Clock::now() - t).count();
 }
-// Pool inputs for repeated passes: cached on the device when they fit kInputCacheBytes.
+// Pool inputs for repeated passes: cached on the device when they fit kInputCacheBytes (and the
+// device has the memory; otherwise every pass streams them through the loader).
 class PoolInputs {
  public:
   static constexpr size_t kInputCacheBytes = size_t(2) << 30;
 
   PoolInputs(const data::Dataset& d, const std::vector<int64_t>& pool, int batch, Device device)
-      : d_(d), pool_(pool), batch_(batch) {
+      : d_(d), pool_(pool), piece_(batch) {
     size_t bytes = pool.size() * static_cast<size_t>(shape_numel(d.sample_shape())) * sizeof(float);
     if (bytes > kInputCacheBytes) return;
     data::LoaderOptions lo;
@@ -29,23 +30,27 @@ class PoolInputs {
     lo.shuffle = false;
     data::Loader loader(d, pool, lo);
     data::Batch b;
-    while (loader.next(b)) {
-      Tensor x(b.x.shape(), DType::f32, device, "pool input cache");
-      x.copy_from(b.x);
-      cached_.push_back(std::move(x));
+    try {
+      while (loader.next(b)) {
+        Tensor x(b.x.shape(), DType::f32, device, "pool input cache");
+        x.copy_from(b.x);
+        cached_.push_back(std::move(x));
+      }
+    } catch (const OutOfMemoryError&) {
+      cached_.clear();
     }
   }
 
   // fn(first, count, outputs) for every batch in pool order, the model in its current mode.
+  // Out of memory shrinks the batch for this and later passes (forward_in_pieces).
   void for_each(Model& m, Context& ctx, bool features, const OutputFn& fn) {
     if (cached_.empty()) {
-      run_inference(m, ctx, d_, pool_, batch_, fn, features);
+      piece_ = run_inference(m, ctx, d_, pool_, static_cast<int>(piece_), fn, features);
       return;
     }
     int64_t first = 0;
     for (const Tensor& x : cached_) {
-      const Tensor& out = m.forward(ctx, x);
-      fn(first, x.dim(0), features ? m.features() : out);
+      forward_in_pieces(m, ctx, x, first, piece_, features, fn);
       first += x.dim(0);
     }
   }
@@ -53,7 +58,7 @@ class PoolInputs {
  private:
   const data::Dataset& d_;
   const std::vector<int64_t>& pool_;
-  int batch_;
+  int64_t piece_;  // the batch the model runs at, halved on out-of-memory
   std::vector<Tensor> cached_;
 };
 

@@ -184,12 +184,33 @@ std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Data
   return stats;
 }
 
-void run_inference(Model& model, Context& ctx, const data::Dataset& d,
-                   const std::vector<int64_t>& subset, int batch_size, const OutputFn& fn,
-                   bool features) {
-  if (subset.empty()) return;
-  const int64_t capped = inference_batch(model, ctx, d, subset[0], batch_size);
-  data::Loader loader(d, subset, loader_options(capped, false, 0));
+void forward_in_pieces(Model& model, Context& ctx, const Tensor& x, int64_t first, int64_t& piece,
+                       bool features, const OutputFn& fn) {
+  const int64_t rows = x.dim(0);
+  for (int64_t done = 0; done < rows;) {
+    const int64_t count = std::min(piece, rows - done);
+    Tensor slice;  // a view of rows [done, done + count) when x is cut
+    if (count < rows) slice = x.slice0(done, done + count);
+    try {
+      const Tensor& out = model.forward(ctx, count < rows ? slice : x);
+      fn(first + done, count, features ? model.features() : out);
+    } catch (const OutOfMemoryError&) {
+      if (count <= 1) throw;
+      piece = (count + 1) / 2;
+      fmt::print(stderr, "{}: out of memory with a batch of {}; going on with batches of {}\n",
+                 model.arch(), count, piece);
+      continue;
+    }
+    done += count;
+  }
+}
+
+int64_t run_inference(Model& model, Context& ctx, const data::Dataset& d,
+                      const std::vector<int64_t>& subset, int batch_size, const OutputFn& fn,
+                      bool features) {
+  if (subset.empty()) return batch_size;
+  int64_t piece = inference_batch(model, ctx, d, subset[0], batch_size);
+  data::Loader loader(d, subset, loader_options(piece, false, 0));
   bool was_training = model.training();
   model.set_training(false);
   DeviceBatch db;
@@ -197,11 +218,11 @@ void run_inference(Model& model, Context& ctx, const data::Dataset& d,
   int64_t first = 0;
   while (loader.next(batch)) {
     db.load(batch, ctx.device());
-    const Tensor& out = model.forward(ctx, *db.px);
-    fn(first, batch.size(), features ? model.features() : out);
+    forward_in_pieces(model, ctx, *db.px, first, piece, features, fn);
     first += batch.size();
   }
   model.set_training(was_training);
+  return piece;
 }
 
 int64_t inference_batch(Model& model, Context& ctx, const data::Dataset& d, int64_t probe,

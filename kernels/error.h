@@ -32,10 +32,11 @@ class CudaError : public Error {
   using Error::Error;
 };
 
-// Out of device memory: names what was being allocated and how much was free.
-class OutOfMemoryError : public CudaError {
+// Out of memory, on a device or the host: names what was being allocated and, on a device, how
+// much was free. Callers whose batch can shrink (evaluation, scoring) catch it and retry.
+class OutOfMemoryError : public Error {
  public:
-  using CudaError::CudaError;
+  using Error::Error;
 };
 
 }  // namespace nsal

@@ -1,5 +1,6 @@
 #include "kernels/memory.h"
 
+#include <atomic>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -8,12 +9,27 @@
 
 namespace nsal::kernels {
 
-void* host_alloc(size_t bytes) {
+namespace {
+std::atomic<size_t> g_allocation_limit{0};
+}  // namespace
+
+void set_allocation_limit(size_t bytes) {
+  g_allocation_limit.store(bytes);
+}
+size_t allocation_limit() {
+  return g_allocation_limit.load();
+}
+
+void* host_alloc(size_t bytes, const char* what) {
   if (bytes == 0) return nullptr;
+  const size_t limit = allocation_limit();
   size_t rounded = (bytes + kHostAlignment - 1) / kHostAlignment * kHostAlignment;
-  void* p = std::aligned_alloc(kHostAlignment, rounded);
+  void* p = limit > 0 && bytes > limit ? nullptr : std::aligned_alloc(kHostAlignment, rounded);
   if (p == nullptr)
-    throw Error(fmt::format("host allocation of {} bytes failed (out of memory)", bytes));
+    throw OutOfMemoryError(
+        fmt::format("out of host memory allocating {} ({:.1f} MiB){}", what, bytes / 1048576.0,
+                    limit > 0 && bytes > limit ? fmt::format(" (allocation limit {} bytes)", limit)
+                                               : std::string()));
   return p;
 }
 

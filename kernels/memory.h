@@ -8,8 +8,15 @@ namespace nsal::kernels {
 
 constexpr size_t kHostAlignment = 64;  // bytes: one cache line, enough for AVX-512 loads
 
-void* host_alloc(size_t bytes);
+// Throws OutOfMemoryError naming `what` when the allocation fails.
+void* host_alloc(size_t bytes, const char* what = "host memory");
 void host_free(void* p) noexcept;
+
+// Fault injection for tests of the out-of-memory paths: while a limit is set (bytes > 0), every
+// host or device allocation larger than it fails with OutOfMemoryError as if memory had run
+// out. 0 lifts the limit. Process-wide.
+void set_allocation_limit(size_t bytes);
+size_t allocation_limit();
 
 // True when this build contains the CUDA backend.
 bool cuda_compiled();

@@ -57,9 +57,11 @@ const char* curand_status_name(curandStatus_t s) {
 }
 
 void throw_cuda_error(const char* lib, const char* call, const char* what, const char* file,
-                      int line) {
-  throw CudaError(
-      fmt::format("{} call failed: {} returned {} ({}:{})", lib, call, what, file, line));
+                      int line, bool out_of_memory) {
+  std::string msg =
+      fmt::format("{} call failed: {} returned {} ({}:{})", lib, call, what, file, line);
+  if (out_of_memory) throw OutOfMemoryError("out of GPU memory: " + msg);
+  throw CudaError(msg);
 }
 
 }  // namespace nsal::cuda

@@ -42,7 +42,8 @@ void* cuda_alloc(size_t bytes, int device, const char* what) {
   if (bytes == 0) return nullptr;
   NSAL_CUDA_CHECK(cudaSetDevice(device));
   void* p = nullptr;
-  cudaError_t e = cudaMalloc(&p, bytes);
+  const size_t limit = allocation_limit();
+  cudaError_t e = limit > 0 && bytes > limit ? cudaErrorMemoryAllocation : cudaMalloc(&p, bytes);
   if (e == cudaErrorMemoryAllocation) {
     cudaGetLastError();
     size_t free_b = 0, total_b = 0;

@@ -1,0 +1,132 @@
+// Running out of memory: the error names what was being allocated, and where a batch can shrink
+// (evaluation, inference, noise-stability scoring) it shrinks and the work goes on with the same
+// results. Memory exhaustion is simulated with the allocation limit of kernels/memory.h, which
+// fails every larger allocation, host or device, the way a full device does.
+#include <gtest/gtest.h>
+
+#include <string>
+
+#include "al/noise_stability.h"
+#include "al/training.h"
+#include "data/loader.h"
+#include "data/synth.h"
+#include "kernels/error.h"
+#include "kernels/memory.h"
+#include "nn/models/registry.h"
+
+namespace nsal::al {
+namespace {
+
+// Sets the allocation limit for one scope and always lifts it again.
+class AllocationLimit {
+ public:
+  explicit AllocationLimit(size_t bytes) { kernels::set_allocation_limit(bytes); }
+  ~AllocationLimit() { kernels::set_allocation_limit(0); }
+  AllocationLimit(const AllocationLimit&) = delete;
+  AllocationLimit& operator=(const AllocationLimit&) = delete;
+};
+
+data::Dataset images(int64_t n) {
+  data::SynthOptions o;
+  o.train = n;
+  o.test = n;
+  o.classes = 4;
+  o.size = 28;
+  o.noise = 0.2;
+  o.seed = 5;
+  return data::synth_images(o, "test");
+}
+
+// mnist-cnn's largest layer output is conv1's: 32 x 24 x 24 floats = 72 KiB per sample, so a
+// 1 MiB limit admits batches of at most 14 samples.
+constexpr size_t kLimit = size_t(1) << 20;
+
+TEST(OutOfMemory, AllocationsAboveTheLimitFailNamingWhat) {
+  AllocationLimit limit(1000);
+  try {
+    Tensor t({1000}, DType::f32, Device::cpu(), "a test tensor");
+    FAIL() << "a 4000-byte tensor was allocated under a 1000-byte limit";
+  } catch (const OutOfMemoryError& e) {
+    const std::string msg = e.what();
+    EXPECT_NE(msg.find("out of host memory allocating a test tensor"), std::string::npos) << msg;
+    EXPECT_NE(msg.find("allocation limit 1000 bytes"), std::string::npos) << msg;
+  }
+  EXPECT_NO_THROW(Tensor({250}, DType::f32, Device::cpu(), "small"));
+}
+
+TEST(OutOfMemory, EvaluationShrinksTheBatchAndGivesTheSameResult) {
+  data::Dataset d = images(40);
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 3);
+  Context ctx;
+  const EvalResult whole = evaluate(*m, ctx, d, 8);  // fits the limit as it is
+  EvalResult shrunk;
+  {
+    AllocationLimit limit(kLimit);
+    EXPECT_THROW(Tensor({40, 32, 24, 24}, DType::f32, Device::cpu(), "check"), OutOfMemoryError)
+        << "the limit must bite at batch 40 for this test to mean anything";
+    shrunk = evaluate(*m, ctx, d, 40);
+  }
+  EXPECT_EQ(shrunk.samples, whole.samples);
+  EXPECT_EQ(shrunk.value, whole.value);
+  EXPECT_NEAR(shrunk.loss, whole.loss, 1e-6 * whole.loss);
+}
+
+TEST(OutOfMemory, InferenceReportsTheBatchItEndedWith) {
+  data::Dataset d = images(40);
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 3);
+  Context ctx;
+  std::vector<int64_t> all = data::all_indices(40);
+  std::vector<int64_t> seen;
+  int64_t ended = 0;
+  {
+    AllocationLimit limit(kLimit);
+    ended = run_inference(*m, ctx, d, all, 40, [&](int64_t first, int64_t count, const Tensor& o) {
+      EXPECT_EQ(o.dim(0), count);
+      for (int64_t i = 0; i < count; ++i)
+        seen.push_back(first + i);
+    });
+  }
+  EXPECT_EQ(seen, all) << "every sample once, in order";
+  EXPECT_LE(ended, 14);
+  EXPECT_GE(ended, 1);
+}
+
+TEST(OutOfMemory, NoiseStabilityScoringShrinksTheBatchAndRestoresTheWeights) {
+  data::Dataset d = images(30);
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 4);
+  const std::vector<double> before = m->arena().params().to_vector();
+  Context ctx;
+  std::vector<int64_t> pool = data::all_indices(30);
+  NoiseStabilityConfig cfg;
+  cfg.draws = 4;
+  const NoiseStabilityResult small = noise_stability_scores(*m, ctx, d, pool, cfg, 8, 9);
+  NoiseStabilityResult shrunk;
+  {
+    AllocationLimit limit(kLimit);
+    shrunk = noise_stability_scores(*m, ctx, d, pool, cfg, 30, 9);
+  }
+  ASSERT_EQ(shrunk.scores.size(), small.scores.size());
+  // Batches of another size round the outputs differently (see ScoreDoesNotDependOnBatchSize).
+  for (size_t i = 0; i < pool.size(); ++i)
+    EXPECT_NEAR(shrunk.scores[i] / small.scores[i], 1.0, 2e-3) << i;
+  EXPECT_EQ(m->arena().params().to_vector(), before);
+
+  // A limit no batch fits: a clear error, and the weights are still the trained ones.
+  {
+    AllocationLimit limit(16 << 10);
+    try {
+      noise_stability_scores(*m, ctx, d, pool, cfg, 30, 9);
+      FAIL() << "scoring succeeded under a 16 KiB limit";
+    } catch (const OutOfMemoryError& e) {
+      EXPECT_NE(std::string(e.what()).find("out of host memory allocating"), std::string::npos)
+          << e.what();
+    }
+  }
+  EXPECT_EQ(m->arena().params().to_vector(), before);
+}
+
+}  // namespace
+}  // namespace nsal::al
