@@ -36,7 +36,7 @@ Shape contiguous_strides(const Shape& s) {
 
 Storage::Storage(size_t bytes, Device device, const char* what) : bytes_(bytes), device_(device) {
   data_ = device.is_cuda() ? kernels::cuda_alloc(bytes, device.index, what)
-                           : kernels::host_alloc(bytes);
+                           : kernels::host_alloc(bytes, what);
 }
 
 Storage::~Storage() {
