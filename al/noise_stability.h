@@ -27,6 +27,7 @@ struct NoiseStabilityTiming {
   double perturb_seconds = 0;    // perturb + restore, all draws
   double perturbed_seconds = 0;  // perturbed passes and deviation accumulation
   size_t extra_bytes = 0;        // perturber's memory besides the arena
+  size_t input_cache_bytes = 0;  // the pool's inputs kept for the passes (0: streamed each pass)
   int64_t logged = 0;            // exceptions restored from the log, all draws
   int64_t fallback_tiles = 0;    // tiles restored from a saved copy, all draws
 };
