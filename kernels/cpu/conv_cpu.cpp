@@ -365,15 +365,15 @@ void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* d
     }
     if (dw) {
 #pragma omp barrier
-#pragma omp for schedule(static)
-      for (int64_t e = 0; e < wn; ++e) {
-        T acc = dw[e];
-        for (int u = 1; u < nt; ++u) {
-          int64_t b, en;
-          chunk_range(p, u, nt, b, en);
-          if (en > b) acc += thread_dw<T>(p, ws, u)[e];
-        }
-        dw[e] = acc;
+      // dw += the other threads' sums, in thread order; threads without chunks wrote nothing.
+      for (int u = 1; u < nt; ++u) {
+        int64_t b, en;
+        chunk_range(p, u, nt, b, en);
+        if (en <= b) continue;
+        const T* part = thread_dw<T>(p, ws, u);
+#pragma omp for simd schedule(static)
+        for (int64_t e = 0; e < wn; ++e)
+          dw[e] += part[e];
       }
     }
   }
