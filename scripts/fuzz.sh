@@ -26,7 +26,12 @@ hdf5_defects=()
 for t in "${targets[@]}"; do
   corpus="$build/corpus/$t"
   artifacts="$build/artifacts/$t"
-  mkdir -p "$corpus" "$artifacts"
+  # Targets that hand their input to a library by file name write it to a temporary file; a
+  # crash inside that library leaves the file behind, so each target gets its own scratch
+  # folder, removed afterwards.
+  scratch="$build/tmp/$t"
+  rm -rf "$scratch"
+  mkdir -p "$corpus" "$artifacts" "$scratch"
   echo "fuzz: $t for ${seconds}s"
   # The working corpus grows in build-fuzz; tests/fuzz_corpus/<t> only seeds it.
   # HDF5 1.10 leaks on many error paths of a corrupt file (data/fuzz/lsan.supp names those seen
@@ -40,7 +45,8 @@ for t in "${targets[@]}"; do
     svhn_mat) leaks="detect_leaks=1:fast_unwind_on_malloc=0" rss=6144 ;;
     dataset) leaks="detect_leaks=0" rss=6144 ;;
   esac
-  if ! ASAN_OPTIONS="$leaks:allocator_may_return_null=1:suppressions=$PWD/data/fuzz/asan.supp" \
+  if ! TMPDIR="$scratch" \
+      ASAN_OPTIONS="$leaks:allocator_may_return_null=1:suppressions=$PWD/data/fuzz/asan.supp" \
       LSAN_OPTIONS=suppressions="$PWD/data/fuzz/lsan.supp":print_suppressions=0 \
       "$build/data/fuzz/fuzz_$t" -max_total_time="$seconds" -timeout=20 -rss_limit_mb="$rss" -malloc_limit_mb=2048 \
       -max_len=1048576 -print_final_stats=1 -artifact_prefix="$artifacts/" -seed="$seed" \
@@ -63,6 +69,7 @@ for t in "${targets[@]}"; do
     grep -E "stat::number_of_executed_units|stat::new_units_added" "$build/fuzz_$t.log" |
       sed "s/^/fuzz: $t: /"
   fi
+  rm -rf "$scratch"
 done
 if [ ${#failed[@]} -gt 0 ]; then
   echo "fuzz: crashes in: ${failed[*]}"
