@@ -74,6 +74,28 @@ void check_matrix(const Reader& r, const uint8_t* body, uint64_t avail, uint64_t
   // Numeric classes (6 double .. 15 uint64, and char 4) store at least one byte per element.
   const bool numeric = array_class == 4 || (array_class >= 6 && array_class <= 15);
   if (numeric && count > size) fail(fmt::format("declares {} elements in {} bytes", count, size));
+  // Cells (1), structs (2) and objects (3) hold one whole array element (an 8-byte tag at least)
+  // per cell or field value, and libmatio allocates a pointer for each before reading them.
+  if (array_class == 1 && count > size / 8)
+    fail(fmt::format("declares {} cells in {} bytes", count, size));
+  if (array_class != 2 && array_class != 3) return;
+  pos += (bytes + 7) / 8 * 8;  // past the dimensions
+  // Past a sub-element's data: small elements keep theirs in the tag's second word.
+  auto skip = [&](uint64_t b, bool small) { pos += small ? 4 : (b + 7) / 8 * 8; };
+  auto small_at = [&](uint64_t at) { return at + 4 <= avail && (r.u32(body + at) >> 16) != 0; };
+  for (int names = array_class == 3 ? 2 : 1; names > 0; --names) {  // array name (class name)
+    const bool small = small_at(pos);
+    if (!sub(type, bytes)) return;
+    skip(bytes, small);
+  }
+  const bool small = small_at(pos);
+  if (!sub(type, bytes) || pos + 4 > avail) return;
+  const uint64_t name_len = r.u32(body + pos);  // field name length
+  skip(bytes, small);
+  if (!sub(type, bytes)) return;
+  const uint64_t fields = name_len > 0 ? bytes / name_len : 0;
+  if (fields > 0 && count > size / 8 / fields)
+    fail(fmt::format("declares {} elements of {} fields in {} bytes", count, fields, size));
 }
 
 }  // namespace

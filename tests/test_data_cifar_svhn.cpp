@@ -154,6 +154,39 @@ TEST(DataSvhn, MatSizesBeyondTheFileAreRefused) {
              {"dims.mat", "corrupt .mat file", "elements in"});
 }
 
+// Cells and structs: libmatio allocates a pointer per cell or field value before reading them,
+// so their element counts are bounded by the 8-byte tag each one needs.
+TEST(DataSvhn, MatCellAndStructCountsBeyondTheElementAreRefused) {
+  TempDir dir;
+  write_svhn_mat(dir / "good.mat", 2, {1, 2});
+  std::string cell = nsal::testing::read_text(dir / "good.mat");
+  cell[128 + 8 + 8] = 1;  // X's class byte: mxCELL_CLASS; 6144 "cells" in about 6 KB
+  nsal::testing::write_text(dir / "cell.mat", cell);
+  expect_has(error_of([&] { load_svhn_mat(dir / "cell.mat"); }),
+             {"cell.mat", "corrupt .mat file", "byte 128", "declares 6144 cells in"});
+
+  const std::string path = dir / "struct.mat";
+  mat_t* mat = Mat_CreateVer(path.c_str(), nullptr, MAT_FT_MAT5);
+  ASSERT_NE(mat, nullptr);
+  size_t dims[2] = {1, 1}, one[2] = {1, 1};
+  const char* fields[2] = {"a", "b"};
+  matvar_t* st = Mat_VarCreateStruct("s", 2, dims, fields, 2);
+  double va = 1, vb = 2;
+  Mat_VarSetStructFieldByName(st, "a", 0,
+                              Mat_VarCreate(nullptr, MAT_C_DOUBLE, MAT_T_DOUBLE, 2, one, &va, 0));
+  Mat_VarSetStructFieldByName(st, "b", 0,
+                              Mat_VarCreate(nullptr, MAT_C_DOUBLE, MAT_T_DOUBLE, 2, one, &vb, 0));
+  Mat_VarWrite(mat, st, MAT_COMPRESSION_NONE);
+  Mat_VarFree(st);
+  Mat_Close(mat);
+  std::string b = nsal::testing::read_text(path);
+  const int32_t huge = 0x10000000;
+  std::memcpy(&b[128 + 8 + 16 + 8], &huge, 4);  // the struct's first dimension
+  nsal::testing::write_text(dir / "struct.mat", b);
+  expect_has(error_of([&] { load_svhn_mat(dir / "struct.mat"); }),
+             {"struct.mat", "corrupt .mat file", "declares 268435456 elements of 2 fields"});
+}
+
 TEST(DataSvhn, BadMatFilesNameTheFile) {
   TempDir dir;
   write_svhn_mat(dir / "bad_label.mat", 2, {3, 11});
