@@ -118,9 +118,9 @@ void validate(const Dataset& d) {
 // ------------------------------------------------------------------------------------- Reading
 
 double stored_x_scale(const h5::Dataset& dx) {
-  constexpr double kByte = 1.0 / 255.0;
+  constexpr double kByte = 1.0 / 255.0;  // the attribute's value; kUint8Scale is what is used
   const bool bytes = dx.type() == h5::Type::u8;
-  if (!dx.has_attr("scale")) return bytes ? kByte : 1.0;
+  if (!dx.has_attr("scale")) return bytes ? kUint8Scale : 1.0;
   const double scale = dx.get_double("scale");
   NSAL_CHECK_AS(DataError, std::isfinite(scale) && scale > 0, "{}",
                 dx.where(fmt::format("scale {} must be finite and > 0", scale)));
@@ -128,7 +128,7 @@ double stored_x_scale(const h5::Dataset& dx) {
                 dx.where(fmt::format("scale {} on uint8 images; they are stored as v / 255, so "
                                      "scale must be 1/255",
                                      scale)));
-  return bytes ? kByte : scale;
+  return bytes ? kUint8Scale : scale;
 }
 
 static std::vector<float> to_floats(const std::vector<double>& v) {

@@ -62,6 +62,10 @@ struct Dataset : DatasetInfo {
 // length with std > 0. Throws DataError naming the file and the field.
 void validate(const Dataset& d);
 
+// What a stored uint8 image value v means: v * kUint8Scale. Every reader scales by this one
+// constant, so the in-memory, chunked and image-file sources give the same floats.
+constexpr float kUint8Scale = 1.0f / 255.0f;
+
 // The factor a stored x value is multiplied by when read: 1/255 for uint8 images (a `scale`
 // attribute, when present, must say 1/255), else the `scale` attribute (1 when absent), finite
 // and > 0. Throws DataError naming the file and the attribute.

@@ -44,7 +44,7 @@ class MemorySource : public SampleSource {
       if (d_->x.dtype() == DType::u8) {
         const uint8_t* s = d_->x.data<uint8_t>() + i * x_row_;
         for (int64_t j = 0; j < x_row_; ++j)
-          o[j] = static_cast<float>(s[j]) * (1.0f / 255.0f);
+          o[j] = static_cast<float>(s[j]) * kUint8Scale;
       } else {
         std::memcpy(o, d_->x.data<float>() + i * x_row_, sizeof(float) * x_row_);
       }
@@ -169,7 +169,7 @@ class ImageFileSource : public SampleSource {
       load_image_planes(d_.image_root + "/" + d_.files[static_cast<size_t>(i)], d_.resize, d_.crop,
                         planes.data());
       for (int64_t j = 0; j < row; ++j)
-        x[k * row + j] = static_cast<float>(planes[static_cast<size_t>(j)]) * (1.0f / 255.0f);
+        x[k * row + j] = static_cast<float>(planes[static_cast<size_t>(j)]) * kUint8Scale;
       static_cast<int32_t*>(y)[k] = d_.y.data<int32_t>()[i];
     }
   }
