@@ -9,6 +9,7 @@
 #include <string>
 #include <vector>
 
+#include "kernels/cpu/conv_cpu.h"
 #include "kernels/memory.h"
 #include "nn/layers/conv.h"
 #include "tests/conv_reference.h"
@@ -88,6 +89,10 @@ std::vector<ConvCase> forward_cases() {
       {"threaded: depthwise", 2, 8, {20, 20}, O::make2d(32, 32, 3, 1, 1, 1, 32)},
       {"threaded: depthwise stride 2", 2, 8, {30, 30}, O::make2d(32, 32, 3, 2, 1, 1, 32, false)},
       {"threaded: 3d", 3, 3, {8, 8, 8}, O::make3d(4, 8, 3, 1, 1)},
+      // Winograd F(2x2, 3x3) (see WinogradCasesTakeWinograd): odd plane, bias.
+      {"winograd: odd plane", 2, 6, {23, 17}, O::make2d(8, 12, 3, 1, 1)},
+      {"winograd: 37 tile columns", 2, 3, {9, 73}, O::make2d(8, 8, 3, 1, 1, 1, 1, false)},
+      {"winograd: many samples per GEMM", 2, 130, {4, 4}, O::make2d(8, 16, 3, 1, 1)},
       {"3d 3x3x3 pad 1", 3, 2, {5, 6, 4}, O::make3d(3, 4, 3, 1, 1)},
       {"3d anisotropic, groups 2, dilation",
        3,
@@ -178,6 +183,18 @@ TEST(Conv, SomeReferenceCasesRunOnThreads) {
   EXPECT_GE(threaded, 7);
 }
 
+// The "winograd:" cases above take that path at 1 and 3 threads (and the others do not), so the
+// reference comparisons below cover it through the layer.
+TEST(Conv, WinogradCasesTakeWinograd) {
+  for (const ConvCase& c : forward_cases()) {
+    const bool want = c.label.rfind("winograd:", 0) == 0;
+    auto layer = make_layer(c);
+    for (int threads : {1, 3})
+      EXPECT_EQ(kernels::cpu::conv_uses_winograd(layer->conv_shape(input_shape(c)), threads), want)
+          << c.label << " threads " << threads;
+  }
+}
+
 TEST(Conv, ForwardAndBackwardMatchReferenceFloat32) {
   for (const ConvCase& c : forward_cases())
     for (int threads : {1, 3})
@@ -237,6 +254,7 @@ TEST(Conv, GradientCheckConv2d) {
       {ConvOptions::make2d(2, 18, 3, 2, 1, 1, 2), {2, 2, 5, 5}},
       {ConvOptions::make2d(5, 3, 1), {3, 5, 4, 3}},
       {opts(2, 3, {1, 2, 3}, {1, 2, 1}, {0, 1, 0}, {1, 1, 2}, 1, true), {2, 2, 6, 8}},
+      {ConvOptions::make2d(8, 8, 3, 1, 1), {4, 8, 17, 29}},  // Winograd (up to 4 threads)
   };
   for (const G& g : cases) {
     Conv2d conv("block.conv", g.opt);

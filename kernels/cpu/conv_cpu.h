@@ -1,6 +1,7 @@
 // Convolution on the CPU: forward, backward-data, backward-filter and bias gradient for 2D (NCHW)
-// and 3D (NCDHW) with stride, padding, dilation and groups, as im2col + BLAS GEMM. Depthwise
-// convolutions take direct loops instead (conv_direct.h), chosen here.
+// and 3D (NCDHW) with stride, padding, dilation and groups, as im2col + BLAS GEMM. Two shapes
+// take other paths, chosen here: depthwise convolutions direct loops (conv_direct.h), and 3x3
+// stride-1 padding-1 convolutions over a batch Winograd F(2x2, 3x3) (conv_winograd.h).
 //
 // Layouts: x (N, C, [D,] H, W), y (N, K, [OD,] OH, OW), w (K, C / groups, [kd,] kh, kw), bias (K,).
 // Scratch comes from the caller: `ws` must hold conv_workspace_bytes(s, sizeof(T)) bytes computed
@@ -21,6 +22,13 @@
 #include "kernels/conv_shape.h"
 
 namespace nsal::kernels::cpu {
+
+// Winograd on or off for every later call (on by default); off, the 3x3 convolutions take
+// im2col + GEMM like the rest. For comparisons and benchmarks: the two differ in the last bits.
+void set_conv_winograd(bool enabled);
+bool conv_winograd_enabled();
+// Whether conv_forward/conv_backward take the Winograd path for `s` on `threads` threads.
+bool conv_uses_winograd(const ConvShape& s, int threads = 0);
 
 // Bytes of scratch every function below needs for `s` with elements of `elem_bytes` bytes, run on
 // `threads` threads (0: omp_get_max_threads()).

@@ -1,0 +1,43 @@
+// Winograd F(2x2, 3x3) convolution on the CPU for 3x3 filters with stride 1, padding 1, no
+// dilation and one group (the body of every ResNet stage): each 4x4 input tile and each filter go
+// to a 4x4 transformed space where the convolution is 16 independent matrix products over the
+// channels, done by BLAS GEMMs, then each product tile goes back to a 2x2 output tile. That is
+// 2.25 times fewer multiplications than im2col + GEMM, for a few additions per tile and channel.
+//
+// The same transforms give the other two passes: the input gradient is this convolution of dy
+// with the filter rotated by 180 degrees and its channels swapped, and the filter gradient is
+// G^T [sum over tiles of (A dY A^T) * (B^T X B)] G, again 16 GEMMs (whose inner dimension is the
+// number of tiles).
+//
+// Layouts and the workspace contract as in conv_cpu.h. Threads take whole samples in a fixed
+// partition and the filter gradient's per-thread sums are added in thread order, so results are
+// bit-identical from run to run for a given shape and thread count. They differ from im2col's in
+// the last bits: the transforms add and subtract inputs before the products (float32: relative
+// differences of about 1e-6 of the output's scale).
+#pragma once
+
+#include <cstddef>
+
+#include "kernels/conv_shape.h"
+
+namespace nsal::kernels::cpu {
+
+// Whether the geometry is one these functions compute: 2D, 3x3 filter, stride 1, padding 1,
+// dilation 1, groups 1.
+bool conv_winograd_applies(const ConvShape& s);
+
+// Bytes of scratch for either function below on `threads` threads (0: omp_get_max_threads()).
+size_t conv_winograd_workspace_bytes(const ConvShape& s, size_t elem_bytes, int threads = 0);
+
+// y = conv(x, w) + bias (bias may be null).
+template <typename T>
+void conv_winograd_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y,
+                           void* ws, size_t ws_bytes);
+
+// dx = conv_transpose(dy, w) when dx is not null (overwritten); dw += correlation of x with dy
+// when dw is not null.
+template <typename T>
+void conv_winograd_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* dx, T* dw,
+                            void* ws, size_t ws_bytes);
+
+}  // namespace nsal::kernels::cpu

@@ -1,0 +1,233 @@
+// Winograd F(2x2, 3x3) convolution (kernels/cpu/conv_winograd.h) against the direct float64
+// reference: forward, input gradient, filter gradient, at plane sizes that exercise the partial
+// tiles (odd sides), partial registers (fewer than 16 tile columns) and several registers per
+// tile line (more than 16); one and three threads; float32 (AVX-512 tile loops where compiled)
+// and float64 (plain loops). Then the contract: dx overwritten, dw accumulated, bit-identical
+// repeats, the dispatch of conv_forward/conv_backward and its switch, and bad calls.
+//
+// Tolerances: relative to 1 + |reference|, 2e-5 in float32 (the transforms add up to 16 inputs
+// before the products, a few roundings more than im2col's dot products) and 1e-11 in float64.
+#include <gtest/gtest.h>
+#include <omp.h>
+
+#include <cmath>
+#include <random>
+#include <string>
+#include <vector>
+
+#include "kernels/cpu/conv_cpu.h"
+#include "kernels/cpu/conv_winograd.h"
+#include "kernels/error.h"
+#include "tests/conv_reference.h"
+
+namespace nsal::kernels::cpu {
+namespace {
+
+template <typename T>
+std::vector<T> random_values(int64_t n, uint64_t seed) {
+  std::mt19937_64 rng(seed);
+  std::uniform_real_distribution<double> u(-1, 1);
+  std::vector<T> v(static_cast<size_t>(n));
+  for (auto& e : v)
+    e = static_cast<T>(u(rng));
+  return v;
+}
+
+template <typename T>
+double tolerance() {
+  return sizeof(T) == 4 ? 2e-5 : 1e-11;
+}
+
+template <typename T>
+void expect_close(const std::vector<T>& got, const std::vector<double>& want,
+                  const std::string& what) {
+  ASSERT_EQ(got.size(), want.size()) << what;
+  int bad = 0;
+  for (size_t i = 0; i < got.size(); ++i) {
+    const double err = std::abs(static_cast<double>(got[i]) - want[i]);
+    if (!(err <= tolerance<T>() * (1 + std::abs(want[i]))) && bad++ < 5)
+      ADD_FAILURE() << what << "[" << i << "]: got " << got[i] << ", want " << want[i];
+  }
+  EXPECT_EQ(bad, 0) << what;
+}
+
+// Keeps omp_get_max_threads() at `n` for the scope.
+struct Threads {
+  int keep;
+  explicit Threads(int n) : keep(omp_get_max_threads()) { omp_set_num_threads(n); }
+  ~Threads() { omp_set_num_threads(keep); }
+};
+
+template <typename T>
+void check_shape(const ConvShape& s, bool bias) {
+  const std::string what = s.str() + (sizeof(T) == 4 ? " f32" : " f64") + " threads " +
+                           std::to_string(omp_get_max_threads());
+  const std::vector<T> x = random_values<T>(s.x_numel(), 1), w = random_values<T>(s.w_numel(), 2),
+                       b = random_values<T>(s.k, 3), dy = random_values<T>(s.y_numel(), 4);
+  testing::ConvReference ref{s};
+  const std::vector<double> y_want = ref.forward(x.data(), w.data(), bias ? b.data() : nullptr);
+  std::vector<double> dx_want, dw_want, db_want;
+  ref.backward(x.data(), w.data(), dy.data(), dx_want, dw_want, db_want);
+
+  const size_t bytes = conv_winograd_workspace_bytes(s, sizeof(T));
+  std::vector<char> ws(bytes);
+  std::vector<T> y(static_cast<size_t>(s.y_numel()), T(7)),
+      dx(static_cast<size_t>(s.x_numel()), T(7));
+  std::vector<T> dw(static_cast<size_t>(s.w_numel()), T(0));
+  conv_winograd_forward<T>(s, x.data(), w.data(), bias ? b.data() : nullptr, y.data(), ws.data(),
+                           bytes);
+  expect_close(y, y_want, what + " forward");
+  conv_winograd_backward<T>(s, x.data(), w.data(), dy.data(), dx.data(), dw.data(), ws.data(),
+                            bytes);
+  expect_close(dx, dx_want, what + " dx");
+  expect_close(dw, dw_want, what + " dw");
+}
+
+std::vector<ConvShape> shapes() {
+  std::vector<ConvShape> v;
+  // Planes: one pixel, partial tiles (odd sides), 16 tile columns (31, 32), more than 16
+  // (33, 34, 47: a second register per tile line), tall and flat.
+  const int64_t sides[][2] = {{1, 1},   {2, 3},  {5, 7},   {8, 8},  {31, 32},
+                              {32, 33}, {3, 34}, {13, 47}, {40, 2}, {1, 65}};
+  int64_t i = 0;
+  for (const auto& hw : sides) {
+    const int64_t c = 1 + (i * 5) % 9, k = 1 + (i * 7) % 11;
+    v.push_back(conv2d_shape(1 + i % 4, c, hw[0], hw[1], k, 3, 3, 1, 1));
+    ++i;
+  }
+  return v;
+}
+
+TEST(ConvWinograd, MatchesReferenceFloat) {
+  for (int threads : {1, 3}) {
+    Threads t(threads);
+    int64_t i = 0;
+    for (const ConvShape& s : shapes())
+      check_shape<float>(s, i++ % 2 == 0);
+  }
+}
+
+TEST(ConvWinograd, MatchesReferenceDouble) {
+  for (int threads : {1, 3}) {
+    Threads t(threads);
+    int64_t i = 0;
+    for (const ConvShape& s : shapes())
+      check_shape<double>(s, i++ % 2 == 1);
+  }
+}
+
+// Several samples per GEMM (small planes) and chunks that do not divide the batch.
+TEST(ConvWinograd, ManySmallSamplesOnThreads) {
+  Threads t(3);
+  check_shape<float>(conv2d_shape(67, 9, 4, 3, 6, 3, 3, 1, 1), true);
+  check_shape<float>(conv2d_shape(10, 12, 6, 6, 20, 3, 3, 1, 1), false);
+}
+
+// dx is overwritten and dw accumulated; passes with only one of them give the same values.
+TEST(ConvWinograd, OverwritesDxAndAccumulatesDw) {
+  Threads t(2);
+  const ConvShape s = conv2d_shape(5, 6, 9, 10, 7, 3, 3, 1, 1);
+  const auto x = random_values<float>(s.x_numel(), 5), w = random_values<float>(s.w_numel(), 6),
+             dy = random_values<float>(s.y_numel(), 7);
+  const size_t bytes = conv_winograd_workspace_bytes(s, sizeof(float));
+  std::vector<char> ws(bytes);
+  std::vector<float> dx_both(x.size(), 3.0f), dw_both(w.size(), 0.0f);
+  conv_winograd_backward<float>(s, x.data(), w.data(), dy.data(), dx_both.data(), dw_both.data(),
+                                ws.data(), bytes);
+  std::vector<float> dx_only(x.size(), -9.0f), dw_twice(w.size(), 0.0f);
+  conv_winograd_backward<float>(s, nullptr, w.data(), dy.data(), dx_only.data(), nullptr, ws.data(),
+                                bytes);
+  EXPECT_EQ(dx_only, dx_both);
+  for (int pass = 0; pass < 2; ++pass)
+    conv_winograd_backward<float>(s, x.data(), nullptr, dy.data(), nullptr, dw_twice.data(),
+                                  ws.data(), bytes);
+  for (size_t i = 0; i < w.size(); ++i)
+    EXPECT_NEAR(dw_twice[i], 2 * dw_both[i], 1e-5 * (1 + std::abs(dw_both[i]))) << i;
+}
+
+// Same inputs, same thread count: the same bits, forward and backward.
+TEST(ConvWinograd, RepeatsBitForBit) {
+  Threads t(3);
+  const ConvShape s = conv2d_shape(7, 16, 12, 20, 8, 3, 3, 1, 1);
+  const auto x = random_values<float>(s.x_numel(), 8), w = random_values<float>(s.w_numel(), 9),
+             dy = random_values<float>(s.y_numel(), 10);
+  const size_t bytes = conv_winograd_workspace_bytes(s, sizeof(float));
+  std::vector<char> ws(bytes);
+  std::vector<float> y[2], dx[2], dw[2];
+  for (int r = 0; r < 2; ++r) {
+    y[r].resize(static_cast<size_t>(s.y_numel()));
+    dx[r].resize(x.size());
+    dw[r].assign(w.size(), 0.0f);
+    conv_winograd_forward<float>(s, x.data(), w.data(), nullptr, y[r].data(), ws.data(), bytes);
+    conv_winograd_backward<float>(s, x.data(), w.data(), dy.data(), dx[r].data(), dw[r].data(),
+                                  ws.data(), bytes);
+  }
+  EXPECT_EQ(y[0], y[1]);
+  EXPECT_EQ(dx[0], dx[1]);
+  EXPECT_EQ(dw[0], dw[1]);
+}
+
+// conv_forward takes Winograd for a batch of 3x3 stride-1 convolutions and im2col when switched
+// off; both agree with the reference, and the Winograd path is exactly conv_winograd_forward.
+TEST(ConvWinograd, ConvForwardDispatchesAndCanBeSwitchedOff) {
+  Threads t(2);
+  const ConvShape s = conv2d_shape(8, 8, 16, 18, 8, 3, 3, 1, 1);  // 8 x 72 tiles
+  const ConvShape stem = conv2d_shape(8, 3, 16, 18, 8, 3, 3, 1, 1);
+  const ConvShape strided = conv2d_shape(8, 8, 32, 32, 8, 3, 3, 2, 1);
+  ASSERT_TRUE(conv_winograd_enabled());
+  EXPECT_TRUE(conv_uses_winograd(s));
+  EXPECT_FALSE(conv_uses_winograd(conv2d_shape(1, 8, 16, 18, 8, 3, 3, 1, 1)));  // one sample
+  EXPECT_FALSE(conv_uses_winograd(stem));                                       // 3 input channels
+  EXPECT_FALSE(conv_uses_winograd(strided));                                    // stride 2
+  const auto x = random_values<float>(s.x_numel(), 11), w = random_values<float>(s.w_numel(), 12);
+  testing::ConvReference ref{s};
+  const std::vector<double> want =
+      ref.forward(x.data(), w.data(), static_cast<const float*>(nullptr));
+
+  std::vector<float> direct(static_cast<size_t>(s.y_numel())), dispatched(direct.size()),
+      im2col(direct.size());
+  size_t bytes = conv_winograd_workspace_bytes(s, sizeof(float));
+  std::vector<char> ws(bytes);
+  conv_winograd_forward<float>(s, x.data(), w.data(), nullptr, direct.data(), ws.data(), bytes);
+  ASSERT_EQ(conv_workspace_bytes(s, sizeof(float)), bytes);
+  conv_forward<float>(s, x.data(), w.data(), nullptr, dispatched.data(), ws.data(), bytes);
+  EXPECT_EQ(dispatched, direct);
+
+  set_conv_winograd(false);
+  EXPECT_FALSE(conv_uses_winograd(s));
+  bytes = conv_workspace_bytes(s, sizeof(float));
+  std::vector<char> ws2(bytes);
+  conv_forward<float>(s, x.data(), w.data(), nullptr, im2col.data(), ws2.data(), bytes);
+  set_conv_winograd(true);
+  expect_close(im2col, want, "im2col");
+  expect_close(dispatched, want, "winograd");
+  EXPECT_NE(im2col, dispatched);  // two different computations, not one path twice
+}
+
+TEST(ConvWinograd, RejectsOtherGeometriesAndSmallWorkspaces) {
+  const ConvShape strided = conv2d_shape(2, 4, 8, 8, 4, 3, 3, 2, 1);
+  EXPECT_FALSE(conv_winograd_applies(strided));
+  EXPECT_FALSE(conv_winograd_applies(conv2d_shape(2, 4, 8, 8, 4, 3, 3, 1, 2, 2)));     // dilation
+  EXPECT_FALSE(conv_winograd_applies(conv2d_shape(2, 4, 8, 8, 4, 3, 3, 1, 1, 1, 2)));  // groups
+  EXPECT_FALSE(conv_winograd_applies(conv2d_shape(2, 4, 8, 8, 4, 5, 5, 1, 2)));
+  EXPECT_FALSE(conv_winograd_applies(conv3d_shape(2, 4, 3, 8, 8, 4, 3, 3, 3, 1, 1)));
+  EXPECT_EQ(conv_winograd_workspace_bytes(strided, sizeof(float)), 0u);
+  std::vector<float> buf(4096);
+  std::vector<char> ws(1 << 16);
+  try {
+    conv_winograd_forward<float>(strided, buf.data(), buf.data(), nullptr, buf.data(), ws.data(),
+                                 ws.size());
+    ADD_FAILURE() << "no error for a stride-2 convolution";
+  } catch (const ShapeError& e) {
+    EXPECT_NE(std::string(e.what()).find("stride=2x2"), std::string::npos) << e.what();
+  }
+  const ConvShape s = conv2d_shape(2, 4, 8, 8, 4, 3, 3, 1, 1);
+  const size_t need = conv_winograd_workspace_bytes(s, sizeof(float));
+  std::vector<char> small(need - 1);
+  EXPECT_THROW(conv_winograd_forward<float>(s, buf.data(), buf.data(), nullptr, buf.data(),
+                                            small.data(), need - 1),
+               ShapeError);
+}
+
+}  // namespace
+}  // namespace nsal::kernels::cpu
