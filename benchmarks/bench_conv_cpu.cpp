@@ -5,6 +5,11 @@
 //
 // --filter keeps the cases whose name contains TEXT.
 //
+// The 3x3 stride-1 shapes run Winograd F(2x2, 3x3) (conv_winograd.h); each is then timed a second
+// time, interleaved, with Winograd switched off (im2col + GEMM), in the line below it. GFLOP/s
+// always counts the direct convolution's multiply-adds (Winograd's are fewer), so it is the rate
+// at which a convolution gets done.
+//
 // Validates the kernels against the direct float64 reference before timing anything.
 #include <cblas.h>
 #include <fmt/format.h>
@@ -171,7 +176,8 @@ int main(int argc, char** argv) {
   bool ok = validate(nsal::kernels::conv2d_shape(5, 6, 9, 7, 8, 3, 3, 2, 1)) &&
             validate(nsal::kernels::conv2d_shape(4, 8, 6, 6, 40, 3, 3, 1, 1, 1, 4)) &&
             validate(nsal::kernels::conv2d_shape(8, 16, 4, 4, 32, 1, 1, 2, 0)) &&
-            validate(nsal::kernels::conv3d_shape(3, 4, 5, 6, 5, 6, 3, 3, 3, 1, 1));
+            validate(nsal::kernels::conv3d_shape(3, 4, 5, 6, 5, 6, 3, 3, 3, 1, 1)) &&
+            validate(nsal::kernels::conv2d_shape(8, 16, 15, 17, 24, 3, 3, 1, 1));  // Winograd
   if (!ok) return 1;
   fmt::print("validation against the float64 reference: ok\n");
 
@@ -202,10 +208,10 @@ int main(int argc, char** argv) {
       return 1;
     }
     fmt::print(csv,
-               "name,n,c,k,h,w,kernel,stride,pad,pass,median_ms,gflops,ratio_to_sgemm,"
+               "name,algorithm,n,c,k,h,w,kernel,stride,pad,pass,median_ms,gflops,ratio_to_sgemm,"
                "sgemm_gflops,threads,cpu\n");
   }
-  fmt::print("{:<34} {:>9} {:>8} {:>7} {:>11} {:>8} {:>7} {:>8}\n",
+  fmt::print("{:<40} {:>9} {:>8} {:>7} {:>11} {:>8} {:>7} {:>8}\n",
              "conv (batch " + std::to_string(n) + ")", "fwd ms", "GFLOP/s", "/sgemm", "f+b ms",
              "GFLOP/s", "/sgemm", "sgemm");
   std::mt19937 rng(3);
@@ -218,30 +224,51 @@ int main(int argc, char** argv) {
     w.fill_random(rng);
     dy.fill_random(rng);
     std::fill(dw.p, dw.p + dw.n, 0.0f);
-    size_t ws_bytes = cpu::conv_workspace_bytes(s, sizeof(float));
+    const bool winograd = cpu::conv_uses_winograd(s);
+    cpu::set_conv_winograd(false);
+    const size_t im2col_bytes = cpu::conv_workspace_bytes(s, sizeof(float));
+    cpu::set_conv_winograd(true);
+    const size_t ws_bytes = std::max(cpu::conv_workspace_bytes(s, sizeof(float)), im2col_bytes);
     Buffer<char> ws(ws_bytes);
     std::memset(ws.p, 0, ws_bytes);  // touch the pages before timing
-    const std::vector<double> t = interleaved_medians(
-        repeats, {[&] { sgemm.run(); },
-                  [&] { cpu::conv_forward<float>(s, x.p, w.p, nullptr, y.p, ws.p, ws_bytes); },
-                  [&] {
-                    cpu::conv_forward<float>(s, x.p, w.p, nullptr, y.p, ws.p, ws_bytes);
-                    cpu::conv_backward<float>(s, x.p, w.p, dy.p, cs.input_grad ? dx.p : nullptr,
-                                              dw.p, nullptr, ws.p, ws_bytes);
-                  }});
-    const double gemm = sgemm.flops() / t[0] * 1e-9, fwd = t[1], both = t[2];
+    auto forward = [&](bool wino) {
+      cpu::set_conv_winograd(wino);
+      cpu::conv_forward<float>(s, x.p, w.p, nullptr, y.p, ws.p, ws_bytes);
+      cpu::set_conv_winograd(true);
+    };
+    auto both_passes = [&](bool wino) {
+      cpu::set_conv_winograd(wino);
+      cpu::conv_forward<float>(s, x.p, w.p, nullptr, y.p, ws.p, ws_bytes);
+      cpu::conv_backward<float>(s, x.p, w.p, dy.p, cs.input_grad ? dx.p : nullptr, dw.p, nullptr,
+                                ws.p, ws_bytes);
+      cpu::set_conv_winograd(true);
+    };
+    std::vector<std::function<void()>> fs = {[&] { sgemm.run(); }, [&] { forward(true); },
+                                             [&] { both_passes(true); }};
+    if (winograd) {
+      fs.push_back([&] { forward(false); });
+      fs.push_back([&] { both_passes(false); });
+    }
+    const std::vector<double> t = interleaved_medians(repeats, fs);
+    const double gemm = sgemm.flops() / t[0] * 1e-9;
     const double f1 = s.forward_flops();
     const double f3 = f1 * (cs.input_grad ? 3.0 : 2.0);
-    const double g1 = f1 / fwd * 1e-9, g3 = f3 / both * 1e-9;
-    fmt::print("{:<34} {:>9.2f} {:>8.1f} {:>6.0f}% {:>11.2f} {:>8.1f} {:>6.0f}% {:>8.1f}\n",
-               cs.name, fwd * 1e3, g1, 100 * g1 / gemm, both * 1e3, g3, 100 * g3 / gemm, gemm);
-    if (csv) {
-      for (int pass = 0; pass < 2; ++pass)
-        fmt::print(csv, "\"{}\",{},{},{},{},{},{},{},{},{},{:.4f},{:.2f},{:.4f},{:.2f},{},\"{}\"\n",
-                   cs.name, s.n, s.c, s.k, s.in[1], s.in[2], s.kernel[1], s.stride[1], s.pad[1],
-                   pass == 0 ? "forward" : "forward+backward", (pass ? both : fwd) * 1e3,
-                   pass ? g3 : g1, (pass ? g3 : g1) / gemm, gemm, omp_get_max_threads(),
-                   info.cpu_name);
+    for (int row = 0; row < (winograd ? 2 : 1); ++row) {
+      const double fwd = t[1 + 2 * row], both = t[2 + 2 * row];
+      const double g1 = f1 / fwd * 1e-9, g3 = f3 / both * 1e-9;
+      const std::string name = row == 0 ? std::string(cs.name) + (winograd ? " [winograd]" : "")
+                                        : std::string("  same, im2col + GEMM");
+      fmt::print("{:<40} {:>9.2f} {:>8.1f} {:>6.0f}% {:>11.2f} {:>8.1f} {:>6.0f}% {:>8.1f}\n", name,
+                 fwd * 1e3, g1, 100 * g1 / gemm, both * 1e3, g3, 100 * g3 / gemm, gemm);
+      if (csv) {
+        const char* algo = row == 0 && !winograd ? "default" : row == 0 ? "winograd" : "im2col";
+        for (int pass = 0; pass < 2; ++pass)
+          fmt::print(
+              csv, "\"{}\",{},{},{},{},{},{},{},{},{},{},{:.4f},{:.2f},{:.4f},{:.2f},{},\"{}\"\n",
+              cs.name, algo, s.n, s.c, s.k, s.in[1], s.in[2], s.kernel[1], s.stride[1], s.pad[1],
+              pass == 0 ? "forward" : "forward+backward", (pass ? both : fwd) * 1e3, pass ? g3 : g1,
+              (pass ? g3 : g1) / gemm, gemm, omp_get_max_threads(), info.cpu_name);
+      }
     }
   }
   if (csv) {

@@ -4,7 +4,10 @@
 // PyTorch with benchmarks/torch_models_cpu.py; scripts/bench_cpu_vs_torch.sh runs both.
 //
 //   bench_models_cpu [--threads N] [--repeats N] [--batch N] [--filter TEXT] [--json PATH]
+//                    [--no-winograd]
 //
+// --no-winograd runs the 3x3 stride-1 convolutions as im2col + GEMM instead of Winograd
+// F(2x2, 3x3) (kernels/cpu/conv_cpu.h), to measure what Winograd brings.
 // --batch overrides every case's batch (default: eval 256, training 128 / 64 and 128).
 // Before timing, each model's float32 forward is validated against the float64 forward of the
 // same weights, and one SGD step on a fixed batch must lower its loss.
@@ -27,6 +30,7 @@
 #include <unistd.h>
 
 #include "kernels/backend_info.h"
+#include "kernels/cpu/conv_cpu.h"
 #include "nn/losses.h"
 #include "nn/models/registry.h"
 #include "nn/optim/optimizer.h"
@@ -182,9 +186,9 @@ Result run_case(const Case& c, int repeats) {
 // case freed but the allocator kept cannot hide this case's peak, and reads back its result.
 // The parent itself computes nothing (GNU OpenMP does not survive fork; this uses exec).
 bool run_isolated(const std::string& self, size_t index, const Case& c, int threads, int repeats,
-                  Result& r) {
-  std::string cmd = fmt::format("'{}' --one-case {} --threads {} --repeats {} --batch {}", self,
-                                index, threads, repeats, c.batch);
+                  bool winograd, Result& r) {
+  std::string cmd = fmt::format("'{}' --one-case {} --threads {} --repeats {} --batch {}{}", self,
+                                index, threads, repeats, c.batch, winograd ? "" : " --no-winograd");
   std::FILE* p = popen(cmd.c_str(), "r");
   if (!p) return false;
   char line[512] = {0};
@@ -218,9 +222,12 @@ int main(int argc, char** argv) {
   int64_t batch = 0;
   long one_case = -1;
   std::string filter, json_path;
+  bool winograd = true;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
-    if (a == "--threads" && i + 1 < argc) {
+    if (a == "--no-winograd") {
+      winograd = false;
+    } else if (a == "--threads" && i + 1 < argc) {
       threads = std::atoi(argv[++i]);
     } else if (a == "--repeats" && i + 1 < argc) {
       repeats = std::atoi(argv[++i]);
@@ -235,7 +242,7 @@ int main(int argc, char** argv) {
     } else {
       fmt::print(stderr,
                  "usage: bench_models_cpu [--threads N] [--repeats N] [--batch N] [--filter TEXT] "
-                 "[--json PATH]\n");
+                 "[--json PATH] [--no-winograd]\n");
       return 2;
     }
   }
@@ -248,6 +255,7 @@ int main(int argc, char** argv) {
     if (one_case >= static_cast<long>(cases.size())) return 2;
     Case c = cases[static_cast<size_t>(one_case)];
     if (batch > 0) c.batch = batch;
+    kernels::cpu::set_conv_winograd(winograd);
     Context ctx;
     ctx.set_threads(threads);
     if (!validate(c)) return 1;
@@ -260,8 +268,8 @@ int main(int argc, char** argv) {
   kernels::BackendInfo info = kernels::backend_info();
   fmt::print(
       "cpu: {}\nblas: {}\nthreads: {}, {} timed repeats after 1 warm-up, median; each case in its "
-      "own process\n",
-      info.cpu_name, info.blas, threads, repeats);
+      "own process; 3x3 stride-1 convolutions: {}\n",
+      info.cpu_name, info.blas, threads, repeats, winograd ? "Winograd" : "im2col + GEMM");
   char self[4096] = {0};
   ssize_t n = readlink("/proc/self/exe", self, sizeof self - 1);
   std::string self_path = n > 0 ? std::string(self, static_cast<size_t>(n)) : argv[0];
@@ -272,7 +280,7 @@ int main(int argc, char** argv) {
     std::string label = fmt::format("{} b{}", c.name, c.batch);
     if (!filter.empty() && label.find(filter) == std::string::npos) continue;
     Result r;
-    if (!run_isolated(self_path, i, c, threads, repeats, r)) {
+    if (!run_isolated(self_path, i, c, threads, repeats, winograd, r)) {
       fmt::print(stderr, "{}: the case failed (validation or run), see above\n", label);
       return 1;
     }
