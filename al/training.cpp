@@ -192,7 +192,7 @@ void forward_in_pieces(Model& model, Context& ctx, const Tensor& x, int64_t firs
     Tensor slice;  // a view of rows [done, done + count) when x is cut
     if (count < rows) slice = x.slice0(done, done + count);
     try {
-      const Tensor& out = model.forward(ctx, count < rows ? slice : x);
+      const Tensor& out = model.infer(ctx, count < rows ? slice : x);
       fn(first + done, count, features ? model.features() : out);
     } catch (const OutOfMemoryError&) {
       if (count <= 1) throw;
@@ -233,11 +233,13 @@ int64_t inference_batch(Model& model, Context& ctx, const data::Dataset& d, int6
   NSAL_CHECK(loader.next(b), "inference: cannot load sample {} of {}", probe, d.where("x"));
   const bool was_training = model.training();
   model.set_training(false);
-  model.forward(ctx, b.x);
+  model.infer(ctx, b.x);
   model.set_training(was_training);
-  size_t per_sample = 0;  // every layer that ran keeps its output until the next pass
-  for (const auto& layer : model.layers())
-    if (layer->output().defined()) per_sample += layer->output().nbytes();
+  // The inference plan's arena per sample; without a plan every layer that ran keeps its output.
+  size_t per_sample = model.infer_uses_plan() ? model.inference_bytes_per_sample() : 0;
+  if (per_sample == 0)
+    for (const auto& layer : model.layers())
+      if (layer->output().defined()) per_sample += layer->output().nbytes();
   const int64_t fits = static_cast<int64_t>(budget_bytes / std::max<size_t>(per_sample, 1));
   return std::max<int64_t>(1, std::min(requested, fits));
 }

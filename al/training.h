@@ -51,18 +51,19 @@ int64_t run_inference(Model& model, Context& ctx, const data::Dataset& d,
                       const std::vector<int64_t>& subset, int batch_size, const OutputFn& fn,
                       bool features = false);
 
-// Runs the model over x (rows, ...) in slices of at most `piece` rows and calls
-// fn(first + row, count, outputs) for each. When memory runs out (OutOfMemoryError) on a slice of
-// more than one row, `piece` is halved (and stays so for the caller's later calls) and the rows
-// not yet done are retried; with one row the error propagates. Outputs do not depend on the
-// slicing, except that MC-dropout masks follow the batch's shape.
+// Runs the model over x (rows, ...) in slices of at most `piece` rows (Model::infer: under the
+// inference memory plan) and calls fn(first + row, count, outputs) for each. When memory runs out
+// (OutOfMemoryError) on a slice of more than one row, `piece` is halved (and stays so for the
+// caller's later calls) and the rows not yet done are retried; with one row the error propagates.
+// Outputs do not depend on the slicing, except that MC-dropout masks follow the batch's shape.
 void forward_in_pieces(Model& model, Context& ctx, const Tensor& x, int64_t first, int64_t& piece,
                        bool features, const OutputFn& fn);
 
 // Activation memory an inference batch may hold on the CPU.
 constexpr size_t kInferenceActivationBytes = size_t(1) << 30;
 // The inference batch to use instead of `requested`: on the CPU, at most what fits
-// budget_bytes of layer outputs, measured by a forward pass of dataset sample `probe`; on a GPU
+// budget_bytes of layer outputs (the inference plan's arena, or every layer's output without a
+// plan), measured by a forward pass of dataset sample `probe`; on a GPU
 // `requested` (out-of-memory there shrinks the batch: forward_in_pieces).
 int64_t inference_batch(Model& model, Context& ctx, const data::Dataset& d, int64_t probe,
                         int64_t requested, size_t budget_bytes = kInferenceActivationBytes);

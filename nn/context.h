@@ -11,6 +11,8 @@
 
 namespace nsal {
 
+class InferencePlan;
+
 class Context {
  public:
   explicit Context(Device device = Device::cpu());
@@ -38,6 +40,11 @@ class Context {
   bool deterministic() const { return deterministic_; }
   void set_deterministic(bool d) { deterministic_ = d; }
 
+  // The inference memory plan of the forward under way (nn/inference_plan.h), null outside
+  // Model::infer: ops take their outputs through plan_output(), which consults it.
+  InferencePlan* inference_plan() const { return plan_; }
+  void set_inference_plan(InferencePlan* plan) { plan_ = plan; }
+
   // What a GPU op of kernels/cuda_ops.h needs: this context's stream with its cuDNN and cuBLAS
   // handles (created on the first call, on device().index), its workspace, math mode and
   // deterministic flag. Throws Error for a cpu context, CudaError when no GPU answers.
@@ -63,6 +70,7 @@ class Context {
   int threads_ = 1;
   MathMode math_ = MathMode::strict_fp32;
   bool deterministic_ = false;
+  InferencePlan* plan_ = nullptr;
   // Declared after workspace_: destroyed first, so queued GPU work finishes before the
   // workspace it uses is freed.
   kernels::GpuHandlesPtr gpu_;

@@ -1,5 +1,6 @@
 #include "nn/layer.h"
 
+#include "nn/inference_plan.h"
 #include "nn/layers/float_dispatch.h"
 
 namespace nsal {
@@ -27,7 +28,7 @@ const Tensor& Layer::forward(Context& ctx, const Tensor& x) {
     fail(std::string("expected a float32 or float64 input, got ") + dtype_name(x.dtype()));
   if (!x.is_contiguous()) fail("input " + x.describe() + " is not contiguous");
   Shape out_shape = output_shape(x.shape());
-  out_.resize(out_shape, x.dtype(), x.device(), "layer output");
+  planned_ = plan_output(ctx, {&x}, out_, out_shape, x.dtype(), x.device(), "layer output");
   forward_impl(ctx, x, out_);
   saved_input_ = &x;
   return out_;
@@ -35,6 +36,10 @@ const Tensor& Layer::forward(Context& ctx, const Tensor& x) {
 
 const Tensor& Layer::backward(Context& ctx, const Tensor& dy) {
   if (saved_input_ == nullptr) fail("backward() without a forward() before it");
+  if (planned_)
+    fail(
+        "backward() after an inference forward (Model::infer), whose outputs share memory; "
+        "run forward() for a step that needs gradients");
   const Tensor& x = *saved_input_;
   if (dy.shape() != out_.shape() || dy.dtype() != out_.dtype() || dy.device() != out_.device())
     fail("output gradient is " + dy.describe() + " but the output was " + out_.describe());

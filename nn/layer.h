@@ -66,6 +66,7 @@ class Layer {
   bool training_ = true;
   bool needs_input_grad_ = true;
   const Tensor* saved_input_ = nullptr;
+  bool planned_ = false;  // the last forward's output is a slice of an inference plan's arena
   Tensor out_, dx_;
 };
 

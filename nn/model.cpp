@@ -57,6 +57,7 @@ void Model::set_training(bool on) {
 }
 
 void Model::set_mc_dropout(bool on) {
+  mc_dropout_ = on;
   for (auto& l : layers_)
     if (auto* d = dynamic_cast<Dropout*>(l.get())) d->set_mc(on);
 }
@@ -66,6 +67,54 @@ void Model::set_fused_inference(bool on) {
              "model '{}' has no fused inference path (no convolution -> BatchNorm sequences)",
              arch_);
   fused_inference_ = on;
+}
+
+namespace {
+
+// Points the context at a plan for one forward, and away from it however the forward ends.
+class PlanScope {
+ public:
+  PlanScope(Context& ctx, InferencePlan& plan) : ctx_(ctx), plan_(plan) {
+    ctx_.set_inference_plan(&plan_);
+  }
+  ~PlanScope() {
+    ctx_.set_inference_plan(nullptr);
+    if (plan_.state() != InferencePlan::State::idle) plan_.abandon();
+  }
+  PlanScope(const PlanScope&) = delete;
+  PlanScope& operator=(const PlanScope&) = delete;
+
+ private:
+  Context& ctx_;
+  InferencePlan& plan_;
+};
+
+}  // namespace
+
+const Tensor& Model::infer(Context& ctx, const Tensor& x) {
+  if (!infer_uses_plan() || x.ndim() < 1 || x.dim(0) == 0 || ctx.inference_plan() != nullptr)
+    return forward(ctx, x);
+  check_input(ctx, x);
+  const Shape per_sample(x.shape().begin() + 1, x.shape().end());
+  if (!plan_.planned() || per_sample != plan_shape_ || x.dtype() != plan_dtype_ ||
+      x.device() != plan_device_) {
+    const Tensor one = x.slice0(0, 1);
+    PlanScope scope(ctx, plan_);
+    plan_.begin_recording();
+    const Tensor& y = forward(ctx, one);
+    plan_.finish_recording(1, {y.raw(), features().raw()});
+    plan_shape_ = per_sample;
+    plan_dtype_ = x.dtype();
+    plan_device_ = x.device();
+  }
+  const int64_t n = x.dim(0);
+  plan_arena_.resize({static_cast<int64_t>(plan_.bytes_for(n))}, DType::u8, x.device(),
+                     "inference plan arena");
+  PlanScope scope(ctx, plan_);
+  plan_.begin_run(n, plan_arena_.raw());
+  const Tensor& y = forward(ctx, x);
+  plan_.end_run();
+  return y;
 }
 
 void Model::check_input(const Context& ctx, const Tensor& x) const {

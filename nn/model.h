@@ -10,6 +10,7 @@
 #include <vector>
 
 #include "nn/context.h"
+#include "nn/inference_plan.h"
 #include "nn/layer.h"
 #include "nn/param_arena.h"
 
@@ -92,6 +93,24 @@ class Model {
   virtual const Tensor& forward(Context& ctx, const Tensor& x) = 0;
   // d(loss)/d(outputs) -> accumulates parameter gradients.
   virtual void backward(Context& ctx, const Tensor& doutput) = 0;
+
+  // forward() for inference, when no backward() will follow: in eval mode the outputs of all
+  // ops share one arena laid out by the inference memory plan (nn/inference_plan.h), so the
+  // forward holds a few activations instead of every one of them; results are bit-identical to
+  // forward()'s. The first call for a per-sample input shape records the plan on one sample.
+  // In training mode, with MC-dropout or the fused path on, or with the plan switched off, it is
+  // forward(). The result (and features()) stays valid until the next forward or infer.
+  const Tensor& infer(Context& ctx, const Tensor& x);
+  void set_inference_plan(bool on) { plan_on_ = on; }
+  bool inference_plan() const { return plan_on_; }
+  // Whether infer() would run under the plan in the current mode.
+  bool infer_uses_plan() const {
+    return !training_ && !mc_dropout_ && !fused_inference_ && plan_on_;
+  }
+  // Arena bytes per sample of the current plan (0 before the first planned infer()).
+  size_t inference_bytes_per_sample() const {
+    return plan_.planned() ? plan_.bytes_per_sample() : 0;
+  }
   // Penultimate features of the last forward(), (N, D): for CoreSet and feature-output scoring.
   virtual const Tensor& features() const = 0;
 
@@ -121,6 +140,14 @@ class Model {
   ParamArena arena_;
   bool training_ = true;
   bool fused_inference_ = false;
+  bool mc_dropout_ = false;
+  // Inference memory plan, for inputs of per-sample shape plan_shape_ (dtype, device).
+  bool plan_on_ = true;
+  InferencePlan plan_;
+  Shape plan_shape_;
+  DType plan_dtype_ = DType::f32;
+  Device plan_device_ = Device::cpu();
+  Tensor plan_arena_;
 };
 
 }  // namespace nsal

@@ -2,6 +2,7 @@
 
 #include "kernels/cpu/elementwise_cpu.h"
 #include "kernels/cuda_ops.h"
+#include "nn/inference_plan.h"
 #include "nn/layers/float_dispatch.h"
 
 namespace nsal {
@@ -20,7 +21,7 @@ const Tensor& ResidualAdd::forward(Context& ctx, const Tensor& a, const Tensor& 
   check_device(who, ctx, b, "second input");
   if (a.shape() != b.shape() || a.dtype() != b.dtype())
     throw ShapeError(who + ": inputs differ: " + a.describe() + " and " + b.describe());
-  out_.resize(a.shape(), a.dtype(), a.device(), "residual sum");
+  plan_output(ctx, {&a, &b}, out_, a.shape(), a.dtype(), a.device(), "residual sum");
   if (on_gpu(a, [&] { return who; })) {
     kernels::gpu::add(ctx.gpu(), a.numel(), a.data<float>(), b.data<float>(), out_.data<float>());
     return out_;
@@ -63,7 +64,8 @@ const Tensor& Concat::forward(Context& ctx, const std::vector<const Tensor*>& in
   }
   Shape out_shape = first.shape();
   out_shape[1] = channels;
-  out_.resize(out_shape, first.dtype(), first.device(), "concat output");
+  plan_output(ctx, inputs.data(), inputs.size(), out_, out_shape, first.dtype(), first.device(),
+              "concat output");
   const int64_t N = first.dim(0);
   const int64_t S = shape_numel(Shape(first.shape().begin() + 2, first.shape().end()));
   if (on_gpu(first, [&] { return who; })) {

@@ -1,0 +1,246 @@
+// The inference memory plan (nn/inference_plan.h, Model::infer): the offset assignment on
+// hand-made traces, then every model: infer() gives forward()'s outputs and features bit for bit,
+// at several batch sizes and per-sample shapes, in far less memory; backward() after infer()
+// is refused; training after inference is unaffected; the modes that need forward() get it.
+#include <gtest/gtest.h>
+
+#include <random>
+#include <string>
+#include <vector>
+
+#include "nn/inference_plan.h"
+#include "nn/layers/dropout.h"
+#include "nn/model.h"
+#include "nn/models/registry.h"
+#include "tests/gradcheck.h"
+
+namespace nsal {
+namespace {
+
+using testing::fill_uniform;
+
+// A chain a -> b -> c -> d (each op reads the previous output): two buffers take turns.
+TEST(InferencePlan, ChainTakesTurnsBetweenTwoSlices) {
+  std::vector<char> mem(4096);
+  InferencePlan plan;
+  plan.begin_recording();
+  const size_t sizes[] = {256, 512, 128, 512};
+  const char* prev = nullptr;
+  size_t at = 0;
+  for (size_t s : sizes) {
+    plan.read(prev);
+    plan.wrote(mem.data() + at, s);
+    prev = mem.data() + at;
+    at += s;
+  }
+  plan.finish_recording(1, {prev});
+  ASSERT_TRUE(plan.planned());
+  EXPECT_EQ(plan.outputs(), 4u);
+  // The two 512s are live at different times and share; the peak is a and b at op 1.
+  EXPECT_EQ(plan.bytes_per_sample(), 768u);
+
+  std::vector<char> arena(plan.bytes_for(3));
+  plan.begin_run(3, arena.data());
+  std::vector<char*> got;
+  for (size_t s : sizes)
+    got.push_back(static_cast<char*>(plan.next_output(3 * s)));
+  plan.end_run();
+  for (size_t i = 0; i + 1 < got.size(); ++i) {  // an op's output never overlaps its input
+    const char *a = got[i], *b = got[i + 1];
+    EXPECT_TRUE(a + 3 * sizes[i] <= b || b + 3 * sizes[i + 1] <= a) << i;
+  }
+  for (char* p : got)
+    EXPECT_EQ((p - arena.data()) % 64, 0) << "slices start on a cache line";
+}
+
+// A residual pattern: x is read again two ops later, so it must survive the ops between.
+TEST(InferencePlan, TensorsReadLaterStayUntouched) {
+  std::vector<char> mem(4096);
+  InferencePlan plan;
+  plan.begin_recording();
+  char* x = mem.data();
+  plan.wrote(x, 64);  // op 0: x
+  plan.read(x);
+  plan.wrote(mem.data() + 64, 64);  // op 1: a = f(x)
+  plan.read(mem.data() + 64);
+  plan.wrote(mem.data() + 128, 64);  // op 2: b = g(a)
+  plan.read(mem.data() + 128);
+  plan.read(x + 10);                 // (inside x: still x)
+  plan.wrote(mem.data() + 192, 64);  // op 3: y = b + x
+  plan.finish_recording(1, {mem.data() + 192});
+  std::vector<char> arena(plan.bytes_for(1));
+  plan.begin_run(1, arena.data());
+  char* px = static_cast<char*>(plan.next_output(64));
+  char* pa = static_cast<char*>(plan.next_output(64));
+  char* pb = static_cast<char*>(plan.next_output(64));
+  char* py = static_cast<char*>(plan.next_output(64));
+  plan.end_run();
+  EXPECT_NE(px, pa);
+  EXPECT_NE(px, pb);
+  EXPECT_NE(px, py);
+  EXPECT_NE(pb, py);
+  EXPECT_NE(pa, pb);
+  EXPECT_EQ(plan.bytes_per_sample(), 192u);  // a's slice is free again for y
+}
+
+TEST(InferencePlan, RunsThatLeaveTheRecordedSequenceAreErrors) {
+  std::vector<char> mem(256);
+  InferencePlan plan;
+  plan.begin_recording();
+  plan.wrote(mem.data(), 64);
+  plan.read(mem.data());
+  plan.wrote(mem.data() + 64, 128);
+  plan.finish_recording(1, {mem.data() + 64});
+  std::vector<char> arena(plan.bytes_for(2));
+  plan.begin_run(2, arena.data());
+  EXPECT_THROW(plan.next_output(100), Error);  // not 2 x 64
+  plan.begin_run(2, arena.data());
+  plan.next_output(128);
+  EXPECT_THROW(plan.end_run(), Error);  // one output short
+  EXPECT_EQ(plan.state(), InferencePlan::State::idle);
+}
+
+struct ModelCase {
+  ModelSpec spec;
+  Shape per_sample;  // -1 dimensions of input_shape() filled in
+};
+
+std::vector<ModelCase> model_cases() {
+  return {
+      {{"mnist-cnn", 1, 10}, {1, 28, 28}},    {{"resnet18-cifar", 3, 10}, {3, 32, 32}},
+      {{"resnet18", 3, 7}, {3, 48, 40}},      {{"resnet18-3d", 1, 5}, {1, 32, 32, 32}},
+      {{"drn-d-22", 3, 4}, {3, 32, 24}},      {{"mlp", 12, 3}, {12}},
+      {{"mobilenet-v2", 3, 10}, {3, 32, 32}},
+  };
+}
+
+Shape with_batch(int64_t n, const Shape& per_sample) {
+  Shape s{n};
+  s.insert(s.end(), per_sample.begin(), per_sample.end());
+  return s;
+}
+
+size_t layer_output_bytes(const Model& m) {
+  size_t sum = 0;
+  for (const auto& l : m.layers())
+    if (l->output().defined()) sum += l->output().nbytes();
+  return sum;
+}
+
+TEST(InferencePlan, EveryModelInfersExactlyWhatForwardComputes) {
+  for (const ModelCase& c : model_cases()) {
+    SCOPED_TRACE(c.spec.arch);
+    auto planned = make_model(c.spec);
+    auto plain = make_model(c.spec);
+    planned->build(Device::cpu(), 3);
+    plain->build(Device::cpu(), 3);
+    planned->set_training(false);
+    plain->set_training(false);
+    Context ctx;
+    std::mt19937_64 rng(5);
+    const bool volumes = c.per_sample.size() == 4;  // keep the 3-D model's batches small
+    for (int64_t n : volumes ? std::vector<int64_t>{2, 1, 3} : std::vector<int64_t>{3, 1, 5}) {
+      // A new plan, a smaller batch, a larger one (the arena grows).
+      Tensor x(with_batch(n, c.per_sample));
+      fill_uniform(x, rng);
+      const std::vector<double> want = plain->forward(ctx, x).to_vector();
+      const std::vector<double> want_features = plain->features().to_vector();
+      const std::vector<double> got = planned->infer(ctx, x).to_vector();
+      EXPECT_EQ(got, want) << "batch " << n;
+      EXPECT_EQ(planned->features().to_vector(), want_features) << "batch " << n;
+    }
+    // Memory: the plan's arena against the outputs every layer keeps without it.
+    const size_t per_sample = planned->inference_bytes_per_sample();
+    const size_t unplanned = layer_output_bytes(*plain) / (volumes ? 3 : 5);
+    EXPECT_GT(per_sample, 0u);
+    EXPECT_LT(per_sample, unplanned) << per_sample << " vs " << unplanned;
+    if (c.spec.arch == "resnet18-cifar") {
+      EXPECT_LT(4 * per_sample, unplanned) << per_sample << " vs " << unplanned;
+    }
+  }
+}
+
+// A new per-sample shape (segmentation: any H, W) records a new plan.
+TEST(InferencePlan, NewInputShapesGetNewPlans) {
+  auto planned = make_model({"drn-d-22", 3, 3});
+  auto plain = make_model({"drn-d-22", 3, 3});
+  planned->build(Device::cpu(), 4);
+  plain->build(Device::cpu(), 4);
+  planned->set_training(false);
+  plain->set_training(false);
+  Context ctx;
+  std::mt19937_64 rng(6);
+  size_t previous = 0;
+  for (const Shape& s : {Shape{2, 3, 16, 16}, Shape{2, 3, 24, 40}, Shape{2, 3, 16, 16}}) {
+    Tensor x(s);
+    fill_uniform(x, rng);
+    EXPECT_EQ(planned->infer(ctx, x).to_vector(), plain->forward(ctx, x).to_vector())
+        << shape_str(s);
+    EXPECT_NE(planned->inference_bytes_per_sample(), previous) << shape_str(s);
+    previous = planned->inference_bytes_per_sample();
+  }
+}
+
+// After infer(), backward() is refused with a message; a later training step runs as if no
+// inference had happened.
+TEST(InferencePlan, BackwardAfterInferIsRefusedAndTrainingIsUnaffected) {
+  auto a = make_model({"resnet18-cifar", 3, 10});
+  auto b = make_model({"resnet18-cifar", 3, 10});
+  a->build(Device::cpu(), 8, DType::f64);
+  b->build(Device::cpu(), 8, DType::f64);
+  Context ctx;
+  std::mt19937_64 rng(7);
+  Tensor x({2, 3, 32, 32}, DType::f64), r({2, 10}, DType::f64);
+  fill_uniform(x, rng);
+  fill_uniform(r, rng);
+  a->set_training(false);
+  const Tensor& y = a->infer(ctx, x);
+  Tensor dy(y.shape(), DType::f64);
+  try {
+    a->backward(ctx, dy);
+    ADD_FAILURE() << "no error for backward() after infer()";
+  } catch (const Error& e) {
+    EXPECT_NE(std::string(e.what()).find("Model::infer"), std::string::npos) << e.what();
+  }
+  for (Model* m : {a.get(), b.get()}) {
+    m->set_training(true);
+    m->arena().zero_grad();
+    m->forward(ctx, x);
+    m->backward(ctx, r);
+  }
+  EXPECT_EQ(a->arena().grads().to_vector(), b->arena().grads().to_vector());
+  // Eval mode through forward() keeps every activation, so the Jacobian checks can run backward.
+  a->set_training(false);
+  a->forward(ctx, x);
+  EXPECT_NO_THROW(a->backward(ctx, r));
+}
+
+// Training mode and MC-dropout run forward() itself (their outputs feed backward, or dropout
+// masks must stay as forward() draws them); so does a model with the plan switched off.
+TEST(InferencePlan, ModesThatNeedForwardGetForward) {
+  auto m = make_model({"mnist-cnn", 1, 10});
+  m->build(Device::cpu(), 9);
+  Context ctx;
+  Tensor x({4, 1, 28, 28});
+  std::mt19937_64 rng(8);
+  fill_uniform(x, rng);
+  m->set_training(true);
+  EXPECT_FALSE(m->infer_uses_plan());
+  m->set_training(false);
+  EXPECT_TRUE(m->infer_uses_plan());
+  m->set_mc_dropout(true);
+  EXPECT_FALSE(m->infer_uses_plan());
+  m->infer(ctx, x);
+  EXPECT_EQ(m->inference_bytes_per_sample(), 0u);
+  m->set_mc_dropout(false);
+  m->set_inference_plan(false);
+  EXPECT_FALSE(m->infer_uses_plan());
+  m->infer(ctx, x);
+  EXPECT_EQ(m->inference_bytes_per_sample(), 0u);
+  m->set_inference_plan(true);
+  m->infer(ctx, x);
+  EXPECT_GT(m->inference_bytes_per_sample(), 0u);
+}
+
+}  // namespace
+}  // namespace nsal
