@@ -1,4 +1,5 @@
-// Whole-model CPU throughput and memory: (a) eval-mode forward of resnet18-cifar, (b) training
+// Whole-model CPU throughput and memory: (a) eval-mode forward of resnet18-cifar (Model::infer,
+// the inference memory plan, as evaluation and scoring run it), (b) training
 // steps (forward + cross-entropy + backward + SGD with momentum) of resnet18-cifar and mnist-cnn,
 // (c) the peak resident memory of each case beside the parameter bytes. The same cases run in
 // PyTorch with benchmarks/torch_models_cpu.py; scripts/bench_cpu_vs_torch.sh runs both.
@@ -158,8 +159,8 @@ Result run_case(const Case& c, int repeats) {
     Sgd opt(m->arena(), SgdOptions{0.01f, 0.9f, 0.0f, 5e-4f, false});
     CrossEntropyLoss ce;
     std::function<void()> step = [&] {
-      if (!c.train) {
-        m->forward(ctx, x);
+      if (!c.train) {  // as evaluation and scoring run it: under the inference memory plan
+        m->infer(ctx, x);
         return;
       }
       opt.zero_grad();
