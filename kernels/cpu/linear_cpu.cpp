@@ -1,25 +1,9 @@
 #include "kernels/cpu/linear_cpu.h"
 
-#include <cblas.h>
-
+#include "kernels/cpu/blas_gemm.h"
 #include "kernels/cpu/parallel.h"
 
 namespace nsal::kernels::cpu {
-
-static void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k,
-                 const float* a, int64_t lda, const float* b, int64_t ldb, float beta, float* c,
-                 int64_t ldc) {
-  cblas_sgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-              1.0f, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
-              static_cast<int>(ldc));
-}
-static void gemm(CBLAS_TRANSPOSE ta, CBLAS_TRANSPOSE tb, int64_t m, int64_t n, int64_t k,
-                 const double* a, int64_t lda, const double* b, int64_t ldb, double beta, double* c,
-                 int64_t ldc) {
-  cblas_dgemm(CblasRowMajor, ta, tb, static_cast<int>(m), static_cast<int>(n), static_cast<int>(k),
-              1.0, a, static_cast<int>(lda), b, static_cast<int>(ldb), beta, c,
-              static_cast<int>(ldc));
-}
 
 template <typename T>
 void linear_forward(const T* x, const T* weight, const T* bias, T* y, int64_t rows, int64_t in,
@@ -40,15 +24,15 @@ void linear_forward(const T* x, const T* weight, const T* bias, T* y, int64_t ro
         y[i] = T(0);
     return;
   }
-  gemm(CblasNoTrans, CblasTrans, rows, out, in, x, in, weight, in, beta, y, out);
+  blas_gemm(false, true, rows, out, in, x, in, weight, in, beta, y, out);
 }
 
 template <typename T>
 void linear_backward(const T* x, const T* weight, const T* dy, T* dx, T* dweight, T* dbias,
                      int64_t rows, int64_t in, int64_t out) {
   if (rows > 0 && in > 0 && out > 0) {
-    gemm(CblasTrans, CblasNoTrans, out, in, rows, dy, out, x, in, T(1), dweight, in);
-    if (dx) gemm(CblasNoTrans, CblasNoTrans, rows, in, out, dy, out, weight, in, T(0), dx, in);
+    blas_gemm(true, false, out, in, rows, dy, out, x, in, T(1), dweight, in);
+    if (dx) blas_gemm(false, false, rows, in, out, dy, out, weight, in, T(0), dx, in);
   } else if (dx) {
     for (int64_t i = 0; i < rows * in; ++i)
       dx[i] = T(0);
