@@ -10,6 +10,7 @@
 #include "kernels/cpu/conv_direct.h"
 #include "kernels/cpu/conv_winograd.h"
 #include "kernels/cpu/im2col.h"
+#include "kernels/cpu/scratch_layout.h"
 #include "kernels/error.h"
 
 namespace nsal::kernels::cpu {
@@ -33,14 +34,6 @@ bool prefers_winograd(const ConvShape& s, int threads) {
 constexpr int64_t kTargetCols = 256;
 // Upper bound on one thread's column matrix (elements), whatever kTargetCols asks for.
 constexpr int64_t kMaxColElems = int64_t{1} << 22;
-constexpr size_t kAlign = 64;  // bytes
-
-size_t align_up(size_t b) {
-  return (b + kAlign - 1) / kAlign * kAlign;
-}
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
 
 struct Plan {
   int threads = 1;  // team of the chunk loop; 1: chunks in sequence on a threaded BLAS

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/cpu/blas_gemm.h"
+#include "kernels/cpu/scratch_layout.h"
 #include "kernels/cpu/winograd_tiles.h"
 #include "kernels/error.h"
 
@@ -19,14 +20,6 @@ constexpr int64_t kPoints = 16;
 // 128, 2 threads, 64 and 128 were best (1.3-1.75x im2col per pass); 512 and 1024 lost up to a
 // third of that on the 8x8 and 4x4 planes.
 constexpr int64_t kTargetTiles = 128;
-constexpr size_t kAlign = 64;  // bytes
-
-size_t align_up(size_t b) {
-  return (b + kAlign - 1) / kAlign * kAlign;
-}
-int64_t ceil_div(int64_t a, int64_t b) {
-  return (a + b - 1) / b;
-}
 
 struct Plan {
   int threads = 1;             // team of the chunk loop; 1: chunks in sequence on a threaded BLAS
