@@ -1,9 +1,10 @@
 // Whole models on the GPU against the same models on the CPU: a model built on the GPU, the
 // forward and backward of resnet18-cifar and mnist-cnn in training and eval mode, two SGD steps,
-// the fused inference path (BatchNorm folded, cuDNN's conv + bias + activation), and the
-// steady-state contract (a warm training step and a warm scoring pass captured in a CUDA graph:
-// no allocation, no host wait). The layers one by one are in test_cuda_layers.cpp; tolerances
-// as in tests/cuda_compare.h, with the reason written next to each.
+// the fused inference path (BatchNorm folded, cuDNN's conv + bias + activation), the inference
+// memory plan (Model::infer against forward), and the steady-state contract (a warm training
+// step and a warm scoring pass captured in a CUDA graph: no allocation, no host wait). The layers
+// one by one are in test_cuda_layers.cpp; tolerances as in tests/cuda_compare.h, with the reason
+// written next to each.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -176,6 +177,35 @@ TEST_F(CudaModels, FusedInferenceMatchesUnfused) {
   expect_match(scaled_fused, m.gpu->forward(m.gctx, xg).to_vector(), l2(1e-4),
                "fused vs unfused after an in-place weight change");
   m.gpu->arena().params().copy_from(saved);
+}
+
+// ---- The inference memory plan on the GPU (nn/inference_plan.h): Model::infer gives every
+// output a slice of one device arena; the same kernels on the same values, so forward()'s
+// results bit for bit (deterministic mode), at two batch sizes (the arena grows). ----
+TEST_F(CudaModels, InferMatchesForwardOnTheGpu) {
+  for (const char* arch : {"resnet18-cifar", "mnist-cnn", "drn-d-22"}) {
+    SCOPED_TRACE(arch);
+    const bool mnist = std::string(arch) == "mnist-cnn";
+    Context ctx(Device::cuda(0));
+    ctx.set_deterministic(true);
+    auto planned = make_model({arch, mnist ? 1 : 3, 10});
+    auto plain = make_model({arch, mnist ? 1 : 3, 10});
+    planned->build(Device::cuda(0), 5);
+    plain->build(Device::cuda(0), 5);
+    planned->set_training(false);
+    plain->set_training(false);
+    std::mt19937_64 rng(16);
+    for (int64_t n : {4, 6}) {
+      Tensor x(mnist ? Shape{n, 1, 28, 28} : Shape{n, 3, 32, 32});
+      fill_uniform(x, rng);
+      Tensor xg = x.to(Device::cuda(0));
+      const std::vector<double> want = plain->forward(ctx, xg).to_vector();
+      EXPECT_EQ(planned->infer(ctx, xg).to_vector(), want) << "batch " << n;
+      EXPECT_EQ(planned->features().to_vector(), plain->features().to_vector()) << "batch " << n;
+      EXPECT_TRUE(planned->arena().params().device().is_cuda());
+    }
+    EXPECT_GT(planned->inference_bytes_per_sample(), 0u);
+  }
 }
 
 // ---- Steady state: after one warm-up pass, a training step (forward, cross-entropy,
