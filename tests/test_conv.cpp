@@ -93,6 +93,7 @@ std::vector<ConvCase> forward_cases() {
       {"winograd: odd plane", 2, 6, {23, 17}, O::make2d(8, 12, 3, 1, 1)},
       {"winograd: 37 tile columns", 2, 3, {9, 73}, O::make2d(8, 8, 3, 1, 1, 1, 1, false)},
       {"winograd: many samples per GEMM", 2, 130, {4, 4}, O::make2d(8, 16, 3, 1, 1)},
+      {"winograd: 3d", 3, 3, {8, 10, 12}, O::make3d(8, 12, 3, 1, 1)},
       {"3d 3x3x3 pad 1", 3, 2, {5, 6, 4}, O::make3d(3, 4, 3, 1, 1)},
       {"3d anisotropic, groups 2, dilation",
        3,
@@ -273,6 +274,7 @@ TEST(Conv, GradientCheckConv3d) {
       {ConvOptions::make3d(4, 4, 3, 2, 1, 1, 2, false), {2, 4, 5, 5, 4}},
       {opts(2, 2, {2, 1, 3}, {1, 2, 1}, {1, 0, 1}, {2, 1, 1}, 2, true), {1, 2, 5, 5, 4}},
       {ConvOptions::make3d(3, 2, 1), {2, 3, 2, 3, 3}},
+      {ConvOptions::make3d(8, 8, 3, 1, 1), {2, 8, 4, 16, 15}},  // Winograd
   };
   for (const G& g : cases) {
     Conv3d conv("block.conv", g.opt);

@@ -19,12 +19,13 @@ namespace {
 std::atomic<bool> g_winograd{true};
 
 // Winograd where it was measured faster than im2col + GEMM (ResNet-18-CIFAR widths, batch 1 to
-// 128, 2 threads): one sample per thread at least (else the GEMMs run on a threaded BLAS, too
-// small for it), and enough tiles to pay for transforming the filter (16 C K values per call).
+// 128, 2 threads): for planes one sample per thread at least (else the GEMMs run on a threaded
+// BLAS, too small for it; volumes also split by depth), enough tiles to pay for transforming the
+// filter (16 C K kd values per call), and 8 channels or more.
 bool prefers_winograd(const ConvShape& s, int threads) {
   if (!g_winograd.load(std::memory_order_relaxed) || !conv_winograd_applies(s)) return false;
-  const int64_t tiles = s.n * ((s.in[1] + 1) / 2) * ((s.in[2] + 1) / 2);
-  return s.n >= threads && tiles >= 512 && std::min(s.c, s.k) >= 8;
+  const int64_t tiles = s.n * s.in[0] * ((s.in[1] + 1) / 2) * ((s.in[2] + 1) / 2);
+  return (s.n >= threads || s.in[0] > 1) && tiles >= 512 && std::min(s.c, s.k) >= 8;
 }
 
 // Columns per GEMM: fewer waste time on call overhead and on packing the filter, more let the

@@ -1,7 +1,7 @@
 // Convolution on the CPU: forward, backward-data, backward-filter and bias gradient for 2D (NCHW)
 // and 3D (NCDHW) with stride, padding, dilation and groups, as im2col + BLAS GEMM. Two shapes
 // take other paths, chosen here: depthwise convolutions direct loops (conv_direct.h), and 3x3
-// stride-1 padding-1 convolutions over a batch Winograd F(2x2, 3x3) (conv_winograd.h).
+// (or 3x3x3) stride-1 padding-1 convolutions over a batch Winograd F(2x2, 3x3) (conv_winograd.h).
 //
 // Layouts: x (N, C, [D,] H, W), y (N, K, [OD,] OH, OW), w (K, C / groups, [kd,] kh, kw), bias (K,).
 // Scratch comes from the caller: `ws` must hold conv_workspace_bytes(s, sizeof(T)) bytes computed

@@ -13,25 +13,48 @@
 namespace nsal::kernels::cpu {
 namespace {
 
-// Transformed space: 4x4 = 16 points (xi = 4 a + b), each a (channels, tiles) matrix.
+// Transformed space: 4x4 = 16 points (xi = 4 a + b), each a (rows, columns) matrix.
 constexpr int64_t kPoints = 16;
-// Tiles per GEMM (whole samples, so at least one sample's): the transformed blocks of one thread
-// (16 x channels x tiles each) should stay near the L2 cache. At ResNet-18-CIFAR shapes, batch
-// 128, 2 threads, 64 and 128 were best (1.3-1.75x im2col per pass); 512 and 1024 lost up to a
-// third of that on the 8x8 and 4x4 planes.
+// GEMM columns (tiles) per chunk: several samples side by side when a plane has fewer tiles.
+// The transformed blocks of one thread (16 x channels x columns each) should stay near the L2
+// cache: at ResNet-18-CIFAR shapes, batch 128, 2 threads, 64 and 128 were best (1.3-1.75x
+// im2col per pass); 512 and 1024 lost up to a third of that on the 8x8 and 4x4 planes.
 constexpr int64_t kTargetTiles = 128;
+// Volumes: elements of one thread's transformed input block (16 x slices x channels x
+// columns), which sets how many output slices a chunk covers; every chunk transforms kd - 1 input
+// slices more than its output slices.
+constexpr int64_t kMaxVolumeBlock = int64_t{1} << 21;
 
+// A chunk is a block of samples [s0, s0 + m) and, in a volume, a band of output depth slices
+// [d0, d1). A filter of depth kd over slices z = d - pd .. d - pd + kd - 1 makes each output slice
+// ONE product over kd x channels rows: the transformed input keeps its rows (slice, channel)
+// slice after slice, so the kd slices an output slice reads are kd x channels consecutive rows.
+// A 2D convolution is the case of one slice, kd = 1.
 struct Plan {
-  int threads = 1;             // team of the chunk loop; 1: chunks in sequence on a threaded BLAS
-  winograd::TileGrid grid;     // of a plane (input and output alike)
-  int64_t tiles = 0;           // per sample
-  int64_t nb = 1, chunks = 0;  // samples per chunk, chunks
-  int64_t cols = 0;            // tiles per chunk: nb * tiles, the GEMMs' width
-  int64_t buf_elems = 0;       // per thread, each of two blocks: (16, max(C, K), cols)
-  int64_t row_elems = 0;       // per thread: scratch of the plain tile transforms
-  int64_t u_elems = 0;         // shared: transformed filter (16, K, C) or (16, C, K)
-  int64_t du_elems = 0;        // per thread: the filter gradient in the transformed space
+  int threads = 1;          // team of the chunk loop; 1: chunks in sequence on a threaded BLAS
+  winograd::TileGrid grid;  // of a plane (input and output alike)
+  int64_t tiles = 0;        // per plane
+  int64_t depth = 1;        // slices per sample (1 in 2D)
+  int64_t kd = 1, pd = 0;   // filter depth and depth padding (3 and 1, or 1 and 0)
+  int64_t nb = 1;           // samples per chunk
+  int64_t band = 1;         // output slices per chunk
+  int64_t bands = 1, chunks = 0;
+  int64_t cols = 0;       // nb * tiles: the GEMMs' width
+  int64_t in_slices = 1;  // band + kd - 1
+  int64_t v_elems = 0;    // per thread: transformed input (16, in_slices x max(C, K), cols)
+  int64_t m_elems = 0;    // per thread: one output slice's products (16, max(C, K), cols)
+  int64_t row_elems = 0;  // per thread: scratch of the plain tile transforms
+  int64_t u_elems = 0;    // shared: transformed filter (16, K, kd x C) or (16, C, kd x K)
+  int64_t du_elems = 0;   // per thread: the filter gradient in the transformed space
   size_t thread_bytes = 0, total_bytes = 0;
+
+  // Chunk c: samples [s0, s0 + m), output slices [d0, d1).
+  void chunk(int64_t c, int64_t n, int64_t& s0, int64_t& m, int64_t& d0, int64_t& d1) const {
+    s0 = c / bands * nb;
+    m = std::min(nb, n - s0);
+    d0 = c % bands * band;
+    d1 = std::min(depth, d0 + band);
+  }
 };
 
 Plan make_plan(const ConvShape& s, size_t elem, int threads) {
@@ -42,18 +65,35 @@ Plan make_plan(const ConvShape& s, size_t elem, int threads) {
   p.grid.th = ceil_div(p.grid.h, 2);
   p.grid.tw = ceil_div(p.grid.w, 2);
   p.tiles = p.grid.tiles();
-  p.threads = threads > 1 && s.n >= threads && worth_threads(s) ? threads : 1;
-  const int64_t per_thread = ceil_div(s.n, p.threads);
-  const int64_t want = std::min(per_thread, std::max<int64_t>(1, kTargetTiles / p.tiles));
-  const int64_t rounds = ceil_div(per_thread, want);
-  p.nb = ceil_div(s.n, p.threads * rounds);  // equal chunks for every thread
-  p.chunks = ceil_div(s.n, p.nb);
+  p.depth = s.in[0];
+  p.kd = s.kernel[0];
+  p.pd = s.pad[0];
+  const int64_t cmax = std::max(s.c, s.k);
+  const int64_t want = std::max<int64_t>(1, kTargetTiles / p.tiles);
+  p.threads = threads > 1 && worth_threads(s) ? threads : 1;
+  if (p.depth == 1) {
+    // Planes: chunks are blocks of samples, the same number for every thread.
+    if (s.n < p.threads) p.threads = 1;
+    const int64_t per_thread = ceil_div(s.n, p.threads);
+    const int64_t rounds = ceil_div(per_thread, std::min(per_thread, want));
+    p.nb = ceil_div(s.n, p.threads * rounds);
+  } else {
+    p.nb = std::min(s.n, want);
+    const int64_t per_slice = kPoints * cmax * p.nb * p.tiles;
+    p.band = std::clamp<int64_t>(kMaxVolumeBlock / per_slice - (p.kd - 1), 1, p.depth);
+    p.bands = ceil_div(p.depth, p.band);
+  }
+  p.chunks = ceil_div(s.n, p.nb) * p.bands;
+  if (p.chunks < p.threads) p.threads = 1;
   p.cols = p.nb * p.tiles;
-  p.buf_elems = kPoints * std::max(s.c, s.k) * p.cols;
+  p.in_slices = p.band + p.kd - 1;
+  p.v_elems = kPoints * p.in_slices * cmax * p.cols;
+  p.m_elems = kPoints * cmax * p.cols;
   p.row_elems = p.grid.scratch_elems();
-  p.u_elems = kPoints * s.c * s.k;
-  p.du_elems = kPoints * s.c * s.k;
-  p.thread_bytes = 2 * align_up(static_cast<size_t>(p.buf_elems) * elem) +
+  p.u_elems = kPoints * s.c * s.k * p.kd;
+  p.du_elems = p.u_elems;
+  p.thread_bytes = align_up(static_cast<size_t>(p.v_elems) * elem) +
+                   align_up(static_cast<size_t>(p.m_elems) * elem) +
                    align_up(static_cast<size_t>(p.row_elems) * elem) +
                    align_up(static_cast<size_t>(p.du_elems) * elem);
   p.total_bytes = align_up(static_cast<size_t>(p.u_elems) * elem) +
@@ -63,10 +103,10 @@ Plan make_plan(const ConvShape& s, size_t elem, int threads) {
 
 template <typename T>
 struct Scratch {
-  T* a;    // (16, channels, cols)
-  T* b;    // (16, channels, cols)
-  T* row;  // row transforms, padded line
-  T* du;   // (16, K, C)
+  T* v;    // (16, in_slices x channels, cols)
+  T* m;    // (16, channels, cols)
+  T* row;  // scratch of the plain tile transforms
+  T* du;   // (16, K, kd x C)
 };
 
 template <typename T>
@@ -78,10 +118,11 @@ template <typename T>
 Scratch<T> thread_scratch(const Plan& p, void* ws, int t) {
   char* base = static_cast<char*>(ws) + align_up(static_cast<size_t>(p.u_elems) * sizeof(T)) +
                p.thread_bytes * static_cast<size_t>(t);
-  const size_t buf = align_up(static_cast<size_t>(p.buf_elems) * sizeof(T));
+  const size_t v = align_up(static_cast<size_t>(p.v_elems) * sizeof(T));
+  const size_t m = align_up(static_cast<size_t>(p.m_elems) * sizeof(T));
   const size_t row = align_up(static_cast<size_t>(p.row_elems) * sizeof(T));
-  return {reinterpret_cast<T*>(base), reinterpret_cast<T*>(base + buf),
-          reinterpret_cast<T*>(base + 2 * buf), reinterpret_cast<T*>(base + 2 * buf + row)};
+  return {reinterpret_cast<T*>(base), reinterpret_cast<T*>(base + v),
+          reinterpret_cast<T*>(base + v + m), reinterpret_cast<T*>(base + v + m + row)};
 }
 
 // U = G g G^T of one 3x3 filter g (row-major), written to u[xi * stride]. `flip` reads g rotated
@@ -126,47 +167,77 @@ void filter_gradient_back(const T* d, int64_t stride, T* dw) {
   }
 }
 
-// out[s0 .. s0 + m) = conv(in, filter) + bias for `cin` input and `cout` output planes, the
-// filter already transformed: u (16, cout, cin).
+// Transforms the input slices a chunk reads, for `cin` channels: v row (j, c) holds slice
+// d0 - pd + j of channel c (zero outside the volume), samples side by side in the columns.
 template <typename T>
-void convolve_chunk(const Plan& p, int64_t s0, int64_t m, int64_t cin, int64_t cout, const T* in,
-                    const T* u, const T* bias, T* out, Scratch<T> sc) {
-  const int64_t plane = p.grid.h * p.grid.w, cols = p.cols, used = m * p.tiles;
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t c = 0; c < cin; ++c)
-      winograd::input_tiles(p.grid, in + ((s0 + i) * cin + c) * plane,
-                            sc.a + c * cols + i * p.tiles, cin * cols, sc.row);
-  for (int64_t xi = 0; xi < kPoints; ++xi)  // (cout, cin) x (cin, tiles)
-    blas_gemm(false, false, cout, used, cin, u + xi * cout * cin, cin, sc.a + xi * cin * cols, cols,
-              T(0), sc.b + xi * cout * cols, cols);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t k = 0; k < cout; ++k)
-      winograd::output_tiles(p.grid, sc.b + k * cols + i * p.tiles, cout * cols,
-                             bias ? bias[k] : T(0), out + ((s0 + i) * cout + k) * plane, sc.row);
+void transform_input_slices(const Plan& p, int64_t s0, int64_t m, int64_t d0, int64_t d1,
+                            int64_t cin, const T* in, Scratch<T> sc) {
+  const int64_t plane = p.grid.h * p.grid.w, cols = p.cols, xs = p.in_slices * cin * cols;
+  for (int64_t j = 0; j < d1 - d0 + p.kd - 1; ++j) {
+    const int64_t z = d0 - p.pd + j;
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t c = 0; c < cin; ++c) {
+        T* dst = sc.v + (j * cin + c) * cols + i * p.tiles;
+        if (z >= 0 && z < p.depth) {
+          winograd::input_tiles(p.grid, in + (((s0 + i) * cin + c) * p.depth + z) * plane, dst, xs,
+                                sc.row);
+        } else {
+          for (int64_t xi = 0; xi < kPoints; ++xi)
+            std::fill(dst + xi * xs, dst + xi * xs + p.tiles, T(0));
+        }
+      }
+  }
 }
 
-// du (16, K, C) (+)= sum over the chunk's tiles of Z V^T (beta 0 overwrites).
+// out = conv(in, filter) + bias over the chunk, for `cin` input and `cout` output channels, the
+// filter already transformed: u (16, cout, kd x cin).
 template <typename T>
-void filter_gradient_chunk(const ConvShape& s, const Plan& p, int64_t s0, int64_t m, const T* x,
-                           const T* dy, T beta, Scratch<T> sc) {
+void convolve_chunk(const Plan& p, int64_t c, int64_t n, int64_t cin, int64_t cout, const T* in,
+                    const T* u, const T* bias, T* out, Scratch<T> sc) {
+  int64_t s0, m, d0, d1;
+  p.chunk(c, n, s0, m, d0, d1);
   const int64_t plane = p.grid.h * p.grid.w, cols = p.cols, used = m * p.tiles;
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t c = 0; c < s.c; ++c)
-      winograd::input_tiles(p.grid, x + ((s0 + i) * s.c + c) * plane, sc.a + c * cols + i * p.tiles,
-                            s.c * cols, sc.row);
-  for (int64_t i = 0; i < m; ++i)
-    for (int64_t k = 0; k < s.k; ++k)
-      winograd::gradient_tiles(p.grid, dy + ((s0 + i) * s.k + k) * plane,
-                               sc.b + k * cols + i * p.tiles, s.k * cols, sc.row);
-  for (int64_t xi = 0; xi < kPoints; ++xi)  // (K, tiles) x (tiles, C)
-    blas_gemm(false, true, s.k, s.c, used, sc.b + xi * s.k * cols, cols, sc.a + xi * s.c * cols,
-              cols, beta, sc.du + xi * s.k * s.c, s.c);
+  const int64_t xs = p.in_slices * cin * cols, rows = p.kd * cin;
+  transform_input_slices(p, s0, m, d0, d1, cin, in, sc);
+  for (int64_t d = d0; d < d1; ++d) {
+    const T* window = sc.v + (d - d0) * cin * cols;  // rows of slices d - pd .. d - pd + kd - 1
+    for (int64_t xi = 0; xi < kPoints; ++xi)         // (cout, kd x cin) x (kd x cin, tiles)
+      blas_gemm(false, false, cout, used, rows, u + xi * cout * rows, rows, window + xi * xs, cols,
+                T(0), sc.m + xi * cout * cols, cols);
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t k = 0; k < cout; ++k)
+        winograd::output_tiles(p.grid, sc.m + k * cols + i * p.tiles, cout * cols,
+                               bias ? bias[k] : T(0),
+                               out + (((s0 + i) * cout + k) * p.depth + d) * plane, sc.row);
+  }
+}
+
+// du (16, K, kd x C) (+)= sum over the chunk's tiles of Z V^T (beta 0 overwrites at first).
+template <typename T>
+void filter_gradient_chunk(const ConvShape& s, const Plan& p, int64_t c, const T* x, const T* dy,
+                           T beta, Scratch<T> sc) {
+  int64_t s0, m, d0, d1;
+  p.chunk(c, s.n, s0, m, d0, d1);
+  const int64_t plane = p.grid.h * p.grid.w, cols = p.cols, used = m * p.tiles;
+  const int64_t xs = p.in_slices * s.c * cols, rows = p.kd * s.c;
+  transform_input_slices(p, s0, m, d0, d1, s.c, x, sc);
+  for (int64_t d = d0; d < d1; ++d) {
+    for (int64_t i = 0; i < m; ++i)
+      for (int64_t k = 0; k < s.k; ++k)
+        winograd::gradient_tiles(p.grid, dy + (((s0 + i) * s.k + k) * p.depth + d) * plane,
+                                 sc.m + k * cols + i * p.tiles, s.k * cols, sc.row);
+    const T* window = sc.v + (d - d0) * s.c * cols;
+    for (int64_t xi = 0; xi < kPoints; ++xi)  // (K, tiles) x (tiles, kd x C)
+      blas_gemm(false, true, s.k, rows, used, sc.m + xi * s.k * cols, cols, window + xi * xs, cols,
+                beta, sc.du + xi * s.k * rows, rows);
+    beta = T(1);
+  }
 }
 
 void check_call(const ConvShape& s, const Plan& p, size_t ws_bytes, const void* ws) {
   NSAL_CHECK_AS(ShapeError, conv_winograd_applies(s),
-                "{}: Winograd F(2x2, 3x3) needs a 2D 3x3 filter, stride 1, padding 1, dilation 1 "
-                "and one group",
+                "{}: Winograd F(2x2, 3x3) needs a 3x3 filter (of depth 1, or 3 with depth padding "
+                "1), stride 1, padding 1, dilation 1 and one group",
                 s.str());
   NSAL_CHECK_AS(ShapeError, ws_bytes >= p.total_bytes && ws != nullptr,
                 "{}: the workspace holds {} bytes, {} needed (conv_winograd_workspace_bytes with "
@@ -174,17 +245,21 @@ void check_call(const ConvShape& s, const Plan& p, size_t ws_bytes, const void* 
                 s.str(), ws_bytes, p.total_bytes, omp_get_max_threads());
 }
 
-// Transforms every (rows, cols) filter of w into u (16, rows, cols); `swap` makes the filter of
-// the input gradient: u[xi][c][k] from w[k][c] rotated by 180 degrees.
+// Transforms the filters of w (K, C, kd, 3, 3) into u (16, K, kd x C), row (t, c) for filter
+// slice t; `swap` makes the filter of the input gradient instead: u (16, C, kd x K), from w
+// rotated by 180 degrees in every dimension.
 template <typename T>
 void transform_filters(const ConvShape& s, const T* w, bool swap, T* u) {
-  const int64_t rows = swap ? s.c : s.k, cols = swap ? s.k : s.c, stride = rows * cols;
+  const int64_t kd = s.kernel[0];
+  const int64_t rows = swap ? s.c : s.k, inner = swap ? s.k : s.c, stride = rows * kd * inner;
 #pragma omp parallel for schedule(static) if (stride >= 4096 && !omp_in_parallel())
   for (int64_t r = 0; r < rows; ++r)
-    for (int64_t q = 0; q < cols; ++q) {
-      const T* g = swap ? w + (q * s.c + r) * 9 : w + (r * s.c + q) * 9;
-      filter_transform(g, swap, u + r * cols + q, stride);
-    }
+    for (int64_t t = 0; t < kd; ++t)
+      for (int64_t q = 0; q < inner; ++q) {
+        const int64_t k = swap ? q : r, c = swap ? r : q, slice = swap ? kd - 1 - t : t;
+        filter_transform(w + ((k * s.c + c) * kd + slice) * 9, swap, u + (r * kd + t) * inner + q,
+                         stride);
+      }
 }
 
 inline void chunk_range(const Plan& p, int t, int nt, int64_t& begin, int64_t& end) {
@@ -218,9 +293,13 @@ int for_each_chunk(const Plan& p, F f) {
 }  // namespace
 
 bool conv_winograd_applies(const ConvShape& s) {
-  return s.spatial == 2 && s.kernel[0] == 1 && s.kernel[1] == 3 && s.kernel[2] == 3 &&
-         s.stride[1] == 1 && s.stride[2] == 1 && s.pad[1] == 1 && s.pad[2] == 1 &&
-         s.dilation[1] == 1 && s.dilation[2] == 1 && s.groups == 1 && s.n > 0;
+  const bool plane = s.kernel[1] == 3 && s.kernel[2] == 3 && s.stride[1] == 1 && s.stride[2] == 1 &&
+                     s.pad[1] == 1 && s.pad[2] == 1 && s.dilation[1] == 1 && s.dilation[2] == 1;
+  // Depth: one slice at a time (2D, or a 1x3x3 filter without depth padding), or 3 with padding 1.
+  const bool depth =
+      s.stride[0] == 1 && ((s.kernel[0] == 1 && s.pad[0] == 0) ||
+                           (s.kernel[0] == 3 && s.pad[0] == 1 && s.dilation[0] == 1));
+  return plane && depth && s.groups == 1 && s.n > 0;
 }
 
 size_t conv_winograd_workspace_bytes(const ConvShape& s, size_t elem_bytes, int threads) {
@@ -238,9 +317,7 @@ void conv_winograd_forward(const ConvShape& s, const T* x, const T* w, const T* 
   T* u = shared_u<T>(ws);
   transform_filters(s, w, false, u);
   for_each_chunk(p, [&](int64_t c, int t, bool) {
-    const int64_t s0 = c * p.nb;
-    convolve_chunk(p, s0, std::min(p.nb, s.n - s0), s.c, s.k, x, u, bias, y,
-                   thread_scratch<T>(p, ws, t));
+    convolve_chunk(p, c, s.n, s.c, s.k, x, u, bias, y, thread_scratch<T>(p, ws, t));
   });
 }
 
@@ -254,9 +331,7 @@ void conv_winograd_backward(const ConvShape& s, const T* x, const T* w, const T*
   check_call(s, p, ws_bytes, ws);
   if (dw) {
     const int team = for_each_chunk(p, [&](int64_t c, int t, bool first) {
-      const int64_t s0 = c * p.nb;
-      filter_gradient_chunk(s, p, s0, std::min(p.nb, s.n - s0), x, dy, first ? T(0) : T(1),
-                            thread_scratch<T>(p, ws, t));
+      filter_gradient_chunk(s, p, c, x, dy, first ? T(0) : T(1), thread_scratch<T>(p, ws, t));
     });
     // Threads' sums in thread order into thread 0's (threads without chunks wrote nothing),
     // then back to 3x3 filters.
@@ -270,18 +345,21 @@ void conv_winograd_backward(const ConvShape& s, const T* x, const T* w, const T*
       for (int64_t i = 0; i < p.du_elems; ++i)
         du[i] += part[i];
     }
-    const int64_t stride = s.k * s.c;
+    // du row (t, c) of filter k is w[k][c][t]: the same order as dw's (K, C, kd) filters.
+    const int64_t kd = s.kernel[0], stride = s.k * kd * s.c;
 #pragma omp parallel for schedule(static) if (stride >= 4096)
-    for (int64_t kc = 0; kc < stride; ++kc)
-      filter_gradient_back(du + kc, stride, dw + kc * 9);
+    for (int64_t k = 0; k < s.k; ++k)
+      for (int64_t t = 0; t < kd; ++t)
+        for (int64_t c = 0; c < s.c; ++c)
+          filter_gradient_back(du + (k * kd + t) * s.c + c, stride,
+                               dw + ((k * s.c + c) * kd + t) * 9);
   }
   if (dx) {
     T* u = shared_u<T>(ws);
     transform_filters(s, w, true, u);
     for_each_chunk(p, [&](int64_t c, int t, bool) {
-      const int64_t s0 = c * p.nb;
-      convolve_chunk(p, s0, std::min(p.nb, s.n - s0), s.k, s.c, dy, u,
-                     static_cast<const T*>(nullptr), dx, thread_scratch<T>(p, ws, t));
+      convolve_chunk(p, c, s.n, s.k, s.c, dy, u, static_cast<const T*>(nullptr), dx,
+                     thread_scratch<T>(p, ws, t));
     });
   }
 }

@@ -4,16 +4,22 @@
 // channels, done by BLAS GEMMs, then each product tile goes back to a 2x2 output tile. That is
 // 2.25 times fewer multiplications than im2col + GEMM, for a few additions per tile and channel.
 //
+// Volumes (3x3x3 filters with padding 1 in depth too, as in resnet18-3d; or 1x3x3 filters) go
+// slice by slice: an output slice is the sum over the filter's 3 depth taps of plane
+// convolutions of 3 input slices, which in the transformed space is one product whose inner
+// dimension is 3 x channels (each input slice transformed once per chunk of output slices).
+//
 // The same transforms give the other two passes: the input gradient is this convolution of dy
 // with the filter rotated by 180 degrees and its channels swapped, and the filter gradient is
 // G^T [sum over tiles of (A dY A^T) * (B^T X B)] G, again 16 GEMMs (whose inner dimension is the
 // number of tiles).
 //
-// Layouts and the workspace contract as in conv_cpu.h. Threads take whole samples in a fixed
-// partition and the filter gradient's per-thread sums are added in thread order, so results are
-// bit-identical from run to run for a given shape and thread count. They differ from im2col's in
-// the last bits: the transforms add and subtract inputs before the products (float32: relative
-// differences of about 1e-6 of the output's scale).
+// Layouts and the workspace contract as in conv_cpu.h. Threads take chunks (blocks of samples;
+// for volumes also bands of depth slices) in a fixed partition and the filter gradient's
+// per-thread sums are added in thread order, so results are bit-identical from run to run for a
+// given shape and thread count. They differ from im2col's in the last bits: the transforms add
+// and subtract inputs before the products (float32: differences of about 1e-6 of the output's
+// scale, some three times im2col's own).
 #pragma once
 
 #include <cstddef>
@@ -22,8 +28,9 @@
 
 namespace nsal::kernels::cpu {
 
-// Whether the geometry is one these functions compute: 2D, 3x3 filter, stride 1, padding 1,
-// dilation 1, groups 1.
+// Whether the geometry is one these functions compute: a 3x3 filter in the plane with stride 1,
+// padding 1, dilation 1, one group; in depth a filter of 1 without padding or of 3 with padding 1
+// (stride 1).
 bool conv_winograd_applies(const ConvShape& s);
 
 // Bytes of scratch for either function below on `threads` threads (0: omp_get_max_threads()).
