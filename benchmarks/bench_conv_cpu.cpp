@@ -1,8 +1,10 @@
 // CPU convolution at the shapes of ResNet-18 for CIFAR (batch 128): forward and forward+backward,
 // median time, GFLOP/s, and the ratio to the sgemm GFLOP/s of the same BLAS measured in this run.
 //
-//   bench_conv_cpu [--quick] [--repeats N] [--batch N] [--filter TEXT] [--csv PATH]
+//   bench_conv_cpu [--quick] [--volumes] [--repeats N] [--batch N] [--filter TEXT] [--csv PATH]
 //
+// --volumes: the 3D convolutions of resnet18-3d (32^3 single-channel volumes) instead, batch 8
+// unless --batch says otherwise.
 // --filter keeps the cases whose name contains TEXT.
 //
 // The 3x3 stride-1 shapes run Winograd F(2x2, 3x3) (conv_winograd.h); each is then timed a second
@@ -144,13 +146,15 @@ struct Case {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false;
-  int repeats = 0, batch = 128;
+  bool quick = false, volumes = false;
+  int repeats = 0, batch = 0;
   std::string csv_path, filter;
   for (int i = 1; i < argc; ++i) {
     std::string a = argv[i];
     if (a == "--quick") {
       quick = true;
+    } else if (a == "--volumes") {
+      volumes = true;
     } else if (a == "--repeats" && i + 1 < argc) {
       repeats = std::atoi(argv[++i]);
     } else if (a == "--batch" && i + 1 < argc) {
@@ -161,12 +165,14 @@ int main(int argc, char** argv) {
       csv_path = argv[++i];
     } else {
       fmt::print(stderr,
-                 "usage: bench_conv_cpu [--quick] [--repeats N] [--batch N] [--filter TEXT] "
+                 "usage: bench_conv_cpu [--quick] [--volumes] [--repeats N] [--batch N] "
+                 "[--filter TEXT] "
                  "[--csv PATH]\n");
       return 2;
     }
   }
   if (repeats <= 0) repeats = quick ? 3 : 7;
+  if (batch <= 0) batch = volumes ? 8 : 128;
 
   nsal::kernels::BackendInfo info = nsal::kernels::backend_info();
   fmt::print("cpu: {}\nblas: {}\nthreads: {} (OpenMP), batch {}, {} repeats, median\n",
@@ -199,6 +205,19 @@ int main(int argc, char** argv) {
       {"layer4 512->512 4x4 3x3", conv2d_shape(n, 512, 4, 4, 512, 3, 3, 1, 1), true},
       {"layer4 shortcut 256->512 1x1 s2", conv2d_shape(n, 256, 8, 8, 512, 1, 1, 2, 0), true},
   };
+  if (volumes) {
+    using nsal::kernels::conv3d_shape;
+    cases = {
+        {"stem 1->64 32^3 3x3x3 (no dx)", conv3d_shape(n, 1, 32, 32, 32, 64, 3, 3, 3, 1, 1), false},
+        {"layer1 64->64 32^3 3x3x3", conv3d_shape(n, 64, 32, 32, 32, 64, 3, 3, 3, 1, 1), true},
+        {"layer2 64->128 32^3 s2", conv3d_shape(n, 64, 32, 32, 32, 128, 3, 3, 3, 2, 1), true},
+        {"layer2 128->128 16^3 3x3x3", conv3d_shape(n, 128, 16, 16, 16, 128, 3, 3, 3, 1, 1), true},
+        {"layer3 128->256 16^3 s2", conv3d_shape(n, 128, 16, 16, 16, 256, 3, 3, 3, 2, 1), true},
+        {"layer3 256->256 8^3 3x3x3", conv3d_shape(n, 256, 8, 8, 8, 256, 3, 3, 3, 1, 1), true},
+        {"layer4 256->512 8^3 s2", conv3d_shape(n, 256, 8, 8, 8, 512, 3, 3, 3, 2, 1), true},
+        {"layer4 512->512 4^3 3x3x3", conv3d_shape(n, 512, 4, 4, 4, 512, 3, 3, 3, 1, 1), true},
+    };
+  }
 
   std::FILE* csv = nullptr;
   if (!csv_path.empty()) {
@@ -208,7 +227,7 @@ int main(int argc, char** argv) {
       return 1;
     }
     fmt::print(csv,
-               "name,algorithm,n,c,k,h,w,kernel,stride,pad,pass,median_ms,gflops,ratio_to_sgemm,"
+               "name,algorithm,n,c,k,d,h,w,kernel,stride,pad,pass,median_ms,gflops,ratio_to_sgemm,"
                "sgemm_gflops,threads,cpu\n");
   }
   fmt::print("{:<40} {:>9} {:>8} {:>7} {:>11} {:>8} {:>7} {:>8}\n",
@@ -264,10 +283,11 @@ int main(int argc, char** argv) {
         const char* algo = row == 0 && !winograd ? "default" : row == 0 ? "winograd" : "im2col";
         for (int pass = 0; pass < 2; ++pass)
           fmt::print(
-              csv, "\"{}\",{},{},{},{},{},{},{},{},{},{},{:.4f},{:.2f},{:.4f},{:.2f},{},\"{}\"\n",
-              cs.name, algo, s.n, s.c, s.k, s.in[1], s.in[2], s.kernel[1], s.stride[1], s.pad[1],
-              pass == 0 ? "forward" : "forward+backward", (pass ? both : fwd) * 1e3, pass ? g3 : g1,
-              (pass ? g3 : g1) / gemm, gemm, omp_get_max_threads(), info.cpu_name);
+              csv,
+              "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{:.4f},{:.2f},{:.4f},{:.2f},{},\"{}\"\n",
+              cs.name, algo, s.n, s.c, s.k, s.in[0], s.in[1], s.in[2], s.kernel[1], s.stride[1],
+              s.pad[1], pass == 0 ? "forward" : "forward+backward", (pass ? both : fwd) * 1e3,
+              pass ? g3 : g1, (pass ? g3 : g1) / gemm, gemm, omp_get_max_threads(), info.cpu_name);
       }
     }
   }
