@@ -78,16 +78,18 @@ void check_matrix(const Reader& r, const uint8_t* body, uint64_t avail, uint64_t
   // per cell or field value, and libmatio allocates a pointer for each before reading them.
   if (array_class == 1 && count > size / 8)
     fail(fmt::format("declares {} cells in {} bytes", count, size));
-  if (array_class != 2 && array_class != 3) return;
   pos += (bytes + 7) / 8 * 8;  // past the dimensions
   // Past a sub-element's data: small elements keep theirs in the tag's second word.
   auto skip = [&](uint64_t b, bool small) { pos += small ? 4 : (b + 7) / 8 * 8; };
   auto small_at = [&](uint64_t at) { return at + 4 <= avail && (r.u32(body + at) >> 16) != 0; };
-  for (int names = array_class == 3 ? 2 : 1; names > 0; --names) {  // array name (class name)
+  // The array name, and an object's class name: libmatio allocates the length each declares
+  // before reading it, so each must lie within the element (sub() checks).
+  for (int names = array_class == 3 ? 2 : 1; names > 0; --names) {
     const bool small = small_at(pos);
     if (!sub(type, bytes)) return;
     skip(bytes, small);
   }
+  if (array_class != 2 && array_class != 3) return;
   const bool small = small_at(pos);
   if (!sub(type, bytes) || pos + 4 > avail) return;
   const uint64_t name_len = r.u32(body + pos);  // field name length

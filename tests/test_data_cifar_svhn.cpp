@@ -187,6 +187,22 @@ TEST(DataSvhn, MatCellAndStructCountsBeyondTheElementAreRefused) {
              {"struct.mat", "corrupt .mat file", "declares 268435456 elements of 2 fields"});
 }
 
+// An array's name: libmatio allocates the length its tag declares before reading it (fuzzing
+// found a 1x1 double whose name claimed 3.4 GB).
+TEST(DataSvhn, MatArrayNamesLongerThanTheElementAreRefused) {
+  TempDir dir;
+  write_svhn_mat(dir / "good.mat", 2, {1, 2});
+  std::string b = nsal::testing::read_text(dir / "good.mat");
+  // X's name 'X', a small element at byte 176 (after the tag, flags and 4 dimensions), becomes
+  // a full tag of type miINT8 that claims 3,421,346,936 bytes.
+  const uint32_t name_tag[2] = {1, 3421346936u};
+  std::memcpy(&b[128 + 8 + 16 + 24], name_tag, 8);
+  nsal::testing::write_text(dir / "name.mat", b);
+  expect_has(error_of([&] { load_svhn_mat(dir / "name.mat"); }),
+             {"name.mat", "corrupt .mat file", "byte 128",
+              "sub-element of 3421346936 bytes past its end"});
+}
+
 TEST(DataSvhn, BadMatFilesNameTheFile) {
   TempDir dir;
   write_svhn_mat(dir / "bad_label.mat", 2, {3, 11});
