@@ -92,8 +92,17 @@ class PlanScope {
 }  // namespace
 
 const Tensor& Model::infer(Context& ctx, const Tensor& x) {
-  if (!infer_uses_plan() || x.ndim() < 1 || x.dim(0) == 0 || ctx.inference_plan() != nullptr)
-    return forward(ctx, x);
+  if (ctx.inference_plan() != nullptr) {          // inside another model's infer() on this context:
+    InferencePlan* outer = ctx.inference_plan();  // its plan is not this model's
+    ctx.set_inference_plan(nullptr);
+    struct Restore {
+      Context& c;
+      InferencePlan* p;
+      ~Restore() { c.set_inference_plan(p); }
+    } restore{ctx, outer};
+    return infer(ctx, x);
+  }
+  if (!infer_uses_plan() || x.ndim() < 1 || x.dim(0) == 0) return forward(ctx, x);
   check_input(ctx, x);
   const Shape per_sample(x.shape().begin() + 1, x.shape().end());
   if (!plan_.planned() || per_sample != plan_shape_ || x.dtype() != plan_dtype_ ||

@@ -215,6 +215,32 @@ TEST(InferencePlan, BackwardAfterInferIsRefusedAndTrainingIsUnaffected) {
   EXPECT_NO_THROW(a->backward(ctx, r));
 }
 
+// infer() inside another forward that runs under a plan on the same context (one model's
+// inference calling another's) neither takes that plan's slices nor leaves it unset.
+TEST(InferencePlan, NestedInferKeepsToItsOwnPlan) {
+  auto m = make_model({"mnist-cnn", 1, 10});
+  m->build(Device::cpu(), 10);
+  m->set_training(false);
+  Context ctx;
+  Tensor x({2, 1, 28, 28});
+  std::mt19937_64 rng(9);
+  fill_uniform(x, rng);
+  const std::vector<double> want = m->forward(ctx, x).to_vector();
+
+  std::vector<char> mem(64), arena(64);
+  InferencePlan outer;  // an outer forward with one planned output, not yet taken
+  outer.begin_recording();
+  outer.wrote(mem.data(), 64);
+  outer.finish_recording(1, {mem.data()});
+  outer.begin_run(1, arena.data());
+  ctx.set_inference_plan(&outer);
+  EXPECT_EQ(m->infer(ctx, x).to_vector(), want);
+  EXPECT_EQ(ctx.inference_plan(), &outer);
+  EXPECT_EQ(outer.next_output(64), arena.data());  // its first slice is still the next one
+  outer.end_run();
+  ctx.set_inference_plan(nullptr);
+}
+
 // Training mode and MC-dropout run forward() itself (their outputs feed backward, or dropout
 // masks must stay as forward() draws them); so does a model with the plan switched off.
 TEST(InferencePlan, ModesThatNeedForwardGetForward) {
