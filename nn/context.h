@@ -11,7 +11,7 @@
 
 namespace nsal {
 
-class InferencePlan;
+class MemoryPlan;
 
 class Context {
  public:
@@ -40,10 +40,11 @@ class Context {
   bool deterministic() const { return deterministic_; }
   void set_deterministic(bool d) { deterministic_ = d; }
 
-  // The inference memory plan of the forward under way (nn/inference_plan.h), null outside
-  // Model::infer: ops take their outputs through plan_output(), which consults it.
-  InferencePlan* inference_plan() const { return plan_; }
-  void set_inference_plan(InferencePlan* plan) { plan_ = plan; }
+  // The memory plan of the pass under way (nn/memory_plan.h): Model::infer's forward or
+  // Model::backward's; null otherwise. Ops take their buffers through plan_output(), which
+  // consults it.
+  MemoryPlan* memory_plan() const { return plan_; }
+  void set_memory_plan(MemoryPlan* plan) { plan_ = plan; }
 
   // What a GPU op of kernels/cuda_ops.h needs: this context's stream with its cuDNN and cuBLAS
   // handles (created on the first call, on device().index), its workspace, math mode and
@@ -70,7 +71,7 @@ class Context {
   int threads_ = 1;
   MathMode math_ = MathMode::strict_fp32;
   bool deterministic_ = false;
-  InferencePlan* plan_ = nullptr;
+  MemoryPlan* plan_ = nullptr;
   // Declared after workspace_: destroyed first, so queued GPU work finishes before the
   // workspace it uses is freed.
   kernels::GpuHandlesPtr gpu_;

@@ -1,7 +1,7 @@
 #include "nn/layer.h"
 
-#include "nn/inference_plan.h"
 #include "nn/layers/float_dispatch.h"
+#include "nn/memory_plan.h"
 
 namespace nsal {
 
@@ -45,8 +45,10 @@ const Tensor& Layer::backward(Context& ctx, const Tensor& dy) {
     fail("output gradient is " + dy.describe() + " but the output was " + out_.describe());
   Tensor* dx = nullptr;
   if (needs_input_grad_) {
-    dx_.resize(x.shape(), x.dtype(), x.device(), "input gradient");
+    plan_output(ctx, {&dy}, dx_, x.shape(), x.dtype(), x.device(), "input gradient");
     dx = &dx_;
+  } else if (MemoryPlan* plan = ctx.memory_plan()) {
+    plan->read(dy.raw());  // the parameter gradients still read dy
   }
   backward_impl(ctx, x, out_, dy, dx);
   saved_input_ = nullptr;

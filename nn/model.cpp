@@ -2,6 +2,7 @@
 
 #include "nn/init.h"
 #include "nn/layers/dropout.h"
+#include "nn/memory_plan.h"
 
 namespace nsal {
 
@@ -74,31 +75,101 @@ namespace {
 // Points the context at a plan for one forward, and away from it however the forward ends.
 class PlanScope {
  public:
-  PlanScope(Context& ctx, InferencePlan& plan) : ctx_(ctx), plan_(plan) {
-    ctx_.set_inference_plan(&plan_);
+  PlanScope(Context& ctx, MemoryPlan& plan) : ctx_(ctx), plan_(plan) {
+    ctx_.set_memory_plan(&plan_);
   }
   ~PlanScope() {
-    ctx_.set_inference_plan(nullptr);
-    if (plan_.state() != InferencePlan::State::idle) plan_.abandon();
+    ctx_.set_memory_plan(nullptr);
+    if (plan_.state() != MemoryPlan::State::idle) plan_.abandon();
   }
   PlanScope(const PlanScope&) = delete;
   PlanScope& operator=(const PlanScope&) = delete;
 
  private:
   Context& ctx_;
-  InferencePlan& plan_;
+  MemoryPlan& plan_;
 };
 
 }  // namespace
 
+const Tensor& Model::forward(Context& ctx, const Tensor& x) {
+  grad_plan_applies_ = false;
+  if (training_ && grad_plan_on_ && ctx.memory_plan() == nullptr && x.ndim() >= 1 && x.dim(0) > 0) {
+    ensure_gradient_plan(ctx, x);
+    grad_plan_applies_ = grad_plan_.planned();
+  }
+  return forward_impl(ctx, x);
+}
+
+void Model::backward(Context& ctx, const Tensor& doutput) {
+  if (!grad_plan_applies_ || !training_ || ctx.memory_plan() != nullptr || doutput.ndim() < 1) {
+    backward_impl(ctx, doutput);
+    return;
+  }
+  const int64_t n = doutput.dim(0);
+  grad_arena_.resize({static_cast<int64_t>(grad_plan_.bytes_for(n))}, DType::u8, doutput.device(),
+                     "gradient plan arena");
+  PlanScope scope(ctx, grad_plan_);
+  grad_plan_.begin_run(n, grad_arena_.raw());
+  backward_impl(ctx, doutput);
+  grad_plan_.end_run();
+}
+
+void Model::ensure_gradient_plan(Context& ctx, const Tensor& x) {
+  const Shape per_sample(x.shape().begin() + 1, x.shape().end());
+  if (grad_plan_tried_ && per_sample == grad_shape_ && x.dtype() == grad_dtype_ &&
+      x.device() == grad_device_)
+    return;  // planned, or found not to fit this shape
+  check_input(ctx, x);
+  grad_plan_tried_ = true;
+  grad_shape_ = per_sample;
+  grad_dtype_ = x.dtype();
+  grad_device_ = x.device();
+  // One sample forward and backward, recorded; what they change is put back afterwards.
+  std::vector<Dropout*> dropouts;
+  for (auto& l : layers_)
+    if (auto* d = dynamic_cast<Dropout*>(l.get())) dropouts.push_back(d);
+  std::vector<uint64_t> steps;
+  for (Dropout* d : dropouts)
+    steps.push_back(d->step());
+  Tensor buffers = arena_.buffers().clone();
+  Tensor grads = arena_.grads().clone();
+  auto put_back = [&] {
+    arena_.buffers().copy_from(buffers);
+    arena_.grads().copy_from(grads);
+    for (size_t i = 0; i < dropouts.size(); ++i)
+      dropouts[i]->set_step(steps[i]);
+  };
+  try {
+    const Tensor one = x.slice0(0, 1);
+    const Tensor& y = forward_impl(ctx, one);
+    const Tensor dy = Tensor::zeros(y.shape(), y.dtype(), y.device());
+    PlanScope scope(ctx, grad_plan_);
+    grad_plan_.begin_recording();
+    backward_impl(ctx, dy);
+    grad_plan_.finish_recording(1, {});
+  } catch (const OutOfMemoryError&) {
+    put_back();
+    grad_plan_tried_ = false;
+    throw;
+  } catch (const Error&) {
+    // A model that cannot train on one sample (BatchNorm over a single value, say) runs
+    // without the plan.
+    put_back();
+    grad_plan_.abandon();
+    return;
+  }
+  put_back();
+}
+
 const Tensor& Model::infer(Context& ctx, const Tensor& x) {
-  if (ctx.inference_plan() != nullptr) {          // inside another model's infer() on this context:
-    InferencePlan* outer = ctx.inference_plan();  // its plan is not this model's
-    ctx.set_inference_plan(nullptr);
+  if (ctx.memory_plan() != nullptr) {       // inside another model's infer() on this context:
+    MemoryPlan* outer = ctx.memory_plan();  // its plan is not this model's
+    ctx.set_memory_plan(nullptr);
     struct Restore {
       Context& c;
-      InferencePlan* p;
-      ~Restore() { c.set_inference_plan(p); }
+      MemoryPlan* p;
+      ~Restore() { c.set_memory_plan(p); }
     } restore{ctx, outer};
     return infer(ctx, x);
   }

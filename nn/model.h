@@ -10,8 +10,8 @@
 #include <vector>
 
 #include "nn/context.h"
-#include "nn/inference_plan.h"
 #include "nn/layer.h"
+#include "nn/memory_plan.h"
 #include "nn/param_arena.h"
 
 namespace nsal {
@@ -89,13 +89,16 @@ class Model {
   // batch dimension comes first in forward().
   virtual Shape input_shape() const = 0;
   virtual int64_t num_outputs() const = 0;
-  // (N, ...input_shape) -> outputs (N, num_outputs) (segmentation: (N, classes, H, W)).
-  virtual const Tensor& forward(Context& ctx, const Tensor& x) = 0;
-  // d(loss)/d(outputs) -> accumulates parameter gradients.
-  virtual void backward(Context& ctx, const Tensor& doutput) = 0;
+  // (N, ...input_shape) -> outputs (N, num_outputs) (segmentation: (N, classes, H, W)). In
+  // training mode the first forward for a per-sample input shape also records the gradient
+  // memory plan (see set_gradient_plan).
+  const Tensor& forward(Context& ctx, const Tensor& x);
+  // d(loss)/d(outputs) -> accumulates parameter gradients. After a training-mode forward, the
+  // input gradients of all layers share one arena laid out by the gradient memory plan.
+  void backward(Context& ctx, const Tensor& doutput);
 
   // forward() for inference, when no backward() will follow: in eval mode the outputs of all
-  // ops share one arena laid out by the inference memory plan (nn/inference_plan.h), so the
+  // ops share one arena laid out by the inference memory plan (nn/memory_plan.h), so the
   // forward holds a few activations instead of every one of them; results are bit-identical to
   // forward()'s. The first call for a per-sample input shape records the plan on one sample.
   // In training mode, with MC-dropout or the fused path on, or with the plan switched off, it is
@@ -110,6 +113,19 @@ class Model {
   // Arena bytes per sample of the current plan (0 before the first planned infer()).
   size_t inference_bytes_per_sample() const {
     return plan_.planned() ? plan_.bytes_per_sample() : 0;
+  }
+
+  // Training: the input gradients that backward() passes from layer to layer (and the sums of
+  // gradients that meet at a residual add) take slices of one arena, laid out by a memory plan
+  // (nn/memory_plan.h) that the first training-mode forward for a per-sample shape records by
+  // running one sample forward and backward, with the weights' gradients, BatchNorm statistics
+  // and dropout steps put back as they were afterwards. Same gradients as without it, bit for
+  // bit; the layers' outputs, which backward reads, keep their own buffers. On by default.
+  void set_gradient_plan(bool on) { grad_plan_on_ = on; }
+  bool gradient_plan() const { return grad_plan_on_; }
+  // Arena bytes per sample of the gradient plan (0 before the first training forward with it).
+  size_t gradient_bytes_per_sample() const {
+    return grad_plan_.planned() ? grad_plan_.bytes_per_sample() : 0;
   }
   // Penultimate features of the last forward(), (N, D): for CoreSet and feature-output scoring.
   virtual const Tensor& features() const = 0;
@@ -134,6 +150,10 @@ class Model {
   // Checks x against input_shape() and the arena, naming the model in the error.
   void check_input(const Context& ctx, const Tensor& x) const;
 
+  // The model's own forward and backward (forward() and backward() add the memory plans).
+  virtual const Tensor& forward_impl(Context& ctx, const Tensor& x) = 0;
+  virtual void backward_impl(Context& ctx, const Tensor& doutput) = 0;
+
  private:
   std::string arch_;
   std::vector<std::unique_ptr<Layer>> layers_;
@@ -143,11 +163,23 @@ class Model {
   bool mc_dropout_ = false;
   // Inference memory plan, for inputs of per-sample shape plan_shape_ (dtype, device).
   bool plan_on_ = true;
-  InferencePlan plan_;
+  MemoryPlan plan_;
   Shape plan_shape_;
   DType plan_dtype_ = DType::f32;
   Device plan_device_ = Device::cpu();
   Tensor plan_arena_;
+  // Gradient memory plan, for training inputs of per-sample shape grad_shape_.
+  bool grad_plan_on_ = true;
+  MemoryPlan grad_plan_;
+  Shape grad_shape_;
+  DType grad_dtype_ = DType::f32;
+  Device grad_device_ = Device::cpu();
+  Tensor grad_arena_;
+  bool grad_plan_tried_ = false;    // for grad_shape_: planned, or failed on one sample
+  bool grad_plan_applies_ = false;  // the last forward ran in training mode with grad_plan_
+
+  // Records grad_plan_ for x's per-sample shape unless it is already there.
+  void ensure_gradient_plan(Context& ctx, const Tensor& x);
 };
 
 }  // namespace nsal

@@ -179,7 +179,7 @@ TEST_F(CudaModels, FusedInferenceMatchesUnfused) {
   m.gpu->arena().params().copy_from(saved);
 }
 
-// ---- The inference memory plan on the GPU (nn/inference_plan.h): Model::infer gives every
+// ---- The inference memory plan on the GPU (nn/memory_plan.h): Model::infer gives every
 // output a slice of one device arena; the same kernels on the same values, so forward()'s
 // results bit for bit (deterministic mode), at two batch sizes (the arena grows). ----
 TEST_F(CudaModels, InferMatchesForwardOnTheGpu) {

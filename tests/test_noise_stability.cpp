@@ -32,11 +32,15 @@ class TinyMlp : public Model {
   }
   Shape input_shape() const override { return {8}; }
   int64_t num_outputs() const override { return 3; }
-  const Tensor& forward(Context& ctx, const Tensor& x) override {
+
+ protected:
+  const Tensor& forward_impl(Context& ctx, const Tensor& x) override {
     check_input(ctx, x);
     return body_.forward(ctx, x);
   }
-  void backward(Context& ctx, const Tensor& d) override { body_.backward(ctx, d); }
+  void backward_impl(Context& ctx, const Tensor& d) override { body_.backward(ctx, d); }
+
+ public:
   const Tensor& features() const override { return body_.layers()[3]->output(); }
 
  private:

@@ -31,11 +31,15 @@ class IdentityModel : public Model {
   }
   Shape input_shape() const override { return {c_}; }
   int64_t num_outputs() const override { return c_; }
-  const Tensor& forward(Context& ctx, const Tensor& x) override {
+
+ protected:
+  const Tensor& forward_impl(Context& ctx, const Tensor& x) override {
     check_input(ctx, x);
     return body_.forward(ctx, x);
   }
-  void backward(Context& ctx, const Tensor& d) override { body_.backward(ctx, d); }
+  void backward_impl(Context& ctx, const Tensor& d) override { body_.backward(ctx, d); }
+
+ public:
   const Tensor& features() const override { return linear_->output(); }
 
  private:

@@ -2,7 +2,7 @@
 
 #include "kernels/cpu/elementwise_cpu.h"
 #include "kernels/cuda_ops.h"
-#include "nn/inference_plan.h"
+#include "nn/memory_plan.h"
 #include "nn/layers/float_dispatch.h"
 
 namespace nsal {

@@ -54,7 +54,7 @@ DrnD22::DrnD22(int64_t in_channels, int64_t classes)
   head_.push(add<UpsampleBilinear2d>("up", UpsampleScale{8, 8}));
 }
 
-const Tensor& DrnD22::forward(Context& ctx, const Tensor& x) {
+const Tensor& DrnD22::forward_impl(Context& ctx, const Tensor& x) {
   check_input(ctx, x);
   NSAL_CHECK_AS(ShapeError, x.dim(2) % 8 == 0 && x.dim(3) % 8 == 0,
                 "model 'drn-d-22': input {} has a height or width that is not a multiple of 8",
@@ -69,7 +69,7 @@ const Tensor& DrnD22::forward(Context& ctx, const Tensor& x) {
   return y;  // (N, classes, H, W)
 }
 
-void DrnD22::backward(Context& ctx, const Tensor& dlogits) {
+void DrnD22::backward_impl(Context& ctx, const Tensor& dlogits) {
   const Tensor* g = &head_.backward(ctx, dlogits);
   for (size_t i = blocks_.size(); i-- > 0;)
     g = &blocks_[i]->backward(ctx, *g);

@@ -45,9 +45,11 @@ class DrnD22 : public Model {
   Shape input_shape() const override { return {in_channels_, -1, -1}; }
   int64_t num_outputs() const override { return classes_; }
   // (N, C, H, W) -> (N, classes, H, W); throws ShapeError unless H and W are multiples of 8.
-  const Tensor& forward(Context& ctx, const Tensor& x) override;
-  void backward(Context& ctx, const Tensor& dlogits) override;
   const Tensor& features() const override { return feature_pool_.output(); }
+
+ protected:
+  const Tensor& forward_impl(Context& ctx, const Tensor& x) override;
+  void backward_impl(Context& ctx, const Tensor& dlogits) override;
 
  private:
   int64_t in_channels_, classes_;

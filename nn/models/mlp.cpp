@@ -28,12 +28,12 @@ ModelSpec Mlp::spec() const {
   return s;
 }
 
-const Tensor& Mlp::forward(Context& ctx, const Tensor& x) {
+const Tensor& Mlp::forward_impl(Context& ctx, const Tensor& x) {
   check_input(ctx, x);
   return head_->forward(ctx, body_.forward(ctx, x));
 }
 
-void Mlp::backward(Context& ctx, const Tensor& doutput) {
+void Mlp::backward_impl(Context& ctx, const Tensor& doutput) {
   body_.backward(ctx, head_->backward(ctx, doutput));
 }
 

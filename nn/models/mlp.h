@@ -20,9 +20,11 @@ class Mlp : public Model {
   Shape input_shape() const override { return {in_features_}; }
   int64_t num_outputs() const override { return outputs_; }
   ModelSpec spec() const override;
-  const Tensor& forward(Context& ctx, const Tensor& x) override;  // (N, F) -> (N, outputs)
-  void backward(Context& ctx, const Tensor& doutput) override;
   const Tensor& features() const override { return body_.output(); }
+
+ protected:
+  const Tensor& forward_impl(Context& ctx, const Tensor& x) override;  // (N, F) -> (N, outputs)
+  void backward_impl(Context& ctx, const Tensor& doutput) override;
 
  private:
   int64_t in_features_, outputs_;

@@ -21,12 +21,12 @@ MnistCnn::MnistCnn(int64_t in_channels, int64_t classes)
   fc2_ = add<Linear>("fc2", 128, classes);
 }
 
-const Tensor& MnistCnn::forward(Context& ctx, const Tensor& x) {
+const Tensor& MnistCnn::forward_impl(Context& ctx, const Tensor& x) {
   check_input(ctx, x);
   return fc2_->forward(ctx, body_.forward(ctx, x));
 }
 
-void MnistCnn::backward(Context& ctx, const Tensor& dlogits) {
+void MnistCnn::backward_impl(Context& ctx, const Tensor& dlogits) {
   body_.backward(ctx, fc2_->backward(ctx, dlogits));
 }
 

@@ -21,9 +21,12 @@ class MnistCnn : public Model {
   MnistCnn(int64_t in_channels, int64_t classes);
   Shape input_shape() const override { return {in_channels_, 28, 28}; }
   int64_t num_outputs() const override { return classes_; }
-  const Tensor& forward(Context& ctx, const Tensor& x) override;  // (N, C, 28, 28) -> (N, classes)
-  void backward(Context& ctx, const Tensor& dlogits) override;
   const Tensor& features() const override { return body_.output(); }
+
+ protected:
+  const Tensor& forward_impl(Context& ctx,
+                             const Tensor& x) override;  // (N, C, 28, 28) -> (N, classes)
+  void backward_impl(Context& ctx, const Tensor& dlogits) override;
 
  private:
   int64_t in_channels_, classes_;

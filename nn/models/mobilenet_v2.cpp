@@ -82,7 +82,7 @@ MobileNetV2::MobileNetV2(int64_t in_channels, int64_t classes)
 
 MobileNetV2::~MobileNetV2() = default;
 
-const Tensor& MobileNetV2::forward(Context& ctx, const Tensor& x) {
+const Tensor& MobileNetV2::forward_impl(Context& ctx, const Tensor& x) {
   check_input(ctx, x);
   const Tensor* h = &stem_.forward(ctx, x);  // (N, 32, H, W)
   for (auto& b : blocks_)
@@ -90,7 +90,7 @@ const Tensor& MobileNetV2::forward(Context& ctx, const Tensor& x) {
   return classifier_.forward(ctx, head_.forward(ctx, *h));
 }
 
-void MobileNetV2::backward(Context& ctx, const Tensor& dlogits) {
+void MobileNetV2::backward_impl(Context& ctx, const Tensor& dlogits) {
   const Tensor* g = &head_.backward(ctx, classifier_.backward(ctx, dlogits));
   for (size_t i = blocks_.size(); i-- > 0;)
     g = &blocks_[i]->backward(ctx, *g);

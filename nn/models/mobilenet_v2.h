@@ -37,9 +37,12 @@ class MobileNetV2 : public Model {
   ~MobileNetV2() override;
   Shape input_shape() const override { return {in_channels_, -1, -1}; }
   int64_t num_outputs() const override { return classes_; }
-  const Tensor& forward(Context& ctx, const Tensor& x) override;  // (N, C, H, W) -> (N, classes)
-  void backward(Context& ctx, const Tensor& dlogits) override;
   const Tensor& features() const override { return pool_->output(); }  // (N, 1280)
+
+ protected:
+  const Tensor& forward_impl(Context& ctx,
+                             const Tensor& x) override;  // (N, C, H, W) -> (N, classes)
+  void backward_impl(Context& ctx, const Tensor& dlogits) override;
 
  private:
   int64_t in_channels_, classes_;

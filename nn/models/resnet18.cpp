@@ -35,7 +35,7 @@ ResNet18::ResNet18(int64_t in_channels, int64_t classes)
   fc_ = add<Linear>("fc", 512, classes);
 }
 
-const Tensor& ResNet18::forward(Context& ctx, const Tensor& x) {
+const Tensor& ResNet18::forward_impl(Context& ctx, const Tensor& x) {
   check_input(ctx, x);
   const Tensor* h = &stem_.forward(ctx, x);  // (N, 64, H/4, W/4)
   for (auto& b : blocks_)
@@ -43,7 +43,7 @@ const Tensor& ResNet18::forward(Context& ctx, const Tensor& x) {
   return fc_->forward(ctx, pool_->forward(ctx, *h));
 }
 
-void ResNet18::backward(Context& ctx, const Tensor& dlogits) {
+void ResNet18::backward_impl(Context& ctx, const Tensor& dlogits) {
   const Tensor* g = &pool_->backward(ctx, fc_->backward(ctx, dlogits));
   for (size_t i = blocks_.size(); i-- > 0;)
     g = &blocks_[i]->backward(ctx, *g);

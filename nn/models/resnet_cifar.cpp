@@ -50,7 +50,7 @@ Shape ResNetCifar::input_shape() const {
   return spatial_ == 2 ? Shape{in_channels_, 32, 32} : Shape{in_channels_, 32, 32, 32};
 }
 
-const Tensor& ResNetCifar::forward(Context& ctx, const Tensor& x) {
+const Tensor& ResNetCifar::forward_impl(Context& ctx, const Tensor& x) {
   check_input(ctx, x);
   last_forward_fused_ = fused_inference() && !training();
   if (last_forward_fused_) return forward_fused(ctx, x);
@@ -91,7 +91,7 @@ int ResNetCifar::fused_kernels_last_forward() const {
   return n;
 }
 
-void ResNetCifar::backward(Context& ctx, const Tensor& dlogits) {
+void ResNetCifar::backward_impl(Context& ctx, const Tensor& dlogits) {
   NSAL_CHECK(!last_forward_fused_,
              "model '{}': backward() after a fused inference forward (eval mode with "
              "set_fused_inference(true)); the fused path has no backward: turn it off for "

@@ -28,8 +28,6 @@ class ResNetCifar : public Model {
   ResNetCifar(int spatial_dims, int64_t in_channels, int64_t classes);
   Shape input_shape() const override;
   int64_t num_outputs() const override { return classes_; }
-  const Tensor& forward(Context& ctx, const Tensor& x) override;
-  void backward(Context& ctx, const Tensor& dlogits) override;
   const Tensor& features() const override { return pool_->output(); }  // (N, 512)
 
   bool supports_fused_inference() const override { return true; }
@@ -38,6 +36,10 @@ class ResNetCifar : public Model {
   // are.
   int fused_kernels_last_forward() const;
   int fused_units() const;
+
+ protected:
+  const Tensor& forward_impl(Context& ctx, const Tensor& x) override;
+  void backward_impl(Context& ctx, const Tensor& dlogits) override;
 
  private:
   const Tensor& forward_fused(Context& ctx, const Tensor& x);

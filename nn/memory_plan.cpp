@@ -1,4 +1,4 @@
-#include "nn/inference_plan.h"
+#include "nn/memory_plan.h"
 
 #include <algorithm>
 #include <numeric>
@@ -17,7 +17,7 @@ size_t align_up(size_t b) {
 
 }  // namespace
 
-void InferencePlan::begin_recording() {
+void MemoryPlan::begin_recording() {
   state_ = State::recording;
   planned_ = false;
   buffers_.clear();
@@ -25,14 +25,14 @@ void InferencePlan::begin_recording() {
   arena_per_sample_ = 0;
 }
 
-void InferencePlan::read(const void* data) {
+void MemoryPlan::read(const void* data) {
   if (state_ != State::recording || data == nullptr) return;
   const char* p = static_cast<const char*>(data);
   for (Buffer& b : buffers_)
     if (p >= b.data && p < b.data + b.bytes) b.last = std::max(b.last, step_);
 }
 
-void InferencePlan::wrote(const void* data, size_t bytes) {
+void MemoryPlan::wrote(const void* data, size_t bytes) {
   if (state_ != State::recording) return;
   Buffer b;
   b.data = static_cast<const char*>(data);
@@ -41,14 +41,14 @@ void InferencePlan::wrote(const void* data, size_t bytes) {
   buffers_.push_back(b);
 }
 
-void InferencePlan::finish_recording(int64_t batch, std::initializer_list<const void*> keep) {
-  NSAL_CHECK(state_ == State::recording, "inference plan: finish_recording() without recording");
-  NSAL_CHECK(batch > 0, "inference plan: recorded a forward over {} samples", batch);
+void MemoryPlan::finish_recording(int64_t batch, std::initializer_list<const void*> keep) {
+  NSAL_CHECK(state_ == State::recording, "memory plan: finish_recording() without recording");
+  NSAL_CHECK(batch > 0, "memory plan: recorded a pass over {} samples", batch);
   for (const void* k : keep)
     read(k);  // (step_ is past every op: these live to the end)
   for (Buffer& b : buffers_) {
     NSAL_CHECK(b.bytes % static_cast<size_t>(batch) == 0,
-               "inference plan: an output of {} bytes does not divide by the batch of {}", b.bytes,
+               "memory plan: an output of {} bytes does not divide by the batch of {}", b.bytes,
                batch);
     b.bytes /= static_cast<size_t>(batch);
     b.span = align_up(b.bytes);
@@ -81,21 +81,21 @@ void InferencePlan::finish_recording(int64_t batch, std::initializer_list<const 
   planned_ = true;
 }
 
-void InferencePlan::begin_run(int64_t batch, void* arena) {
-  NSAL_CHECK(planned_ && state_ == State::idle, "inference plan: begin_run() without a plan");
+void MemoryPlan::begin_run(int64_t batch, void* arena) {
+  NSAL_CHECK(planned_ && state_ == State::idle, "memory plan: begin_run() without a plan");
   state_ = State::running;
   batch_ = batch;
   arena_ = static_cast<char*>(arena);
   next_ = 0;
 }
 
-void* InferencePlan::next_output(size_t bytes) {
-  NSAL_CHECK(state_ == State::running, "inference plan: next_output() outside a run");
+void* MemoryPlan::next_output(size_t bytes) {
+  NSAL_CHECK(state_ == State::running, "memory plan: next_output() outside a run");
   if (next_ >= buffers_.size() || buffers_[next_].bytes * static_cast<size_t>(batch_) != bytes) {
     state_ = State::idle;
     throw Error(fmt::format(
-        "inference plan: output {} of the forward is {} bytes, the plan recorded {} ({} "
-        "outputs planned); the model's ops differ from the recorded forward",
+        "memory plan: buffer {} of the pass is {} bytes, the plan recorded {} ({} "
+        "buffers planned); the model's ops differ from the recorded pass",
         next_, bytes,
         next_ < buffers_.size() ? buffers_[next_].bytes * static_cast<size_t>(batch_) : 0,
         buffers_.size()));
@@ -104,18 +104,17 @@ void* InferencePlan::next_output(size_t bytes) {
   return arena_ + b.offset * static_cast<size_t>(batch_);
 }
 
-void InferencePlan::end_run() {
+void MemoryPlan::end_run() {
   const size_t used = next_;
   state_ = State::idle;
   NSAL_CHECK(used == buffers_.size(),
-             "inference plan: the forward wrote {} outputs, the plan recorded {}", used,
-             buffers_.size());
+             "memory plan: the pass wrote {} buffers, the plan recorded {}", used, buffers_.size());
 }
 
 bool plan_output(Context& ctx, const Tensor* const* inputs, size_t n_inputs, Tensor& out,
                  const Shape& shape, DType dtype, Device device, const char* what) {
-  InferencePlan* plan = ctx.inference_plan();
-  if (plan && plan->state() == InferencePlan::State::running) {
+  MemoryPlan* plan = ctx.memory_plan();
+  if (plan && plan->state() == MemoryPlan::State::running) {
     const size_t bytes = static_cast<size_t>(shape_numel(shape)) * dtype_size(dtype);
     out = Tensor::view(plan->next_output(bytes), shape, dtype, device);
     return true;
@@ -123,7 +122,7 @@ bool plan_output(Context& ctx, const Tensor* const* inputs, size_t n_inputs, Ten
   if (plan)
     for (size_t i = 0; i < n_inputs; ++i)
       plan->read(inputs[i]->raw());
-  if (!out.owns_storage()) out = Tensor();  // a slice of an arena from an earlier forward
+  if (!out.owns_storage()) out = Tensor();  // a slice of an arena from an earlier pass
   out.resize(shape, dtype, device, what);
   if (plan) plan->wrote(out.raw(), out.nbytes());
   return false;

@@ -1,22 +1,26 @@
-// Inference memory plan: in an eval-mode forward that no backward will follow (Model::infer),
-// every op's output is a slice of ONE arena, and outputs whose lifetimes do not overlap share
-// bytes. Without it every layer keeps its own output buffer (which backward needs), so an eval
-// forward of resnet18-cifar holds all ~60 activations at once.
+// Memory plans: every buffer a pass writes is a slice of ONE arena, and buffers whose lifetimes
+// do not overlap share bytes. Two passes use one:
+// - inference (Model::infer): the outputs of an eval-mode forward that no backward will follow.
+//   Without the plan every layer keeps its own output buffer (which backward needs), so an eval
+//   forward of resnet18-cifar holds all ~60 activations at once;
+// - the backward pass of training (Model::backward): the input gradients handed from layer to
+//   layer and the gradient sums at residual adds. The layers' outputs, which backward reads,
+//   keep their own buffers.
 //
-// How: the first infer() for a per-sample input shape runs the model once on ONE sample while
-// the plan records, op by op, which earlier outputs each op reads and how large its output is.
-// An output lives from the op that writes it to the last op that reads it; the model's result
-// and features() live to the end. Offsets are then assigned greedily (largest first, lowest
-// offset that no overlapping lifetime uses), per sample: every output's size is proportional to
-// the batch, so the plan for a batch of N is the one-sample plan scaled by N. Later forwards take
-// their outputs from the arena in the recorded order, and each op checks that its output has the
+// How: the pass is recorded once per per-sample input shape on ONE sample, op by op: which
+// earlier buffers each op reads and how large its own is. A buffer lives from the op that writes
+// it to the last op that reads it; the buffers read after the pass (a forward's result and
+// features()) live to the end. Offsets are then assigned greedily (largest first, lowest offset
+// that no overlapping lifetime uses), per sample: every buffer's size is proportional to the
+// batch, so the plan for a batch of N is the one-sample plan scaled by N. Later passes take
+// their buffers from the arena in the recorded order, and each op checks that its buffer has the
 // planned size (a model whose op sequence changed with the batch would be an error, not a silent
 // overlap).
 //
-// Ops take part through plan_output() (Layer, ResidualAdd, Concat); a model that computed
-// outputs any other way would have to as well. Results are bit-identical to the unplanned
-// forward: the same kernels run on the same values, only the buffers differ
-// (tests/test_inference_plan.cpp checks every model).
+// Ops take part through plan_output() (Layer forward and backward, ResidualAdd, Concat) and by
+// noting what they read; a model that wrote or read buffers any other way would have to as
+// well. Results are bit-identical to the unplanned passes: the same kernels run on the same
+// values, only the buffers differ (tests/test_memory_plan.cpp checks every model).
 #pragma once
 
 #include <cstddef>
@@ -30,7 +34,7 @@ namespace nsal {
 
 class Context;
 
-class InferencePlan {
+class MemoryPlan {
  public:
   enum class State { idle, recording, running };
   State state() const { return state_; }
@@ -40,16 +44,16 @@ class InferencePlan {
   void begin_recording();
   void read(const void* data);
   void wrote(const void* data, size_t bytes);
-  // Ends the recording of a forward over `batch` samples; `keep` are outputs read after the
-  // forward (its result, features()). Assigns the offsets.
+  // Ends the recording of a pass over `batch` samples; `keep` are buffers read after the pass
+  // (a forward's result, features()). Assigns the offsets.
   void finish_recording(int64_t batch, std::initializer_list<const void*> keep);
 
-  // Running: a forward over `batch` samples takes its outputs from `arena`, which must hold
+  // Running: a pass over `batch` samples takes its buffers from `arena`, which must hold
   // bytes_for(batch) bytes.
   void begin_run(int64_t batch, void* arena);
   // The next op's output, `bytes` long; throws Error when that is not the planned size.
   void* next_output(size_t bytes);
-  // Throws Error when the forward wrote fewer outputs than planned; back to idle either way.
+  // Throws Error when the pass wrote fewer buffers than planned; back to idle either way.
   void end_run();
   void abandon() { state_ = State::idle; }
 
@@ -79,7 +83,8 @@ class InferencePlan {
 
 // Gives `out` its buffer for the op now running, after noting the op's inputs: a slice of the
 // arena while ctx's plan runs, else out's own storage, resized (and recorded while the plan
-// records). Returns true when the output is a slice of the arena (no backward may follow).
+// records). Returns true when the output is a slice of the arena (for a forward output: no
+// backward may follow).
 bool plan_output(Context& ctx, const Tensor* const* inputs, size_t n_inputs, Tensor& out,
                  const Shape& shape, DType dtype, Device device, const char* what);
 inline bool plan_output(Context& ctx, std::initializer_list<const Tensor*> inputs, Tensor& out,

@@ -1,15 +1,17 @@
-// The inference memory plan (nn/inference_plan.h, Model::infer): the offset assignment on
-// hand-made traces, then every model: infer() gives forward()'s outputs and features bit for bit,
-// at several batch sizes and per-sample shapes, in far less memory; backward() after infer()
-// is refused; training after inference is unaffected; the modes that need forward() get it.
+// The memory plans (nn/memory_plan.h): the offset assignment on hand-made traces; then every
+// model: infer() gives forward()'s outputs and features bit for bit, at several batch sizes and
+// per-sample shapes, in far less memory; backward() after infer() is refused; training after
+// inference is unaffected; the modes that need forward() get it. Training with the gradient plan
+// gives the same outputs, gradients and BatchNorm statistics as without it, step after step,
+// and a model that cannot run one sample falls back to its own buffers.
 #include <gtest/gtest.h>
 
 #include <random>
 #include <string>
 #include <vector>
 
-#include "nn/inference_plan.h"
 #include "nn/layers/dropout.h"
+#include "nn/memory_plan.h"
 #include "nn/model.h"
 #include "nn/models/registry.h"
 #include "tests/gradcheck.h"
@@ -20,9 +22,9 @@ namespace {
 using testing::fill_uniform;
 
 // A chain a -> b -> c -> d (each op reads the previous output): two buffers take turns.
-TEST(InferencePlan, ChainTakesTurnsBetweenTwoSlices) {
+TEST(MemoryPlan, ChainTakesTurnsBetweenTwoSlices) {
   std::vector<char> mem(4096);
-  InferencePlan plan;
+  MemoryPlan plan;
   plan.begin_recording();
   const size_t sizes[] = {256, 512, 128, 512};
   const char* prev = nullptr;
@@ -54,9 +56,9 @@ TEST(InferencePlan, ChainTakesTurnsBetweenTwoSlices) {
 }
 
 // A residual pattern: x is read again two ops later, so it must survive the ops between.
-TEST(InferencePlan, TensorsReadLaterStayUntouched) {
+TEST(MemoryPlan, TensorsReadLaterStayUntouched) {
   std::vector<char> mem(4096);
-  InferencePlan plan;
+  MemoryPlan plan;
   plan.begin_recording();
   char* x = mem.data();
   plan.wrote(x, 64);  // op 0: x
@@ -83,9 +85,9 @@ TEST(InferencePlan, TensorsReadLaterStayUntouched) {
   EXPECT_EQ(plan.bytes_per_sample(), 192u);  // a's slice is free again for y
 }
 
-TEST(InferencePlan, RunsThatLeaveTheRecordedSequenceAreErrors) {
+TEST(MemoryPlan, RunsThatLeaveTheRecordedSequenceAreErrors) {
   std::vector<char> mem(256);
-  InferencePlan plan;
+  MemoryPlan plan;
   plan.begin_recording();
   plan.wrote(mem.data(), 64);
   plan.read(mem.data());
@@ -97,7 +99,7 @@ TEST(InferencePlan, RunsThatLeaveTheRecordedSequenceAreErrors) {
   plan.begin_run(2, arena.data());
   plan.next_output(128);
   EXPECT_THROW(plan.end_run(), Error);  // one output short
-  EXPECT_EQ(plan.state(), InferencePlan::State::idle);
+  EXPECT_EQ(plan.state(), MemoryPlan::State::idle);
 }
 
 struct ModelCase {
@@ -127,7 +129,7 @@ size_t layer_output_bytes(const Model& m) {
   return sum;
 }
 
-TEST(InferencePlan, EveryModelInfersExactlyWhatForwardComputes) {
+TEST(MemoryPlan, EveryModelInfersExactlyWhatForwardComputes) {
   for (const ModelCase& c : model_cases()) {
     SCOPED_TRACE(c.spec.arch);
     auto planned = make_model(c.spec);
@@ -161,7 +163,7 @@ TEST(InferencePlan, EveryModelInfersExactlyWhatForwardComputes) {
 }
 
 // A new per-sample shape (segmentation: any H, W) records a new plan.
-TEST(InferencePlan, NewInputShapesGetNewPlans) {
+TEST(MemoryPlan, NewInputShapesGetNewPlans) {
   auto planned = make_model({"drn-d-22", 3, 3});
   auto plain = make_model({"drn-d-22", 3, 3});
   planned->build(Device::cpu(), 4);
@@ -183,7 +185,7 @@ TEST(InferencePlan, NewInputShapesGetNewPlans) {
 
 // After infer(), backward() is refused with a message; a later training step runs as if no
 // inference had happened.
-TEST(InferencePlan, BackwardAfterInferIsRefusedAndTrainingIsUnaffected) {
+TEST(MemoryPlan, BackwardAfterInferIsRefusedAndTrainingIsUnaffected) {
   auto a = make_model({"resnet18-cifar", 3, 10});
   auto b = make_model({"resnet18-cifar", 3, 10});
   a->build(Device::cpu(), 8, DType::f64);
@@ -217,7 +219,7 @@ TEST(InferencePlan, BackwardAfterInferIsRefusedAndTrainingIsUnaffected) {
 
 // infer() inside another forward that runs under a plan on the same context (one model's
 // inference calling another's) neither takes that plan's slices nor leaves it unset.
-TEST(InferencePlan, NestedInferKeepsToItsOwnPlan) {
+TEST(MemoryPlan, NestedInferKeepsToItsOwnPlan) {
   auto m = make_model({"mnist-cnn", 1, 10});
   m->build(Device::cpu(), 10);
   m->set_training(false);
@@ -228,22 +230,22 @@ TEST(InferencePlan, NestedInferKeepsToItsOwnPlan) {
   const std::vector<double> want = m->forward(ctx, x).to_vector();
 
   std::vector<char> mem(64), arena(64);
-  InferencePlan outer;  // an outer forward with one planned output, not yet taken
+  MemoryPlan outer;  // an outer forward with one planned output, not yet taken
   outer.begin_recording();
   outer.wrote(mem.data(), 64);
   outer.finish_recording(1, {mem.data()});
   outer.begin_run(1, arena.data());
-  ctx.set_inference_plan(&outer);
+  ctx.set_memory_plan(&outer);
   EXPECT_EQ(m->infer(ctx, x).to_vector(), want);
-  EXPECT_EQ(ctx.inference_plan(), &outer);
+  EXPECT_EQ(ctx.memory_plan(), &outer);
   EXPECT_EQ(outer.next_output(64), arena.data());  // its first slice is still the next one
   outer.end_run();
-  ctx.set_inference_plan(nullptr);
+  ctx.set_memory_plan(nullptr);
 }
 
 // Training mode and MC-dropout run forward() itself (their outputs feed backward, or dropout
 // masks must stay as forward() draws them); so does a model with the plan switched off.
-TEST(InferencePlan, ModesThatNeedForwardGetForward) {
+TEST(MemoryPlan, ModesThatNeedForwardGetForward) {
   auto m = make_model({"mnist-cnn", 1, 10});
   m->build(Device::cpu(), 9);
   Context ctx;
@@ -266,6 +268,75 @@ TEST(InferencePlan, ModesThatNeedForwardGetForward) {
   m->set_inference_plan(true);
   m->infer(ctx, x);
   EXPECT_GT(m->inference_bytes_per_sample(), 0u);
+}
+
+}  // namespace
+}  // namespace nsal
+
+namespace nsal {
+namespace {
+
+// Two training steps of a model with the gradient plan against the same model without it.
+void check_training_with_gradient_plan(const ModelSpec& spec, const Shape& per_sample, int64_t n,
+                                       bool expect_plan) {
+  SCOPED_TRACE(spec.arch);
+  auto planned = make_model(spec);
+  auto plain = make_model(spec);
+  planned->build(Device::cpu(), 12);
+  plain->build(Device::cpu(), 12);
+  plain->set_gradient_plan(false);
+  Context ctx;
+  std::mt19937_64 rng(13);
+  for (int step = 0; step < 2; ++step) {
+    Tensor x(with_batch(n, per_sample));
+    fill_uniform(x, rng);
+    std::vector<double> outputs[2], grads[2], buffers[2];
+    Model* models[2] = {planned.get(), plain.get()};
+    Tensor dy;
+    for (int i = 0; i < 2; ++i) {
+      Model& m = *models[i];
+      m.set_training(true);
+      m.arena().zero_grad();
+      const Tensor& y = m.forward(ctx, x);
+      outputs[i] = y.to_vector();
+      if (i == 0) {
+        dy = Tensor(y.shape());
+        fill_uniform(dy, rng);
+      }
+      m.backward(ctx, dy);
+      grads[i] = m.arena().grads().to_vector();
+      buffers[i] = m.arena().buffers().to_vector();
+    }
+    EXPECT_EQ(outputs[0], outputs[1]) << "step " << step;
+    EXPECT_EQ(grads[0], grads[1]) << "step " << step;
+    EXPECT_EQ(buffers[0], buffers[1]) << "step " << step;
+  }
+  EXPECT_EQ(plain->gradient_bytes_per_sample(), 0u);
+  if (!expect_plan) {
+    EXPECT_EQ(planned->gradient_bytes_per_sample(), 0u);
+    return;
+  }
+  // The input gradients without the plan are about as large as all layer outputs together.
+  const size_t per_sample_bytes = planned->gradient_bytes_per_sample();
+  const size_t outputs = layer_output_bytes(*plain) / static_cast<size_t>(n);
+  EXPECT_GT(per_sample_bytes, 0u);
+  EXPECT_LT(per_sample_bytes, outputs) << per_sample_bytes << " vs " << outputs;
+  if (spec.arch == "resnet18-cifar") {
+    EXPECT_LT(4 * per_sample_bytes, outputs) << per_sample_bytes << " vs " << outputs;
+  }
+}
+
+TEST(GradientPlan, EveryModelTrainsExactlyAsWithoutIt) {
+  for (const ModelCase& c : model_cases()) {
+    const bool volumes = c.per_sample.size() == 4;
+    check_training_with_gradient_plan(c.spec, c.per_sample, volumes ? 2 : 3, true);
+  }
+}
+
+// ImageNet ResNet-18 on 32x32 images ends in 1x1 planes, where a training-mode BatchNorm of one
+// sample has one value per channel and refuses it: the plan is not recorded, training goes on.
+TEST(GradientPlan, ModelsThatCannotTrainOnOneSampleGoWithoutIt) {
+  check_training_with_gradient_plan({"resnet18", 3, 5}, {3, 32, 32}, 3, false);
 }
 
 }  // namespace
