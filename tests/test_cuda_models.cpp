@@ -1,10 +1,10 @@
 // Whole models on the GPU against the same models on the CPU: a model built on the GPU, the
 // forward and backward of resnet18-cifar and mnist-cnn in training and eval mode, two SGD steps,
-// the fused inference path (BatchNorm folded, cuDNN's conv + bias + activation), the inference
-// memory plan (Model::infer against forward), and the steady-state contract (a warm training
-// step and a warm scoring pass captured in a CUDA graph: no allocation, no host wait). The layers
-// one by one are in test_cuda_layers.cpp; tolerances as in tests/cuda_compare.h, with the reason
-// written next to each.
+// the fused inference path (BatchNorm folded, cuDNN's conv + bias + activation), the memory
+// plans (Model::infer against forward, training with and without the gradient plan), and the
+// steady-state contract (a warm training step and a warm scoring pass captured in a CUDA graph:
+// no allocation, no host wait). The layers one by one are in test_cuda_layers.cpp; tolerances
+// as in tests/cuda_compare.h, with the reason written next to each.
 #include <gtest/gtest.h>
 
 #include <cmath>
@@ -205,6 +205,39 @@ TEST_F(CudaModels, InferMatchesForwardOnTheGpu) {
       EXPECT_TRUE(planned->arena().params().device().is_cuda());
     }
     EXPECT_GT(planned->inference_bytes_per_sample(), 0u);
+  }
+}
+
+// ---- The gradient memory plan on the GPU: two training steps with the input gradients in one
+// device arena give the gradients and BatchNorm statistics of the same model without it, bit for
+// bit (deterministic mode). ----
+TEST_F(CudaModels, GradientPlanMatchesOwnBuffersOnTheGpu) {
+  for (const char* arch : {"resnet18-cifar", "mnist-cnn"}) {
+    SCOPED_TRACE(arch);
+    const bool mnist = std::string(arch) == "mnist-cnn";
+    Context ctx(Device::cuda(0));
+    ctx.set_deterministic(true);
+    auto planned = make_model({arch, mnist ? 1 : 3, 10});
+    auto plain = make_model({arch, mnist ? 1 : 3, 10});
+    planned->build(Device::cuda(0), 6);
+    plain->build(Device::cuda(0), 6);
+    plain->set_gradient_plan(false);
+    std::mt19937_64 rng(17);
+    for (int step = 0; step < 2; ++step) {
+      Tensor x(mnist ? Shape{4, 1, 28, 28} : Shape{4, 3, 32, 32}), dy({4, 10});
+      fill_uniform(x, rng);
+      fill_uniform(dy, rng);
+      Tensor xg = x.to(Device::cuda(0)), dyg = dy.to(Device::cuda(0));
+      for (Model* m : {planned.get(), plain.get()}) {
+        m->set_training(true);
+        m->arena().zero_grad();
+        m->forward(ctx, xg);
+        m->backward(ctx, dyg);
+      }
+      EXPECT_EQ(planned->arena().grads().to_vector(), plain->arena().grads().to_vector());
+      EXPECT_EQ(planned->arena().buffers().to_vector(), plain->arena().buffers().to_vector());
+    }
+    EXPECT_GT(planned->gradient_bytes_per_sample(), 0u);
   }
 }
 
