@@ -92,11 +92,28 @@ class PlanScope {
 
 }  // namespace
 
+bool Model::PlanSlot::tried_for(const Tensor& x) const {
+  return tried && x.dtype() == dtype && x.device() == device &&
+         Shape(x.shape().begin() + 1, x.shape().end()) == shape;
+}
+
+void Model::PlanSlot::mark(const Tensor& x) {
+  tried = true;
+  shape = Shape(x.shape().begin() + 1, x.shape().end());
+  dtype = x.dtype();
+  device = x.device();
+}
+
+void* Model::PlanSlot::arena_for(int64_t n, Device on_device, const char* what) {
+  arena.resize({static_cast<int64_t>(plan.bytes_for(n))}, DType::u8, on_device, what);
+  return arena.raw();
+}
+
 const Tensor& Model::forward(Context& ctx, const Tensor& x) {
   grad_plan_applies_ = false;
-  if (training_ && grad_plan_on_ && ctx.memory_plan() == nullptr && x.ndim() >= 1 && x.dim(0) > 0) {
+  if (training_ && grad_plan_.on && ctx.memory_plan() == nullptr && x.ndim() >= 1 && x.dim(0) > 0) {
     ensure_gradient_plan(ctx, x);
-    grad_plan_applies_ = grad_plan_.planned();
+    grad_plan_applies_ = grad_plan_.plan.planned();
   }
   return forward_impl(ctx, x);
 }
@@ -107,24 +124,17 @@ void Model::backward(Context& ctx, const Tensor& doutput) {
     return;
   }
   const int64_t n = doutput.dim(0);
-  grad_arena_.resize({static_cast<int64_t>(grad_plan_.bytes_for(n))}, DType::u8, doutput.device(),
-                     "gradient plan arena");
-  PlanScope scope(ctx, grad_plan_);
-  grad_plan_.begin_run(n, grad_arena_.raw());
+  void* arena = grad_plan_.arena_for(n, doutput.device(), "gradient plan arena");
+  PlanScope scope(ctx, grad_plan_.plan);
+  grad_plan_.plan.begin_run(n, arena);
   backward_impl(ctx, doutput);
-  grad_plan_.end_run();
+  grad_plan_.plan.end_run();
 }
 
 void Model::ensure_gradient_plan(Context& ctx, const Tensor& x) {
-  const Shape per_sample(x.shape().begin() + 1, x.shape().end());
-  if (grad_plan_tried_ && per_sample == grad_shape_ && x.dtype() == grad_dtype_ &&
-      x.device() == grad_device_)
-    return;  // planned, or found not to fit this shape
+  if (grad_plan_.tried_for(x)) return;  // planned, or found not to fit this shape
   check_input(ctx, x);
-  grad_plan_tried_ = true;
-  grad_shape_ = per_sample;
-  grad_dtype_ = x.dtype();
-  grad_device_ = x.device();
+  grad_plan_.mark(x);
   // One sample forward and backward, recorded; what they change is put back afterwards.
   std::vector<Dropout*> dropouts;
   for (auto& l : layers_)
@@ -140,23 +150,24 @@ void Model::ensure_gradient_plan(Context& ctx, const Tensor& x) {
     for (size_t i = 0; i < dropouts.size(); ++i)
       dropouts[i]->set_step(steps[i]);
   };
+  MemoryPlan& plan = grad_plan_.plan;
   try {
     const Tensor one = x.slice0(0, 1);
     const Tensor& y = forward_impl(ctx, one);
     const Tensor dy = Tensor::zeros(y.shape(), y.dtype(), y.device());
-    PlanScope scope(ctx, grad_plan_);
-    grad_plan_.begin_recording();
+    PlanScope scope(ctx, plan);
+    plan.begin_recording();
     backward_impl(ctx, dy);
-    grad_plan_.finish_recording(1, {});
+    plan.finish_recording(1, {});
   } catch (const OutOfMemoryError&) {
     put_back();
-    grad_plan_tried_ = false;
+    grad_plan_.tried = false;
     throw;
   } catch (const Error&) {
     // A model that cannot train on one sample (BatchNorm over a single value, say) runs
     // without the plan.
     put_back();
-    grad_plan_.abandon();
+    plan.abandon();
     return;
   }
   put_back();
@@ -175,25 +186,21 @@ const Tensor& Model::infer(Context& ctx, const Tensor& x) {
   }
   if (!infer_uses_plan() || x.ndim() < 1 || x.dim(0) == 0) return forward(ctx, x);
   check_input(ctx, x);
-  const Shape per_sample(x.shape().begin() + 1, x.shape().end());
-  if (!plan_.planned() || per_sample != plan_shape_ || x.dtype() != plan_dtype_ ||
-      x.device() != plan_device_) {
+  MemoryPlan& plan = infer_plan_.plan;
+  if (!plan.planned() || !infer_plan_.tried_for(x)) {
     const Tensor one = x.slice0(0, 1);
-    PlanScope scope(ctx, plan_);
-    plan_.begin_recording();
+    PlanScope scope(ctx, plan);
+    plan.begin_recording();
     const Tensor& y = forward(ctx, one);
-    plan_.finish_recording(1, {y.raw(), features().raw()});
-    plan_shape_ = per_sample;
-    plan_dtype_ = x.dtype();
-    plan_device_ = x.device();
+    plan.finish_recording(1, {y.raw(), features().raw()});
+    infer_plan_.mark(x);
   }
   const int64_t n = x.dim(0);
-  plan_arena_.resize({static_cast<int64_t>(plan_.bytes_for(n))}, DType::u8, x.device(),
-                     "inference plan arena");
-  PlanScope scope(ctx, plan_);
-  plan_.begin_run(n, plan_arena_.raw());
+  void* arena = infer_plan_.arena_for(n, x.device(), "inference plan arena");
+  PlanScope scope(ctx, plan);
+  plan.begin_run(n, arena);
   const Tensor& y = forward(ctx, x);
-  plan_.end_run();
+  plan.end_run();
   return y;
 }
 

@@ -104,16 +104,14 @@ class Model {
   // In training mode, with MC-dropout or the fused path on, or with the plan switched off, it is
   // forward(). The result (and features()) stays valid until the next forward or infer.
   const Tensor& infer(Context& ctx, const Tensor& x);
-  void set_inference_plan(bool on) { plan_on_ = on; }
-  bool inference_plan() const { return plan_on_; }
+  void set_inference_plan(bool on) { infer_plan_.on = on; }
+  bool inference_plan() const { return infer_plan_.on; }
   // Whether infer() would run under the plan in the current mode.
   bool infer_uses_plan() const {
-    return !training_ && !mc_dropout_ && !fused_inference_ && plan_on_;
+    return !training_ && !mc_dropout_ && !fused_inference_ && infer_plan_.on;
   }
   // Arena bytes per sample of the current plan (0 before the first planned infer()).
-  size_t inference_bytes_per_sample() const {
-    return plan_.planned() ? plan_.bytes_per_sample() : 0;
-  }
+  size_t inference_bytes_per_sample() const { return infer_plan_.bytes_per_sample(); }
 
   // Training: the input gradients that backward() passes from layer to layer (and the sums of
   // gradients that meet at a residual add) take slices of one arena, laid out by a memory plan
@@ -121,12 +119,10 @@ class Model {
   // running one sample forward and backward, with the weights' gradients, BatchNorm statistics
   // and dropout steps put back as they were afterwards. Same gradients as without it, bit for
   // bit; the layers' outputs, which backward reads, keep their own buffers. On by default.
-  void set_gradient_plan(bool on) { grad_plan_on_ = on; }
-  bool gradient_plan() const { return grad_plan_on_; }
+  void set_gradient_plan(bool on) { grad_plan_.on = on; }
+  bool gradient_plan() const { return grad_plan_.on; }
   // Arena bytes per sample of the gradient plan (0 before the first training forward with it).
-  size_t gradient_bytes_per_sample() const {
-    return grad_plan_.planned() ? grad_plan_.bytes_per_sample() : 0;
-  }
+  size_t gradient_bytes_per_sample() const { return grad_plan_.bytes_per_sample(); }
   // Penultimate features of the last forward(), (N, D): for CoreSet and feature-output scoring.
   virtual const Tensor& features() const = 0;
 
@@ -161,24 +157,28 @@ class Model {
   bool training_ = true;
   bool fused_inference_ = false;
   bool mc_dropout_ = false;
-  // Inference memory plan, for inputs of per-sample shape plan_shape_ (dtype, device).
-  bool plan_on_ = true;
-  MemoryPlan plan_;
-  Shape plan_shape_;
-  DType plan_dtype_ = DType::f32;
-  Device plan_device_ = Device::cpu();
-  Tensor plan_arena_;
-  // Gradient memory plan, for training inputs of per-sample shape grad_shape_.
-  bool grad_plan_on_ = true;
-  MemoryPlan grad_plan_;
-  Shape grad_shape_;
-  DType grad_dtype_ = DType::f32;
-  Device grad_device_ = Device::cpu();
-  Tensor grad_arena_;
-  bool grad_plan_tried_ = false;    // for grad_shape_: planned, or failed on one sample
+  // A memory plan, the input it was recorded for (per-sample shape, dtype, device) and its
+  // arena: one for infer(), one for training's backward().
+  struct PlanSlot {
+    bool on = true;
+    bool tried = false;  // recorded for `shape` (planned, or found not to fit it)
+    MemoryPlan plan;
+    Shape shape;
+    DType dtype = DType::f32;
+    Device device = Device::cpu();
+    Tensor arena;
+    // Whether the slot was tried for x's per-sample shape, dtype and device.
+    bool tried_for(const Tensor& x) const;
+    // Marks the slot as tried for x from now on.
+    void mark(const Tensor& x);
+    // The arena, grown to the plan for a batch of n on `on_device`.
+    void* arena_for(int64_t n, Device on_device, const char* what);
+    size_t bytes_per_sample() const { return plan.planned() ? plan.bytes_per_sample() : 0; }
+  };
+  PlanSlot infer_plan_, grad_plan_;
   bool grad_plan_applies_ = false;  // the last forward ran in training mode with grad_plan_
 
-  // Records grad_plan_ for x's per-sample shape unless it is already there.
+  // Records grad_plan_ for x's per-sample shape unless it was tried for it.
   void ensure_gradient_plan(Context& ctx, const Tensor& x);
 };
 

@@ -2,8 +2,8 @@
 
 #include "kernels/cpu/elementwise_cpu.h"
 #include "kernels/cuda_ops.h"
-#include "nn/memory_plan.h"
 #include "nn/layers/float_dispatch.h"
+#include "nn/memory_plan.h"
 
 namespace nsal {
 
