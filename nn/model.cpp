@@ -1,5 +1,7 @@
 #include "nn/model.h"
 
+#include <algorithm>
+
 #include "nn/init.h"
 #include "nn/layers/dropout.h"
 #include "nn/memory_plan.h"
@@ -93,8 +95,9 @@ class PlanScope {
 }  // namespace
 
 bool Model::PlanSlot::tried_for(const Tensor& x) const {
-  return tried && x.dtype() == dtype && x.device() == device &&
-         Shape(x.shape().begin() + 1, x.shape().end()) == shape;
+  // Compared in place: this runs at every training forward, which allocates nothing.
+  return tried && x.dtype() == dtype && x.device() == device && x.ndim() >= 1 &&
+         std::equal(x.shape().begin() + 1, x.shape().end(), shape.begin(), shape.end());
 }
 
 void Model::PlanSlot::mark(const Tensor& x) {

@@ -182,29 +182,39 @@ TEST_F(CudaModels, FusedInferenceMatchesUnfused) {
 // ---- The inference memory plan on the GPU (nn/memory_plan.h): Model::infer gives every
 // output a slice of one device arena; the same kernels on the same values, so forward()'s
 // results bit for bit (deterministic mode), at two batch sizes (the arena grows). ----
+// The same model twice on the GPU (one to run with a memory plan, one without), from one seed,
+// on a deterministic context; inputs of n samples of the model's shape.
+struct TwinModels {
+  Context ctx{Device::cuda(0)};
+  bool mnist;
+  std::unique_ptr<Model> planned, plain;
+  TwinModels(const std::string& arch, uint64_t seed) : mnist(arch == "mnist-cnn") {
+    ctx.set_deterministic(true);
+    planned = make_model({arch, mnist ? 1 : 3, 10});
+    plain = make_model({arch, mnist ? 1 : 3, 10});
+    planned->build(Device::cuda(0), seed);
+    plain->build(Device::cuda(0), seed);
+  }
+  Shape input(int64_t n) const { return mnist ? Shape{n, 1, 28, 28} : Shape{n, 3, 32, 32}; }
+};
+
 TEST_F(CudaModels, InferMatchesForwardOnTheGpu) {
   for (const char* arch : {"resnet18-cifar", "mnist-cnn", "drn-d-22"}) {
     SCOPED_TRACE(arch);
-    const bool mnist = std::string(arch) == "mnist-cnn";
-    Context ctx(Device::cuda(0));
-    ctx.set_deterministic(true);
-    auto planned = make_model({arch, mnist ? 1 : 3, 10});
-    auto plain = make_model({arch, mnist ? 1 : 3, 10});
-    planned->build(Device::cuda(0), 5);
-    plain->build(Device::cuda(0), 5);
-    planned->set_training(false);
-    plain->set_training(false);
+    TwinModels m(arch, 5);
+    m.planned->set_training(false);
+    m.plain->set_training(false);
     std::mt19937_64 rng(16);
     for (int64_t n : {4, 6}) {
-      Tensor x(mnist ? Shape{n, 1, 28, 28} : Shape{n, 3, 32, 32});
+      Tensor x(m.input(n));
       fill_uniform(x, rng);
       Tensor xg = x.to(Device::cuda(0));
-      const std::vector<double> want = plain->forward(ctx, xg).to_vector();
-      EXPECT_EQ(planned->infer(ctx, xg).to_vector(), want) << "batch " << n;
-      EXPECT_EQ(planned->features().to_vector(), plain->features().to_vector()) << "batch " << n;
-      EXPECT_TRUE(planned->arena().params().device().is_cuda());
+      const std::vector<double> want = m.plain->forward(m.ctx, xg).to_vector();
+      EXPECT_EQ(m.planned->infer(m.ctx, xg).to_vector(), want) << "batch " << n;
+      EXPECT_EQ(m.planned->features().to_vector(), m.plain->features().to_vector())
+          << "batch " << n;
     }
-    EXPECT_GT(planned->inference_bytes_per_sample(), 0u);
+    EXPECT_GT(m.planned->inference_bytes_per_sample(), 0u);
   }
 }
 
@@ -214,30 +224,24 @@ TEST_F(CudaModels, InferMatchesForwardOnTheGpu) {
 TEST_F(CudaModels, GradientPlanMatchesOwnBuffersOnTheGpu) {
   for (const char* arch : {"resnet18-cifar", "mnist-cnn"}) {
     SCOPED_TRACE(arch);
-    const bool mnist = std::string(arch) == "mnist-cnn";
-    Context ctx(Device::cuda(0));
-    ctx.set_deterministic(true);
-    auto planned = make_model({arch, mnist ? 1 : 3, 10});
-    auto plain = make_model({arch, mnist ? 1 : 3, 10});
-    planned->build(Device::cuda(0), 6);
-    plain->build(Device::cuda(0), 6);
-    plain->set_gradient_plan(false);
+    TwinModels m(arch, 6);
+    m.plain->set_gradient_plan(false);
     std::mt19937_64 rng(17);
     for (int step = 0; step < 2; ++step) {
-      Tensor x(mnist ? Shape{4, 1, 28, 28} : Shape{4, 3, 32, 32}), dy({4, 10});
+      Tensor x(m.input(4)), dy({4, 10});
       fill_uniform(x, rng);
       fill_uniform(dy, rng);
       Tensor xg = x.to(Device::cuda(0)), dyg = dy.to(Device::cuda(0));
-      for (Model* m : {planned.get(), plain.get()}) {
-        m->set_training(true);
-        m->arena().zero_grad();
-        m->forward(ctx, xg);
-        m->backward(ctx, dyg);
+      for (Model* model : {m.planned.get(), m.plain.get()}) {
+        model->set_training(true);
+        model->arena().zero_grad();
+        model->forward(m.ctx, xg);
+        model->backward(m.ctx, dyg);
       }
-      EXPECT_EQ(planned->arena().grads().to_vector(), plain->arena().grads().to_vector());
-      EXPECT_EQ(planned->arena().buffers().to_vector(), plain->arena().buffers().to_vector());
+      EXPECT_EQ(m.planned->arena().grads().to_vector(), m.plain->arena().grads().to_vector());
+      EXPECT_EQ(m.planned->arena().buffers().to_vector(), m.plain->arena().buffers().to_vector());
     }
-    EXPECT_GT(planned->gradient_bytes_per_sample(), 0u);
+    EXPECT_GT(m.planned->gradient_bytes_per_sample(), 0u);
   }
 }
 
