@@ -28,7 +28,11 @@ const Tensor& Layer::forward(Context& ctx, const Tensor& x) {
     fail(std::string("expected a float32 or float64 input, got ") + dtype_name(x.dtype()));
   if (!x.is_contiguous()) fail("input " + x.describe() + " is not contiguous");
   Shape out_shape = output_shape(x.shape());
-  planned_ = plan_output(ctx, {&x}, out_, out_shape, x.dtype(), x.device(), "layer output");
+  // A slice of a training plan's arena stays until the backward that reads it; an inference
+  // plan's may be overwritten by any later op.
+  inference_output_ =
+      plan_output(ctx, {&x}, out_, out_shape, x.dtype(), x.device(), "layer output") &&
+      !ctx.memory_plan()->backward_follows();
   forward_impl(ctx, x, out_);
   saved_input_ = &x;
   return out_;
@@ -36,18 +40,24 @@ const Tensor& Layer::forward(Context& ctx, const Tensor& x) {
 
 const Tensor& Layer::backward(Context& ctx, const Tensor& dy) {
   if (saved_input_ == nullptr) fail("backward() without a forward() before it");
-  if (planned_)
+  if (inference_output_)
     fail(
         "backward() after an inference forward (Model::infer), whose outputs share memory; "
         "run forward() for a step that needs gradients");
   const Tensor& x = *saved_input_;
   if (dy.shape() != out_.shape() || dy.dtype() != out_.dtype() || dy.device() != out_.device())
     fail("output gradient is " + dy.describe() + " but the output was " + out_.describe());
+  MemoryPlan* plan = ctx.memory_plan();
+  if (plan && plan->state() == MemoryPlan::State::recording) {
+    const BackwardReads reads = backward_reads(use_gpu(x));
+    if (reads.input) plan->read(x.raw());
+    if (reads.output) plan->read(out_.raw());
+  }
   Tensor* dx = nullptr;
   if (needs_input_grad_) {
     plan_output(ctx, {&dy}, dx_, x.shape(), x.dtype(), x.device(), "input gradient");
     dx = &dx_;
-  } else if (MemoryPlan* plan = ctx.memory_plan()) {
+  } else if (plan) {
     plan->read(dy.raw());  // the parameter gradients still read dy
   }
   backward_impl(ctx, x, out_, dy, dx);

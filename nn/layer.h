@@ -40,6 +40,20 @@ class Layer {
   // Dropout): a Sequential then passes the tensor on without calling the layer, saving a copy.
   virtual bool is_identity() const { return false; }
 
+  // Which of its forward tensors backward_impl() reads on the CPU (gpu = false) or the GPU
+  // backend: a training memory plan (nn/memory_plan.h) lets a layer output that no backward
+  // reads share its bytes with later buffers. Both by default; a layer that declares less than
+  // it reads computes wrong gradients under the plan (tests/test_memory_plan.cpp compares every
+  // model with and without it).
+  struct BackwardReads {
+    bool input = true;
+    bool output = true;
+  };
+  virtual BackwardReads backward_reads(bool gpu) const {
+    (void)gpu;
+    return {};
+  }
+
   // The output shape for an input shape; throws ShapeError naming this layer when it does not fit.
   virtual Shape output_shape(const Shape& in) const = 0;
 
@@ -66,7 +80,7 @@ class Layer {
   bool training_ = true;
   bool needs_input_grad_ = true;
   const Tensor* saved_input_ = nullptr;
-  bool planned_ = false;  // the last forward's output is a slice of an inference plan's arena
+  bool inference_output_ = false;  // the last forward's output is a slice of an inference plan
   Tensor out_, dx_;
 };
 

@@ -3,9 +3,12 @@
 // - inference (Model::infer): the outputs of an eval-mode forward that no backward will follow.
 //   Without the plan every layer keeps its own output buffer (which backward needs), so an eval
 //   forward of resnet18-cifar holds all ~60 activations at once;
-// - the backward pass of training (Model::backward): the input gradients handed from layer to
-//   layer and the gradient sums at residual adds. The layers' outputs, which backward reads,
-//   keep their own buffers.
+// - a training step (Model::forward then Model::backward): the layers' outputs, the input
+//   gradients handed from layer to layer and the gradient sums at residual adds. An output
+//   lives until the last backward that reads it (Layer::backward_reads: a convolution reads its
+//   input, a ReLU its output, a residual add neither), so an output that only the next forward
+//   reads (a BatchNorm's, under its ReLU) is freed at once, and the gradients reuse the bytes
+//   of the outputs whose backward has run.
 //
 // How: the pass is recorded once per per-sample input shape on ONE sample, op by op: which
 // earlier buffers each op reads and how large its own is. A buffer lives from the op that writes
@@ -36,6 +39,11 @@ class Context;
 
 class MemoryPlan {
  public:
+  // What follows the forward: nothing (inference), or the backward of the same step.
+  enum class Pass { inference, training };
+  explicit MemoryPlan(Pass pass = Pass::inference) : pass_(pass) {}
+  bool backward_follows() const { return pass_ == Pass::training; }
+
   enum class State { idle, recording, running };
   State state() const { return state_; }
 
@@ -70,6 +78,7 @@ class MemoryPlan {
     int64_t first = 0, last = 0;  // ops that write it and last read it
     size_t offset = 0;            // per sample
   };
+  Pass pass_;
   State state_ = State::idle;
   bool planned_ = false;
   std::vector<Buffer> buffers_;

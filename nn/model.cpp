@@ -113,31 +113,47 @@ void* Model::PlanSlot::arena_for(int64_t n, Device on_device, const char* what) 
 }
 
 const Tensor& Model::forward(Context& ctx, const Tensor& x) {
-  grad_plan_applies_ = false;
-  if (training_ && grad_plan_.on && ctx.memory_plan() == nullptr && x.ndim() >= 1 && x.dim(0) > 0) {
-    ensure_gradient_plan(ctx, x);
-    grad_plan_applies_ = grad_plan_.plan.planned();
+  MemoryPlan& plan = train_plan_.plan;
+  if (train_plan_running_) {  // a training forward that no backward followed
+    train_plan_running_ = false;
+    plan.abandon();
   }
-  return forward_impl(ctx, x);
+  if (!training_ || !train_plan_.on || ctx.memory_plan() != nullptr || x.ndim() < 1 ||
+      x.dim(0) == 0)
+    return forward_impl(ctx, x);
+  ensure_training_plan(ctx, x);
+  if (!plan.planned()) return forward_impl(ctx, x);
+  const int64_t n = x.dim(0);
+  void* arena = train_plan_.arena_for(n, x.device(), "training plan arena");
+  plan.begin_run(n, arena);
+  ctx.set_memory_plan(&plan);
+  try {
+    const Tensor& y = forward_impl(ctx, x);
+    ctx.set_memory_plan(nullptr);
+    train_plan_running_ = true;  // backward() takes the rest of the run
+    return y;
+  } catch (...) {
+    ctx.set_memory_plan(nullptr);
+    plan.abandon();
+    throw;
+  }
 }
 
 void Model::backward(Context& ctx, const Tensor& doutput) {
-  if (!grad_plan_applies_ || !training_ || ctx.memory_plan() != nullptr || doutput.ndim() < 1) {
+  if (!train_plan_running_ || ctx.memory_plan() != nullptr) {
     backward_impl(ctx, doutput);
     return;
   }
-  const int64_t n = doutput.dim(0);
-  void* arena = grad_plan_.arena_for(n, doutput.device(), "gradient plan arena");
-  PlanScope scope(ctx, grad_plan_.plan);
-  grad_plan_.plan.begin_run(n, arena);
+  train_plan_running_ = false;
+  PlanScope scope(ctx, train_plan_.plan);
   backward_impl(ctx, doutput);
-  grad_plan_.plan.end_run();
+  train_plan_.plan.end_run();
 }
 
-void Model::ensure_gradient_plan(Context& ctx, const Tensor& x) {
-  if (grad_plan_.tried_for(x)) return;  // planned, or found not to fit this shape
+void Model::ensure_training_plan(Context& ctx, const Tensor& x) {
+  if (train_plan_.tried_for(x)) return;  // planned, or found not to fit this shape
   check_input(ctx, x);
-  grad_plan_.mark(x);
+  train_plan_.mark(x);
   // One sample forward and backward, recorded; what they change is put back afterwards.
   std::vector<Dropout*> dropouts;
   for (auto& l : layers_)
@@ -153,18 +169,19 @@ void Model::ensure_gradient_plan(Context& ctx, const Tensor& x) {
     for (size_t i = 0; i < dropouts.size(); ++i)
       dropouts[i]->set_step(steps[i]);
   };
-  MemoryPlan& plan = grad_plan_.plan;
+  MemoryPlan& plan = train_plan_.plan;
   try {
     const Tensor one = x.slice0(0, 1);
-    const Tensor& y = forward_impl(ctx, one);
-    const Tensor dy = Tensor::zeros(y.shape(), y.dtype(), y.device());
     PlanScope scope(ctx, plan);
     plan.begin_recording();
+    const Tensor& y = forward_impl(ctx, one);
+    const void* kept[2] = {y.raw(), features().raw()};
+    const Tensor dy = Tensor::zeros(y.shape(), y.dtype(), y.device());
     backward_impl(ctx, dy);
-    plan.finish_recording(1, {});
+    plan.finish_recording(1, {kept[0], kept[1]});
   } catch (const OutOfMemoryError&) {
     put_back();
-    grad_plan_.tried = false;
+    train_plan_.tried = false;
     throw;
   } catch (const Error&) {
     // A model that cannot train on one sample (BatchNorm over a single value, say) runs

@@ -90,11 +90,11 @@ class Model {
   virtual Shape input_shape() const = 0;
   virtual int64_t num_outputs() const = 0;
   // (N, ...input_shape) -> outputs (N, num_outputs) (segmentation: (N, classes, H, W)). In
-  // training mode the first forward for a per-sample input shape also records the gradient
-  // memory plan (see set_gradient_plan).
+  // training mode it runs under the training memory plan (see set_training_plan), which the
+  // first training forward for a per-sample input shape records.
   const Tensor& forward(Context& ctx, const Tensor& x);
   // d(loss)/d(outputs) -> accumulates parameter gradients. After a training-mode forward, the
-  // input gradients of all layers share one arena laid out by the gradient memory plan.
+  // input gradients of all layers take their bytes from the training plan's arena too.
   void backward(Context& ctx, const Tensor& doutput);
 
   // forward() for inference, when no backward() will follow: in eval mode the outputs of all
@@ -113,16 +113,20 @@ class Model {
   // Arena bytes per sample of the current plan (0 before the first planned infer()).
   size_t inference_bytes_per_sample() const { return infer_plan_.bytes_per_sample(); }
 
-  // Training: the input gradients that backward() passes from layer to layer (and the sums of
-  // gradients that meet at a residual add) take slices of one arena, laid out by a memory plan
-  // (nn/memory_plan.h) that the first training-mode forward for a per-sample shape records by
-  // running one sample forward and backward, with the weights' gradients, BatchNorm statistics
-  // and dropout steps put back as they were afterwards. Same gradients as without it, bit for
-  // bit; the layers' outputs, which backward reads, keep their own buffers. On by default.
-  void set_gradient_plan(bool on) { grad_plan_.on = on; }
-  bool gradient_plan() const { return grad_plan_.on; }
-  // Arena bytes per sample of the gradient plan (0 before the first training forward with it).
-  size_t gradient_bytes_per_sample() const { return grad_plan_.bytes_per_sample(); }
+  // Training: every buffer of a training step (the layers' outputs, the input gradients that
+  // backward() passes from layer to layer, the sums of gradients at residual adds) is a slice
+  // of one arena, laid out by a memory plan (nn/memory_plan.h) that the first training-mode
+  // forward for a per-sample shape records by running one sample forward and backward, with the
+  // weights' gradients, BatchNorm statistics and dropout steps put back as they were afterwards.
+  // An output lives until the last backward that reads it, so outputs that only the next layer's
+  // forward reads (a BatchNorm's under its ReLU, a residual sum's) are freed early, and
+  // gradients reuse the bytes of outputs whose backward has run. Same outputs and gradients as
+  // without it, bit for bit. The step's outputs (and features()) stay valid until the next
+  // forward. On by default.
+  void set_training_plan(bool on) { train_plan_.on = on; }
+  bool training_plan() const { return train_plan_.on; }
+  // Arena bytes per sample of the training plan (0 before the first training forward with it).
+  size_t training_bytes_per_sample() const { return train_plan_.bytes_per_sample(); }
   // Penultimate features of the last forward(), (N, D): for CoreSet and feature-output scoring.
   virtual const Tensor& features() const = 0;
 
@@ -158,8 +162,9 @@ class Model {
   bool fused_inference_ = false;
   bool mc_dropout_ = false;
   // A memory plan, the input it was recorded for (per-sample shape, dtype, device) and its
-  // arena: one for infer(), one for training's backward().
+  // arena: one for infer(), one for the training step.
   struct PlanSlot {
+    explicit PlanSlot(MemoryPlan::Pass pass) : plan(pass) {}
     bool on = true;
     bool tried = false;  // recorded for `shape` (planned, or found not to fit it)
     MemoryPlan plan;
@@ -175,11 +180,13 @@ class Model {
     void* arena_for(int64_t n, Device on_device, const char* what);
     size_t bytes_per_sample() const { return plan.planned() ? plan.bytes_per_sample() : 0; }
   };
-  PlanSlot infer_plan_, grad_plan_;
-  bool grad_plan_applies_ = false;  // the last forward ran in training mode with grad_plan_
+  PlanSlot infer_plan_{MemoryPlan::Pass::inference};
+  PlanSlot train_plan_{MemoryPlan::Pass::training};
+  // The last forward ran under train_plan_, whose run goes on in backward().
+  bool train_plan_running_ = false;
 
-  // Records grad_plan_ for x's per-sample shape unless it was tried for it.
-  void ensure_gradient_plan(Context& ctx, const Tensor& x);
+  // Records train_plan_ for x's per-sample shape unless it was tried for it.
+  void ensure_training_plan(Context& ctx, const Tensor& x);
 };
 
 }  // namespace nsal

@@ -151,7 +151,7 @@ if [ "$BUILD_OK" = 1 ]; then
     # ops are all exercised by the op and layer tests.
     run_step memcheck 180 compute-sanitizer --tool memcheck --error-exitcode 99 \
       --print-limit 20 "$TESTS" \
-      --gtest_filter='-CudaModels.ResNet18*:CudaModels.MnistCnn*:CudaModels.Sgd*:CudaModels.Fused*:CudaModels.TrainingStep*:CudaModels.Infer*:CudaModels.GradientPlan*'
+      --gtest_filter='-CudaModels.ResNet18*:CudaModels.MnistCnn*:CudaModels.Sgd*:CudaModels.Fused*:CudaModels.TrainingStep*:CudaModels.Infer*:CudaModels.TrainingPlan*'
     MEMCHECK_RC=$STEP_RC
     # racecheck: the kernels that share data through shared memory (block reductions).
     run_step racecheck 90 compute-sanitizer --tool racecheck --error-exitcode 99 \

@@ -1,7 +1,7 @@
 // Whole models on the GPU against the same models on the CPU: a model built on the GPU, the
 // forward and backward of resnet18-cifar and mnist-cnn in training and eval mode, two SGD steps,
 // the fused inference path (BatchNorm folded, cuDNN's conv + bias + activation), the memory
-// plans (Model::infer against forward, training with and without the gradient plan), and the
+// plans (Model::infer against forward, training with and without the training plan), and the
 // steady-state contract (a warm training step and a warm scoring pass captured in a CUDA graph:
 // no allocation, no host wait). The layers one by one are in test_cuda_layers.cpp; tolerances
 // as in tests/cuda_compare.h, with the reason written next to each.
@@ -218,30 +218,34 @@ TEST_F(CudaModels, InferMatchesForwardOnTheGpu) {
   }
 }
 
-// ---- The gradient memory plan on the GPU: two training steps with the input gradients in one
-// device arena give the gradients and BatchNorm statistics of the same model without it, bit for
-// bit (deterministic mode). ----
-TEST_F(CudaModels, GradientPlanMatchesOwnBuffersOnTheGpu) {
+// ---- The training memory plan on the GPU: two training steps with the layers' outputs and input
+// gradients in one device arena (cuDNN's pooling backward reads x and y, the other layers what
+// they declare in backward_reads) give the outputs, gradients and BatchNorm statistics of the
+// same model without it, bit for bit (deterministic mode). ----
+TEST_F(CudaModels, TrainingPlanMatchesOwnBuffersOnTheGpu) {
   for (const char* arch : {"resnet18-cifar", "mnist-cnn"}) {
     SCOPED_TRACE(arch);
     TwinModels m(arch, 6);
-    m.plain->set_gradient_plan(false);
+    m.plain->set_training_plan(false);
     std::mt19937_64 rng(17);
     for (int step = 0; step < 2; ++step) {
       Tensor x(m.input(4)), dy({4, 10});
       fill_uniform(x, rng);
       fill_uniform(dy, rng);
       Tensor xg = x.to(Device::cuda(0)), dyg = dy.to(Device::cuda(0));
+      std::vector<double> outputs[2];
+      int i = 0;
       for (Model* model : {m.planned.get(), m.plain.get()}) {
         model->set_training(true);
         model->arena().zero_grad();
-        model->forward(m.ctx, xg);
+        outputs[i++] = model->forward(m.ctx, xg).to_vector();
         model->backward(m.ctx, dyg);
       }
+      EXPECT_EQ(outputs[0], outputs[1]);
       EXPECT_EQ(m.planned->arena().grads().to_vector(), m.plain->arena().grads().to_vector());
       EXPECT_EQ(m.planned->arena().buffers().to_vector(), m.plain->arena().buffers().to_vector());
     }
-    EXPECT_GT(m.planned->gradient_bytes_per_sample(), 0u);
+    EXPECT_GT(m.planned->training_bytes_per_sample(), 0u);
   }
 }
 

@@ -1,7 +1,7 @@
 // The memory plans (nn/memory_plan.h): the offset assignment on hand-made traces; then every
 // model: infer() gives forward()'s outputs and features bit for bit, at several batch sizes and
 // per-sample shapes, in far less memory; backward() after infer() is refused; training after
-// inference is unaffected; the modes that need forward() get it. Training with the gradient plan
+// inference is unaffected; the modes that need forward() get it. Training with the training plan
 // gives the same outputs, gradients and BatchNorm statistics as without it, step after step,
 // and a model that cannot run one sample falls back to its own buffers.
 #include <gtest/gtest.h>
@@ -276,15 +276,15 @@ TEST(MemoryPlan, ModesThatNeedForwardGetForward) {
 namespace nsal {
 namespace {
 
-// Two training steps of a model with the gradient plan against the same model without it.
-void check_training_with_gradient_plan(const ModelSpec& spec, const Shape& per_sample, int64_t n,
-                                       bool expect_plan) {
+// Two training steps of a model with the training plan against the same model without it.
+void check_training_with_plan(const ModelSpec& spec, const Shape& per_sample, int64_t n,
+                              bool expect_plan) {
   SCOPED_TRACE(spec.arch);
   auto planned = make_model(spec);
   auto plain = make_model(spec);
   planned->build(Device::cpu(), 12);
   plain->build(Device::cpu(), 12);
-  plain->set_gradient_plan(false);
+  plain->set_training_plan(false);
   Context ctx;
   std::mt19937_64 rng(13);
   for (int step = 0; step < 2; ++step) {
@@ -311,32 +311,36 @@ void check_training_with_gradient_plan(const ModelSpec& spec, const Shape& per_s
     EXPECT_EQ(grads[0], grads[1]) << "step " << step;
     EXPECT_EQ(buffers[0], buffers[1]) << "step " << step;
   }
-  EXPECT_EQ(plain->gradient_bytes_per_sample(), 0u);
+  EXPECT_EQ(plain->training_bytes_per_sample(), 0u);
   if (!expect_plan) {
-    EXPECT_EQ(planned->gradient_bytes_per_sample(), 0u);
+    EXPECT_EQ(planned->training_bytes_per_sample(), 0u);
     return;
   }
-  // The input gradients without the plan are about as large as all layer outputs together.
-  const size_t per_sample_bytes = planned->gradient_bytes_per_sample();
+  // Without the plan a step holds every layer's output and about as many bytes of input
+  // gradients; with it, the outputs no backward reads and the gradients share one arena smaller
+  // than the outputs alone.
+  const size_t per_sample_bytes = planned->training_bytes_per_sample();
   const size_t outputs = layer_output_bytes(*plain) / static_cast<size_t>(n);
   EXPECT_GT(per_sample_bytes, 0u);
   EXPECT_LT(per_sample_bytes, outputs) << per_sample_bytes << " vs " << outputs;
   if (spec.arch == "resnet18-cifar") {
-    EXPECT_LT(4 * per_sample_bytes, outputs) << per_sample_bytes << " vs " << outputs;
+    // BatchNorm outputs under a ReLU and residual sums: 3 of each block's 7 outputs are read by
+    // no backward (measured: 4.75 MB of 7.15 MB per sample).
+    EXPECT_LT(10 * per_sample_bytes, 7 * outputs) << per_sample_bytes << " vs " << outputs;
   }
 }
 
-TEST(GradientPlan, EveryModelTrainsExactlyAsWithoutIt) {
+TEST(TrainingPlan, EveryModelTrainsExactlyAsWithoutIt) {
   for (const ModelCase& c : model_cases()) {
     const bool volumes = c.per_sample.size() == 4;
-    check_training_with_gradient_plan(c.spec, c.per_sample, volumes ? 2 : 3, true);
+    check_training_with_plan(c.spec, c.per_sample, volumes ? 2 : 3, true);
   }
 }
 
 // ImageNet ResNet-18 on 32x32 images ends in 1x1 planes, where a training-mode BatchNorm of one
 // sample has one value per channel and refuses it: the plan is not recorded, training goes on.
-TEST(GradientPlan, ModelsThatCannotTrainOnOneSampleGoWithoutIt) {
-  check_training_with_gradient_plan({"resnet18", 3, 5}, {3, 32, 32}, 3, false);
+TEST(TrainingPlan, ModelsThatCannotTrainOnOneSampleGoWithoutIt) {
+  check_training_with_plan({"resnet18", 3, 5}, {3, 32, 32}, 3, false);
 }
 
 }  // namespace

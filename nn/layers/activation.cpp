@@ -6,8 +6,9 @@
 
 namespace nsal {
 
-// The GPU backwards read the forward output y (dx = 0 where y <= 0, and for ReLU6 where y >= 6):
-// the same mask as the CPU's test on x, since y <= 0 exactly where x <= 0 and y >= 6 where x >= 6.
+// Both backends' backwards read the forward output y, not the input (dx = 0 where y <= 0, and for
+// ReLU6 where y >= 6; the same mask as the test on x, kernels/activation.h), so that under a
+// training memory plan the input (a BatchNorm's output, say) is freed after the forward.
 
 void ReLU::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
   if (use_gpu(x)) {
@@ -30,7 +31,7 @@ void ReLU::backward_impl(Context& ctx, const Tensor& x, const Tensor& y, const T
   }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
-    kernels::cpu::relu_backward(x.data<T>(), dy.data<T>(), dx->data<T>(), x.numel());
+    kernels::cpu::relu_backward(y.data<T>(), dy.data<T>(), dx->data<T>(), y.numel());
   });
 }
 
@@ -55,7 +56,7 @@ void ReLU6::backward_impl(Context& ctx, const Tensor& x, const Tensor& y, const 
   }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
-    kernels::cpu::relu6_backward(x.data<T>(), dy.data<T>(), dx->data<T>(), x.numel());
+    kernels::cpu::relu6_backward(y.data<T>(), dy.data<T>(), dx->data<T>(), y.numel());
   });
 }
 

@@ -9,6 +9,7 @@ class ReLU : public Layer {
  public:
   explicit ReLU(std::string name) : Layer("relu", std::move(name)) {}
   Shape output_shape(const Shape& in) const override { return in; }
+  BackwardReads backward_reads(bool) const override { return {false, true}; }  // y
 
  protected:
   void forward_impl(Context& ctx, const Tensor& x, Tensor& y) override;
@@ -21,6 +22,7 @@ class ReLU6 : public Layer {
  public:
   explicit ReLU6(std::string name) : Layer("relu6", std::move(name)) {}
   Shape output_shape(const Shape& in) const override { return in; }
+  BackwardReads backward_reads(bool) const override { return {false, true}; }  // y
 
  protected:
   void forward_impl(Context& ctx, const Tensor& x, Tensor& y) override;

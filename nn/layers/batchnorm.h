@@ -36,6 +36,7 @@ class BatchNorm : public Layer {
 
   void declare(ParamArena& arena) override;
   Shape output_shape(const Shape& in) const override;
+  BackwardReads backward_reads(bool) const override { return {true, false}; }  // x
 
   int64_t num_features() const { return num_features_; }
   const BatchNormOptions& options() const { return opt_; }

@@ -41,6 +41,7 @@ class ConvNd : public Layer {
 
   void declare(ParamArena& arena) override;
   Shape output_shape(const Shape& in) const override;
+  BackwardReads backward_reads(bool) const override { return {true, false}; }  // x
 
   const ConvOptions& options() const { return opt_; }
   int spatial() const { return spatial_; }

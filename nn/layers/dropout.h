@@ -28,6 +28,7 @@ class Dropout : public Layer {
   // Whether the next forward() drops (training, or MC mode).
   bool active() const { return training() || mc_; }
   bool is_identity() const override { return !active(); }
+  BackwardReads backward_reads(bool) const override { return {false, false}; }  // the mask
   // The step the next dropping forward() will use.
   uint64_t step() const { return step_; }
   void set_step(uint64_t step) { step_ = step; }

@@ -12,6 +12,7 @@ class Linear : public Layer {
 
   void declare(ParamArena& arena) override;
   Shape output_shape(const Shape& in) const override;
+  BackwardReads backward_reads(bool) const override { return {true, false}; }  // x
 
   int64_t in_features() const { return in_; }
   int64_t out_features() const { return out_; }

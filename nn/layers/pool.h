@@ -25,6 +25,9 @@ struct PoolArg {
 class Pool : public Layer {
  public:
   Shape output_shape(const Shape& in) const override;
+  // The CPU backward reads only the geometry (and max pooling its argmax indices); cuDNN's
+  // pooling backward takes x and y.
+  BackwardReads backward_reads(bool gpu) const override { return {gpu, gpu}; }
   const kernels::PoolGeom& geometry() const { return geom_; }  // of the last checked input
 
  protected:
@@ -99,6 +102,7 @@ class GlobalAvgPool : public Layer {
  public:
   explicit GlobalAvgPool(std::string name) : Layer("global_avg_pool", std::move(name)) {}
   Shape output_shape(const Shape& in) const override;
+  BackwardReads backward_reads(bool) const override { return {false, false}; }  // shapes only
 
  protected:
   void forward_impl(Context& ctx, const Tensor& x, Tensor& y) override;

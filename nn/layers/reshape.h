@@ -11,6 +11,7 @@ class Flatten : public Layer {
  public:
   explicit Flatten(std::string name, int start_dim = 1, int end_dim = -1);
   Shape output_shape(const Shape& in) const override;
+  BackwardReads backward_reads(bool) const override { return {false, false}; }  // shapes only
 
  protected:
   void forward_impl(Context& ctx, const Tensor& x, Tensor& y) override;
@@ -27,6 +28,7 @@ class Reshape : public Layer {
  public:
   Reshape(std::string name, Shape per_sample);
   Shape output_shape(const Shape& in) const override;
+  BackwardReads backward_reads(bool) const override { return {false, false}; }  // shapes only
 
  protected:
   void forward_impl(Context& ctx, const Tensor& x, Tensor& y) override;

@@ -10,6 +10,7 @@ class Softmax : public Layer {
  public:
   explicit Softmax(std::string name) : Softmax("softmax", std::move(name), false) {}
   Shape output_shape(const Shape& in) const override;
+  BackwardReads backward_reads(bool) const override { return {false, true}; }  // y
 
  protected:
   Softmax(std::string type, std::string name, bool log)

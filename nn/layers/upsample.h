@@ -20,6 +20,7 @@ class UpsampleBilinear2d : public Layer {
   UpsampleBilinear2d(std::string name, UpsampleScale scale);
   UpsampleBilinear2d(std::string name, UpsampleSize size);
   Shape output_shape(const Shape& in) const override;
+  BackwardReads backward_reads(bool) const override { return {false, false}; }  // shapes only
 
  protected:
   void forward_impl(Context& ctx, const Tensor& x, Tensor& y) override;
