@@ -42,6 +42,24 @@ TEST(ReLU6, ForwardMatchesNaiveReference) {
   testing::expect_tensor_near(relu6.forward(ctx, x), want, 0, "relu6");
 }
 
+// At the kinks and at NaN the gradient follows PyTorch's threshold_backward / hardtanh_backward:
+// zero where the value is <= 0 (or >= 6), passed through at a NaN. The CPU backward reads the
+// output, as the GPU's does (kernels/activation.h).
+TEST(ReLU, BackwardAtKinksAndNaNFollowsPyTorch) {
+  const double nan = std::numeric_limits<double>::quiet_NaN();
+  Tensor x = Tensor::from_vector({-2.0, -0.0, 0.0, 0.5, nan, 6.0, 7.0}, {1, 7}, DType::f64);
+  Tensor dy = Tensor::from_vector({1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0}, {1, 7}, DType::f64);
+  Context ctx;
+  ReLU relu("act");
+  relu.forward(ctx, x);
+  EXPECT_EQ(relu.backward(ctx, dy).to_vector(),
+            (std::vector<double>{0.0, 0.0, 0.0, 4.0, 5.0, 6.0, 7.0}));
+  ReLU6 relu6("act6");
+  relu6.forward(ctx, x);
+  EXPECT_EQ(relu6.backward(ctx, dy).to_vector(),
+            (std::vector<double>{0.0, 0.0, 0.0, 4.0, 5.0, 0.0, 0.0}));
+}
+
 TEST(ReLU, GradientsMatchFiniteDifferencesAwayFromZero) {
   ReLU relu("act");
   testing::GradCheckOptions opt;

@@ -1,4 +1,5 @@
 // Elementwise ops: fills, scaling, axpy, residual add, ReLU / ReLU6 and bias add.
+#include "kernels/activation.h"
 #include "kernels/cuda/gpu_handles.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/validate.h"
@@ -19,28 +20,18 @@ __global__ void axpy_kernel(int64_t n, float a, const float* x, float* y) {
 __global__ void add_kernel(int64_t n, const float* a, const float* b, float* y) {
   NSAL_GRID_STRIDE(i, n) y[i] = a[i] + b[i];
 }
+// The per-element rules are the CPU's (kernels/activation.h); the backwards read the output y.
 __global__ void relu_kernel(int64_t n, const float* x, float* y) {
-  // NaN stays NaN, as in PyTorch.
-  NSAL_GRID_STRIDE(i, n) {
-    float v = x[i];
-    y[i] = (v > 0.f || v != v) ? v : 0.f;
-  }
+  NSAL_GRID_STRIDE(i, n) y[i] = kernels::relu_forward(x[i]);
 }
 __global__ void relu_backward_kernel(int64_t n, const float* y, const float* dy, float* dx) {
-  // PyTorch's threshold_backward: zero where y <= 0 (a NaN output passes the gradient).
-  NSAL_GRID_STRIDE(i, n) dx[i] = y[i] <= 0.f ? 0.f : dy[i];
+  NSAL_GRID_STRIDE(i, n) dx[i] = kernels::relu_backward(y[i], dy[i]);
 }
 __global__ void relu6_kernel(int64_t n, const float* x, float* y) {
-  NSAL_GRID_STRIDE(i, n) {
-    float v = x[i];
-    y[i] = v != v ? v : fminf(fmaxf(v, 0.f), 6.f);
-  }
+  NSAL_GRID_STRIDE(i, n) y[i] = kernels::relu6_forward(x[i]);
 }
 __global__ void relu6_backward_kernel(int64_t n, const float* y, const float* dy, float* dx) {
-  NSAL_GRID_STRIDE(i, n) {
-    float v = y[i];
-    dx[i] = (v <= 0.f || v >= 6.f) ? 0.f : dy[i];  // PyTorch's hardtanh_backward
-  }
+  NSAL_GRID_STRIDE(i, n) dx[i] = kernels::relu6_backward(y[i], dy[i]);
 }
 // y (N, C, S) += bias[c]
 __global__ void bias_add_kernel(int64_t total, int64_t c, int64_t s, const float* b, float* y) {
