@@ -110,79 +110,147 @@ void set_conv_desc(cudnnConvolutionDescriptor_t d, const kernels::ConvParams& p,
   NSAL_CUDNN_CHECK(cudnnSetConvolutionMathType(d, math));
 }
 
-// Picks the first of cuDNN's heuristic candidates (fastest first) that succeeded, has an allowed
-// math type, is deterministic when asked, and fits the workspace cap. `fallback` (an algorithm
-// that supports every configuration deterministically in FMA math) is used when none does.
+// cuDNN's heuristic candidates (fastest first) that succeeded, have an allowed math type, are
+// deterministic when asked and fit the workspace cap, in cuDNN's order; `fallback` (an algorithm
+// that supports every configuration deterministically in FMA math) closes the list.
 template <typename Perf, typename Algo>
-Perf pick(const std::vector<Perf>& perf, int returned, MathMode math, bool deterministic,
-          Algo fallback) {
+std::vector<std::pair<Algo, cudnnMathType_t>> candidates(const std::vector<Perf>& perf,
+                                                         int returned, MathMode math,
+                                                         bool deterministic, Algo fallback) {
+  std::vector<std::pair<Algo, cudnnMathType_t>> out;
+  bool has_fallback = false;
   for (int i = 0; i < returned; ++i) {
     const Perf& r = perf[i];
     if (r.status != CUDNN_STATUS_SUCCESS) continue;
     if (deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
     if (!math_allowed(math, r.mathType)) continue;
     if (r.memory > kMaxConvWorkspaceBytes) continue;
-    return r;
+    out.emplace_back(r.algo, r.mathType);
+    has_fallback = has_fallback || (r.algo == fallback && r.mathType == requested_math(math));
   }
-  Perf r{};
-  r.algo = fallback;
-  r.status = CUDNN_STATUS_SUCCESS;
-  r.mathType = requested_math(math);
-  r.memory = 0;  // queried by the caller
-  return r;
+  if (!has_fallback) out.emplace_back(fallback, requested_math(math));
+  return out;
+}
+
+// Whether cuDNN refused an algorithm for this configuration (cuDNN 9 splits "not supported"
+// into finer codes of one category).
+bool refused(cudnnStatus_t s) {
+#ifdef CUDNN_STATUS_CATEGORY
+  return CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_NOT_SUPPORTED;
+#else
+  return s == CUDNN_STATUS_NOT_SUPPORTED;
+#endif
+}
+
+// Moves `a` to its next candidate: the candidate's math type goes on `desc` (cuDNN needs the
+// descriptor's math type to match the algorithm's) and its workspace size comes from
+// `ws_size(algo, &bytes)`; a candidate whose size query is refused is passed over.
+template <typename Algo, typename WsSize>
+void take_next(AlgoChoice<Algo>& a, cudnnConvolutionDescriptor_t desc, WsSize ws_size,
+               const char* op) {
+  NSAL_CHECK_AS(CudaError, !a.rest.empty(), "{}: cuDNN offered no algorithm that runs", op);
+  while (!a.rest.empty()) {
+    const auto [algo, math] = a.rest.front();
+    a.rest.erase(a.rest.begin());
+    NSAL_CUDNN_CHECK(cudnnSetConvolutionMathType(desc, math));
+    size_t bytes = 0;
+    const cudnnStatus_t s = ws_size(algo, &bytes);
+    if (s != CUDNN_STATUS_SUCCESS && refused(s) && !a.rest.empty()) continue;
+    NSAL_CUDNN_CHECK(s);
+    a.algo = algo;
+    a.math = math;
+    a.ws = bytes;
+    a.ready = true;
+    return;
+  }
+}
+
+// Runs `call(algo, workspace, workspace_bytes)`, a cuDNN call of direction `a`. Until one call
+// has run, a candidate that cuDNN refuses, or whose workspace cannot be allocated, gives way to
+// the next (a refusal is returned before anything is written).
+template <typename Algo, typename WsSize, typename Call>
+void run_choice(const kernels::GpuExec& ex, AlgoChoice<Algo>& a, cudnnConvolutionDescriptor_t desc,
+                WsSize ws_size, Call call, const char* op) {
+  if (a.verified) {
+    NSAL_CUDNN_CHECK(call(a.algo, workspace_of(ex, a.ws, op), a.ws));
+    return;
+  }
+  for (;;) {
+    cudnnStatus_t s;
+    try {
+      s = call(a.algo, workspace_of(ex, a.ws, op), a.ws);
+    } catch (const OutOfMemoryError&) {
+      if (a.rest.empty()) throw;
+      take_next(a, desc, ws_size, op);
+      continue;
+    }
+    if (s == CUDNN_STATUS_SUCCESS) {
+      a.verified = true;
+      return;
+    }
+    if (!refused(s) || a.rest.empty()) NSAL_CUDNN_CHECK(s);
+    take_next(a, desc, ws_size, op);
+  }
+}
+
+// Workspace size queries of the three directions, for take_next.
+auto fwd_ws_size(kernels::GpuHandles& h, ConvPlan& plan) {
+  return [&h, &plan](cudnnConvolutionFwdAlgo_t algo, size_t* bytes) {
+    return cudnnGetConvolutionForwardWorkspaceSize(h.cudnn(), plan.x, plan.w, plan.fwd, plan.y,
+                                                   algo, bytes);
+  };
+}
+auto bwd_data_ws_size(kernels::GpuHandles& h, ConvPlan& plan) {
+  return [&h, &plan](cudnnConvolutionBwdDataAlgo_t algo, size_t* bytes) {
+    return cudnnGetConvolutionBackwardDataWorkspaceSize(h.cudnn(), plan.w, plan.y, plan.bwd_data,
+                                                        plan.x, algo, bytes);
+  };
+}
+auto bwd_filter_ws_size(kernels::GpuHandles& h, ConvPlan& plan) {
+  return [&h, &plan](cudnnConvolutionBwdFilterAlgo_t algo, size_t* bytes) {
+    return cudnnGetConvolutionBackwardFilterWorkspaceSize(h.cudnn(), plan.x, plan.y,
+                                                          plan.bwd_filter, plan.w, algo, bytes);
+  };
 }
 
 void choose_fwd(kernels::GpuHandles& h, ConvPlan& plan) {
-  if (plan.fwd_ready) return;
+  if (plan.fwd_algo.ready) return;
   int max_count = 0;
   NSAL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h.cudnn(), &max_count));
   std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(static_cast<size_t>(max_count));
   int returned = 0;
   NSAL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
       h.cudnn(), plan.x, plan.w, plan.fwd, plan.y, max_count, &returned, perf.data()));
-  auto r =
-      pick(perf, returned, plan.math, plan.deterministic, CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM);
-  // cuDNN needs the descriptor's math type to match the algorithm's.
-  NSAL_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.fwd, r.mathType));
-  NSAL_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(h.cudnn(), plan.x, plan.w, plan.fwd,
-                                                           plan.y, r.algo, &plan.fwd_ws));
-  plan.fwd_algo = r.algo;
-  plan.fwd_math = r.mathType;
-  plan.fwd_ready = true;
+  plan.fwd_algo.rest = candidates(perf, returned, plan.math, plan.deterministic,
+                                  CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM);
+  take_next(plan.fwd_algo, plan.fwd, fwd_ws_size(h, plan), "conv forward");
 }
 
 void choose_bwd_data(kernels::GpuHandles& h, ConvPlan& plan) {
-  if (plan.bwd_data_ready) return;
+  if (plan.bwd_data_algo.ready) return;
   int max_count = 0;
   NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h.cudnn(), &max_count));
   std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(static_cast<size_t>(max_count));
   int returned = 0;
   NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
       h.cudnn(), plan.w, plan.y, plan.bwd_data, plan.x, max_count, &returned, perf.data()));
-  auto r = pick(perf, returned, plan.math, plan.deterministic, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1);
-  NSAL_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.bwd_data, r.mathType));
-  NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataWorkspaceSize(
-      h.cudnn(), plan.w, plan.y, plan.bwd_data, plan.x, r.algo, &plan.bwd_data_ws));
-  plan.bwd_data_algo = r.algo;
-  plan.bwd_data_math = r.mathType;
-  plan.bwd_data_ready = true;
+  plan.bwd_data_algo.rest =
+      candidates(perf, returned, plan.math, plan.deterministic, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1);
+  take_next(plan.bwd_data_algo, plan.bwd_data, bwd_data_ws_size(h, plan), "conv backward data");
 }
 
 void choose_bwd_filter(kernels::GpuHandles& h, ConvPlan& plan) {
-  if (plan.bwd_filter_ready) return;
+  if (plan.bwd_filter_algo.ready) return;
   int max_count = 0;
   NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h.cudnn(), &max_count));
   std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(static_cast<size_t>(max_count));
   int returned = 0;
   NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
       h.cudnn(), plan.x, plan.y, plan.bwd_filter, plan.w, max_count, &returned, perf.data()));
-  auto r = pick(perf, returned, plan.math, plan.deterministic, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1);
-  NSAL_CUDNN_CHECK(cudnnSetConvolutionMathType(plan.bwd_filter, r.mathType));
-  NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterWorkspaceSize(
-      h.cudnn(), plan.x, plan.y, plan.bwd_filter, plan.w, r.algo, &plan.bwd_filter_ws));
-  plan.bwd_filter_algo = r.algo;
-  plan.bwd_filter_math = r.mathType;
-  plan.bwd_filter_ready = true;
+  plan.bwd_filter_algo.rest = candidates(perf, returned, plan.math, plan.deterministic,
+                                         CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1);
+  take_next(plan.bwd_filter_algo, plan.bwd_filter, bwd_filter_ws_size(h, plan),
+            "conv backward filter");
 }
 
 ConvPlan& plan_for(const kernels::GpuExec& ex, const kernels::ConvParams& p, const char* op) {
@@ -262,10 +330,14 @@ void conv_forward_blend(const GpuExec& ex, const ConvParams& p, const float* x, 
   check_device_ptr(y, "y", op);
   GpuHandles& h = *ex.handles;
   cuda::choose_fwd(h, plan);
-  void* ws = cuda::workspace_of(ex, plan.fwd_ws, op);
   const float one = 1.f;
-  NSAL_CUDNN_CHECK(cudnnConvolutionForward(h.cudnn(), &one, plan.x, x, plan.w, w, plan.fwd,
-                                           plan.fwd_algo, ws, plan.fwd_ws, &beta, plan.y, y));
+  cuda::run_choice(
+      ex, plan.fwd_algo, plan.fwd, cuda::fwd_ws_size(h, plan),
+      [&](cudnnConvolutionFwdAlgo_t algo, void* ws, size_t ws_bytes) {
+        return cudnnConvolutionForward(h.cudnn(), &one, plan.x, x, plan.w, w, plan.fwd, algo, ws,
+                                       ws_bytes, &beta, plan.y, y);
+      },
+      op);
 }
 }  // namespace
 
@@ -286,11 +358,14 @@ void conv_backward_data(const GpuExec& ex, const ConvParams& p, const float* dy,
   check_device_ptr(dx, "dx", op);
   GpuHandles& h = *ex.handles;
   cuda::choose_bwd_data(h, plan);
-  void* ws = cuda::workspace_of(ex, plan.bwd_data_ws, op);
   const float one = 1.f, zero = 0.f;
-  NSAL_CUDNN_CHECK(cudnnConvolutionBackwardData(h.cudnn(), &one, plan.w, w, plan.y, dy,
-                                                plan.bwd_data, plan.bwd_data_algo, ws,
-                                                plan.bwd_data_ws, &zero, plan.x, dx));
+  cuda::run_choice(
+      ex, plan.bwd_data_algo, plan.bwd_data, cuda::bwd_data_ws_size(h, plan),
+      [&](cudnnConvolutionBwdDataAlgo_t algo, void* ws, size_t ws_bytes) {
+        return cudnnConvolutionBackwardData(h.cudnn(), &one, plan.w, w, plan.y, dy, plan.bwd_data,
+                                            algo, ws, ws_bytes, &zero, plan.x, dx);
+      },
+      op);
 }
 
 void conv_backward_filter(const GpuExec& ex, const ConvParams& p, const float* x, const float* dy,
@@ -302,11 +377,15 @@ void conv_backward_filter(const GpuExec& ex, const ConvParams& p, const float* x
   check_device_ptr(dw, "dw", op);
   GpuHandles& h = *ex.handles;
   cuda::choose_bwd_filter(h, plan);
-  void* ws = cuda::workspace_of(ex, plan.bwd_filter_ws, op);
   const float one = 1.f;  // beta = 1: accumulate into dw
-  NSAL_CUDNN_CHECK(cudnnConvolutionBackwardFilter(h.cudnn(), &one, plan.x, x, plan.y, dy,
-                                                  plan.bwd_filter, plan.bwd_filter_algo, ws,
-                                                  plan.bwd_filter_ws, &one, plan.w, dw));
+  cuda::run_choice(
+      ex, plan.bwd_filter_algo, plan.bwd_filter, cuda::bwd_filter_ws_size(h, plan),
+      [&](cudnnConvolutionBwdFilterAlgo_t algo, void* ws, size_t ws_bytes) {
+        return cudnnConvolutionBackwardFilter(h.cudnn(), &one, plan.x, x, plan.y, dy,
+                                              plan.bwd_filter, algo, ws, ws_bytes, &one, plan.w,
+                                              dw);
+      },
+      op);
 }
 
 void conv_backward_bias(const GpuExec& ex, const ConvParams& p, const float* dy, float* db) {
@@ -356,8 +435,8 @@ bool conv_bias_act_forward(const GpuExec& ex, const ConvParams& p, const float* 
   if (relu) {
     cuda::choose_fwd(h, plan);
     desc = plan.fwd;
-    algo = plan.fwd_algo;
-    ws_bytes = plan.fwd_ws;
+    algo = plan.fwd_algo.algo;
+    ws_bytes = plan.fwd_algo.ws;
   } else {
     // cuDNN runs the identity activation only with IMPLICIT_PRECOMP_GEMM.
     algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
@@ -374,7 +453,7 @@ bool conv_bias_act_forward(const GpuExec& ex, const ConvParams& p, const float* 
   cudnnStatus_t s = cudnnConvolutionBiasActivationForward(
       h.cudnn(), &one, plan.x, x, plan.w, w, desc, algo, ws, ws_bytes, &a2, plan.y, z ? z : y,
       plan.bias, bias, relu ? plan.relu.get() : plan.identity.get(), plan.y, y);
-  if (s == CUDNN_STATUS_NOT_SUPPORTED && ok == cuda::Tristate::unknown) {
+  if (ok == cuda::Tristate::unknown && cuda::refused(s)) {
     ok = cuda::Tristate::no;  // remembered: the fallback runs from now on without asking
     conv_bias_act_forward_unfused(ex, p, x, w, bias, z, alpha2, relu, y);
     return false;
@@ -391,11 +470,11 @@ std::string conv_algorithms(const GpuExec& ex, const ConvParams& p) {
   cuda::choose_bwd_data(h, plan);
   cuda::choose_bwd_filter(h, plan);
   return fmt::format("fwd {} ({}, {} B); bwd-data {} ({}, {} B); bwd-filter {} ({}, {} B)",
-                     cuda::fwd_algo_name(plan.fwd_algo), cuda::math_name(plan.fwd_math),
-                     plan.fwd_ws, cuda::bwd_data_algo_name(plan.bwd_data_algo),
-                     cuda::math_name(plan.bwd_data_math), plan.bwd_data_ws,
-                     cuda::bwd_filter_algo_name(plan.bwd_filter_algo),
-                     cuda::math_name(plan.bwd_filter_math), plan.bwd_filter_ws);
+                     cuda::fwd_algo_name(plan.fwd_algo.algo), cuda::math_name(plan.fwd_algo.math),
+                     plan.fwd_algo.ws, cuda::bwd_data_algo_name(plan.bwd_data_algo.algo),
+                     cuda::math_name(plan.bwd_data_algo.math), plan.bwd_data_algo.ws,
+                     cuda::bwd_filter_algo_name(plan.bwd_filter_algo.algo),
+                     cuda::math_name(plan.bwd_filter_algo.math), plan.bwd_filter_algo.ws);
 }
 
 }  // namespace nsal::kernels::gpu

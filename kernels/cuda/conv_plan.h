@@ -1,12 +1,17 @@
 // Per-shape cuDNN convolution state: descriptors and the algorithm chosen for each direction,
 // made once per (ConvParams, math mode, deterministic flag) and kept in the GpuHandles. The
 // algorithm of each direction is chosen on its first use (inference never chooses backward
-// ones).
+// ones): the first of cuDNN's heuristic candidates that the math mode and determinism allow.
+// cuDNN's heuristics can list an algorithm that the call then refuses for the shape, so until
+// one call has run, a refusal (or a workspace that cannot be allocated) moves on to the next
+// candidate; the one that ran stays.
 #pragma once
 
 #include <array>
 #include <map>
 #include <memory>
+#include <utility>
+#include <vector>
 
 #include "kernels/conv_params.h"
 #include "kernels/cuda/cudnn_desc.h"
@@ -20,6 +25,18 @@ constexpr size_t kMaxConvWorkspaceBytes = size_t{1} << 30;
 
 enum class Tristate : uint8_t { unknown, yes, no };
 
+// The algorithm of one direction (forward, backward data or backward filter) of one plan.
+template <typename Algo>
+struct AlgoChoice {
+  bool ready = false;     // chosen
+  bool verified = false;  // a call has run with `algo`
+  Algo algo{};
+  cudnnMathType_t math{};
+  size_t ws = 0;  // workspace bytes of `algo`
+  // cuDNN's later allowed candidates, in its order, tried while no call has run.
+  std::vector<std::pair<Algo, cudnnMathType_t>> rest;
+};
+
 struct ConvPlan {
   kernels::ConvParams params;
   MathMode math = MathMode::strict_fp32;
@@ -30,12 +47,9 @@ struct ConvPlan {
   ConvDesc fwd, bwd_data, bwd_filter, fused_identity;
   ActivationDesc relu, identity;
 
-  bool fwd_ready = false, bwd_data_ready = false, bwd_filter_ready = false;
-  cudnnConvolutionFwdAlgo_t fwd_algo{};
-  cudnnConvolutionBwdDataAlgo_t bwd_data_algo{};
-  cudnnConvolutionBwdFilterAlgo_t bwd_filter_algo{};
-  size_t fwd_ws = 0, bwd_data_ws = 0, bwd_filter_ws = 0;
-  cudnnMathType_t fwd_math{}, bwd_data_math{}, bwd_filter_math{};
+  AlgoChoice<cudnnConvolutionFwdAlgo_t> fwd_algo;
+  AlgoChoice<cudnnConvolutionBwdDataAlgo_t> bwd_data_algo;
+  AlgoChoice<cudnnConvolutionBwdFilterAlgo_t> bwd_filter_algo;
 
   // Fused conv + bias + activation: whether cuDNN ran it for this shape (learnt on first use).
   Tristate fused_relu_ok = Tristate::unknown, fused_identity_ok = Tristate::unknown;
