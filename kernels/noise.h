@@ -241,11 +241,15 @@ NSAL_HD float noise_at(uint64_t seed, uint64_t draw, uint64_t index, NoiseDist d
 // The perturbation of one weight and its check, shared by perturb and restore: d = scale * z
 // (rounded), perturbed = w + d, and (perturbed - d) is what restore computes. When it does
 // not give w back bit for bit (tiny w, ties, a binade crossed, -0, NaN), w goes to the log.
+// A NaN sum is written as the one NaN 0x7fffffff: x86 keeps an operand's NaN payload (and makes
+// inf + -inf 0xffc00000) where the GPU always gives 0x7fffffff, so without it the backends would
+// write different bits and log different weights.
 NSAL_HD float noise_delta(float scale, float z) {
   return fp::mul(scale, z);
 }
 NSAL_HD float apply_delta(float w, float d) {
-  return fp::add(w, d);
+  const float p = fp::add(w, d);
+  return p != p ? fp::from_bits(0x7fffffffu) : p;
 }
 NSAL_HD float remove_delta(float p, float d) {
   return fp::sub(p, d);

@@ -381,12 +381,14 @@ class CudaNoiseBackend final : public NoiseBackend {
     const int ns = L_.num_segments(), nt = L_.num_tiles();
     NoiseDrawStats st;
     st.perturbed = L_.selected_numel;
-    if (nt == 0) return st;
+    if (ns == 0) return st;
     if (spec.scaling != NoiseScaling::constant)
       launch_sumsq(true, nullptr, spec.seed, draw, spec.dist, z_sumsq_.get());
+    // The scales first, even with no element to perturb: last_scales() reads them.
     scales_kernel<<<1, 1, 0, stream_>>>(spec.scaling, spec.lambda, w_sumsq_.get(), z_sumsq_.get(),
                                         ns, scale_scratch_.get(), scales_.get());
     NSAL_CUDA_CHECK_LAUNCH();
+    if (nt == 0) return st;
     NSAL_CUDA_CHECK(cudaMemsetAsync(counters_.get(), 0, 2 * sizeof(unsigned long long), stream_));
     with_dist(spec.dist, [&](auto d) {
       perturb_kernel<decltype(d)::value><<<nt, kThreads, 0, stream_>>>(
