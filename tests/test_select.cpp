@@ -1,5 +1,5 @@
 // Selection (kernels/select.h): top-N ties and NaN, greedy k-center against a naive O(N^2)
-// greedy, determinism across threads, and the GPU against the CPU.
+// greedy, determinism across threads (the GPU against the CPU: test_cuda_select.cpp).
 #include <gtest/gtest.h>
 #include <omp.h>
 
@@ -11,10 +11,14 @@
 
 #include "kernels/error.h"
 #include "kernels/select.h"
-#include "tests/cuda_buffer.h"
+#include "tests/select_test_util.h"
 
 namespace nsal {
 namespace {
+
+using testing::kcenter;
+using testing::random_features;
+using testing::top;
 
 std::vector<int64_t> naive_top(const std::vector<float>& s, int64_t k) {
   std::vector<int64_t> idx;
@@ -23,13 +27,6 @@ std::vector<int64_t> naive_top(const std::vector<float>& s, int64_t k) {
   std::stable_sort(idx.begin(), idx.end(), [&](int64_t a, int64_t b) { return s[a] > s[b]; });
   idx.resize(std::min<size_t>(idx.size(), k));
   return idx;
-}
-
-std::vector<int64_t> top(const std::vector<float>& s, int64_t k) {
-  std::vector<int64_t> out(k, -7);
-  int64_t m = kernels::top_n(s.data(), s.size(), k, out.data());
-  out.resize(m);
-  return out;
 }
 
 TEST(TopN, TiesGoToTheLowerIndexAndNaNIsNeverSelected) {
@@ -88,25 +85,6 @@ std::vector<int64_t> naive_kcenter(const std::vector<float>& x, int64_t n, int64
   return out;
 }
 
-std::vector<float> random_features(int64_t n, int64_t d, uint32_t seed) {
-  std::mt19937 rng(seed);
-  std::normal_distribution<float> nd(0.0f, 1.0f);
-  std::vector<float> x(n * d);
-  for (int64_t i = 0; i < n; ++i) {
-    float scale = 0.1f + (i % 7) * 0.3f;  // clusters of different spread
-    for (int64_t j = 0; j < d; ++j)
-      x[i * d + j] = nd(rng) * scale + (i % 3);
-  }
-  return x;
-}
-
-std::vector<int64_t> kcenter(const std::vector<float>& x, int64_t n, int64_t d,
-                             const std::vector<int64_t>& init, int64_t budget) {
-  std::vector<int64_t> out(budget, -1);
-  kernels::kcenter_greedy(x.data(), n, d, init.data(), init.size(), budget, out.data());
-  return out;
-}
-
 TEST(KCenter, MatchesNaiveGreedyFromTheOriginAndFromALabelledSet) {
   for (auto [n, d] : {std::pair<int64_t, int64_t>{500, 7}, {300, 70}, {64, 1}}) {
     std::vector<float> x = random_features(n, d, 2);
@@ -156,52 +134,6 @@ TEST(KCenter, BadInputIsAClearError) {
   x[7 * 4 + 2] = INFINITY;
   EXPECT_THROW(kernels::kcenter_greedy(x.data(), 10, 4, init.data(), 2, 3, out.data()), Error);
   EXPECT_THROW(kernels::kcenter_greedy(x.data(), 10, 0, nullptr, 0, 3, out.data()), ShapeError);
-}
-
-TEST(SelectCuda, TopNMatchesTheCpu) {
-  NSAL_REQUIRE_GPU();
-  std::mt19937 rng(5);
-  std::vector<float> s(200003);
-  for (float& v : s)
-    v = static_cast<float>(rng() % 20000) / 7.0f;
-  for (int i = 0; i < 500; ++i)
-    s[rng() % s.size()] = NAN;
-  s[11] = -0.0f;
-  s[12] = 0.0f;
-  testing::CudaBuffer<float> g(s);
-  for (int64_t k : {1, 2500, 200003}) {
-    std::vector<int64_t> gpu(k, -1);
-    int64_t m = kernels::top_n(g.get(), s.size(), k, gpu.data(), true);
-    gpu.resize(m);
-    EXPECT_EQ(gpu, top(s, k)) << k;
-  }
-}
-
-TEST(SelectCuda, KCenterMatchesTheCpu) {
-  NSAL_REQUIRE_GPU();
-  for (auto [n, d] : {std::pair<int64_t, int64_t>{5003, 100}, {2000, 31}, {1000, 1}}) {
-    std::vector<float> x = random_features(n, d, 6);
-    testing::CudaBuffer<float> g(x);
-    for (std::vector<int64_t> init : {std::vector<int64_t>{}, std::vector<int64_t>{0, 9, 99}}) {
-      const int64_t budget = 200;
-      size_t ws = kernels::kcenter_workspace_bytes(n, init.size(), budget);
-      testing::CudaBuffer<char> w(ws);
-      std::vector<int64_t> gpu(budget, -1);
-      kernels::kcenter_greedy(g.get(), n, d, init.data(), init.size(), budget, gpu.data(), true,
-                              w.get(), ws);
-      EXPECT_EQ(gpu, kcenter(x, n, d, init, budget)) << n << "x" << d;
-    }
-  }
-  // Non-finite features are reported on the GPU too.
-  std::vector<float> x = random_features(100, 5, 7);
-  x[42 * 5 + 1] = NAN;
-  testing::CudaBuffer<float> g(x);
-  size_t ws = kernels::kcenter_workspace_bytes(100, 0, 3);
-  testing::CudaBuffer<char> w(ws);
-  std::vector<int64_t> out(3);
-  EXPECT_THROW(
-      kernels::kcenter_greedy(g.get(), 100, 5, nullptr, 0, 3, out.data(), true, w.get(), ws),
-      Error);
 }
 
 }  // namespace
