@@ -16,8 +16,14 @@ if(NSAL_CUDA)
     set(CMAKE_CUDA_STANDARD 17)
     set(CMAKE_CUDA_STANDARD_REQUIRED ON)
     find_package(CUDAToolkit REQUIRED)
-    find_library(NSAL_CUDNN_LIB cudnn HINTS ${CUDAToolkit_LIBRARY_DIR})
-    find_path(NSAL_CUDNN_INCLUDE cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS})
+    # CUDAToolkit_LIBRARY_DIR can name another folder that holds a libcudart (a stray link in
+    # /usr/local/lib, say), so the toolkit's own lib folders are searched too; a runtime-only
+    # cuDNN has libcudnn.so.9 and no libcudnn.so.
+    find_library(NSAL_CUDNN_LIB NAMES cudnn libcudnn.so.9
+                 HINTS ${CUDAToolkit_LIBRARY_DIR} ${CUDAToolkit_LIBRARY_ROOT}/lib64
+                       ${CUDAToolkit_LIBRARY_ROOT}/lib ${CUDAToolkit_TARGET_DIR}/lib
+                       /usr/local/cuda/lib64)
+    find_path(NSAL_CUDNN_INCLUDE cudnn.h HINTS ${CUDAToolkit_INCLUDE_DIRS} /usr/local/cuda/include)
     if(NOT NSAL_CUDNN_LIB OR NOT NSAL_CUDNN_INCLUDE)
       message(FATAL_ERROR "nvcc was found but cuDNN was not; install cuDNN 9 or pass -DNSAL_CUDA=OFF")
     endif()

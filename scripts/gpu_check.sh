@@ -3,11 +3,16 @@
 # builds the CUDA backend for the GPU's architecture, runs every GPU test, runs them again
 # under compute-sanitizer (memcheck on all, racecheck on the kernels that use shared memory),
 # runs the GPU benchmarks and the PyTorch peer of the model benchmark (when torch imports), and
-# writes one report: $OUT/gpu-report.md (or build-gpu/gpu-report.md when OUT is not set), with the
-# logs, the test XML, the benchmark CSVs and an nsal-vs-PyTorch images/s table.
+# writes one report: $OUT/gpu-report.md (or build-gpu/gpu-report.md when OUT is not set), beside
+# the test XML, the benchmark CSVs and the logs packed in gpu-logs.tar.gz (at most eight files
+# in $OUT, all written early enough to come back from a run that is cut short). The report's
+# summary is printed last.
 #
 # Budget: about 8 minutes in all (NSAL_GPU_CHECK_BUDGET seconds, default 480); every step runs
-# under a timeout cut to what is left, and a step that runs out is reported as such.
+# under a timeout cut to what is left, and a step that runs out is reported as such. Order:
+# build, GPU tests, benchmarks (nsal, then PyTorch), and the compute-sanitizer runs last, so
+# that a slow sanitizer cannot take the benchmarks' time. NSAL_COMMIT names the commit in the
+# report when the tree travelled without .git.
 # Missing header-only dependencies can be carried in shared-deps/ (scripts/gpu_carry.sh);
 # without matio/cairo/libpng/libjpeg only the core is built (-DNSAL_ALLOW_PARTIAL=ON), which is
 # all this check needs.
@@ -23,17 +28,23 @@ T0=$(date +%s)
 BUDGET="${NSAL_GPU_CHECK_BUDGET:-480}"
 BUILD="${NSAL_GPU_BUILD_DIR:-build-gpu}"
 RESULTS="${OUT:-$BUILD}"
-mkdir -p "$RESULTS/logs" "$BUILD"
+LOGS="$BUILD/logs"
+mkdir -p "$RESULTS" "$LOGS"
 REPORT="$RESULTS/gpu-report.md"
 export PATH="/usr/local/cuda/bin:$PATH"
 JOBS="$(nproc 2>/dev/null || echo 4)"
 FAILURES=()
+WARNINGS=()
+TARGETS=()
+BENCH_TARGETS=""
+TORCH_CSV=""
+BUILD_OK=0
 
 elapsed() { echo $(($(date +%s) - T0)); }
 left() { echo $((BUDGET - $(elapsed))); }
 say() { echo "[gpu_check $(elapsed)s] $*"; }
 # run_step NAME CAP_SECONDS CMD...: runs CMD under timeout min(CAP, what is left - 10), logging
-# to logs/NAME.log; prints the exit status (124 = timed out, 125 = skipped for lack of time).
+# to $LOGS/NAME.log; prints the exit status (124 = timed out, 125 = skipped for lack of time).
 run_step() {
   local name="$1" cap="$2"
   shift 2
@@ -41,13 +52,13 @@ run_step() {
   local t=$((cap < avail ? cap : avail))
   if [ "$t" -lt 15 ]; then
     say "$name: skipped, ${avail}s left"
-    echo "skipped: no time left" >"$RESULTS/logs/$name.log"
+    echo "skipped: no time left" >"$LOGS/$name.log"
     STEP_RC=125
     return
   fi
   say "$name (timeout ${t}s)"
   local s=$(date +%s)
-  timeout --signal=TERM --kill-after=10 "$t" "$@" >"$RESULTS/logs/$name.log" 2>&1
+  timeout --signal=TERM --kill-after=10 "$t" "$@" >"$LOGS/$name.log" 2>&1
   STEP_RC=$?
   STEP_SECONDS=$(($(date +%s) - s))
   say "$name: exit $STEP_RC after ${STEP_SECONDS}s"
@@ -59,9 +70,9 @@ check() {  # name, description, then a command that succeeds when present
   local name="$1" what="$2"
   shift 2
   if "$@" >/dev/null 2>&1; then HAVE[$name]="yes"; else HAVE[$name]="MISSING"; fi
-  printf '| %s | %s | %s |\n' "$name" "${HAVE[$name]}" "$what" >>"$RESULTS/logs/prereq.md"
+  printf '| %s | %s | %s |\n' "$name" "${HAVE[$name]}" "$what" >>"$LOGS/prereq.md"
 }
-: >"$RESULTS/logs/prereq.md"
+: >"$LOGS/prereq.md"
 header_in() { for d in /usr/include /usr/local/cuda/include /usr/include/x86_64-linux-gnu \
   /usr/include/x86_64-linux-gnu/openblas-openmp /usr/include/x86_64-linux-gnu/openblas-pthread \
   /usr/include/openblas /usr/include/hdf5/serial "$ROOT/shared-deps/include"; do
@@ -69,12 +80,23 @@ header_in() { for d in /usr/include /usr/local/cuda/include /usr/include/x86_64-
 done; return 1; }
 lib_present() { ldconfig -p 2>/dev/null | grep -q "$1" || ls /usr/local/cuda/lib64/"$1"* >/dev/null 2>&1; }
 check nvidia-smi "driver query tool" command -v nvidia-smi
+check g++ "host C++ compiler" command -v g++
 check nvcc "CUDA compiler" command -v nvcc
 check cmake "CMake >= 3.25" command -v cmake
 check ninja "Ninja (else Unix Makefiles)" command -v ninja
 check cudnn "cudnn.h + libcudnn" bash -c "$(declare -f header_in lib_present); ROOT=$ROOT; header_in cudnn.h && lib_present libcudnn.so"
 CUDNN_ARGS=()
-if [ "${HAVE[cudnn]}" != yes ]; then
+if [ "${HAVE[cudnn]}" = yes ]; then
+  # Hand CMake the files found here (its own search can miss a runtime-only cuDNN).
+  lib="$(ldconfig -p 2>/dev/null | awk '/libcudnn\.so/ {print $NF; exit}')"
+  [ -n "$lib" ] || lib="$(ls /usr/local/cuda/lib64/libcudnn.so* 2>/dev/null | head -1)"
+  for d in /usr/include /usr/local/cuda/include /usr/include/x86_64-linux-gnu; do
+    if [ -f "$d/cudnn.h" ] && [ -n "$lib" ]; then
+      CUDNN_ARGS=(-DNSAL_CUDNN_INCLUDE="$d" -DNSAL_CUDNN_LIB="$lib")
+      break
+    fi
+  done
+else
   # Last resort: the cuDNN that PyTorch's wheels bring (python package nvidia-cudnn-cu*).
   d="$(python3 -c 'import nvidia.cudnn as m; print(list(m.__path__)[0])' 2>/dev/null)"
   lib="$(ls "$d"/lib/libcudnn.so* 2>/dev/null | head -1)"
@@ -82,7 +104,7 @@ if [ "${HAVE[cudnn]}" != yes ]; then
     CUDNN_ARGS=(-DNSAL_CUDNN_INCLUDE="$d/include" -DNSAL_CUDNN_LIB="$lib")
     export LD_LIBRARY_PATH="$d/lib${LD_LIBRARY_PATH:+:$LD_LIBRARY_PATH}"
     HAVE[cudnn]=yes
-    printf '| cudnn | yes (from the PyTorch wheel, %s) | cudnn.h + libcudnn |\n' "$d" >>"$RESULTS/logs/prereq.md"
+    printf '| cudnn | yes (from the PyTorch wheel, %s) | cudnn.h + libcudnn |\n' "$d" >>"$LOGS/prereq.md"
   fi
 fi
 check openblas "OpenBLAS + cblas.h" bash -c "$(declare -f header_in lib_present); ROOT=$ROOT; header_in cblas.h && lib_present libopenblas"
@@ -94,100 +116,39 @@ check compute-sanitizer "CUDA compute-sanitizer" command -v compute-sanitizer
 for opt in spdlog/spdlog.h nlohmann/json.hpp CLI/CLI.hpp toml++/toml.h matio.h cairo/cairo.h png.h jpeglib.h; do
   check "$opt" "optional (data/, al/, app)" bash -c "$(declare -f header_in); ROOT=$ROOT; header_in $opt"
 done
-check torch "PyTorch (optional peer)" python3 -c "import torch"
+check torch "PyTorch (optional peer)" timeout 60 python3 -c "import torch"
 say "prerequisites:"
-cat "$RESULTS/logs/prereq.md"
-CORE_OK=1
-for c in nvcc cmake cudnn openblas hdf5 fmt gtest; do
-  [ "${HAVE[$c]}" = yes ] || { CORE_OK=0; FAILURES+=("missing core dependency: $c"); }
+cat "$LOGS/prereq.md"
+for c in nvcc cmake g++ cudnn openblas hdf5 fmt gtest; do
+  # CMake's own search is wider than these checks: configure runs anyway and decides.
+  [ "${HAVE[$c]}" = yes ] || WARNINGS+=("prerequisite check did not find $c (configure decides)")
 done
 
-GPU_NAME="$(nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>/dev/null | head -1)"
-CC="$(nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')"
+GPU_NAME="$(timeout 30 nvidia-smi --query-gpu=name,driver_version,memory.total,compute_cap --format=csv,noheader 2>/dev/null | head -1)"
+CC="$(timeout 30 nvidia-smi --query-gpu=compute_cap --format=csv,noheader 2>/dev/null | head -1 | tr -d ' .')"
 [ -n "$CC" ] || CC=90
 say "GPU: ${GPU_NAME:-none answers} (building for sm_$CC)"
 
 # ---- 2. Configure and build ------------------------------------------------------------------
-GEN="-G Ninja"
-[ "${HAVE[ninja]}" = yes ] || GEN="-G Unix Makefiles"
+GEN=(-G Ninja)
+[ "${HAVE[ninja]}" = yes ] || GEN=(-G "Unix Makefiles")
 BUILD_OK=0
-if [ "$CORE_OK" = 1 ]; then
-  run_step configure 90 cmake -S . -B "$BUILD" $GEN -DCMAKE_BUILD_TYPE=Release \
-    -DCMAKE_CUDA_ARCHITECTURES="$CC" -DNSAL_REQUIRE_CUDA=ON -DNSAL_ALLOW_PARTIAL=ON \
-    -DNSAL_TESTS=ON -DNSAL_BENCHMARKS=ON "${CUDNN_ARGS[@]}"
-  if [ "$STEP_RC" = 0 ]; then
-    TARGETS=(nsal_cuda_tests)
-    BENCH_TARGETS=$(cmake --build "$BUILD" --target help 2>/dev/null | grep -oE 'bench_[a-z0-9_]*gpu[a-z0-9_]*' | sort -u)
-    for b in $BENCH_TARGETS; do TARGETS+=("$b"); done
-    run_step build 240 cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}"
-    BUILD_SECONDS=$STEP_SECONDS
-    [ "$STEP_RC" = 0 ] && BUILD_OK=1 || FAILURES+=("build failed (exit $STEP_RC): logs/build.log")
-  else
-    FAILURES+=("configure failed (exit $STEP_RC): logs/configure.log")
-  fi
+run_step configure 90 cmake -S . -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release \
+  -DCMAKE_CUDA_ARCHITECTURES="$CC" -DNSAL_REQUIRE_CUDA=ON -DNSAL_ALLOW_PARTIAL=ON \
+  -DNSAL_TESTS=ON -DNSAL_BENCHMARKS=ON "${CUDNN_ARGS[@]}"
+if [ "$STEP_RC" = 0 ]; then
+  TARGETS=(nsal_cuda_tests)
+  BENCH_TARGETS=$(cmake --build "$BUILD" --target help 2>/dev/null |
+    grep -oE 'bench_[a-z0-9_]*gpu[a-z0-9_]*|bench_perturb' | sort -u)
+  for b in $BENCH_TARGETS; do TARGETS+=("$b"); done
+  run_step build 240 cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}"
+  BUILD_SECONDS=$STEP_SECONDS
+  [ "$STEP_RC" = 0 ] && BUILD_OK=1 || FAILURES+=("build failed (exit $STEP_RC): logs/build.log")
+else
+  FAILURES+=("configure failed (exit $STEP_RC): logs/configure.log")
 fi
 
-# ---- 3. GPU tests, then under compute-sanitizer ----------------------------------------------
-TESTS="$BUILD/tests/nsal_cuda_tests"
-summary() {  # gtest log -> "P passed, F failed, S skipped"
-  local log="$1"
-  local p f s
-  p=$(grep -c '^\[       OK \]' "$log" 2>/dev/null)
-  f=$(grep -c '^\[  FAILED  \] [A-Za-z].*(' "$log" 2>/dev/null)
-  s=$(grep -c '^\[  SKIPPED \] [A-Za-z].*(' "$log" 2>/dev/null)
-  echo "${p:-0} passed, ${f:-0} failed, ${s:-0} skipped"
-}
-if [ "$BUILD_OK" = 1 ]; then
-  run_step tests 180 "$TESTS" --gtest_output="xml:$RESULTS/gpu-tests.xml"
-  TESTS_RC=$STEP_RC
-  TESTS_SUMMARY="$(summary "$RESULTS/logs/tests.log")"
-  [ "$TESTS_RC" = 0 ] || FAILURES+=("GPU tests: exit $TESTS_RC ($TESTS_SUMMARY)")
-  grep -q '^\[  SKIPPED \] Cuda' "$RESULTS/logs/tests.log" &&
-    FAILURES+=("GPU tests were SKIPPED on the GPU machine: $(grep -m1 'GPU test skipped' "$RESULTS/logs/tests.log")")
-
-  if [ "${HAVE[compute-sanitizer]}" = yes ]; then
-    # memcheck: every GPU test (out-of-bounds and misaligned accesses, API errors), except the
-    # whole-model comparisons, whose many large cuDNN kernels run too slowly instrumented; their
-    # ops are all exercised by the op and layer tests.
-    run_step memcheck 180 compute-sanitizer --tool memcheck --error-exitcode 99 \
-      --print-limit 20 "$TESTS" \
-      --gtest_filter='-CudaModels.ResNet18*:CudaModels.MnistCnn*:CudaModels.Sgd*:CudaModels.Fused*:CudaModels.TrainingStep*:CudaModels.Infer*:CudaModels.TrainingPlan*'
-    MEMCHECK_RC=$STEP_RC
-    # racecheck: the kernels that share data through shared memory (block reductions).
-    run_step racecheck 90 compute-sanitizer --tool racecheck --error-exitcode 99 \
-      --print-limit 20 "$TESTS" \
-      --gtest_filter='CudaElementwise.Reductions*:CudaElementwise.BiasAdd*:CudaSoftmaxLoss.*:CudaNormPool.GlobalAvg*:CudaLayers.BatchNorm*'
-    RACECHECK_RC=$STEP_RC
-    for t in memcheck racecheck; do
-      rc_var="${t^^}_RC"
-      [ "${!rc_var}" = 0 ] || FAILURES+=("$t: exit ${!rc_var}: $(grep -m1 'ERROR SUMMARY' "$RESULTS/logs/$t.log")")
-    done
-  else
-    FAILURES+=("compute-sanitizer not found: the memcheck and racecheck runs were skipped")
-  fi
-fi
-
-# ---- 4. GPU benchmarks -----------------------------------------------------------------------
-if [ "$BUILD_OK" = 1 ]; then
-  for b in $BENCH_TARGETS; do
-    exe="$BUILD/benchmarks/$b"
-    [ -x "$exe" ] || continue
-    run_step "$b" 150 "$exe" "$RESULTS/$b.csv"
-    [ "$STEP_RC" = 0 ] || FAILURES+=("$b: exit $STEP_RC (logs/$b.log)")
-  done
-fi
-
-# The PyTorch peer of bench_models_gpu (optional: only where torch imports and sees the GPU).
-TORCH_CSV=""
-if [ "$BUILD_OK" = 1 ] && [ "${HAVE[torch]}" = yes ]; then
-  run_step torch_models_gpu 150 python3 benchmarks/torch_models_gpu.py "$RESULTS/torch_models_gpu.csv"
-  if [ "$STEP_RC" = 0 ] && [ -s "$RESULTS/torch_models_gpu.csv" ]; then
-    TORCH_CSV="$RESULTS/torch_models_gpu.csv"
-  elif [ "$STEP_RC" != 0 ]; then
-    FAILURES+=("torch_models_gpu: exit $STEP_RC (logs/torch_models_gpu.log)")
-  fi
-fi
-
+# ---- Report helpers ---------------------------------------------------------------------------
 # nsal vs PyTorch images/s per (what, batch, math, path), from the two CSVs (columns 2-7 hold no
 # commas: what, batch, math, path, median_ms, images_per_s).
 model_table() {
@@ -212,43 +173,66 @@ model_table() {
     }' "$nsal"
 }
 
-# ---- 5. Report --------------------------------------------------------------------------------
-{
+# The head of the report, also printed last (the run's output keeps only its tail).
+summary_block() {
   echo "# nsal GPU check"
   echo
   echo "- GPU: ${GPU_NAME:-none answered}"
   echo "- nvcc: $(nvcc --version 2>/dev/null | grep -oE 'release [0-9.]+' | head -1)"
   echo "- cmake: $(cmake --version 2>/dev/null | head -1)"
-  echo "- commit: $(git rev-parse --short HEAD 2>/dev/null || echo '?')$(git diff --quiet 2>/dev/null || echo ' (with local changes)')"
+  echo "- commit: ${NSAL_COMMIT:-$(git rev-parse --short HEAD 2>/dev/null || echo '?')}"
   echo "- date: $(date -u +%Y-%m-%dT%H:%M:%SZ); total wall time $(elapsed) s of a ${BUDGET} s budget"
   echo
   if [ ${#FAILURES[@]} -eq 0 ]; then echo "**Result: all checks passed.**"; else
     echo "**Result: ${#FAILURES[@]} problem(s):**"
     for f in "${FAILURES[@]}"; do echo "- $f"; done
   fi
+  for w in "${WARNINGS[@]}"; do echo "- note: $w"; done
+  echo
+  echo "- GPU tests: ${TESTS_SUMMARY:-not run} (exit ${TESTS_RC:-n/a})"
+  echo "- memcheck: exit ${MEMCHECK_RC:-not run}; $(grep -m1 'ERROR SUMMARY' "$LOGS/memcheck.log" 2>/dev/null)"
+  echo "- racecheck: exit ${RACECHECK_RC:-not run}; $(grep -m1 'RACECHECK SUMMARY\|ERROR SUMMARY' "$LOGS/racecheck.log" 2>/dev/null)"
+  if [ "$BUILD_OK" != 1 ]; then
+    echo
+    echo "Configure and build errors:"
+    echo '```'
+    cat "$LOGS/configure.log" "$LOGS/build.log" 2>/dev/null | grep -m20 -E -A3 'CMake Error|error:|Error [0-9]'
+    echo '```'
+  fi
+  if [ -f "$LOGS/tests.log" ]; then
+    echo
+    echo '```'
+    grep -E '^\[  (FAILED|SKIPPED) \]|Failure|error:|Expected|Which is|Value of|^\[  PASSED|rel_l2=' "$LOGS/tests.log" | head -60
+    echo '```'
+  fi
+  if [ -s "$RESULTS/bench_models_gpu.csv" ]; then
+    echo
+    echo "## resnet18-cifar: nsal vs PyTorch (images/s, same GPU, same run)"
+    echo
+    [ -n "$TORCH_CSV" ] || echo "PyTorch peer not run (${HAVE[torch]:-?} torch; see logs/torch_models_gpu.log)."
+    [ -n "$TORCH_CSV" ] && echo "PyTorch: $(grep -m1 '^torch_models_gpu:' "$LOGS/torch_models_gpu.log" 2>/dev/null)"
+    echo
+    model_table "$RESULTS/bench_models_gpu.csv" "$TORCH_CSV"
+  fi
+}
+
+# Writes the whole report (after the tests and again at the end, so that a run cut short still
+# brings one back).
+write_report() {
+{
+  summary_block
   echo
   echo "## Prerequisites"
   echo
   echo "| what | present | role |"
   echo "|---|---|---|"
-  cat "$RESULTS/logs/prereq.md"
+  cat "$LOGS/prereq.md"
   echo
   echo "## Build"
   echo
   echo "Targets: ${TARGETS[*]:-none}; build $( [ "$BUILD_OK" = 1 ] && echo "ok in ${BUILD_SECONDS:-?} s" || echo failed)."
-  grep -E 'nsal: (missing|using the carried|CUDA backend|building GoogleTest)' "$RESULTS/logs/configure.log" 2>/dev/null | sed 's/^/    /'
+  grep -E 'nsal: (missing|using the carried|CUDA backend|building GoogleTest)' "$LOGS/configure.log" 2>/dev/null | sed 's/^/    /'
   echo
-  echo "## GPU tests"
-  echo
-  echo "- plain: ${TESTS_SUMMARY:-not run} (exit ${TESTS_RC:-n/a})"
-  echo "- memcheck: exit ${MEMCHECK_RC:-not run}; $(grep -m1 'ERROR SUMMARY' "$RESULTS/logs/memcheck.log" 2>/dev/null)"
-  echo "- racecheck: exit ${RACECHECK_RC:-not run}; $(grep -m1 'RACECHECK SUMMARY\|ERROR SUMMARY' "$RESULTS/logs/racecheck.log" 2>/dev/null)"
-  if [ -f "$RESULTS/logs/tests.log" ]; then
-    echo
-    echo '```'
-    grep -E '^\[  (FAILED|SKIPPED) \]|Failure|error:|Expected|Which is|Value of|^\[  PASSED|rel_l2=' "$RESULTS/logs/tests.log" | head -80
-    echo '```'
-  fi
   if [ -f "$RESULTS/gpu-tests.xml" ]; then
     echo
     echo "## Recorded by the tests (algorithms, fused path, reduced-precision errors)"
@@ -259,31 +243,103 @@ model_table() {
       "$RESULTS/gpu-tests.xml" | sort | uniq -c | head -60
     echo '```'
   fi
-  if [ -s "$RESULTS/bench_models_gpu.csv" ]; then
-    echo
-    echo "## resnet18-cifar: nsal vs PyTorch (images/s, same GPU, same run)"
-    echo
-    [ -n "$TORCH_CSV" ] || echo "PyTorch peer not run (${HAVE[torch]:-?} torch; see logs/torch_models_gpu.log)."
-    [ -n "$TORCH_CSV" ] && echo "PyTorch: $(head -1 "$RESULTS/logs/torch_models_gpu.log" 2>/dev/null)"
-    echo
-    model_table "$RESULTS/bench_models_gpu.csv" "$TORCH_CSV"
-  fi
   for b in $BENCH_TARGETS; do
     echo
     echo "## $b"
     echo
     echo '```'
-    cat "$RESULTS/logs/$b.log" 2>/dev/null | head -120
+    cat "$LOGS/$b.log" 2>/dev/null | head -120
     echo '```'
   done
-  if [ -f "$RESULTS/logs/torch_models_gpu.log" ]; then
+  if [ -f "$LOGS/torch_models_gpu.log" ]; then
     echo
     echo "## torch_models_gpu"
     echo
     echo '```'
-    head -60 "$RESULTS/logs/torch_models_gpu.log"
+    head -60 "$LOGS/torch_models_gpu.log"
     echo '```'
   fi
 } >"$REPORT"
-say "report: $REPORT"
+}
+
+# ---- 3. GPU tests ----------------------------------------------------------------------------
+TESTS="$BUILD/tests/nsal_cuda_tests"
+summary() {  # gtest log -> "P passed, F failed, S skipped"
+  local log="$1"
+  local p f s
+  p=$(grep -c '^\[       OK \]' "$log" 2>/dev/null)
+  f=$(grep -c '^\[  FAILED  \] [A-Za-z].*(' "$log" 2>/dev/null)
+  s=$(grep -c '^\[  SKIPPED \] [A-Za-z].*(' "$log" 2>/dev/null)
+  echo "${p:-0} passed, ${f:-0} failed, ${s:-0} skipped"
+}
+if [ "$BUILD_OK" = 1 ]; then
+  run_step tests 180 "$TESTS" --gtest_output="xml:$RESULTS/gpu-tests.xml"
+  TESTS_RC=$STEP_RC
+  TESTS_SUMMARY="$(summary "$LOGS/tests.log")"
+  [ "$TESTS_RC" = 0 ] || FAILURES+=("GPU tests: exit $TESTS_RC ($TESTS_SUMMARY)")
+  grep -q '^\[  SKIPPED \] Cuda' "$LOGS/tests.log" &&
+    FAILURES+=("GPU tests were SKIPPED on the GPU machine: $(grep -m1 'GPU test skipped' "$LOGS/tests.log")")
+  write_report
+
+fi
+
+# ---- 4. GPU benchmarks -----------------------------------------------------------------------
+if [ "$BUILD_OK" = 1 ]; then
+  for b in $BENCH_TARGETS; do
+    exe="$BUILD/benchmarks/$b"
+    [ -x "$exe" ] || continue
+    if [ "$b" = bench_perturb ]; then
+      run_step "$b" 120 "$exe" --out "$RESULTS/$b.json"
+    else
+      run_step "$b" 150 "$exe" "$RESULTS/$b.csv"
+    fi
+    [ "$STEP_RC" = 0 ] || FAILURES+=("$b: exit $STEP_RC (logs/$b.log)")
+  done
+fi
+
+# The PyTorch peer of bench_models_gpu (optional: only where torch imports and sees the GPU).
+if [ "$BUILD_OK" = 1 ] && [ "${HAVE[torch]}" = yes ]; then
+  run_step torch_models_gpu 150 python3 -u benchmarks/torch_models_gpu.py "$RESULTS/torch_models_gpu.csv"
+  if [ "$STEP_RC" = 0 ] && [ -s "$RESULTS/torch_models_gpu.csv" ]; then
+    TORCH_CSV="$RESULTS/torch_models_gpu.csv"
+  elif [ "$STEP_RC" != 0 ]; then
+    FAILURES+=("torch_models_gpu: exit $STEP_RC (logs/torch_models_gpu.log)")
+  fi
+fi
+
+# ---- 5. The GPU tests again under compute-sanitizer (last: they are the slowest step) ------------
+if [ "$BUILD_OK" = 1 ]; then
+  if [ "${HAVE[compute-sanitizer]}" = yes ]; then
+    # memcheck: every GPU test (out-of-bounds and misaligned accesses, API errors), except the
+    # whole-model comparisons, whose many large cuDNN kernels run too slowly instrumented; their
+    # ops are all exercised by the op and layer tests.
+    run_step memcheck 180 compute-sanitizer --tool memcheck --error-exitcode 99 \
+      --print-limit 20 "$TESTS" \
+      --gtest_filter='-CudaModels.ResNet18*:CudaModels.MnistCnn*:CudaModels.Sgd*:CudaModels.Fused*:CudaModels.TrainingStep*:CudaModels.Infer*:CudaModels.TrainingPlan*'
+    MEMCHECK_RC=$STEP_RC
+    # racecheck: the kernels that share data through shared memory (block reductions, the
+    # perturber's block scan, selection and deviation reductions).
+    run_step racecheck 90 compute-sanitizer --tool racecheck --error-exitcode 99 \
+      --print-limit 20 "$TESTS" \
+      --gtest_filter='CudaElementwise.Reductions*:CudaElementwise.BiasAdd*:CudaSoftmaxLoss.*:CudaNormPool.GlobalAvg*:CudaLayers.BatchNorm*:NoiseCuda.*:SelectCuda.*:DeviationCuda.*'
+    RACECHECK_RC=$STEP_RC
+    for t in memcheck racecheck; do
+      rc_var="${t^^}_RC"
+      [ "${!rc_var}" = 0 ] || FAILURES+=("$t: exit ${!rc_var}: $(grep -m1 -E 'ERROR SUMMARY|Device not supported|error' "$LOGS/$t.log")")
+    done
+  else
+    FAILURES+=("compute-sanitizer not found: the memcheck and racecheck runs were skipped")
+  fi
+fi
+
+# ---- 6. Report --------------------------------------------------------------------------------
+write_report
+# The logs travel packed (the device run brings back at most eight files from $OUT).
+if [ "$RESULTS" != "$BUILD" ]; then
+  tar -czf "$RESULTS/gpu-logs.tar.gz" -C "$BUILD" logs 2>/dev/null ||
+    say "could not pack the logs"
+fi
+say "report: $REPORT (logs in $LOGS)"
+echo
+summary_block
 [ ${#FAILURES[@]} -eq 0 ]
