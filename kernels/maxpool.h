@@ -12,7 +12,7 @@
 
 namespace nsal::kernels {
 
-struct PoolGeom {
+struct MaxPoolGeom {
   int d, h, w;     // input extents (d = 1 for 2D)
   int od, oh, ow;  // output extents
   int kd, kh, kw;
@@ -22,7 +22,7 @@ struct PoolGeom {
 
 // Flat index (d h w order, within one (D, H, W) volume) of the element that output cell
 // (z, y, x) takes its value from; *value receives that value.
-NSAL_HD int64_t maxpool_argmax(const float* vol, const PoolGeom& g, int z, int y, int x,
+NSAL_HD int64_t maxpool_argmax(const float* vol, const MaxPoolGeom& g, int z, int y, int x,
                                float* value) {
   int z0 = z * g.sd - g.pd, y0 = y * g.sh - g.ph, x0 = x * g.sw - g.pw;
   int z1 = z0 + g.kd < g.d ? z0 + g.kd : g.d;
@@ -58,8 +58,8 @@ NSAL_HD void maxpool_cover(int i, int k, int s, int p, int out, int& lo, int& hi
 
 // Gradient reaching input cell (z, y, x) of one volume: the sum, over the outputs in row-major
 // order whose chosen element it is, of their dy.
-NSAL_HD float maxpool_backward_gather(const float* vol, const float* dy, const PoolGeom& g, int z,
-                                      int y, int x) {
+NSAL_HD float maxpool_backward_gather(const float* vol, const float* dy, const MaxPoolGeom& g,
+                                      int z, int y, int x) {
   int zl, zh, yl, yh, xl, xh;
   maxpool_cover(z, g.kd, g.sd, g.pd, g.od, zl, zh);
   maxpool_cover(y, g.kh, g.sh, g.ph, g.oh, yl, yh);

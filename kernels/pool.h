@@ -62,14 +62,10 @@ NSAL_HD T max_pool_window(const T* plane, const PoolGeom& g, const PoolWindow& w
       for (int64_t x = w.w0; x < w.w1; ++x) {
         const int64_t i = (d * g.in_h + h) * g.in_w + x;
         const T v = plane[i];
-        if (!any || v > best || v != v) {
+        if (!any || v > best || v != v) {  // the last NaN of a window wins, as in PyTorch
           best = v;
           best_i = i;
           any = true;
-          if (v != v) {
-            idx = static_cast<int32_t>(best_i);
-            return v;
-          }
         }
       }
   idx = static_cast<int32_t>(best_i);

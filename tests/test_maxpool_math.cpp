@@ -10,13 +10,13 @@
 namespace nsal {
 namespace {
 
-kernels::PoolGeom geom2d(int h, int w, int k, int s, int p) {
+kernels::MaxPoolGeom geom2d(int h, int w, int k, int s, int p) {
   const int oh = (h + 2 * p - k) / s + 1, ow = (w + 2 * p - k) / s + 1;
-  return kernels::PoolGeom{1, h, w, 1, oh, ow, 1, k, k, 1, s, s, 0, p, p};
+  return kernels::MaxPoolGeom{1, h, w, 1, oh, ow, 1, k, k, 1, s, s, 0, p, p};
 }
 
 TEST(MaxPoolMath, TiesGoToTheFirstMaximumAndNaNTakesOver) {
-  kernels::PoolGeom g = geom2d(2, 2, 2, 2, 0);
+  kernels::MaxPoolGeom g = geom2d(2, 2, 2, 2, 0);
   float v;
   const float ties[4] = {1, 3, 3, 2};
   EXPECT_EQ(kernels::maxpool_argmax(ties, g, 0, 0, 0, &v), 1);
@@ -49,7 +49,7 @@ TEST(MaxPoolMath, GatherBackwardEqualsScatterWithTies) {
     pp.stride[0] = pp.stride[1] = c.s;
     pp.pad[0] = pp.pad[1] = c.p;
     if (c.w + 2 * c.p < c.k) continue;
-    kernels::PoolGeom g = geom2d(c.h, c.w, c.k, c.s, c.p);
+    kernels::MaxPoolGeom g = geom2d(c.h, c.w, c.k, c.s, c.p);
     ASSERT_EQ(g.oh, pp.out(0));
     std::mt19937_64 rng(c.h * 10 + c.w);
     std::uniform_int_distribution<int> u(0, 2);

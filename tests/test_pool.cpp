@@ -150,6 +150,10 @@ TEST(MaxPool2d, PicksTheFirstOfTiedMaximaAndPropagatesNaN) {
   pool.forward(ctx, ties);
   Tensor g = Tensor::from_vector({1}, {1, 1, 1, 1}, DType::f64);
   EXPECT_EQ(pool.backward(ctx, g).to_vector(), (std::vector<double>{1, 0, 0, 0}));
+  // Two NaNs in a window: the last one gets the gradient (PyTorch's kernels, and nsal's GPU one).
+  Tensor nans = Tensor::from_vector({nan, 1, nan, 0}, {1, 1, 2, 2}, DType::f64);
+  EXPECT_TRUE(std::isnan(pool.forward(ctx, nans).at(0)));
+  EXPECT_EQ(pool.backward(ctx, g).to_vector(), (std::vector<double>{0, 0, 1, 0}));
 }
 
 // The float32 register loops (2x2 and 3x3 windows, width stride 1 or 2, padding up to half the

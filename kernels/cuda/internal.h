@@ -8,7 +8,7 @@
 
 namespace nsal::cuda {
 
-kernels::PoolGeom pool_geom(const kernels::PoolParams& p);
+kernels::MaxPoolGeom pool_geom(const kernels::PoolParams& p);
 void maxpool_forward_launch(cudaStream_t s, const kernels::PoolParams& p, const float* x, float* y);
 void maxpool_backward_launch(cudaStream_t s, const kernels::PoolParams& p, const float* x,
                              const float* dy, float* dx);

@@ -33,12 +33,13 @@ __global__ void mse_backward_kernel(int64_t n, const float* x, const float* t, f
                                     float dloss, float* dx) {
   NSAL_GRID_STRIDE(i, n) dx[i] = norm * (x[i] - t[i]) * dloss;
 }
-// dx = sign(x - t) norm dloss, sign(0) = 0, norm = 1 / n (mean) or 1 (sum)
+// dx = sign(x - t) norm dloss, sign(0) = sign(NaN) = 0 (PyTorch's l1_loss backward, and the
+// CPU's), norm = 1 / n (mean) or 1 (sum)
 __global__ void l1_backward_kernel(int64_t n, const float* x, const float* t, float norm,
                                    float dloss, float* dx) {
   NSAL_GRID_STRIDE(i, n) {
     const float d = x[i] - t[i];
-    const float sign = d > 0.f ? 1.f : (d < 0.f ? -1.f : (d != d ? d : 0.f));
+    const float sign = d > 0.f ? 1.f : (d < 0.f ? -1.f : 0.f);
     dx[i] = sign * norm * dloss;
   }
 }

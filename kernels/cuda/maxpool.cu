@@ -7,7 +7,7 @@
 namespace nsal::cuda {
 namespace {
 
-__global__ void maxpool_forward_kernel(int64_t total, kernels::PoolGeom g, const float* x,
+__global__ void maxpool_forward_kernel(int64_t total, kernels::MaxPoolGeom g, const float* x,
                                        float* y) {
   const int64_t out_vol = int64_t{g.od} * g.oh * g.ow;
   const int64_t in_vol = int64_t{g.d} * g.h * g.w;
@@ -24,7 +24,7 @@ __global__ void maxpool_forward_kernel(int64_t total, kernels::PoolGeom g, const
   }
 }
 
-__global__ void maxpool_backward_kernel(int64_t total, kernels::PoolGeom g, const float* x,
+__global__ void maxpool_backward_kernel(int64_t total, kernels::MaxPoolGeom g, const float* x,
                                         const float* dy, float* dx) {
   const int64_t out_vol = int64_t{g.od} * g.oh * g.ow;
   const int64_t in_vol = int64_t{g.d} * g.h * g.w;
@@ -41,8 +41,8 @@ __global__ void maxpool_backward_kernel(int64_t total, kernels::PoolGeom g, cons
 
 }  // namespace
 
-kernels::PoolGeom pool_geom(const kernels::PoolParams& p) {
-  kernels::PoolGeom g{};
+kernels::MaxPoolGeom pool_geom(const kernels::PoolParams& p) {
+  kernels::MaxPoolGeom g{};
   const int o = p.spatial == 3 ? 0 : 1;  // 2D: a leading depth axis of extent 1
   int in[3] = {1, 1, 1}, out[3] = {1, 1, 1}, k[3] = {1, 1, 1}, s[3] = {1, 1, 1}, pad[3] = {0, 0, 0};
   for (int i = 0; i < p.spatial; ++i) {
@@ -52,8 +52,8 @@ kernels::PoolGeom pool_geom(const kernels::PoolParams& p) {
     s[o + i] = p.stride[i];
     pad[o + i] = p.pad[i];
   }
-  g = kernels::PoolGeom{in[0], in[1], in[2], out[0], out[1], out[2], k[0],  k[1],
-                        k[2],  s[0],  s[1],  s[2],   pad[0], pad[1], pad[2]};
+  g = kernels::MaxPoolGeom{in[0], in[1], in[2], out[0], out[1], out[2], k[0],  k[1],
+                           k[2],  s[0],  s[1],  s[2],   pad[0], pad[1], pad[2]};
   return g;
 }
 
