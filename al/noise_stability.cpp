@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <cmath>
 
 #include "al/training.h"
 #include "data/loader.h"
@@ -160,12 +161,14 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
     try {
       inputs.for_each(model, ctx, features, [&](int64_t first, int64_t count, const Tensor& o) {
         const float* cl = clean.data<float>() + first * c * p;
-        r.nonfinite +=
-            kernels::accumulate_sq_deviation(cl, o.data<float>(), count, c, p, nullptr, softmax,
-                                             score.data<float>() + first, on_cuda);
+        // Non-finite samples are counted once at the end (their score stays NaN), so that the
+        // GPU pass does not wait for the device at every batch.
+        kernels::accumulate_sq_deviation(cl, o.data<float>(), count, c, p, nullptr, softmax,
+                                         score.data<float>() + first, on_cuda, nullptr, false);
         if (released)
           kernels::deviation_vectors(cl, o.data<float>(), count, c, softmax, k, cfg.draws,
-                                     vectors.data<float>() + first * c * cfg.draws, on_cuda);
+                                     vectors.data<float>() + first * c * cfg.draws, on_cuda,
+                                     nullptr, false);
       });
     } catch (...) {
       perturber.restore(w);  // never leave the model perturbed
@@ -180,8 +183,10 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
   r.timing.extra_bytes = perturber.extra_bytes();
   r.timing.input_cache_bytes = inputs.bytes();
   std::vector<double> s = score.to_vector();
-  for (int64_t i = 0; i < n; ++i)
+  for (int64_t i = 0; i < n; ++i) {
     r.scores[static_cast<size_t>(i)] = static_cast<float>(s[i]);
+    if (std::isnan(s[i])) ++r.nonfinite;
+  }
   if (released) r.vectors = vectors.to(Device::cpu());
   return r;
 }

@@ -14,10 +14,10 @@ int64_t deviation_vectors_cpu(const float* clean, const float* perturbed, int64_
 
 int64_t accumulate_sq_deviation_cuda(const float* clean, const float* perturbed, int64_t n,
                                      int64_t c, int64_t p, const uint8_t* valid, bool softmax,
-                                     float* score, void* stream);
+                                     float* score, void* stream, bool count_nonfinite);
 void finalize_mean_cuda(float* score, int64_t n, int64_t num_draws, void* stream);
 int64_t deviation_vectors_cuda(const float* clean, const float* perturbed, int64_t n, int64_t c,
                                bool softmax, int64_t draw, int64_t num_draws, float* out,
-                               void* stream);
+                               void* stream, bool count_nonfinite);
 
 }  // namespace nsal::kernels

@@ -10,6 +10,7 @@
 #include "al/noise_stability.h"
 #include "data/loader.h"
 #include "data/synth.h"
+#include "kernels/select.h"
 #include "nn/layers/activation.h"
 #include "nn/layers/linear.h"
 #include "nn/models/registry.h"
@@ -200,6 +201,31 @@ TEST(NoiseStability, ScoreDoesNotDependOnBatchSizeOrPoolOrder) {
   // The same batches in the same order give the same bits.
   NoiseStabilityResult again = noise_stability_scores(*m, ctx, d, pool, cfg, 30, 9);
   EXPECT_EQ(again.scores, a.scores);
+}
+
+// A sample whose outputs are NaN scores NaN, is counted once (whatever the number of draws), and
+// is never among the selected.
+TEST(NoiseStability, NonFiniteSamplesScoreNaNAreCountedOnceAndNeverSelected) {
+  data::Dataset d = data::synth_images(synth(12, 28), "train");
+  ASSERT_EQ(d.x.dtype(), DType::f32);
+  // The loader refuses non-finite inputs; values near the float maximum overflow inside the
+  // network (inf - inf: NaN outputs).
+  for (int64_t i = 0; i < 28 * 28; ++i)
+    d.x.data<float>()[5 * 28 * 28 + i] = (i % 2 ? 1 : -1) * 3e38f;
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 5);
+  Context ctx;
+  NoiseStabilityConfig cfg;
+  cfg.draws = 4;
+  NoiseStabilityResult r = noise_stability_scores(*m, ctx, d, data::all_indices(12), cfg, 5, 2);
+  EXPECT_EQ(r.nonfinite, 1);
+  for (size_t i = 0; i < 12; ++i)
+    EXPECT_EQ(std::isnan(r.scores[i]), i == 5) << i;
+  std::vector<int64_t> top(12, -1);
+  const int64_t m_top = kernels::top_n(r.scores.data(), 12, 12, top.data());
+  top.resize(static_cast<size_t>(m_top));
+  EXPECT_EQ(m_top, 11);
+  EXPECT_EQ(std::count(top.begin(), top.end(), 5), 0);
 }
 
 TEST(NoiseStability, PresetsPlaceNoiseOnTheRightTensors) {

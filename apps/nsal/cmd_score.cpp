@@ -49,8 +49,10 @@ static CommandRegistrar reg("score", [](CLI::App& app) {
     al::write_file_atomic(a->out + ".csv", csv);
     fmt::print("{}\n", timing_report(r.timing, 0.0));
     if (r.nonfinite > 0)
-      fmt::print("warning: {} sample-draws gave non-finite outputs; those samples score NaN\n",
-                 r.nonfinite);
+      fmt::print(
+          "warning: {} samples gave non-finite outputs in some draw; they score NaN and are "
+          "never selected\n",
+          r.nonfinite);
     fmt::print("wrote {}.h5 and {}.csv\n", a->out, a->out);
   });
 });

@@ -23,7 +23,7 @@ __global__ void sq_deviation_rows_kernel(const float* clean, const float* pertur
   const double d = pixel_sq_deviation(clean + s * c, perturbed + s * c, c, 1, softmax, finite);
   if (!finite) {
     score[s] = NAN;
-    atomicAdd(bad, 1ull);
+    if (bad) atomicAdd(bad, 1ull);
   } else {
     score[s] = static_cast<float>(static_cast<double>(score[s]) + d);
   }
@@ -62,7 +62,7 @@ __global__ void __launch_bounds__(kThreads)
   if (threadIdx.x == 0) {
     if (!finite) {
       score[s] = NAN;
-      atomicAdd(bad, 1ull);
+      if (bad) atomicAdd(bad, 1ull);
     } else if (sh_n[0] > 0) {
       score[s] = static_cast<float>(static_cast<double>(score[s]) + sh_acc[0] / sh_n[0]);
     }
@@ -81,23 +81,30 @@ __global__ void deviation_vectors_kernel(const float* clean, const float* pertur
   if (s >= n) return;
   if (!deviation_vector_row(clean + s * c, perturbed + s * c, c, softmax,
                             out + s * c * num_draws + draw * c))
-    atomicAdd(bad, 1ull);
+    if (bad) atomicAdd(bad, 1ull);
 }
 
 unsigned grid_for(int64_t n) {
   return static_cast<unsigned>((n + kThreads - 1) / kThreads);
 }
 
-// A stream-ordered counter for the non-finite samples of one call.
+// A stream-ordered counter for the non-finite samples of one call, or none (get() is null and
+// read() 0: nothing allocated, nothing waited for).
 class BadCounter {
  public:
-  explicit BadCounter(cudaStream_t s) : stream_(s) {
+  BadCounter(cudaStream_t s, bool on) : stream_(s) {
+    if (!on) return;
     NSAL_CUDA_CHECK(cudaMallocAsync(reinterpret_cast<void**>(&p_), sizeof(*p_), stream_));
     NSAL_CUDA_CHECK(cudaMemsetAsync(p_, 0, sizeof(*p_), stream_));
   }
-  ~BadCounter() { cudaFreeAsync(p_, stream_); }
+  ~BadCounter() {
+    if (p_) cudaFreeAsync(p_, stream_);
+  }
+  BadCounter(const BadCounter&) = delete;
+  BadCounter& operator=(const BadCounter&) = delete;
   unsigned long long* get() const { return p_; }
   int64_t read() const {
+    if (!p_) return 0;
     unsigned long long v = 0;
     NSAL_CUDA_CHECK(cudaMemcpyAsync(&v, p_, sizeof(v), cudaMemcpyDeviceToHost, stream_));
     NSAL_CUDA_CHECK(cudaStreamSynchronize(stream_));
@@ -113,10 +120,10 @@ class BadCounter {
 
 int64_t accumulate_sq_deviation_cuda(const float* clean, const float* perturbed, int64_t n,
                                      int64_t c, int64_t p, const uint8_t* valid, bool softmax,
-                                     float* score, void* stream) {
+                                     float* score, void* stream, bool count_nonfinite) {
   cudaStream_t st = static_cast<cudaStream_t>(stream);
   NSAL_CHECK(n < (int64_t{1} << 31), "accumulate_sq_deviation: {} samples is too many", n);
-  BadCounter bad(st);
+  BadCounter bad(st, count_nonfinite);
   if (p == 1) {
     sq_deviation_rows_kernel<<<grid_for(n), kThreads, 0, st>>>(clean, perturbed, n, c, valid,
                                                                softmax, score, bad.get());
@@ -136,9 +143,9 @@ void finalize_mean_cuda(float* score, int64_t n, int64_t num_draws, void* stream
 
 int64_t deviation_vectors_cuda(const float* clean, const float* perturbed, int64_t n, int64_t c,
                                bool softmax, int64_t draw, int64_t num_draws, float* out,
-                               void* stream) {
+                               void* stream, bool count_nonfinite) {
   cudaStream_t st = static_cast<cudaStream_t>(stream);
-  BadCounter bad(st);
+  BadCounter bad(st, count_nonfinite);
   deviation_vectors_kernel<<<grid_for(n), kThreads, 0, st>>>(clean, perturbed, n, c, softmax, draw,
                                                              num_draws, out, bad.get());
   NSAL_CUDA_CHECK_LAUNCH();
