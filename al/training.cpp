@@ -142,21 +142,23 @@ std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Data
     int64_t seen = 0, b = 0;
     while (loader.next(batch)) {
       db.load(batch, ctx.device());
-      opt->zero_grad();
+      // The whole step is queued before the loss is read (on a GPU the one host wait of the
+      // step comes after the optimizer's kernels, not between forward and backward).
+      opt->zero_grad(ctx);
       const Tensor& out = model.forward(ctx, *db.px);
-      double loss;
       if (regression) {
         standardise_targets(train, batch.y, out.shape(), targets, ctx.device());
-        loss = mse.forward(ctx, out, targets);
+        mse.forward_async(ctx, out, targets);
         model.backward(ctx, mse.backward(ctx));
       } else {
-        loss = ce.forward(ctx, out, *db.py);
+        ce.forward_async(ctx, out, *db.py);
         model.backward(ctx, ce.backward(ctx));
       }
+      if (cfg.clip_grad_norm > 0) opt->clip_grad_norm(ctx, cfg.clip_grad_norm);
+      opt->step(ctx);
+      const double loss = regression ? mse.loss_value() : ce.loss_value();
       NSAL_CHECK(std::isfinite(loss), "{}: the loss became {} at epoch {}, batch {} (lr {})", label,
                  loss, e + 1, b + 1, opt->lr());
-      if (cfg.clip_grad_norm > 0) clip_grad_norm(model.arena(), cfg.clip_grad_norm);
-      opt->step();
       kill_point("train-batch");
       loss_sum += loss * static_cast<double>(batch.size());
       seen += batch.size();

@@ -128,10 +128,10 @@ bool validate(const Case& c) {
   Sgd opt(m32->arena(), SgdOptions{0.01f, 0.0f, 0.0f, 0.0f, false});
   CrossEntropyLoss ce;
   Tensor y = random_labels(4, c.classes, rng);
-  opt.zero_grad();
+  opt.zero_grad(ctx);
   double before = ce.forward(ctx, m32->forward(ctx, x32), y);
   m32->backward(ctx, ce.backward(ctx));
-  opt.step();
+  opt.step(ctx);
   double after = ce.forward(ctx, m32->forward(ctx, x32), y);
   if (!(std::isfinite(after) && after < before)) {
     fmt::print(stderr, "validation FAILED for {}: loss {:.6f} -> {:.6f} after an SGD step\n",
@@ -163,10 +163,10 @@ Result run_case(const Case& c, int repeats) {
         m->infer(ctx, x);
         return;
       }
-      opt.zero_grad();
+      opt.zero_grad(ctx);
       ce.forward(ctx, m->forward(ctx, x), y);
       m->backward(ctx, ce.backward(ctx));
-      opt.step();
+      opt.step(ctx);
     };
     step();  // warm-up: buffers and workspace reach their size
     std::vector<double> t;

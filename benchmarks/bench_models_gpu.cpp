@@ -252,10 +252,10 @@ int run(const Options& opt) {
     Sgd sgd(model->arena(), so);
     CrossEntropyLoss ce;
     auto step = [&] {
-      sgd.zero_grad();
+      sgd.zero_grad(ctx);
       ce.forward_async(ctx, model->forward(ctx, x), y);
       model->backward(ctx, ce.backward(ctx));
-      sgd.step();
+      sgd.step(ctx);
     };
     for (MathMode math : {MathMode::strict_fp32, MathMode::bf16}) {
       ctx.set_math_mode(math);

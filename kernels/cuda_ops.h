@@ -21,6 +21,7 @@
 
 #include "kernels/conv_params.h"
 #include "kernels/gpu_exec.h"
+#include "kernels/optim.h"
 
 #ifdef NSAL_WITH_CUDA
 #define NSAL_GPU_FN
@@ -186,6 +187,19 @@ NSAL_GPU_FN void sum_squares(const GpuExec& ex, const float* x, int64_t n,
 // db[c] += sum over n, s of dy[n, c, s]   (dy: (N, C, S)); summed in double.
 NSAL_GPU_FN void bias_grad(const GpuExec& ex, int64_t n, int64_t c, int64_t s, const float* dy,
                            float* db) NSAL_GPU_BODY;
+
+// ---- Optimizers (kernels/cuda/optim.cu) --------------------------------------------------------
+// The per-element rules of kernels/optim.h over n parameters. A step captured in a CUDA graph
+// keeps the step-dependent scalars it was captured with (SGD's first step, Adam's bias
+// corrections): replaying it repeats that step.
+NSAL_GPU_FN void sgd_step(const GpuExec& ex, float* w, const float* g, float* buf, int64_t n,
+                          const SgdParams& p) NSAL_GPU_BODY;
+NSAL_GPU_FN void adam_step(const GpuExec& ex, float* w, const float* g, float* m, float* v,
+                           int64_t n, const AdamParams& p) NSAL_GPU_BODY;
+// Gradient clipping without a host read: x *= min(1, max_norm / (sqrt(*sumsq) + 1e-6)), the
+// factor computed on the device from a sum of squares already there (sum_squares above).
+NSAL_GPU_FN void clip_scale(const GpuExec& ex, float* x, int64_t n, const double* sumsq,
+                            double max_norm) NSAL_GPU_BODY;
 
 // ---- Softmax and losses (kernels/cuda/softmax.cu, kernels/cuda/loss.cu) --------------------
 // Over dim 1 of x (N, C, P) (P = 1 for (N, C)).

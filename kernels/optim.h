@@ -52,26 +52,12 @@ NSAL_HD void adam_update(float& w, float g, float& m, float& v, const AdamParams
   w -= (p.lr / bias_c1) * m / denom;
 }
 
-// Whole-arena updates; `on_cuda` selects the backend (pointers must live there).
-void sgd_step(float* w, const float* g, float* buf, int64_t n, const SgdParams& p, bool on_cuda);
-void adam_step(float* w, const float* g, float* m, float* v, int64_t n, const AdamParams& p,
-               bool on_cuda);
-// Sum of squares in double, fixed reduction order (for the gradient-clipping norm).
-double sum_squares(const float* x, int64_t n, bool on_cuda);
-void scale_inplace(float* x, int64_t n, float s, bool on_cuda);
-
+// Whole-arena updates on the CPU (the GPU ones are in kernels/cuda_ops.h, on a context's stream).
 namespace cpu {
 void sgd_step(float* w, const float* g, float* buf, int64_t n, const SgdParams& p);
 void adam_step(float* w, const float* g, float* m, float* v, int64_t n, const AdamParams& p);
 double sum_squares(const float* x, int64_t n);
 void scale_inplace(float* x, int64_t n, float s);
 }  // namespace cpu
-
-namespace cuda {
-void sgd_step(float* w, const float* g, float* buf, int64_t n, const SgdParams& p);
-void adam_step(float* w, const float* g, float* m, float* v, int64_t n, const AdamParams& p);
-double sum_squares(const float* x, int64_t n);
-void scale_inplace(float* x, int64_t n, float s);
-}  // namespace cuda
 
 }  // namespace nsal::kernels

@@ -45,10 +45,10 @@ void train_steps(Model& m, Optimizer& opt, const Shape& in_shape, int steps, uin
     for (int64_t i = 0; i < in_shape[0]; ++i)
       labels.push_back(static_cast<double>(rng() % m.num_outputs()));
     Tensor y = Tensor::from_vector(labels, {in_shape[0]}, DType::i32);
-    opt.zero_grad();
+    opt.zero_grad(ctx);
     ce.forward(ctx, m.forward(ctx, x), y);
     m.backward(ctx, ce.backward(ctx));
-    opt.step();
+    opt.step(ctx);
   }
 }
 

@@ -126,14 +126,14 @@ TEST_F(CudaModels, SgdTrainingStepMatchesCpu) {
   const std::vector<double> p0 = m.cpu->arena().params().to_vector();
   CrossEntropyLoss lc, lg;
   for (int step = 0; step < 2; ++step) {
-    sc.zero_grad();
-    sg.zero_grad();
+    sc.zero_grad(m.cctx);
+    sg.zero_grad(m.gctx);
     lc.forward(m.cctx, m.cpu->forward(m.cctx, x), t);
     lg.forward(m.gctx, m.gpu->forward(m.gctx, xg), tg);
     m.cpu->backward(m.cctx, lc.backward(m.cctx));
     m.gpu->backward(m.gctx, lg.backward(m.gctx));
-    sc.step();
-    sg.step();
+    sc.step(m.cctx);
+    sg.step(m.gctx);
   }
   std::vector<double> dc = m.cpu->arena().params().to_vector();
   std::vector<double> dg = m.gpu->arena().params().to_vector();
@@ -249,12 +249,11 @@ TEST_F(CudaModels, TrainingPlanMatchesOwnBuffersOnTheGpu) {
   }
 }
 
-// ---- Steady state: after one warm-up pass, a training step (forward, cross-entropy,
-// backward) and a scoring pass (eval forward, fused or not) allocate nothing and never wait for
-// the device, so they can be captured in a CUDA graph in global mode (which rejects cudaMalloc
-// and host synchronisation), and the replay reproduces the eager run bit for bit
-// (deterministic mode). The optimizer step and zero_grad run outside the capture (they use the
-// legacy stream). ----
+// ---- Steady state: after one warm-up pass, a whole training step (zero_grad, forward,
+// cross-entropy, backward, gradient clipping, SGD step) and a scoring pass (eval forward, fused
+// or not) allocate nothing and never wait for the device, so they can be captured in a CUDA
+// graph in global mode (which rejects cudaMalloc, host synchronisation and work on the legacy
+// stream), and the replay reproduces the eager run bit for bit (deterministic mode). ----
 TEST_F(CudaModels, TrainingStepAndScoringPassCaptureInAGraph) {
 #ifdef NSAL_WITH_CUDA
   Context ctx(Device::cuda(0));
@@ -302,23 +301,34 @@ TEST_F(CudaModels, TrainingStepAndScoringPassCaptureInAGraph) {
     return std::make_pair(eager, replay);
   };
 
-  // Training step: the running statistics move every step, so each run starts from the same
-  // buffers; gradients are zeroed outside the capture.
+  // Training step: weights, momentum, running statistics and the step count move every step, so
+  // each run starts from the same state.
+  SgdOptions so;
+  so.lr = 0.05f;
+  Sgd sgd(model->arena(), so);
+  Tensor params0 = model->arena().params().clone();
   Tensor buffers0 = model->arena().buffers().clone();
+  Tensor* momentum = sgd.state().at(0).second;
+  Tensor momentum0 = momentum->clone();
   model->set_training(true);
   auto step = eager_and_replay(
       [&] {
+        sgd.zero_grad(ctx);
         loss.forward_async(ctx, model->forward(ctx, xg), tg);
         model->backward(ctx, loss.backward(ctx));
+        sgd.clip_grad_norm(ctx, 1.0);
+        sgd.step(ctx);
       },
       [&] {
-        std::vector<double> r = model->arena().grads().to_vector();
+        std::vector<double> r = model->arena().params().to_vector();
         r.push_back(loss.loss_value());
         return r;
       },
       [&] {
-        model->arena().zero_grad();
+        model->arena().params().copy_from(params0);
         model->arena().buffers().copy_from(buffers0);
+        momentum->copy_from(momentum0);
+        sgd.set_steps_taken(0);
         ctx.synchronize();
       });
   EXPECT_TRUE(step.first == step.second) << "training step: the graph replay differs";

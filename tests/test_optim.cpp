@@ -69,11 +69,12 @@ TEST_P(SgdVariants, MatchesPyTorchFormula) {
   std::vector<double> w0 = t.w.to_vector();
   std::vector<std::vector<double>> hist(6);
   Sgd opt(t.arena, {0.05f, 0.9f, 0.0f, 1e-2f, nesterov});
+  Context ctx;
   for (int step = 0; step < 4; ++step) {
     t.set_grads(step);
     for (int i = 0; i < 6; ++i)
       hist[i].push_back(t.gw.data<float>()[i]);
-    opt.step();
+    opt.step(ctx);
   }
   for (int i = 0; i < 6; ++i)
     EXPECT_NEAR(t.w.data<float>()[i], ref_sgd(w0[i], hist[i], 0.05, 0.9, 1e-2, nesterov), 1e-6);
@@ -88,11 +89,12 @@ TEST_P(AdamVariants, MatchesPyTorchFormula) {
   std::vector<double> w0 = t.w.to_vector();
   std::vector<std::vector<double>> hist(6);
   Adam opt(t.arena, {1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f, decoupled});
+  Context ctx;
   for (int step = 0; step < 5; ++step) {
     t.set_grads(step);
     for (int i = 0; i < 6; ++i)
       hist[i].push_back(t.gw.data<float>()[i]);
-    opt.step();
+    opt.step(ctx);
   }
   for (int i = 0; i < 6; ++i)
     EXPECT_NEAR(t.w.data<float>()[i],
@@ -103,8 +105,9 @@ INSTANTIATE_TEST_SUITE_P(Optim, AdamVariants, ::testing::Values(false, true));
 TEST(Optim, PaddingStaysZero) {
   TinyArena t;
   Sgd opt(t.arena, {});
+  Context ctx;
   t.set_grads(0);
-  opt.step();
+  opt.step(ctx);
   const float* p = t.arena.params().data<float>();
   for (int64_t i = 6; i < kArenaAlign; ++i)
     EXPECT_EQ(p[i], 0.0f) << i;
@@ -116,8 +119,10 @@ TEST(Optim, ClipGradNormScalesToMaxNorm) {
   double before = 0;
   for (double g : t.arena.grads().to_vector())
     before += g * g;
-  double norm = clip_grad_norm(t.arena, 0.5);
-  EXPECT_NEAR(norm, std::sqrt(before), 1e-6);
+  Sgd opt(t.arena, {});
+  Context ctx;
+  opt.clip_grad_norm(ctx, 0.5);
+  EXPECT_NEAR(opt.last_grad_norm(), std::sqrt(before), 1e-6);
   double after = 0;
   for (double g : t.arena.grads().to_vector())
     after += g * g;

@@ -2,6 +2,8 @@
 
 #include <cmath>
 
+#include "kernels/cuda_ops.h"
+
 namespace nsal {
 
 Optimizer::Optimizer(ParamArena& arena) : arena_(arena) {
@@ -17,6 +19,36 @@ const float* Optimizer::grads() {
   return arena_.grads().data<float>();
 }
 
+void Optimizer::zero_grad(Context& ctx) {
+  if (arena_.device().is_cuda())  // on the stream, ordered with the step's kernels
+    kernels::gpu::fill(ctx.gpu(), arena_.grads().data<float>(), arena_.arena_size(), 0.f);
+  else
+    arena_.zero_grad();
+}
+
+void Optimizer::clip_grad_norm(Context& ctx, double max_norm) {
+  NSAL_CHECK(max_norm > 0, "clip_grad_norm: max_norm must be positive, got {}", max_norm);
+  float* g = arena_.grads().data<float>();
+  const int64_t n = arena_.arena_size();
+  if (arena_.device().is_cuda()) {
+    const kernels::GpuExec ex = ctx.gpu();
+    if (gpu_sumsq_.numel() == 0)
+      gpu_sumsq_ = Tensor({1}, DType::f64, arena_.device(), "gradient norm");
+    kernels::gpu::sum_squares(ex, g, n, gpu_sumsq_.data<double>());
+    kernels::gpu::clip_scale(ex, g, n, gpu_sumsq_.data<double>(), max_norm);
+    return;
+  }
+  cpu_norm_ = std::sqrt(kernels::cpu::sum_squares(g, n));
+  const double coef = max_norm / (cpu_norm_ + 1e-6);
+  if (coef < 1.0) kernels::cpu::scale_inplace(g, n, static_cast<float>(coef));
+}
+
+double Optimizer::last_grad_norm() const {
+  if (arena_.device().is_cuda())
+    return gpu_sumsq_.numel() ? std::sqrt(gpu_sumsq_.to_vector()[0]) : 0.0;
+  return cpu_norm_;
+}
+
 Tensor Optimizer::make_state_buffer() {
   return Tensor::zeros({arena_.arena_size()}, DType::f32, arena_.device());
 }
@@ -29,7 +61,7 @@ Sgd::Sgd(ParamArena& arena, SgdOptions opt) : Optimizer(arena), opt_(opt) {
   if (opt.momentum != 0) momentum_ = make_state_buffer();
 }
 
-void Sgd::step() {
+void Sgd::step(Context& ctx) {
   kernels::SgdParams p;
   p.lr = opt_.lr;
   p.momentum = opt_.momentum;
@@ -38,7 +70,10 @@ void Sgd::step() {
   p.nesterov = opt_.nesterov;
   p.first_step = steps_ == 0;
   float* buf = momentum_.numel() ? momentum_.data<float>() : nullptr;
-  kernels::sgd_step(params(), grads(), buf, arena_.arena_size(), p, arena_.device().is_cuda());
+  if (arena_.device().is_cuda())
+    kernels::gpu::sgd_step(ctx.gpu(), params(), grads(), buf, arena_.arena_size(), p);
+  else
+    kernels::cpu::sgd_step(params(), grads(), buf, arena_.arena_size(), p);
   ++steps_;
 }
 
@@ -56,7 +91,7 @@ Adam::Adam(ParamArena& arena, AdamOptions opt) : Optimizer(arena), opt_(opt) {
   exp_avg_sq_ = make_state_buffer();
 }
 
-void Adam::step() {
+void Adam::step(Context& ctx) {
   kernels::AdamParams p;
   p.lr = opt_.lr;
   p.beta1 = opt_.beta1;
@@ -65,23 +100,17 @@ void Adam::step() {
   p.weight_decay = opt_.weight_decay;
   p.decoupled = opt_.decoupled;
   p.step = steps_ + 1;
-  kernels::adam_step(params(), grads(), exp_avg_.data<float>(), exp_avg_sq_.data<float>(),
-                     arena_.arena_size(), p, arena_.device().is_cuda());
+  if (arena_.device().is_cuda())
+    kernels::gpu::adam_step(ctx.gpu(), params(), grads(), exp_avg_.data<float>(),
+                            exp_avg_sq_.data<float>(), arena_.arena_size(), p);
+  else
+    kernels::cpu::adam_step(params(), grads(), exp_avg_.data<float>(), exp_avg_sq_.data<float>(),
+                            arena_.arena_size(), p);
   ++steps_;
 }
 
 std::vector<std::pair<std::string, Tensor*>> Adam::state() {
   return {{"exp_avg", &exp_avg_}, {"exp_avg_sq", &exp_avg_sq_}};
-}
-
-double clip_grad_norm(ParamArena& arena, double max_norm) {
-  NSAL_CHECK(max_norm > 0, "clip_grad_norm: max_norm must be positive, got {}", max_norm);
-  bool on_cuda = arena.device().is_cuda();
-  float* g = arena.grads().data<float>();
-  double norm = std::sqrt(kernels::sum_squares(g, arena.arena_size(), on_cuda));
-  double coef = max_norm / (norm + 1e-6);
-  if (coef < 1.0) kernels::scale_inplace(g, arena.arena_size(), static_cast<float>(coef), on_cuda);
-  return norm;
 }
 
 }  // namespace nsal

@@ -1,5 +1,8 @@
 // Optimizers over the parameter arena: each step is one flat kernel over all parameters
-// (kernels/optim.h). State buffers have the arena's layout, so checkpoints store them flat.
+// (kernels/optim.h). State buffers have the arena's layout, so checkpoints store them flat. On a
+// GPU, zero_grad, clipping and the step run on the context's stream and neither allocate (after
+// the first clipping) nor wait for the device, so a whole training step can be captured in a
+// CUDA graph.
 #pragma once
 
 #include <string>
@@ -7,6 +10,7 @@
 #include <vector>
 
 #include "kernels/optim.h"
+#include "nn/context.h"
 #include "nn/param_arena.h"
 
 namespace nsal {
@@ -16,8 +20,13 @@ class Optimizer {
   explicit Optimizer(ParamArena& arena);
   virtual ~Optimizer() = default;
 
-  virtual void step() = 0;
-  void zero_grad() { arena_.zero_grad(); }
+  virtual void step(Context& ctx) = 0;
+  void zero_grad(Context& ctx);
+  // PyTorch's clip_grad_norm_: scales all gradients so that their global L2 norm is at most
+  // max_norm. On a GPU the norm and the factor stay on the device; last_grad_norm() reads the
+  // norm before the last clipping (a host read there).
+  void clip_grad_norm(Context& ctx, double max_norm);
+  double last_grad_norm() const;
   virtual float lr() const = 0;
   virtual void set_lr(float lr) = 0;
   int64_t steps_taken() const { return steps_; }
@@ -34,6 +43,10 @@ class Optimizer {
 
   ParamArena& arena_;
   int64_t steps_ = 0;
+
+ private:
+  double cpu_norm_ = 0;  // the CPU's last norm
+  Tensor gpu_sumsq_;     // (1,) float64 on the GPU: the last clipping's sum of squares
 };
 
 struct SgdOptions {
@@ -47,7 +60,7 @@ struct SgdOptions {
 class Sgd : public Optimizer {
  public:
   Sgd(ParamArena& arena, SgdOptions opt);
-  void step() override;
+  void step(Context& ctx) override;
   float lr() const override { return opt_.lr; }
   void set_lr(float lr) override { opt_.lr = lr; }
   std::vector<std::pair<std::string, Tensor*>> state() override;
@@ -70,7 +83,7 @@ struct AdamOptions {
 class Adam : public Optimizer {
  public:
   Adam(ParamArena& arena, AdamOptions opt);
-  void step() override;
+  void step(Context& ctx) override;
   float lr() const override { return opt_.lr; }
   void set_lr(float lr) override { opt_.lr = lr; }
   std::vector<std::pair<std::string, Tensor*>> state() override;
@@ -80,9 +93,5 @@ class Adam : public Optimizer {
   AdamOptions opt_;
   Tensor exp_avg_, exp_avg_sq_;  // (arena_size,)
 };
-
-// PyTorch's clip_grad_norm_: scales all gradients so that their global L2 norm is at most
-// max_norm; returns the norm before clipping.
-double clip_grad_norm(ParamArena& arena, double max_norm);
 
 }  // namespace nsal
