@@ -55,9 +55,10 @@ TEST_F(CudaContextGpu, HandlesAreCreatedOnFirstUse) {
   kernels::GpuExec ex2 = ex();
   EXPECT_EQ(ex1.handles, ex2.handles);  // one set of handles per context
   EXPECT_EQ(ex1.math, MathMode::strict_fp32);
-  ctx().set_deterministic(true);
+  EXPECT_TRUE(ex1.deterministic);  // the default: reproducible runs
+  ctx().set_deterministic(false);
   ctx().set_math_mode(MathMode::tf32);
-  EXPECT_TRUE(ex().deterministic);
+  EXPECT_FALSE(ex().deterministic);
   EXPECT_EQ(ex().math, MathMode::tf32);
   // Two contexts, two streams: they do not share handles.
   Context other(Device::cuda(0));
