@@ -7,6 +7,7 @@
 #include "al/training.h"
 #include "data/loader.h"
 #include "kernels/deviation.h"
+#include "kernels/gpu_exec.h"
 #include "kernels/noise_perturber.h"
 
 namespace nsal::al {
@@ -110,6 +111,12 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
   const bool features = cfg.output == "features";
   const bool softmax = cfg.output == "probs";
   const bool released = cfg.preset == "released";
+  // Everything runs on the context's stream; on a GPU each timed phase ends by waiting for it,
+  // so that the clocks measure the work and not only its queueing.
+  void* stream = on_cuda ? kernels::gpu_stream(ctx.gpu()) : nullptr;
+  auto finished = [&] {
+    if (on_cuda) ctx.synchronize();
+  };
 
   // On a GPU the pool's inputs are prepared once (loaded, normalised, on the device) when they
   // fit in the input-cache budget, so the K perturbed passes only run the model; otherwise each
@@ -128,6 +135,7 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
     }
     clean.slice0(first, first + count).reshaped(o.shape()).copy_from(o);
   });
+  finished();
   r.timing.clean_seconds = since(t0);
   NSAL_CHECK(!released || p == 1,
              "noise-stability: the released preset scores classification outputs (N, C); "
@@ -141,7 +149,8 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
   std::vector<kernels::NoiseSegment> segs = noise_segments(model.arena(), cfg);
   float* w = model.arena().params().data<float>();
   kernels::NoisePerturber perturber(segs.data(), static_cast<int>(segs.size()),
-                                    model.arena().arena_size(), on_cuda, ctx.device().index);
+                                    model.arena().arena_size(), on_cuda, ctx.device().index,
+                                    stream);
   perturber.measure_weights(w);
   kernels::NoiseSpec spec;
   spec.seed = seed;
@@ -154,6 +163,7 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
   for (int k = 0; k < cfg.draws; ++k) {
     auto tp = Clock::now();
     kernels::NoiseDrawStats st = perturber.perturb(w, spec, static_cast<uint64_t>(k));
+    finished();
     r.timing.perturb_seconds += since(tp);
     r.timing.logged += st.logged;
     r.timing.fallback_tiles += st.fallback_tiles;
@@ -164,22 +174,24 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
         // Non-finite samples are counted once at the end (their score stays NaN), so that the
         // GPU pass does not wait for the device at every batch.
         kernels::accumulate_sq_deviation(cl, o.data<float>(), count, c, p, nullptr, softmax,
-                                         score.data<float>() + first, on_cuda, nullptr, false);
+                                         score.data<float>() + first, on_cuda, stream, false);
         if (released)
           kernels::deviation_vectors(cl, o.data<float>(), count, c, softmax, k, cfg.draws,
-                                     vectors.data<float>() + first * c * cfg.draws, on_cuda,
-                                     nullptr, false);
+                                     vectors.data<float>() + first * c * cfg.draws, on_cuda, stream,
+                                     false);
       });
     } catch (...) {
       perturber.restore(w);  // never leave the model perturbed
       throw;
     }
+    finished();
     r.timing.perturbed_seconds += since(tr);
     tp = Clock::now();
     perturber.restore(w);
+    finished();
     r.timing.perturb_seconds += since(tp);
   }
-  kernels::finalize_mean(score.data<float>(), n, cfg.draws, on_cuda);
+  kernels::finalize_mean(score.data<float>(), n, cfg.draws, on_cuda, stream);
   r.timing.extra_bytes = perturber.extra_bytes();
   r.timing.input_cache_bytes = inputs.bytes();
   std::vector<double> s = score.to_vector();

@@ -20,6 +20,9 @@ GpuHandlesPtr make_gpu_handles(int) {
 void gpu_synchronize(const GpuExec&) {
   throw_cuda_not_compiled("gpu_synchronize");
 }
+void* gpu_stream(const GpuExec&) {
+  throw_cuda_not_compiled("gpu_stream");
+}
 #endif
 
 }  // namespace nsal::kernels

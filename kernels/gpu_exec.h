@@ -47,6 +47,9 @@ struct GpuExec {
 // Waits until everything queued on ex's stream has run (tests, benchmarks, host reads; never
 // inside a training step).
 void gpu_synchronize(const GpuExec& ex);
+// ex's stream as a cudaStream_t behind void*, for the pointer-based kernels that take a stream
+// (kernels/noise_perturber.h, kernels/deviation.h) from code compiled without CUDA headers.
+void* gpu_stream(const GpuExec& ex);
 
 // Thrown by every GPU op in a build without the CUDA backend: names the op.
 [[noreturn]] void throw_cuda_not_compiled(const char* op);

@@ -71,6 +71,10 @@ void gpu_synchronize(const GpuExec& ex) {
   NSAL_CUDA_CHECK(cudaStreamSynchronize(cuda::stream_of(ex, "gpu_synchronize")));
 }
 
+void* gpu_stream(const GpuExec& ex) {
+  return cuda::stream_of(ex, "gpu_stream");
+}
+
 }  // namespace nsal::kernels
 
 namespace nsal::cuda {
