@@ -10,12 +10,15 @@ namespace {
 
 // Used for forward (src = x) and backward (src = dy): the mask and scale are the same.
 // threshold and scale come from the host, computed from p in double exactly as the CPU does.
+// One thread per group of four elements: one Philox call gives the four words of the group.
 __global__ void dropout_kernel(int64_t n, uint64_t threshold, float scale, uint64_t seed,
                                uint64_t step, const float* src, float* dst) {
-  NSAL_GRID_STRIDE(i, n) {
-    dst[i] = kernels::dropout_keep_element(seed, step, static_cast<uint64_t>(i), threshold)
-                 ? src[i] * scale
-                 : 0.f;
+  const int64_t groups = (n + 3) / 4;
+  NSAL_GRID_STRIDE(g, groups) {
+    const auto words = kernels::dropout_group(seed, step, static_cast<uint64_t>(g));
+    const int64_t first = 4 * g;
+    for (int j = 0; j < 4 && first + j < n; ++j)
+      dst[first + j] = kernels::dropout_keep(words.v[j], threshold) ? src[first + j] * scale : 0.f;
   }
 }
 
@@ -28,8 +31,8 @@ void dropout_run(const kernels::GpuExec& ex, int64_t n, double p, uint64_t seed,
   check_device_ptr(src, "input", op);
   check_device_ptr(dst, "output", op);
   const float scale = p < 1.0 ? static_cast<float>(1.0 / (1.0 - p)) : 0.0f;
-  dropout_kernel<<<grid_for(n), kBlock, 0, s>>>(n, kernels::dropout_threshold(p), scale, seed, step,
-                                                src, dst);
+  dropout_kernel<<<grid_for((n + 3) / 4), kBlock, 0, s>>>(n, kernels::dropout_threshold(p), scale,
+                                                          seed, step, src, dst);
   NSAL_CUDA_CHECK_LAUNCH();
 }
 

@@ -49,8 +49,9 @@ void* cuda_alloc(size_t bytes, int device, const char* what) {
     size_t free_b = 0, total_b = 0;
     cudaMemGetInfo(&free_b, &total_b);
     throw OutOfMemoryError(fmt::format(
-        "out of GPU memory allocating {} ({:.1f} MiB) on cuda:{}: {:.1f} MiB free of {:.1f} MiB",
-        what, bytes / 1048576.0, device, free_b / 1048576.0, total_b / 1048576.0));
+        "out of GPU memory allocating {} ({:.1f} MiB) on cuda:{}: {:.1f} MiB free of {:.1f} MiB{}",
+        what, bytes / 1048576.0, device, free_b / 1048576.0, total_b / 1048576.0,
+        limit > 0 && bytes > limit ? fmt::format(" (allocation limit {} bytes)", limit) : ""));
   }
   NSAL_CUDA_CHECK(e);
   return p;
