@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "al/training.h"
+#include "kernels/gpu_exec.h"
 #include "kernels/select.h"
 
 namespace nsal::al {
@@ -20,6 +21,26 @@ Acquisition Strategy::acquire(const AcquisitionInput& in) {
              "{}: selected {} samples instead of {} (too many non-finite scores?)", name(),
              a.selected.size(), in.budget);
   return a;
+}
+
+std::vector<int64_t> kcenter_rows(Context& ctx, const Tensor& rows,
+                                  const std::vector<int64_t>& initial, int64_t budget) {
+  NSAL_CHECK(rows.ndim() == 2 && rows.dtype() == DType::f32 && rows.device().is_cpu(),
+             "k-center: expected float32 rows (N, D) on the CPU, got {}", rows.describe());
+  const int64_t n = rows.dim(0), d = rows.dim(1);
+  const int64_t n_init = static_cast<int64_t>(initial.size());
+  std::vector<int64_t> chosen(static_cast<size_t>(budget));
+  if (!ctx.device().is_cuda()) {
+    kernels::kcenter_greedy(rows.data<float>(), n, d, initial.data(), n_init, budget,
+                            chosen.data());
+    return chosen;
+  }
+  const Tensor on_device = rows.to(ctx.device());
+  const size_t ws = kernels::kcenter_workspace_bytes(n, n_init, budget);
+  void* workspace = ctx.workspace(ws);
+  kernels::kcenter_greedy(on_device.data<float>(), n, d, initial.data(), n_init, budget,
+                          chosen.data(), true, workspace, ws, kernels::gpu_stream(ctx.gpu()));
+  return chosen;
 }
 
 std::vector<int64_t> top_candidates(const std::vector<float>& scores,

@@ -4,7 +4,6 @@
 
 #include "al/strategy.h"
 #include "al/training.h"
-#include "kernels/select.h"
 
 namespace nsal::al {
 
@@ -35,13 +34,12 @@ class CoresetStrategy : public Strategy {
     std::vector<int64_t> initial(static_cast<size_t>(n_lab));
     for (int64_t i = 0; i < n_lab; ++i)
       initial[static_cast<size_t>(i)] = i;
-    std::vector<int64_t> chosen(static_cast<size_t>(in.budget));
-    kernels::kcenter_greedy(feats.data<float>(), feats.dim(0), d, initial.data(), n_lab, in.budget,
-                            chosen.data());
+    const std::vector<int64_t> chosen = kcenter_rows(in.ctx, feats, initial, in.budget);
     Acquisition a;
     for (int64_t r : chosen)
       a.selected.push_back(rows[static_cast<size_t>(r)]);
-    a.timing = fmt::format("k-center over {} x {} features", feats.dim(0), d);
+    a.timing = fmt::format("k-center over {} x {} features on the {}", feats.dim(0), d,
+                           in.ctx.device().is_cuda() ? "GPU" : "CPU");
     return a;
   }
 };

@@ -6,7 +6,6 @@
 #include <cmath>
 
 #include "al/strategy.h"
-#include "kernels/select.h"
 
 namespace nsal::al {
 
@@ -40,10 +39,7 @@ class NoiseStabilityStrategy : public Strategy {
       for (size_t k = 0; k < keep.size(); ++k)
         std::copy(v + keep[k] * d, v + (keep[k] + 1) * d, rows.data<float>() + k * d);
       int64_t budget = std::min<int64_t>(in.budget, static_cast<int64_t>(keep.size()));
-      std::vector<int64_t> chosen(static_cast<size_t>(budget));
-      kernels::kcenter_greedy(rows.data<float>(), rows.dim(0), d, nullptr, 0, budget,
-                              chosen.data());
-      for (int64_t k : chosen)
+      for (int64_t k : kcenter_rows(in.ctx, rows, {}, budget))
         a.selected.push_back(in.candidates[static_cast<size_t>(keep[static_cast<size_t>(k)])]);
     }
     double sel = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();

@@ -6,8 +6,10 @@
 #include <set>
 
 #include "al/strategy.h"
+#include "kernels/select.h"
 #include "nn/layers/dropout.h"
 #include "nn/layers/linear.h"
+#include "tests/cuda_buffer.h"
 
 namespace nsal::al {
 
@@ -157,6 +159,35 @@ TEST(Strategies, NoiseStabilityPicksTheLargestJacobian) {
   rel.ns.magnitude = "adaptive";
   Acquisition r = f.run(rel, 1);
   EXPECT_EQ(r.selected, (std::vector<int64_t>{0}));
+}
+
+// The k-center of CoreSet and the released preset: on a CPU context the CPU routine; on a GPU
+// context the rows go to the device and the GPU routine gives the same selections.
+static Tensor clustered_rows(int64_t n, int64_t d) {
+  Tensor x({n, d});
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < d; ++j)
+      x.data<float>()[i * d + j] = static_cast<float>((i * 37 + j * 11) % 23) * 0.1f + (i % 5);
+  return x;
+}
+
+TEST(Strategies, KCenterRowsIsTheSelectionRoutine) {
+  Tensor x = clustered_rows(300, 7);
+  Context ctx;
+  for (std::vector<int64_t> init : {std::vector<int64_t>{}, std::vector<int64_t>{3, 40}}) {
+    std::vector<int64_t> want(20);
+    kernels::kcenter_greedy(x.data<float>(), 300, 7, init.data(), init.size(), 20, want.data());
+    EXPECT_EQ(kcenter_rows(ctx, x, init, 20), want);
+  }
+  EXPECT_THROW(kcenter_rows(ctx, Tensor({10}), {}, 2), Error);
+}
+
+TEST(Strategies, KCenterRowsOnTheGpuSelectsAsTheCpu) {
+  NSAL_REQUIRE_GPU();
+  Tensor x = clustered_rows(5000, 33);
+  Context cpu, gpu(Device::cuda(0));
+  for (std::vector<int64_t> init : {std::vector<int64_t>{}, std::vector<int64_t>{0, 9, 999}})
+    EXPECT_EQ(kcenter_rows(gpu, x, init, 100), kcenter_rows(cpu, x, init, 100));
 }
 
 TEST(Strategies, BudgetLargerThanThePoolIsAnError) {
