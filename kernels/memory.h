@@ -29,7 +29,10 @@ const char* cuda_unavailable_reason();
 void* cuda_alloc(size_t bytes, int device, const char* what);
 void cuda_free(void* p) noexcept;
 
-// Copies between any two of host and device memory; blocks until the copy is done.
+// Copies between any two of host and device memory with cudaMemcpy on the legacy default stream,
+// which is ordered with the contexts' (blocking) streams: the copy starts after the work queued
+// before it and later work sees its result. The host side is safe to reuse on return; a
+// device-to-device copy may still be running then (its result is ordered, not waited for).
 void copy_bytes(void* dst, bool dst_on_cuda, const void* src, bool src_on_cuda, size_t bytes);
 void zero_bytes(void* p, bool on_cuda, size_t bytes);
 
