@@ -156,6 +156,8 @@ std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Data
       }
       if (cfg.clip_grad_norm > 0) opt->clip_grad_norm(ctx, cfg.clip_grad_norm);
       opt->step(ctx);
+      // A non-finite loss (on a GPU also a label out of range, which cross-entropy reports here)
+      // throws after this step has changed the weights; the run stops, nothing of it is saved.
       const double loss = regression ? mse.loss_value() : ce.loss_value();
       NSAL_CHECK(std::isfinite(loss), "{}: the loss became {} at epoch {}, batch {} (lr {})", label,
                  loss, e + 1, b + 1, opt->lr());

@@ -168,7 +168,9 @@ int run(const Options& opt) {
   fmt::print(
       "resnet18-cifar (3x32x32, 10 classes), synthetic inputs; median of {} timed runs after 3 "
       "warm-up runs.\nbf16: GEMMs with bf16 inputs, convolutions as TF32 (cuDNN legacy API). "
-      "fused: BN folded at every forward + cuDNN conv+bias+ReLU(+residual).\n\n",
+      "fused: BN folded at every forward + cuDNN conv+bias+ReLU(+residual).\ncuDNN algorithms: "
+      "deterministic ones only (nsal's default; forward convolutions are deterministic anyway, "
+      "the training step's backward is where it can cost).\n\n",
       opt.reps);
   fmt::print("{:<10} {:>6} {:<5} {:<8} {:>10} {:>12}  {}\n", "what", "batch", "math", "path", "ms",
              "images/s", "check");

@@ -130,7 +130,8 @@ def main():
     gpu = f"{props.name} (sm_{props.major}{props.minor})"
     print(f"torch_models_gpu: {gpu} | torch {torch.__version__} CUDA {torch.version.cuda} | "
           f"cuDNN {torch.backends.cudnn.version()} | cudnn.benchmark "
-          f"{torch.backends.cudnn.benchmark}")
+          f"{torch.backends.cudnn.benchmark} | cudnn.deterministic "
+          f"{torch.backends.cudnn.deterministic} (PyTorch's default)")
     print(f"resnet18-cifar (3x32x32, 10 classes), synthetic inputs; median of {args.reps} timed "
           "runs after 3 warm-up runs.\nfp32: TF32 off in cuDNN and cuBLAS, NCHW. bf16: "
           "channels-last + autocast. fused: conv + BN folded (fuse_conv_bn_eval).\n")

@@ -156,7 +156,7 @@ void axpy(const GpuExec& ex, int64_t n, float a, const float* x, float* y) NSAL_
 NSAL_GPU_FN
 void add_scalar(const GpuExec& ex, float* p, int64_t n, float value) NSAL_GPU_BODY;
 // Device-to-device copy of `bytes` queued on ex's stream (ordered with the ops, capturable in a
-// CUDA graph; Tensor::copy_from is a synchronous copy on the legacy stream).
+// CUDA graph; Tensor::copy_from copies on the legacy stream, which a capture rejects).
 NSAL_GPU_FN
 void copy(const GpuExec& ex, void* dst, const void* src, size_t bytes) NSAL_GPU_BODY;
 // y = a + b (residual add; y may alias a or b).

@@ -43,9 +43,9 @@ class Context {
   bool deterministic() const { return deterministic_; }
   void set_deterministic(bool d) { deterministic_ = d; }
 
-  // The memory plan of the pass under way (nn/memory_plan.h): Model::infer's forward or
-  // Model::backward's; null otherwise. Ops take their buffers through plan_output(), which
-  // consults it.
+  // The memory plan of the pass under way (nn/memory_plan.h): Model::infer's, or the training
+  // plan during Model::forward and Model::backward of a training step; null otherwise. Ops take
+  // their buffers through plan_output(), which consults it.
   MemoryPlan* memory_plan() const { return plan_; }
   void set_memory_plan(MemoryPlan* plan) { plan_ = plan; }
 

@@ -1,9 +1,12 @@
 // Layer: the base of every single-input layer. The public non-virtual forward()/backward() check
 // shapes, dtype and device and then call the backend implementation. Outputs and input gradients
-// live in buffers the layer owns and reuses, so a warm training step allocates nothing.
+// live in buffers the layer owns and reuses, or in slices of a memory plan's arena
+// (nn/memory_plan.h), so a warm training step allocates nothing.
 //
 // Contract: the input passed to forward() must stay alive and unchanged until backward() of the
-// same step (it is the previous layer's output buffer in a model). backward() works in eval mode
+// same step (it is the previous layer's output buffer in a model) when backward_reads() says the
+// backward reads it; under a training plan an input no backward reads may be overwritten once
+// the forwards that read it have run. backward() works in eval mode
 // too (BatchNorm with running statistics), which the Jacobian checks of acquisition rely on.
 // backward() accumulates (+=) into the parameter gradients in the arena; ParamArena::zero_grad()
 // clears them.

@@ -114,10 +114,8 @@ void* Model::PlanSlot::arena_for(int64_t n, Device on_device, const char* what) 
 
 const Tensor& Model::forward(Context& ctx, const Tensor& x) {
   MemoryPlan& plan = train_plan_.plan;
-  if (train_plan_running_) {  // a training forward that no backward followed
-    train_plan_running_ = false;
+  if (plan.state() == MemoryPlan::State::running)  // a training forward no backward followed
     plan.abandon();
-  }
   if (!training_ || !train_plan_.on || ctx.memory_plan() != nullptr || x.ndim() < 1 ||
       x.dim(0) == 0)
     return forward_impl(ctx, x);
@@ -130,8 +128,7 @@ const Tensor& Model::forward(Context& ctx, const Tensor& x) {
   try {
     const Tensor& y = forward_impl(ctx, x);
     ctx.set_memory_plan(nullptr);
-    train_plan_running_ = true;  // backward() takes the rest of the run
-    return y;
+    return y;  // the run goes on: backward() takes the rest of it
   } catch (...) {
     ctx.set_memory_plan(nullptr);
     plan.abandon();
@@ -140,11 +137,10 @@ const Tensor& Model::forward(Context& ctx, const Tensor& x) {
 }
 
 void Model::backward(Context& ctx, const Tensor& doutput) {
-  if (!train_plan_running_ || ctx.memory_plan() != nullptr) {
+  if (train_plan_.plan.state() != MemoryPlan::State::running || ctx.memory_plan() != nullptr) {
     backward_impl(ctx, doutput);
     return;
   }
-  train_plan_running_ = false;
   PlanScope scope(ctx, train_plan_.plan);
   backward_impl(ctx, doutput);
   train_plan_.plan.end_run();

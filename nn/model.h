@@ -182,8 +182,6 @@ class Model {
   };
   PlanSlot infer_plan_{MemoryPlan::Pass::inference};
   PlanSlot train_plan_{MemoryPlan::Pass::training};
-  // The last forward ran under train_plan_, whose run goes on in backward().
-  bool train_plan_running_ = false;
 
   // Records train_plan_ for x's per-sample shape unless it was tried for it.
   void ensure_training_plan(Context& ctx, const Tensor& x);

@@ -260,6 +260,11 @@ write_report() {
     echo '```'
   fi
 } >"$REPORT"
+# The logs travel packed (a device run brings back at most eight files from $OUT), packed again
+# with each report so that a run cut short still brings back the logs its report points to.
+if [ "$RESULTS" != "$BUILD" ]; then
+  tar -czf "$RESULTS/gpu-logs.tar.gz" -C "$BUILD" logs 2>/dev/null || say "could not pack the logs"
+fi
 }
 
 # ---- 3. GPU tests ----------------------------------------------------------------------------
@@ -334,11 +339,6 @@ fi
 
 # ---- 6. Report --------------------------------------------------------------------------------
 write_report
-# The logs travel packed (the device run brings back at most eight files from $OUT).
-if [ "$RESULTS" != "$BUILD" ]; then
-  tar -czf "$RESULTS/gpu-logs.tar.gz" -C "$BUILD" logs 2>/dev/null ||
-    say "could not pack the logs"
-fi
 say "report: $REPORT (logs in $LOGS)"
 echo
 summary_block

@@ -179,8 +179,12 @@ void run_choice(const kernels::GpuExec& ex, AlgoChoice<Algo>& a, cudnnConvolutio
     cudnnStatus_t s;
     try {
       s = call(a.algo, workspace_of(ex, a.ws, op), a.ws);
-    } catch (const OutOfMemoryError&) {
+    } catch (const OutOfMemoryError& e) {
       if (a.rest.empty()) throw;
+      // Unlike a refusal, this depends on the memory free at first use, so it is said aloud: the
+      // algorithm (and the result's last bits) of this shape differ from a run with more room.
+      fmt::print(stderr, "nsal: {}: {}; trying cuDNN's next algorithm for this shape\n", op,
+                 e.what());
       take_next(a, desc, ws_size, op);
       continue;
     }

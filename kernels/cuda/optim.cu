@@ -35,7 +35,7 @@ __global__ void adam_kernel(float* w, const float* g, float* m, float* v, int64_
 // The factor in double as the CPU computes it, rounded to float once.
 __global__ void clip_scale_kernel(float* x, int64_t n, const double* sumsq, double max_norm) {
   const double coef = max_norm / (sqrt(*sumsq) + 1e-6);
-  if (coef >= 1.0) return;
+  if (!(coef < 1.0)) return;  // as the CPU: a NaN norm scales nothing
   const float c = static_cast<float>(coef);
   NSAL_GRID_STRIDE(i, n) x[i] *= c;
 }
