@@ -1,10 +1,12 @@
 // CPU convolution at the shapes of ResNet-18 for CIFAR (batch 128): forward and forward+backward,
 // median time, GFLOP/s, and the ratio to the sgemm GFLOP/s of the same BLAS measured in this run.
 //
-//   bench_conv_cpu [--quick] [--volumes] [--repeats N] [--batch N] [--filter TEXT] [--csv PATH]
+//   bench_conv_cpu [--quick] [--volumes | --dilated] [--repeats N] [--batch N] [--filter TEXT]
+//                  [--csv PATH]
 //
 // --volumes: the 3D convolutions of resnet18-3d (32^3 single-channel volumes) instead, batch 8
-// unless --batch says otherwise.
+// unless --batch says otherwise. --dilated: the dilated 3x3 convolutions of drn-d-22's levels 5
+// to 7 on a 256x256 input (32x32 planes at stride 8), batch 8 unless --batch says otherwise.
 // --filter keeps the cases whose name contains TEXT.
 //
 // The 3x3 stride-1 shapes run Winograd F(2x2, 3x3) (conv_winograd.h); each is then timed a second
@@ -146,7 +148,7 @@ struct Case {
 }  // namespace
 
 int main(int argc, char** argv) {
-  bool quick = false, volumes = false;
+  bool quick = false, volumes = false, dilated = false;
   int repeats = 0, batch = 0;
   std::string csv_path, filter;
   for (int i = 1; i < argc; ++i) {
@@ -155,6 +157,8 @@ int main(int argc, char** argv) {
       quick = true;
     } else if (a == "--volumes") {
       volumes = true;
+    } else if (a == "--dilated") {
+      dilated = true;
     } else if (a == "--repeats" && i + 1 < argc) {
       repeats = std::atoi(argv[++i]);
     } else if (a == "--batch" && i + 1 < argc) {
@@ -164,15 +168,16 @@ int main(int argc, char** argv) {
     } else if (a == "--csv" && i + 1 < argc) {
       csv_path = argv[++i];
     } else {
-      fmt::print(stderr,
-                 "usage: bench_conv_cpu [--quick] [--volumes] [--repeats N] [--batch N] "
-                 "[--filter TEXT] "
-                 "[--csv PATH]\n");
+      fmt::print(
+          stderr,
+          "usage: bench_conv_cpu [--quick] [--volumes | --dilated] [--repeats N] [--batch N] "
+          "[--filter TEXT] "
+          "[--csv PATH]\n");
       return 2;
     }
   }
   if (repeats <= 0) repeats = quick ? 3 : 7;
-  if (batch <= 0) batch = volumes ? 8 : 128;
+  if (batch <= 0) batch = volumes || dilated ? 8 : 128;
 
   nsal::kernels::BackendInfo info = nsal::kernels::backend_info();
   fmt::print("cpu: {}\nblas: {}\nthreads: {} (OpenMP), batch {}, {} repeats, median\n",
@@ -183,7 +188,8 @@ int main(int argc, char** argv) {
             validate(nsal::kernels::conv2d_shape(4, 8, 6, 6, 40, 3, 3, 1, 1, 1, 4)) &&
             validate(nsal::kernels::conv2d_shape(8, 16, 4, 4, 32, 1, 1, 2, 0)) &&
             validate(nsal::kernels::conv3d_shape(3, 4, 5, 6, 5, 6, 3, 3, 3, 1, 1)) &&
-            validate(nsal::kernels::conv2d_shape(8, 16, 15, 17, 24, 3, 3, 1, 1));  // Winograd
+            validate(nsal::kernels::conv2d_shape(8, 16, 15, 17, 24, 3, 3, 1, 1)) &&   // Winograd
+            validate(nsal::kernels::conv2d_shape(8, 16, 15, 17, 24, 3, 3, 1, 2, 2));  // dilated
   if (!ok) return 1;
   fmt::print("validation against the float64 reference: ok\n");
 
@@ -205,6 +211,13 @@ int main(int argc, char** argv) {
       {"layer4 512->512 4x4 3x3", conv2d_shape(n, 512, 4, 4, 512, 3, 3, 1, 1), true},
       {"layer4 shortcut 256->512 1x1 s2", conv2d_shape(n, 256, 8, 8, 512, 1, 1, 2, 0), true},
   };
+  if (dilated) {
+    cases = {
+        {"level5 256->256 32x32 3x3 d2", conv2d_shape(n, 256, 32, 32, 256, 3, 3, 1, 2, 2), true},
+        {"level6 512->512 32x32 3x3 d4", conv2d_shape(n, 512, 32, 32, 512, 3, 3, 1, 4, 4), true},
+        {"level7 512->512 32x32 3x3 d2", conv2d_shape(n, 512, 32, 32, 512, 3, 3, 1, 2, 2), true},
+    };
+  }
   if (volumes) {
     using nsal::kernels::conv3d_shape;
     cases = {

@@ -1,9 +1,9 @@
 // Winograd F(2x2, 3x3) convolution (kernels/cpu/conv_winograd.h) against the direct float64
 // reference: forward, input gradient, filter gradient, at plane sizes that exercise the partial
 // tiles (odd sides), partial registers (fewer than 16 tile columns) and several registers per
-// tile line (more than 16); one and three threads; float32 (AVX-512 tile loops where compiled)
-// and float64 (plain loops). Then the contract: dx overwritten, dw accumulated, bit-identical
-// repeats, the dispatch of conv_forward/conv_backward and its switch, and bad calls.
+// tile line (more than 16), dilated planes; one and three threads; float32 (AVX-512 tile loops
+// where compiled) and float64 (plain loops). Then the contract: dx overwritten, dw accumulated,
+// bit-identical repeats, the dispatch of conv_forward/conv_backward and its switch, and bad calls.
 //
 // Tolerances: relative to |reference| plus the reference tensor's root mean square, 2e-5 in
 // float32 (the transforms add up to 16 inputs before the products, a few roundings more than
@@ -149,6 +149,36 @@ TEST(ConvWinograd, VolumesInSeveralDepthBands) {
   check_shape<float>(conv3d_shape(2, 64, 9, 32, 32, 8, 3, 3, 3, 1, 1), true);
 }
 
+// Dilated planes (drn-d-22's levels): d^2 phase planes through the plain code, merged back;
+// sides that the dilation divides and sides it does not (phases of unequal sizes, zero past
+// the edge), dilations 2 and 4, one and three threads, both precisions.
+TEST(ConvWinograd, DilatedPlanesMatchReference) {
+  const int64_t cases[][4] = {
+      {8, 8, 2, 0}, {7, 9, 2, 1}, {13, 6, 4, 0}, {5, 3, 4, 1}, {16, 17, 4, 1}};
+  for (int threads : {1, 3}) {
+    Threads t(threads);
+    int64_t i = 0;
+    for (const auto& c : cases) {
+      const ConvShape s = conv2d_shape(1 + i % 3, 3 + i, c[0], c[1], 4 + i, 3, 3, 1, c[2], c[2]);
+      ASSERT_TRUE(conv_winograd_applies(s)) << s.str();
+      check_shape<float>(s, c[3] != 0);
+      check_shape<double>(s, c[3] == 0);
+      ++i;
+    }
+  }
+  // conv_forward takes it for drn-d-22's dilated shapes at a realistic batch.
+  Threads t(2);
+  EXPECT_TRUE(conv_uses_winograd(conv2d_shape(4, 256, 32, 32, 256, 3, 3, 1, 2, 2)));
+  EXPECT_TRUE(conv_uses_winograd(conv2d_shape(4, 512, 32, 32, 512, 3, 3, 1, 4, 4)));
+  const ConvShape s = conv2d_shape(2, 4, 8, 8, 4, 3, 3, 1, 2, 2);
+  const size_t need = conv_winograd_workspace_bytes(s, sizeof(float));
+  std::vector<float> buf(4096);
+  std::vector<char> small(need - 1);
+  EXPECT_THROW(conv_winograd_forward<float>(s, buf.data(), buf.data(), nullptr, buf.data(),
+                                            small.data(), need - 1),
+               ShapeError);
+}
+
 // dx is overwritten and dw accumulated; passes with only one of them give the same values.
 TEST(ConvWinograd, OverwritesDxAndAccumulatesDw) {
   Threads t(2);
@@ -233,7 +263,7 @@ TEST(ConvWinograd, ConvForwardDispatchesAndCanBeSwitchedOff) {
 TEST(ConvWinograd, RejectsOtherGeometriesAndSmallWorkspaces) {
   const ConvShape strided = conv2d_shape(2, 4, 8, 8, 4, 3, 3, 2, 1);
   EXPECT_FALSE(conv_winograd_applies(strided));
-  EXPECT_FALSE(conv_winograd_applies(conv2d_shape(2, 4, 8, 8, 4, 3, 3, 1, 2, 2)));     // dilation
+  EXPECT_FALSE(conv_winograd_applies(conv2d_shape(2, 4, 8, 8, 4, 3, 3, 1, 1, 2)));     // pad != dil
   EXPECT_FALSE(conv_winograd_applies(conv2d_shape(2, 4, 8, 8, 4, 3, 3, 1, 1, 1, 2)));  // groups
   EXPECT_FALSE(conv_winograd_applies(conv2d_shape(2, 4, 8, 8, 4, 5, 5, 1, 2)));
   EXPECT_FALSE(conv_winograd_applies(conv3d_shape(2, 4, 3, 8, 8, 4, 3, 3, 3, 2, 1)));

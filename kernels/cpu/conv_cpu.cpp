@@ -24,8 +24,9 @@ std::atomic<bool> g_winograd{true};
 // filter (16 C K kd values per call), and 8 channels or more.
 bool prefers_winograd(const ConvShape& s, int threads) {
   if (!g_winograd.load(std::memory_order_relaxed) || !conv_winograd_applies(s)) return false;
-  const int64_t tiles = s.n * s.in[0] * ((s.in[1] + 1) / 2) * ((s.in[2] + 1) / 2);
-  return (s.n >= threads || s.in[0] > 1) && tiles >= 512 && std::min(s.c, s.k) >= 8;
+  const ConvShape p = conv_winograd_plain_shape(s);  // a dilated plane's phases
+  const int64_t tiles = p.n * p.in[0] * ((p.in[1] + 1) / 2) * ((p.in[2] + 1) / 2);
+  return (p.n >= threads || p.in[0] > 1) && tiles >= 512 && std::min(p.c, p.k) >= 8;
 }
 
 // Columns per GEMM: fewer waste time on call overhead and on packing the filter, more let the

@@ -7,6 +7,7 @@
 
 #include "kernels/cpu/blas_gemm.h"
 #include "kernels/cpu/scratch_layout.h"
+#include "kernels/cpu/winograd_phases.h"
 #include "kernels/cpu/winograd_tiles.h"
 #include "kernels/error.h"
 
@@ -292,19 +293,53 @@ int for_each_chunk(const Plan& p, F f) {
 
 }  // namespace
 
+namespace {
+
+bool dilated(const ConvShape& s) {
+  return s.dilation[1] > 1;
+}
+
+// Dilated planes: the phase tensors first, then the plain convolution's workspace.
+struct PhaseLayout {
+  ConvShape plain;
+  size_t x_off = 0, y_off = 0, ws_off = 0;  // x: (n', C, ..), y: (n', max(C, K), ..)
+  size_t total = 0;
+};
+
+PhaseLayout phase_layout(const ConvShape& s, size_t elem, int threads) {
+  PhaseLayout l;
+  l.plain = phases::plain_shape(s);
+  const size_t per_channel = static_cast<size_t>(l.plain.n * l.plain.in_size()) * elem;
+  l.y_off = align_up(per_channel * static_cast<size_t>(s.c));
+  l.ws_off = l.y_off + align_up(per_channel * static_cast<size_t>(std::max(s.c, s.k)));
+  l.total = l.ws_off + make_plan(l.plain, elem, threads).total_bytes;
+  return l;
+}
+
+}  // namespace
+
 bool conv_winograd_applies(const ConvShape& s) {
+  // The plane: 3x3, stride 1, padding equal to the dilation (1, or d for a dilated plane).
+  const int64_t d = s.dilation[1];
   const bool plane = s.kernel[1] == 3 && s.kernel[2] == 3 && s.stride[1] == 1 && s.stride[2] == 1 &&
-                     s.pad[1] == 1 && s.pad[2] == 1 && s.dilation[1] == 1 && s.dilation[2] == 1;
-  // Depth: one slice at a time (2D, or a 1x3x3 filter without depth padding), or 3 with padding 1.
+                     s.dilation[2] == d && s.pad[1] == d && s.pad[2] == d;
+  // Depth: one slice at a time (2D, or a 1x3x3 filter without depth padding), or 3 with padding 1;
+  // dilated planes only in 2D.
   const bool depth =
-      s.stride[0] == 1 && ((s.kernel[0] == 1 && s.pad[0] == 0) ||
-                           (s.kernel[0] == 3 && s.pad[0] == 1 && s.dilation[0] == 1));
+      s.stride[0] == 1 && ((s.kernel[0] == 1 && s.pad[0] == 0 && (d == 1 || s.in[0] == 1)) ||
+                           (s.kernel[0] == 3 && s.pad[0] == 1 && s.dilation[0] == 1 && d == 1));
   return plane && depth && s.groups == 1 && s.n > 0;
+}
+
+ConvShape conv_winograd_plain_shape(const ConvShape& s) {
+  return dilated(s) ? phases::plain_shape(s) : s;
 }
 
 size_t conv_winograd_workspace_bytes(const ConvShape& s, size_t elem_bytes, int threads) {
   s.validate();
   if (!conv_winograd_applies(s)) return 0;
+  if (threads <= 0) threads = omp_get_max_threads();
+  if (dilated(s)) return phase_layout(s, elem_bytes, threads).total;
   return make_plan(s, elem_bytes, threads).total_bytes;
 }
 
@@ -312,6 +347,20 @@ template <typename T>
 void conv_winograd_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* y,
                            void* ws, size_t ws_bytes) {
   s.validate();
+  if (dilated(s)) {
+    const PhaseLayout l = phase_layout(s, sizeof(T), omp_get_max_threads());
+    NSAL_CHECK_AS(ShapeError, conv_winograd_applies(s) && ws && ws_bytes >= l.total,
+                  "conv_winograd_forward: {} needs a dilated-plane workspace of {} bytes, got {}",
+                  s.str(), l.total, ws_bytes);
+    char* base = static_cast<char*>(ws);
+    T* px = reinterpret_cast<T*>(base + l.x_off);
+    T* py = reinterpret_cast<T*>(base + l.y_off);
+    const int64_t d = s.dilation[1], h = s.in[1], wd = s.in[2];
+    phases::split(x, s.n, s.c, h, wd, d, px);
+    conv_winograd_forward(l.plain, px, w, bias, py, base + l.ws_off, ws_bytes - l.ws_off);
+    phases::merge(py, s.n, s.k, h, wd, d, y);
+    return;
+  }
   const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
   check_call(s, p, ws_bytes, ws);
   T* u = shared_u<T>(ws);
@@ -327,6 +376,28 @@ void conv_winograd_backward(const ConvShape& s, const T* x, const T* w, const T*
   s.validate();
   NSAL_CHECK_AS(ShapeError, (!dw || x) && (!dx || w),
                 "{}: the filter gradient needs x and the input gradient needs w", s.str());
+  if (dilated(s)) {
+    const PhaseLayout l = phase_layout(s, sizeof(T), omp_get_max_threads());
+    NSAL_CHECK_AS(ShapeError, conv_winograd_applies(s) && ws && ws_bytes >= l.total,
+                  "conv_winograd_backward: {} needs a dilated-plane workspace of {} bytes, got {}",
+                  s.str(), l.total, ws_bytes);
+    char* base = static_cast<char*>(ws);
+    T* px = reinterpret_cast<T*>(base + l.x_off);  // x's phases, then dx's
+    T* pdy = reinterpret_cast<T*>(base + l.y_off);
+    const int64_t d = s.dilation[1], h = s.in[1], wd = s.in[2];
+    phases::split(dy, s.n, s.k, h, wd, d, pdy);
+    if (dw) {
+      phases::split(x, s.n, s.c, h, wd, d, px);
+      conv_winograd_backward(l.plain, px, w, pdy, static_cast<T*>(nullptr), dw, base + l.ws_off,
+                             ws_bytes - l.ws_off);
+    }
+    if (dx) {
+      conv_winograd_backward(l.plain, static_cast<const T*>(nullptr), w, pdy, px,
+                             static_cast<T*>(nullptr), base + l.ws_off, ws_bytes - l.ws_off);
+      phases::merge(px, s.n, s.c, h, wd, d, dx);
+    }
+    return;
+  }
   const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
   check_call(s, p, ws_bytes, ws);
   if (dw) {

@@ -4,6 +4,10 @@
 // channels, done by BLAS GEMMs, then each product tile goes back to a 2x2 output tile. That is
 // 2.25 times fewer multiplications than im2col + GEMM, for a few additions per tile and channel.
 //
+// Dilated planes (dilation d, padding d, as in drn-d-22's levels 5 to 7) split into d^2 phase
+// planes that are plain 3x3 convolutions with padding 1 (winograd_phases.h), which this code
+// then runs as d^2 times as many samples, merging the results back.
+//
 // Volumes (3x3x3 filters with padding 1 in depth too, as in resnet18-3d; or 1x3x3 filters) go
 // slice by slice: an output slice is the sum over the filter's 3 depth taps of plane
 // convolutions of 3 input slices, which in the transformed space is one product whose inner
@@ -29,9 +33,12 @@
 namespace nsal::kernels::cpu {
 
 // Whether the geometry is one these functions compute: a 3x3 filter in the plane with stride 1,
-// padding 1, dilation 1, one group; in depth a filter of 1 without padding or of 3 with padding 1
-// (stride 1).
+// padding equal to the dilation, one group; in depth a filter of 1 without padding or of 3 with
+// padding 1 (stride 1; dilated planes only in 2D).
 bool conv_winograd_applies(const ConvShape& s);
+// The plain (undilated) convolution the work runs as: s itself, or the phase shape of a
+// dilated plane (n d^2 samples of ceil(H/d) x ceil(W/d)).
+ConvShape conv_winograd_plain_shape(const ConvShape& s);
 
 // Bytes of scratch for either function below on `threads` threads (0: omp_get_max_threads()).
 size_t conv_winograd_workspace_bytes(const ConvShape& s, size_t elem_bytes, int threads = 0);
