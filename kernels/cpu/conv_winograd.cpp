@@ -235,15 +235,16 @@ void filter_gradient_chunk(const ConvShape& s, const Plan& p, int64_t c, const T
   }
 }
 
-void check_call(const ConvShape& s, const Plan& p, size_t ws_bytes, const void* ws) {
+void check_call(const ConvShape& s, size_t need, size_t ws_bytes, const void* ws) {
   NSAL_CHECK_AS(ShapeError, conv_winograd_applies(s),
                 "{}: Winograd F(2x2, 3x3) needs a 3x3 filter (of depth 1, or 3 with depth padding "
-                "1), stride 1, padding 1, dilation 1 and one group",
+                "1), stride 1, padding equal to the dilation (dilated planes only in 2D) and one "
+                "group",
                 s.str());
-  NSAL_CHECK_AS(ShapeError, ws_bytes >= p.total_bytes && ws != nullptr,
+  NSAL_CHECK_AS(ShapeError, ws_bytes >= need && ws != nullptr,
                 "{}: the workspace holds {} bytes, {} needed (conv_winograd_workspace_bytes with "
                 "{} threads)",
-                s.str(), ws_bytes, p.total_bytes, omp_get_max_threads());
+                s.str(), ws_bytes, need, omp_get_max_threads());
 }
 
 // Transforms the filters of w (K, C, kd, 3, 3) into u (16, K, kd x C), row (t, c) for filter
@@ -316,6 +317,13 @@ PhaseLayout phase_layout(const ConvShape& s, size_t elem, int threads) {
   return l;
 }
 
+// The layout of a call on a dilated plane, checked as check_call checks a plain one.
+PhaseLayout checked_phase_layout(const ConvShape& s, size_t elem, size_t ws_bytes, const void* ws) {
+  const PhaseLayout l = phase_layout(s, elem, omp_get_max_threads());
+  check_call(s, l.total, ws_bytes, ws);
+  return l;
+}
+
 }  // namespace
 
 bool conv_winograd_applies(const ConvShape& s) {
@@ -348,10 +356,7 @@ void conv_winograd_forward(const ConvShape& s, const T* x, const T* w, const T* 
                            void* ws, size_t ws_bytes) {
   s.validate();
   if (dilated(s)) {
-    const PhaseLayout l = phase_layout(s, sizeof(T), omp_get_max_threads());
-    NSAL_CHECK_AS(ShapeError, conv_winograd_applies(s) && ws && ws_bytes >= l.total,
-                  "conv_winograd_forward: {} needs a dilated-plane workspace of {} bytes, got {}",
-                  s.str(), l.total, ws_bytes);
+    const PhaseLayout l = checked_phase_layout(s, sizeof(T), ws_bytes, ws);
     char* base = static_cast<char*>(ws);
     T* px = reinterpret_cast<T*>(base + l.x_off);
     T* py = reinterpret_cast<T*>(base + l.y_off);
@@ -362,7 +367,7 @@ void conv_winograd_forward(const ConvShape& s, const T* x, const T* w, const T* 
     return;
   }
   const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
-  check_call(s, p, ws_bytes, ws);
+  check_call(s, p.total_bytes, ws_bytes, ws);
   T* u = shared_u<T>(ws);
   transform_filters(s, w, false, u);
   for_each_chunk(p, [&](int64_t c, int t, bool) {
@@ -377,10 +382,7 @@ void conv_winograd_backward(const ConvShape& s, const T* x, const T* w, const T*
   NSAL_CHECK_AS(ShapeError, (!dw || x) && (!dx || w),
                 "{}: the filter gradient needs x and the input gradient needs w", s.str());
   if (dilated(s)) {
-    const PhaseLayout l = phase_layout(s, sizeof(T), omp_get_max_threads());
-    NSAL_CHECK_AS(ShapeError, conv_winograd_applies(s) && ws && ws_bytes >= l.total,
-                  "conv_winograd_backward: {} needs a dilated-plane workspace of {} bytes, got {}",
-                  s.str(), l.total, ws_bytes);
+    const PhaseLayout l = checked_phase_layout(s, sizeof(T), ws_bytes, ws);
     char* base = static_cast<char*>(ws);
     T* px = reinterpret_cast<T*>(base + l.x_off);  // x's phases, then dx's
     T* pdy = reinterpret_cast<T*>(base + l.y_off);
@@ -399,7 +401,7 @@ void conv_winograd_backward(const ConvShape& s, const T* x, const T* w, const T*
     return;
   }
   const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
-  check_call(s, p, ws_bytes, ws);
+  check_call(s, p.total_bytes, ws_bytes, ws);
   if (dw) {
     const int team = for_each_chunk(p, [&](int64_t c, int t, bool first) {
       filter_gradient_chunk(s, p, c, x, dy, first ? T(0) : T(1), thread_scratch<T>(p, ws, t));
