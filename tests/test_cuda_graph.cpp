@@ -12,6 +12,7 @@
 #ifdef NSAL_WITH_CUDA
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/gpu_handles.h"
+#include "tests/cuda_graph_capture.h"
 #endif
 
 namespace nsal {
@@ -130,27 +131,12 @@ TEST(CudaGraph, TrainingStepCapturesAndReplaysBitwise) {
   auto eager = net.results();
   const size_t ws = ctx.workspace_bytes();
 
-  cudaStream_t stream = ex.handles->stream();
-  cudaGraph_t graph = nullptr;
-  NSAL_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-  try {
-    net.step(ex);
-  } catch (...) {
-    cudaStreamEndCapture(stream, &graph);
-    if (graph) cudaGraphDestroy(graph);
-    throw;
-  }
-  NSAL_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
-  cudaGraphExec_t exec = nullptr;
-  NSAL_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
+  testing::CapturedGraph graph(ex.handles->stream(), [&] { net.step(ex); });
   // Poison the outputs so that the replay has to write them.
   for (Tensor* t : {&net.dx, &net.dw, &net.dwl})
     gpu::fill(ex, f32(*t), t->numel(), -7.f);
-  NSAL_CUDA_CHECK(cudaGraphLaunch(exec, stream));
-  NSAL_CUDA_CHECK(cudaStreamSynchronize(stream));
+  graph.replay();
   auto replay = net.results();
-  cudaGraphExecDestroy(exec);
-  cudaGraphDestroy(graph);
 
   EXPECT_EQ(ctx.workspace_bytes(), ws) << "the captured step grew the workspace";
   const char* names[] = {"loss",  "norm2", "dx",  "dw",           "dgamma",

@@ -21,6 +21,7 @@
 #ifdef NSAL_WITH_CUDA
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/gpu_handles.h"
+#include "tests/cuda_graph_capture.h"
 #endif
 
 namespace nsal {
@@ -280,23 +281,9 @@ TEST_F(CudaModels, TrainingStepAndScoringPassCaptureInAGraph) {
     std::vector<double> eager = result();
     const size_t ws = ctx.workspace_bytes();
     reset();
-    cudaGraph_t graph = nullptr;
-    NSAL_CUDA_CHECK(cudaStreamBeginCapture(stream, cudaStreamCaptureModeGlobal));
-    try {
-      body();
-    } catch (...) {
-      cudaStreamEndCapture(stream, &graph);
-      if (graph) cudaGraphDestroy(graph);
-      throw;
-    }
-    NSAL_CUDA_CHECK(cudaStreamEndCapture(stream, &graph));
-    cudaGraphExec_t exec = nullptr;
-    NSAL_CUDA_CHECK(cudaGraphInstantiate(&exec, graph, 0));
-    NSAL_CUDA_CHECK(cudaGraphLaunch(exec, stream));
-    NSAL_CUDA_CHECK(cudaStreamSynchronize(stream));
+    testing::CapturedGraph graph(stream, body);
+    graph.replay();
     std::vector<double> replay = result();
-    cudaGraphExecDestroy(exec);
-    cudaGraphDestroy(graph);
     EXPECT_EQ(ctx.workspace_bytes(), ws) << "the captured pass grew the workspace";
     return std::make_pair(eager, replay);
   };
