@@ -4,7 +4,9 @@ with `nsal score` (scripts/bench_ns_vs_torch.sh): the same checkpoint (loaded in
 equivalent torch model), the same pool, K draws with one global xi = lambda ||theta|| / ||dtheta||,
 R(x) = mean_k ||softmax(f(x)) - softmax(f_k(x))||^2. Weights are perturbed through one flat
 buffer (normal_ + add_) and restored from a saved copy, the fastest of the PyTorch variants.
-Prints the seconds of the scoring (data loading excluded) and writes the scores as CSV."""
+Prints the seconds of the scoring (data loading excluded) and writes the scores as CSV.
+--device cuda runs it on the GPU (TF32 off for fp32; --math bf16: channels-last and bf16
+autocast for the forward passes, the perturbation in fp32), timed after synchronising."""
 import argparse
 import os
 import sys
@@ -30,14 +32,21 @@ def load_pool(path, indices):
 
 
 @torch.no_grad()
-def score(model, x, draws, lam, batch, seed):
+def score(model, x, draws, lam, batch, seed, bf16=False):
     torch.manual_seed(seed)
     params = [p for p in model.parameters()]
     flat = torch.nn.utils.parameters_to_vector(params)
     saved = flat.clone()
     batches = list(torch.split(x, batch))
-    clean = [torch.softmax(model(b), dim=1) for b in batches]
-    scores = torch.zeros(x.shape[0], dtype=torch.float64)
+
+    def probs(b):
+        if not bf16:
+            return torch.softmax(model(b), dim=1)
+        with torch.autocast(device_type=b.device.type, dtype=torch.bfloat16):
+            return torch.softmax(model(b).float(), dim=1)
+
+    clean = [probs(b) for b in batches]
+    scores = torch.zeros(x.shape[0], dtype=torch.float64, device=x.device)
     noise = torch.empty_like(flat)
     theta = flat.norm()
     for _ in range(draws):
@@ -46,7 +55,7 @@ def score(model, x, draws, lam, batch, seed):
         torch.nn.utils.vector_to_parameters(flat, params)
         first = 0
         for b, c in zip(batches, clean):
-            p = torch.softmax(model(b), dim=1)
+            p = probs(b)
             scores[first:first + b.shape[0]] += ((p - c) ** 2).sum(dim=1).double()
             first += b.shape[0]
         flat.copy_(saved)
@@ -64,21 +73,42 @@ def main():
     ap.add_argument("--batch-size", type=int, default=500)
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--csv", default="")
+    ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
+    ap.add_argument("--math", default="fp32", choices=["fp32", "bf16"])
     a = ap.parse_args()
     torch.set_num_threads(a.threads)
+    dev = torch.device(a.device)
+    if a.device == "cuda":
+        torch.backends.cudnn.allow_tf32 = False
+        torch.backends.cuda.matmul.allow_tf32 = False
     sd, meta = state_dict_from_h5(a.checkpoint)
     model = nsal_torch_models.make(meta["arch"], int(meta["in_channels"]), int(meta["classes"]))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
-    model.eval()
+    model.eval().to(dev)
     idx = np.loadtxt(a.indices, dtype=np.int64, ndmin=1)
-    x = load_pool(a.dataset, idx)
-    t0 = time.perf_counter()
-    s = score(model, x, a.draws, a.lam, a.batch_size, 0)
-    seconds = time.perf_counter() - t0
-    print(f"torch {torch.__version__}: scored {len(idx)} samples, K = {a.draws}, "
-          f"{a.threads} threads: {seconds:.2f} s")
+    x = load_pool(a.dataset, idx).to(dev)
+    bf16 = a.math == "bf16"
+    if bf16 and a.device == "cuda":
+        model = model.to(memory_format=torch.channels_last)
+        x = x.contiguous(memory_format=torch.channels_last)
+
+    def run():
+        if a.device == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        s = score(model, x, a.draws, a.lam, a.batch_size, 0, bf16)
+        if a.device == "cuda":
+            torch.cuda.synchronize()
+        return s, time.perf_counter() - t0
+
+    if a.device == "cuda":
+        run()  # warm-up: cuDNN set-up, allocator
+    s, seconds = run()
+    where = f"{a.threads} threads" if a.device == "cpu" else torch.cuda.get_device_name(dev)
+    print(f"torch {torch.__version__}: scored {len(idx)} samples, K = {a.draws}, {a.math}, "
+          f"{where}: {seconds:.2f} s")
     if a.csv:
-        np.savetxt(a.csv, np.stack([np.sort(idx), s.numpy()], axis=1), delimiter=",",
+        np.savetxt(a.csv, np.stack([np.sort(idx), s.cpu().numpy()], axis=1), delimiter=",",
                    header="index,score", comments="", fmt=["%d", "%.9g"])
 
 

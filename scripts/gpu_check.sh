@@ -251,6 +251,16 @@ write_report() {
     cat "$LOGS/$b.log" 2>/dev/null | head -120
     echo '```'
   done
+  for m in fp32 bf16; do
+    if [ -f "$LOGS/torch_ns_gpu_$m.log" ]; then
+      echo
+      echo "## torch_noise_stability.py --device cuda --math $m (peer of bench_ns_gpu)"
+      echo
+      echo '```'
+      tail -5 "$LOGS/torch_ns_gpu_$m.log"
+      echo '```'
+    fi
+  done
   if [ -f "$LOGS/torch_models_gpu.log" ]; then
     echo
     echo "## torch_models_gpu"
@@ -295,6 +305,8 @@ if [ "$BUILD_OK" = 1 ]; then
     [ -x "$exe" ] || continue
     if [ "$b" = bench_perturb ]; then
       run_step "$b" 120 "$exe" --out "$RESULTS/$b.json"
+    elif [ "$b" = bench_ns_gpu ]; then  # (full builds only: it runs acquisition's scoring code)
+      run_step "$b" 150 "$exe" --out "$BUILD/ns"
     else
       run_step "$b" 150 "$exe" "$RESULTS/$b.csv"
     fi
@@ -310,6 +322,17 @@ if [ "$BUILD_OK" = 1 ] && [ "${HAVE[torch]}" = yes ]; then
   elif [ "$STEP_RC" != 0 ]; then
     FAILURES+=("torch_models_gpu: exit $STEP_RC (logs/torch_models_gpu.log)")
   fi
+fi
+
+# The PyTorch peer of bench_ns_gpu: the same checkpoint and pool, fp32 and bf16.
+if [ "$BUILD_OK" = 1 ] && [ "${HAVE[torch]}" = yes ] && [ -s "$BUILD/ns/ns_checkpoint.h5" ]; then
+  seq 0 9999 >"$BUILD/ns/pool.txt"
+  for math in fp32 bf16; do
+    run_step "torch_ns_gpu_$math" 120 python3 -u benchmarks/torch_noise_stability.py \
+      "$BUILD/ns/ns_checkpoint.h5" --dataset "$BUILD/ns/ns_pool.h5" --indices "$BUILD/ns/pool.txt" \
+      --batch-size 1000 --device cuda --math "$math"
+    [ "$STEP_RC" = 0 ] || FAILURES+=("torch_ns_gpu_$math: exit $STEP_RC (logs/torch_ns_gpu_$math.log)")
+  done
 fi
 
 # ---- 5. The GPU tests again under compute-sanitizer (last: they are the slowest step) ------------

@@ -1,0 +1,170 @@
+// Noise-stability scoring as acquisition runs it (al::noise_stability_scores, the `paper`
+// preset) on resnet18-cifar over a pool of CIFAR-shaped images, K draws, in strict fp32 and in
+// bf16 math, on the GPU (or the CPU with --device cpu): seconds with the split that `nsal score`
+// prints, and how much the top-N set changes from fp32 to bf16. The model is first trained for
+// a few steps on the pool (synthetic images of 10 classes) so that its outputs are not uniform.
+// With --out DIR it writes the checkpoint and the pool as a dataset, so that
+// benchmarks/torch_noise_stability.py scores the same weights and pool in PyTorch
+// (scripts/gpu_check.sh runs both).
+//
+//   bench_ns_gpu [--pool N] [--draws K] [--batch B] [--budget N] [--device cuda|cpu] [--out DIR]
+//
+// Defaults: pool 10000, K 10, batch 1000, budget 1000, cuda (skipped, exit 0, when none answers).
+#include <fmt/format.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdlib>
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "al/noise_stability.h"
+#include "al/strategy.h"
+#include "benchmarks/gpu_bench_skip.h"
+#include "data/dataset.h"
+#include "data/synth.h"
+#include "kernels/backend_info.h"
+#include "nn/checkpoint.h"
+#include "nn/losses.h"
+#include "nn/models/registry.h"
+#include "nn/optim/optimizer.h"
+
+namespace {
+
+using namespace nsal;
+
+struct Options {
+  int64_t pool = 10000;
+  int draws = 10, batch = 1000;
+  int64_t budget = 1000;
+  std::string device = "cuda", out;
+};
+
+Options parse(int argc, char** argv) {
+  Options o;
+  for (int i = 1; i < argc; ++i) {
+    const std::string a = argv[i];
+    auto value = [&]() -> std::string {
+      if (i + 1 >= argc) throw Error(fmt::format("{} needs a value", a));
+      return argv[++i];
+    };
+    if (a == "--pool")
+      o.pool = std::atoll(value().c_str());
+    else if (a == "--draws")
+      o.draws = std::atoi(value().c_str());
+    else if (a == "--batch")
+      o.batch = std::atoi(value().c_str());
+    else if (a == "--budget")
+      o.budget = std::atoll(value().c_str());
+    else if (a == "--device")
+      o.device = value();
+    else if (a == "--out")
+      o.out = value();
+    else
+      throw Error(fmt::format(
+          "unknown argument '{}'; usage: bench_ns_gpu [--pool N] [--draws K] [--batch B] "
+          "[--budget N] [--device cuda|cpu] [--out DIR]",
+          a));
+  }
+  NSAL_CHECK(o.pool > 0 && o.draws > 0 && o.batch > 0 && o.budget > 0 && o.budget <= o.pool,
+             "bench_ns_gpu: pool, draws, batch and budget must be positive, budget <= pool");
+  NSAL_CHECK(o.device == "cuda" || o.device == "cpu", "--device: cuda or cpu, got '{}'", o.device);
+  return o;
+}
+
+// A few SGD steps over the pool (training mode), so that the scores have something to measure.
+void train_briefly(Model& m, Context& ctx, const data::Dataset& d) {
+  Sgd opt(m.arena(), SgdOptions{0.05f, 0.9f, 0.0f, 5e-4f, false});
+  CrossEntropyLoss ce;
+  m.set_training(true);
+  const int64_t b = std::min<int64_t>(256, d.size());
+  for (int64_t first = 0; first + b <= d.size() && first < 20 * b; first += b) {
+    Tensor x = d.x.slice0(first, first + b).to(ctx.device());
+    Tensor y = d.y.slice0(first, first + b).to(ctx.device());
+    opt.zero_grad(ctx);
+    ce.forward_async(ctx, m.forward(ctx, x), y);
+    m.backward(ctx, ce.backward(ctx));
+    opt.step(ctx);
+  }
+  ctx.synchronize();
+  m.set_training(false);
+}
+
+}  // namespace
+
+int main(int argc, char** argv) {
+  try {
+    const Options o = parse(argc, argv);
+    if (o.device == "cuda" && !nsal::bench::gpu_available("bench_ns_gpu")) return 0;
+    const Device device = o.device == "cuda" ? Device::cuda(0) : Device::cpu();
+    const kernels::BackendInfo info = kernels::backend_info();
+    fmt::print("bench_ns_gpu: {} | cpu {}\n",
+               device.is_cuda() && !info.gpus.empty() ? info.gpus.front().name : "CPU",
+               info.cpu_name);
+    fmt::print(
+        "paper preset, resnet18-cifar, pool {} synthetic 3x32x32 images, K = {}, lambda 1e-3, "
+        "batch {}, top {} selected; cuDNN algorithms deterministic only (the default){}\n\n",
+        o.pool, o.draws, o.batch, o.budget,
+        device.is_cuda() ? "" : "; the CPU computes in fp32 whatever the math mode");
+
+    data::SynthOptions so;
+    so.train = o.pool;
+    so.test = 10;
+    so.classes = 10;
+    so.size = 32;
+    so.channels = 3;
+    so.seed = 7;
+    data::Dataset train = data::synth_images(so, "train"), test = data::synth_images(so, "test");
+    Context ctx(device);
+    auto model = make_model({"resnet18-cifar", 3, 10});
+    model->build(device, 1);
+    train_briefly(*model, ctx, train);
+    if (!o.out.empty()) {
+      std::filesystem::create_directories(o.out);
+      save_checkpoint(o.out + "/ns_checkpoint.h5", *model, nullptr, CheckpointMeta{});
+      data::WriteOptions wo;
+      wo.force = true;
+      data::write_dataset(o.out + "/ns_pool.h5", train, test, wo);
+    }
+
+    al::NoiseStabilityConfig cfg;
+    cfg.draws = o.draws;
+    std::vector<int64_t> pool(static_cast<size_t>(o.pool));
+    for (int64_t i = 0; i < o.pool; ++i)
+      pool[static_cast<size_t>(i)] = i;
+    fmt::print("{:<6} {:>9} {:>9} {:>14} {:>12} {:>10}\n", "math", "total s", "clean s",
+               "perturb+rst s", "perturbed s", "select s");
+    std::vector<int64_t> selected[2];
+    const MathMode modes[2] = {MathMode::strict_fp32, MathMode::bf16};
+    for (int i = 0; i < 2; ++i) {
+      ctx.set_math_mode(modes[i]);
+      al::noise_stability_scores(*model, ctx, train, pool, cfg, o.batch, 3);  // warm-up
+      const auto t0 = std::chrono::steady_clock::now();
+      al::NoiseStabilityResult r =
+          al::noise_stability_scores(*model, ctx, train, pool, cfg, o.batch, 3);
+      const auto t1 = std::chrono::steady_clock::now();
+      selected[i] = al::top_candidates(r.scores, pool, o.budget);
+      const auto t2 = std::chrono::steady_clock::now();
+      const double total = std::chrono::duration<double>(t2 - t0).count();
+      fmt::print("{:<6} {:>9.3f} {:>9.3f} {:>14.4f} {:>12.3f} {:>10.4f}{}\n",
+                 math_mode_name(modes[i]), total, r.timing.clean_seconds, r.timing.perturb_seconds,
+                 r.timing.perturbed_seconds, std::chrono::duration<double>(t2 - t1).count(),
+                 r.nonfinite ? fmt::format("  ({} non-finite)", r.nonfinite) : "");
+    }
+    std::vector<int64_t> a = selected[0], b = selected[1];
+    std::sort(a.begin(), a.end());
+    std::sort(b.begin(), b.end());
+    std::vector<int64_t> both;
+    std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(both));
+    fmt::print("\nselected set, bf16 against fp32: {} of {} the same ({:.1f}%)\n", both.size(),
+               o.budget, 100.0 * static_cast<double>(both.size()) / static_cast<double>(o.budget));
+    if (!o.out.empty())
+      fmt::print("wrote {0}/ns_checkpoint.h5 and {0}/ns_pool.h5 for torch_noise_stability.py\n",
+                 o.out);
+    return 0;
+  } catch (const std::exception& e) {
+    fmt::print(stderr, "bench_ns_gpu: {}\n", e.what());
+    return 1;
+  }
+}
