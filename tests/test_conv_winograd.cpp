@@ -172,14 +172,25 @@ TEST(ConvWinograd, DilatedPlanesMatchReference) {
   EXPECT_TRUE(conv_uses_winograd(conv2d_shape(4, 512, 32, 32, 512, 3, 3, 1, 4, 4)));
 }
 
+// Random x, w and dy for a shape, and a Winograd workspace for it.
+struct PassData {
+  std::vector<float> x, w, dy;
+  std::vector<char> ws;
+  PassData(const ConvShape& s, uint64_t seed)
+      : x(random_values<float>(s.x_numel(), seed)),
+        w(random_values<float>(s.w_numel(), seed + 1)),
+        dy(random_values<float>(s.y_numel(), seed + 2)),
+        ws(conv_winograd_workspace_bytes(s, sizeof(float))) {}
+};
+
 // dx is overwritten and dw accumulated; passes with only one of them give the same values.
 TEST(ConvWinograd, OverwritesDxAndAccumulatesDw) {
   Threads t(2);
   const ConvShape s = conv2d_shape(5, 6, 9, 10, 7, 3, 3, 1, 1);
-  const auto x = random_values<float>(s.x_numel(), 5), w = random_values<float>(s.w_numel(), 6),
-             dy = random_values<float>(s.y_numel(), 7);
-  const size_t bytes = conv_winograd_workspace_bytes(s, sizeof(float));
-  std::vector<char> ws(bytes);
+  PassData d(s, 5);
+  const auto &x = d.x, &w = d.w, &dy = d.dy;
+  auto& ws = d.ws;
+  const size_t bytes = ws.size();
   std::vector<float> dx_both(x.size(), 3.0f), dw_both(w.size(), 0.0f);
   conv_winograd_backward<float>(s, x.data(), w.data(), dy.data(), dx_both.data(), dw_both.data(),
                                 ws.data(), bytes);
@@ -198,10 +209,10 @@ TEST(ConvWinograd, OverwritesDxAndAccumulatesDw) {
 TEST(ConvWinograd, RepeatsBitForBit) {
   Threads t(3);
   const ConvShape s = conv2d_shape(7, 16, 12, 20, 8, 3, 3, 1, 1);
-  const auto x = random_values<float>(s.x_numel(), 8), w = random_values<float>(s.w_numel(), 9),
-             dy = random_values<float>(s.y_numel(), 10);
-  const size_t bytes = conv_winograd_workspace_bytes(s, sizeof(float));
-  std::vector<char> ws(bytes);
+  PassData d(s, 8);
+  const auto &x = d.x, &w = d.w, &dy = d.dy;
+  auto& ws = d.ws;
+  const size_t bytes = ws.size();
   std::vector<float> y[2], dx[2], dw[2];
   for (int r = 0; r < 2; ++r) {
     y[r].resize(static_cast<size_t>(s.y_numel()));

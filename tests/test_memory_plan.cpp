@@ -6,6 +6,7 @@
 // and a model that cannot run one sample falls back to its own buffers.
 #include <gtest/gtest.h>
 
+#include <memory>
 #include <random>
 #include <string>
 #include <vector>
@@ -129,15 +130,25 @@ size_t layer_output_bytes(const Model& m) {
   return sum;
 }
 
+// Two models of one spec built from one seed: `planned` runs with the memory plans, `plain` is
+// the reference; both in eval mode unless `training`.
+struct TwinModels {
+  std::unique_ptr<Model> planned, plain;
+  TwinModels(const ModelSpec& spec, uint64_t seed, DType dtype = DType::f32, bool training = false)
+      : planned(make_model(spec)), plain(make_model(spec)) {
+    for (Model* m : {planned.get(), plain.get()}) {
+      m->build(Device::cpu(), seed, dtype);
+      m->set_training(training);
+    }
+  }
+};
+
 TEST(MemoryPlan, EveryModelInfersExactlyWhatForwardComputes) {
   for (const ModelCase& c : model_cases()) {
     SCOPED_TRACE(c.spec.arch);
-    auto planned = make_model(c.spec);
-    auto plain = make_model(c.spec);
-    planned->build(Device::cpu(), 3);
-    plain->build(Device::cpu(), 3);
-    planned->set_training(false);
-    plain->set_training(false);
+    TwinModels twins(c.spec, 3);
+    Model* planned = twins.planned.get();
+    Model* plain = twins.plain.get();
     Context ctx;
     std::mt19937_64 rng(5);
     const bool volumes = c.per_sample.size() == 4;  // keep the 3-D model's batches small
@@ -164,12 +175,9 @@ TEST(MemoryPlan, EveryModelInfersExactlyWhatForwardComputes) {
 
 // A new per-sample shape (segmentation: any H, W) records a new plan.
 TEST(MemoryPlan, NewInputShapesGetNewPlans) {
-  auto planned = make_model({"drn-d-22", 3, 3});
-  auto plain = make_model({"drn-d-22", 3, 3});
-  planned->build(Device::cpu(), 4);
-  plain->build(Device::cpu(), 4);
-  planned->set_training(false);
-  plain->set_training(false);
+  TwinModels twins({"drn-d-22", 3, 3}, 4);
+  Model* planned = twins.planned.get();
+  Model* plain = twins.plain.get();
   Context ctx;
   std::mt19937_64 rng(6);
   size_t previous = 0;
@@ -270,20 +278,13 @@ TEST(MemoryPlan, ModesThatNeedForwardGetForward) {
   EXPECT_GT(m->inference_bytes_per_sample(), 0u);
 }
 
-}  // namespace
-}  // namespace nsal
-
-namespace nsal {
-namespace {
-
 // Two training steps of a model with the training plan against the same model without it.
 void check_training_with_plan(const ModelSpec& spec, const Shape& per_sample, int64_t n,
                               bool expect_plan) {
   SCOPED_TRACE(spec.arch);
-  auto planned = make_model(spec);
-  auto plain = make_model(spec);
-  planned->build(Device::cpu(), 12);
-  plain->build(Device::cpu(), 12);
+  TwinModels twins(spec, 12, DType::f32, /*training=*/true);
+  Model* planned = twins.planned.get();
+  Model* plain = twins.plain.get();
   plain->set_training_plan(false);
   Context ctx;
   std::mt19937_64 rng(13);
@@ -291,7 +292,7 @@ void check_training_with_plan(const ModelSpec& spec, const Shape& per_sample, in
     Tensor x(with_batch(n, per_sample));
     fill_uniform(x, rng);
     std::vector<double> outputs[2], grads[2], buffers[2];
-    Model* models[2] = {planned.get(), plain.get()};
+    Model* models[2] = {planned, plain};
     Tensor dy;
     for (int i = 0; i < 2; ++i) {
       Model& m = *models[i];
