@@ -2,6 +2,7 @@
 // over <path>. A process killed at any point leaves either the old file or the new one.
 #pragma once
 
+#include <cstdint>
 #include <string>
 #include <vector>
 

@@ -6,6 +6,11 @@
 # libpng, libjpeg) are not carried: without them the GPU machine builds the core only
 # (-DNSAL_ALLOW_PARTIAL=ON), which is all scripts/gpu_check.sh needs.
 #
+# It also builds (in build/, the CUDA backend for sm_80 and sm_90) and copies this tree's GPU test
+# binary and GPU benchmarks into shared-deps/prebuilt/, with libfmt, the one runtime library
+# they link that an Ubuntu GPU machine may lack: gpu_check.sh runs them when its own build fails
+# there (NSAL_CARRY_PREBUILT=0 skips this part; NSAL_PREBUILT_DIR names another build folder).
+#
 #   scripts/gpu_carry.sh [dest]      (default: shared-deps next to this script's repository)
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -47,6 +52,39 @@ if [ -f /usr/src/googletest/CMakeLists.txt ]; then
   echo "googletest $(dpkg-query -W -f='${Version}' googletest 2>/dev/null || echo '?'): sources" >>"$manifest"
 else
   echo "missing googletest sources" >>"$manifest"
+fi
+
+# Prebuilt GPU binaries: a fallback for a GPU machine whose own build fails.
+if [ "${NSAL_CARRY_PREBUILT:-1}" = 1 ]; then
+  bdir="${NSAL_PREBUILT_DIR:-build}"
+  bins=(nsal_cuda_tests bench_layers_gpu bench_models_gpu bench_perturb bench_ns_gpu)
+  if [ ! -f "$bdir/CMakeCache.txt" ]; then
+    scripts/build.sh -DNSAL_REQUIRE_CUDA=ON >/dev/null
+  fi
+  # Only the targets this build folder knows (bench_ns_gpu needs the full build).
+  known=()
+  for b in "${bins[@]}"; do
+    cmake --build "$bdir" --target help 2>/dev/null | grep -qE "^($b: |\.\.\. $b\$)" && known+=("$b")
+  done
+  cmake --build "$bdir" -j "$(nproc)" --target "${known[@]}"
+  rm -rf "$dest/prebuilt"
+  mkdir -p "$dest/prebuilt/bin" "$dest/prebuilt/lib"
+  for b in "${known[@]}"; do
+    for d in tests benchmarks; do
+      [ -x "$bdir/$d/$b" ] && cp "$bdir/$d/$b" "$dest/prebuilt/bin/"
+    done
+  done
+  fmt_lib="$(ldd "$dest/prebuilt/bin/nsal_cuda_tests" | awk '/libfmt\.so/ {print $3; exit}')"
+  [ -n "$fmt_lib" ] && cp -L "$fmt_lib" "$dest/prebuilt/lib/"
+  {
+    echo "commit $(git rev-parse HEAD)$(git status --porcelain -uno | grep -q . && echo ' (with uncommitted changes)')"
+    echo "built on $(. /etc/os-release && echo "$PRETTY_NAME"), $(g++ --version | head -1)"
+    echo "nvcc $(nvcc --version | grep -oE 'release [0-9.]+'), cuDNN headers $(grep -hE '#define CUDNN_(MAJOR|MINOR|PATCHLEVEL) ' \
+      /usr/include/cudnn_version.h /usr/local/cuda/include/cudnn_version.h 2>/dev/null | head -3 | awk '{print $3}' | paste -sd.)"
+    echo "architectures $(grep -rhoE 'sm_[0-9]+a?' "$bdir/build.ninja" "$bdir"/CMakeFiles/*.dir/flags.make 2>/dev/null | sort -u | paste -sd' ')"
+    echo "binaries ${known[*]}"
+  } >"$dest/prebuilt/MANIFEST"
+  echo "prebuilt: $(tr '\n' ';' <"$dest/prebuilt/MANIFEST")" >>"$manifest"
 fi
 
 du -sh "$dest" | awk '{print "gpu_carry: " $2 " holds " $1}'

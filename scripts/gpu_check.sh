@@ -15,7 +15,9 @@
 # report when the tree travelled without .git.
 # Missing header-only dependencies can be carried in shared-deps/ (scripts/gpu_carry.sh);
 # without matio/cairo/libpng/libjpeg only the core is built (-DNSAL_ALLOW_PARTIAL=ON), which is
-# all this check needs.
+# all this check needs. When the build here fails (or NSAL_GPU_SKIP_BUILD=1), the GPU binaries
+# that gpu_carry.sh built on a CPU machine (shared-deps/prebuilt/) run instead, and the report
+# says so and names their commit; a failed build stays a failure.
 #
 #   scripts/gpu_check.sh            (from anywhere; it works in the repository root)
 #
@@ -133,10 +135,14 @@ say "GPU: ${GPU_NAME:-none answers} (building for sm_$CC)"
 GEN=(-G Ninja)
 [ "${HAVE[ninja]}" = yes ] || GEN=(-G "Unix Makefiles")
 BUILD_OK=0
-run_step configure 90 cmake -S . -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release \
-  -DCMAKE_CUDA_ARCHITECTURES="$CC" -DNSAL_REQUIRE_CUDA=ON -DNSAL_ALLOW_PARTIAL=ON \
-  -DNSAL_TESTS=ON -DNSAL_BENCHMARKS=ON "${CUDNN_ARGS[@]}"
-if [ "$STEP_RC" = 0 ]; then
+configure_and_build() {
+  run_step configure 90 cmake -S . -B "$BUILD" "${GEN[@]}" -DCMAKE_BUILD_TYPE=Release \
+    -DCMAKE_CUDA_ARCHITECTURES="$CC" -DNSAL_REQUIRE_CUDA=ON -DNSAL_ALLOW_PARTIAL=ON \
+    -DNSAL_TESTS=ON -DNSAL_BENCHMARKS=ON "${CUDNN_ARGS[@]}"
+  if [ "$STEP_RC" != 0 ]; then
+    FAILURES+=("configure failed (exit $STEP_RC): logs/configure.log")
+    return
+  fi
   TARGETS=(nsal_cuda_tests)
   BENCH_TARGETS=$(cmake --build "$BUILD" --target help 2>/dev/null |
     grep -oE 'bench_[a-z0-9_]*gpu[a-z0-9_]*|bench_perturb' | sort -u)
@@ -144,8 +150,45 @@ if [ "$STEP_RC" = 0 ]; then
   run_step build 240 cmake --build "$BUILD" -j "$JOBS" --target "${TARGETS[@]}"
   BUILD_SECONDS=$STEP_SECONDS
   [ "$STEP_RC" = 0 ] && BUILD_OK=1 || FAILURES+=("build failed (exit $STEP_RC): logs/build.log")
+}
+if [ "${NSAL_GPU_SKIP_BUILD:-0}" = 1 ]; then
+  WARNINGS+=("build skipped (NSAL_GPU_SKIP_BUILD=1)")
+  [ -x shared-deps/prebuilt/bin/nsal_cuda_tests ] ||
+    FAILURES+=("build skipped and no prebuilt binaries in shared-deps/prebuilt: nothing ran")
 else
-  FAILURES+=("configure failed (exit $STEP_RC): logs/configure.log")
+  configure_and_build
+fi
+
+# ---- 2b. Fallback: the binaries built on a CPU machine (scripts/gpu_carry.sh) ------------------
+TESTS="$BUILD/tests/nsal_cuda_tests"
+BENCH_DIR="$BUILD/benchmarks"
+RUN_OK=$BUILD_OK
+PREBUILT="$ROOT/shared-deps/prebuilt"
+PREBUILT_NOTE=""
+if [ "$BUILD_OK" != 1 ] && [ -x "$PREBUILT/bin/nsal_cuda_tests" ]; then
+  # libfmt may be missing here; the CUDA libraries may sit in the toolkit's own folders.
+  export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/cuda/lib64:/usr/local/cuda/targets/x86_64-linux/lib:$PREBUILT/lib"
+  TESTS="$PREBUILT/bin/nsal_cuda_tests"
+  BENCH_DIR="$PREBUILT/bin"
+  BENCH_TARGETS=""
+  for exe in "$PREBUILT"/bin/bench_*; do
+    [ -x "$exe" ] || continue
+    missing="$(ldd "$exe" 2>/dev/null | awk '/not found/ {print $1}' | tr '\n' ' ')"
+    if [ -n "$missing" ]; then
+      WARNINGS+=("prebuilt $(basename "$exe") not run: missing ${missing% }")
+    else
+      BENCH_TARGETS+="$(basename "$exe") "
+    fi
+  done
+  missing="$(ldd "$TESTS" 2>/dev/null | awk '/not found/ {print $1}' | tr '\n' ' ')"
+  PREBUILT_NOTE="ran the prebuilt binaries instead: $(grep -m1 '^commit' "$PREBUILT/MANIFEST" 2>/dev/null); $(grep -m1 '^built on' "$PREBUILT/MANIFEST" 2>/dev/null)"
+  if [ -n "$missing" ]; then
+    FAILURES+=("prebuilt nsal_cuda_tests cannot load: missing ${missing% }")
+  else
+    RUN_OK=1
+    WARNINGS+=("$PREBUILT_NOTE")
+    say "$PREBUILT_NOTE"
+  fi
 fi
 
 # ---- Report helpers ---------------------------------------------------------------------------
@@ -192,7 +235,7 @@ summary_block() {
   echo "- GPU tests: ${TESTS_SUMMARY:-not run} (exit ${TESTS_RC:-n/a})"
   echo "- memcheck: exit ${MEMCHECK_RC:-not run}; $(grep -m1 'ERROR SUMMARY' "$LOGS/memcheck.log" 2>/dev/null)"
   echo "- racecheck: exit ${RACECHECK_RC:-not run}; $(grep -m1 'RACECHECK SUMMARY\|ERROR SUMMARY' "$LOGS/racecheck.log" 2>/dev/null)"
-  if [ "$BUILD_OK" != 1 ]; then
+  if [ "$BUILD_OK" != 1 ] && [ "${NSAL_GPU_SKIP_BUILD:-0}" != 1 ]; then
     echo
     echo "Configure and build errors:"
     echo '```'
@@ -230,7 +273,8 @@ write_report() {
   echo
   echo "## Build"
   echo
-  echo "Targets: ${TARGETS[*]:-none}; build $( [ "$BUILD_OK" = 1 ] && echo "ok in ${BUILD_SECONDS:-?} s" || echo failed)."
+  echo "Targets: ${TARGETS[*]:-none}; build $( [ "$BUILD_OK" = 1 ] && echo "ok in ${BUILD_SECONDS:-?} s" || echo "failed or skipped")."
+  [ -n "$PREBUILT_NOTE" ] && echo "Fallback: $PREBUILT_NOTE."
   grep -E 'nsal: (missing|using the carried|CUDA backend|building GoogleTest)' "$LOGS/configure.log" 2>/dev/null | sed 's/^/    /'
   echo
   if [ -f "$RESULTS/gpu-tests.xml" ]; then
@@ -278,7 +322,6 @@ fi
 }
 
 # ---- 3. GPU tests ----------------------------------------------------------------------------
-TESTS="$BUILD/tests/nsal_cuda_tests"
 summary() {  # gtest log -> "P passed, F failed, S skipped"
   local log="$1"
   local p f s
@@ -287,7 +330,7 @@ summary() {  # gtest log -> "P passed, F failed, S skipped"
   s=$(grep -c '^\[  SKIPPED \] [A-Za-z].*(' "$log" 2>/dev/null)
   echo "${p:-0} passed, ${f:-0} failed, ${s:-0} skipped"
 }
-if [ "$BUILD_OK" = 1 ]; then
+if [ "$RUN_OK" = 1 ]; then
   run_step tests 180 "$TESTS" --gtest_output="xml:$RESULTS/gpu-tests.xml"
   TESTS_RC=$STEP_RC
   TESTS_SUMMARY="$(summary "$LOGS/tests.log")"
@@ -299,9 +342,9 @@ if [ "$BUILD_OK" = 1 ]; then
 fi
 
 # ---- 4. GPU benchmarks -----------------------------------------------------------------------
-if [ "$BUILD_OK" = 1 ]; then
+if [ "$RUN_OK" = 1 ]; then
   for b in $BENCH_TARGETS; do
-    exe="$BUILD/benchmarks/$b"
+    exe="$BENCH_DIR/$b"
     [ -x "$exe" ] || continue
     if [ "$b" = bench_perturb ]; then
       run_step "$b" 120 "$exe" --out "$RESULTS/$b.json"
@@ -315,7 +358,7 @@ if [ "$BUILD_OK" = 1 ]; then
 fi
 
 # The PyTorch peer of bench_models_gpu (optional: only where torch imports and sees the GPU).
-if [ "$BUILD_OK" = 1 ] && [ "${HAVE[torch]}" = yes ]; then
+if [ "$RUN_OK" = 1 ] && [ "${HAVE[torch]}" = yes ]; then
   run_step torch_models_gpu 150 python3 -u benchmarks/torch_models_gpu.py "$RESULTS/torch_models_gpu.csv"
   if [ "$STEP_RC" = 0 ] && [ -s "$RESULTS/torch_models_gpu.csv" ]; then
     TORCH_CSV="$RESULTS/torch_models_gpu.csv"
@@ -325,7 +368,7 @@ if [ "$BUILD_OK" = 1 ] && [ "${HAVE[torch]}" = yes ]; then
 fi
 
 # The PyTorch peer of bench_ns_gpu: the same checkpoint and pool, fp32 and bf16.
-if [ "$BUILD_OK" = 1 ] && [ "${HAVE[torch]}" = yes ] && [ -s "$BUILD/ns/ns_checkpoint.h5" ]; then
+if [ "$RUN_OK" = 1 ] && [ "${HAVE[torch]}" = yes ] && [ -s "$BUILD/ns/ns_checkpoint.h5" ]; then
   seq 0 9999 >"$BUILD/ns/pool.txt"
   for math in fp32 bf16; do
     run_step "torch_ns_gpu_$math" 120 python3 -u benchmarks/torch_noise_stability.py \
@@ -336,7 +379,7 @@ if [ "$BUILD_OK" = 1 ] && [ "${HAVE[torch]}" = yes ] && [ -s "$BUILD/ns/ns_check
 fi
 
 # ---- 5. The GPU tests again under compute-sanitizer (last: they are the slowest step) ------------
-if [ "$BUILD_OK" = 1 ]; then
+if [ "$RUN_OK" = 1 ]; then
   if [ "${HAVE[compute-sanitizer]}" = yes ]; then
     # memcheck: every GPU test (out-of-bounds and misaligned accesses, API errors), except the
     # whole-model comparisons, whose many large cuDNN kernels run too slowly instrumented; their

@@ -3,6 +3,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <string>
+
 namespace nsal::app {
 
 void setup_data_convert(CLI::App& data);
