@@ -2,7 +2,9 @@
 //
 // A "row" is one (n, p): C elements at stride P. For P == 1 a warp handles a row (lanes read
 // neighbouring classes); for P > 1 a thread handles a row (neighbouring threads read
-// neighbouring positions). Both reduce in a fixed order.
+// neighbouring positions). Both reduce in a fixed order. The cross-entropy loss sums its rows'
+// terms with the deterministic two-stage reduction; for P == 1 a warp per row first writes each
+// row's terms (a thread per row would read a 1000-class row alone, uncoalesced).
 #include <math.h>
 
 #include "kernels/cuda/gpu_handles.h"
@@ -116,6 +118,40 @@ struct CrossEntropyTerm {
   }
 };
 
+// P == 1: a warp per row writes the row's w[y] * nll and w[y] to terms[2r], terms[2r + 1].
+__global__ void cross_entropy_rows_kernel(int64_t rows, int64_t c, const float* x,
+                                          const int32_t* labels, const float* weight,
+                                          int32_t ignore, double* terms) {
+  NSAL_ROW_LOOP(32, r, rows) {
+    const int32_t y = labels[r];
+    double t0 = 0.0, t1 = 0.0;
+    if (y != ignore && (y < 0 || y >= c)) {
+      t0 = quiet_nan();
+      t1 = 1.0;
+    } else if (y != ignore) {
+      const int64_t base = r * c;
+      float m, s;
+      row_max_sum<32>(x, base, c, 1, lane, m, s);
+      const float nll = -(x[base + y] - m - logf(s));
+      t1 = weight ? static_cast<double>(weight[y]) : 1.0;
+      t0 = t1 * nll;
+    }
+    if (lane == 0) {
+      terms[2 * r] = t0;
+      terms[2 * r + 1] = t1;
+    }
+  }
+}
+
+// Adds row r's terms as cross_entropy_rows_kernel wrote them.
+struct RowTerms {
+  const double* terms;
+  __device__ void operator()(int64_t r, double* acc) const {
+    acc[0] += terms[2 * r];
+    acc[1] += terms[2 * r + 1];
+  }
+};
+
 struct CrossEntropyFinish {
   float* loss;
   double* weight_sum;
@@ -217,10 +253,23 @@ void cross_entropy_forward(const GpuExec& ex, int64_t n, int64_t c, int64_t p, c
   cuda::check_device_ptr_or_null(class_weight, "class_weight", op);
   check_device_ptr(loss, "loss", op);
   check_device_ptr(weight_sum, "weight_sum", op);
+  const int64_t rows = n * p;
+  const cuda::CrossEntropyFinish finish{loss, weight_sum, reduction == Reduction::mean};
+  if (p == 1) {
+    // Workspace: the reduction's scratch, then two terms per row.
+    auto* scratch = static_cast<double*>(
+        cuda::workspace_of(ex, cuda::reduce_scratch_bytes(2) + 2 * rows * sizeof(double), op));
+    double* terms = scratch + 2 * cuda::kReduceMaxBlocks;
+    cuda::cross_entropy_rows_kernel<<<cuda::grid_for(rows * 32), cuda::kBlock, 0, s>>>(
+        rows, c, logits, labels, class_weight, ignore_index, terms);
+    NSAL_CUDA_CHECK_LAUNCH();
+    cuda::reduce_launch<2>(s, rows, cuda::RowTerms{terms}, finish, scratch);
+    return;
+  }
   auto* scratch = static_cast<double*>(cuda::workspace_of(ex, cuda::reduce_scratch_bytes(2), op));
-  cuda::reduce_launch<2>(
-      s, n * p, cuda::CrossEntropyTerm{logits, labels, class_weight, c, p, ignore_index},
-      cuda::CrossEntropyFinish{loss, weight_sum, reduction == Reduction::mean}, scratch);
+  cuda::reduce_launch<2>(s, rows,
+                         cuda::CrossEntropyTerm{logits, labels, class_weight, c, p, ignore_index},
+                         finish, scratch);
 }
 
 void cross_entropy_backward(const GpuExec& ex, int64_t n, int64_t c, int64_t p, const float* logits,
