@@ -9,8 +9,9 @@ namespace nsal::app {
 
 static CommandRegistrar reg("eval", [](CLI::App& app) {
   struct Args {
-    std::string checkpoint, dataset, split = "test", device = "auto", math = "fp32";
-    int batch = 512, threads = 0;
+    std::string checkpoint, dataset, split = "test";
+    int batch = 512;
+    ExecArgs exec;
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a dataset split");
@@ -19,12 +20,10 @@ static CommandRegistrar reg("eval", [](CLI::App& app) {
       ->check(CLI::ExistingFile);
   cmd->add_option("--dataset", a->dataset, "HDF5 dataset file")->required();
   cmd->add_option("--split", a->split, "train or test");
-  cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto");
   cmd->add_option("--batch-size", a->batch, "Batch size");
-  cmd->add_option("--threads", a->threads, "CPU threads");
-  add_math_option(*cmd, a->math);
+  add_exec_options(*cmd, a->exec);
   cmd->callback([a] {
-    auto ctx = make_context(a->device, a->threads, a->math);
+    auto ctx = make_context(a->exec);
     auto model = load_model(a->checkpoint, *ctx);
     data::Dataset d = data::read_for_loader(a->dataset, a->split);
     al::EvalResult r = al::evaluate(*model, *ctx, d, a->batch);

@@ -12,9 +12,9 @@ namespace nsal::app {
 
 static CommandRegistrar reg("predict", [](CLI::App& app) {
   struct Args {
-    std::string checkpoint, dataset, split = "test", device = "auto", output = "probs", out,
-                                     math = "fp32";
-    int batch = 512, threads = 0;
+    std::string checkpoint, dataset, split = "test", output = "probs", out;
+    int batch = 512;
+    ExecArgs exec;
     bool force = false;
   };
   auto a = std::make_shared<Args>();
@@ -28,12 +28,10 @@ static CommandRegistrar reg("predict", [](CLI::App& app) {
       ->check(CLI::IsMember({"probs", "logits", "features"}));
   cmd->add_option("-o,--out", a->out, "Output file (.h5)")->required();
   cmd->add_flag("--force", a->force, "Overwrite an existing output file");
-  cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto");
   cmd->add_option("--batch-size", a->batch, "Batch size");
-  cmd->add_option("--threads", a->threads, "CPU threads");
-  add_math_option(*cmd, a->math);
+  add_exec_options(*cmd, a->exec);
   cmd->callback([a] {
-    auto ctx = make_context(a->device, a->threads, a->math);
+    auto ctx = make_context(a->exec);
     auto model = load_model(a->checkpoint, *ctx);
     data::Dataset d = data::read_for_loader(a->dataset, a->split);
     std::vector<int64_t> all = data::all_indices(d.size());

@@ -29,6 +29,12 @@ void add_math_option(CLI::App& cmd, std::string& math) {
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
 }
 
+void add_exec_options(CLI::App& cmd, ExecArgs& e) {
+  cmd.add_option("--device", e.device, "cpu, cuda, cuda:N or auto");
+  cmd.add_option("--threads", e.threads, "CPU threads");
+  add_math_option(cmd, e.math);
+}
+
 std::unique_ptr<Model> load_model(const std::string& checkpoint, Context& ctx) {
   CheckpointInfo info = read_checkpoint_info(checkpoint);
   std::unique_ptr<Model> m = make_model(info.spec);

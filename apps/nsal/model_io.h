@@ -16,6 +16,17 @@ std::unique_ptr<Context> make_context(const std::string& device, int threads,
                                       const std::string& math = "fp32");
 // --math for a command (CUDA math mode), checked by CLI11.
 void add_math_option(CLI::App& cmd, std::string& math);
+
+// Where a model command computes: its --device, --threads and --math.
+struct ExecArgs {
+  std::string device = "auto";
+  int threads = 0;  // 0: OpenMP's default
+  std::string math = "fp32";
+};
+void add_exec_options(CLI::App& cmd, ExecArgs& e);
+inline std::unique_ptr<Context> make_context(const ExecArgs& e) {
+  return make_context(e.device, e.threads, e.math);
+}
 // Builds the checkpoint's architecture on ctx's device and loads its weights.
 std::unique_ptr<Model> load_model(const std::string& checkpoint, Context& ctx);
 

@@ -33,9 +33,7 @@ void add_scoring_options(CLI::App& cmd, ScoringArgs& a) {
       ->check(CLI::IsMember({"probs", "logits", "features"}));
   cmd.add_option("--batch-size", a.batch, "Batch size of the passes");
   cmd.add_option("--seed", a.seed, "Seed of the noise and of the subset");
-  cmd.add_option("--device", a.device, "cpu, cuda, cuda:N or auto");
-  cmd.add_option("--threads", a.threads, "CPU threads");
-  add_math_option(cmd, a.math);
+  add_exec_options(cmd, a.exec);
 }
 
 ScoringSetup load_scoring_setup(ScoringArgs& a) {
@@ -48,7 +46,7 @@ ScoringSetup load_scoring_setup(ScoringArgs& a) {
     start = comma + 1;
   }
   ScoringSetup s;
-  s.ctx = make_context(a.device, a.threads, a.math);
+  s.ctx = make_context(a.exec);
   s.model = load_model(a.checkpoint, *s.ctx);
   s.data = data::read_for_loader(a.dataset, a.split);
   s.pool = a.indices.empty() ? data::all_indices(s.data.size()) : al::read_indices(a.indices);

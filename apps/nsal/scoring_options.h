@@ -9,15 +9,17 @@
 #include <vector>
 
 #include "al/noise_stability.h"
+#include "apps/nsal/model_io.h"
 #include "nn/context.h"
 #include "nn/model.h"
 
 namespace nsal::app {
 
 struct ScoringArgs {
-  std::string checkpoint, dataset, split = "train", device = "auto", groups, indices, math = "fp32";
+  std::string checkpoint, dataset, split = "train", groups, indices;
   al::NoiseStabilityConfig ns;
-  int batch = 512, threads = 0;
+  int batch = 512;
+  ExecArgs exec;
   int64_t subset = 0;
   uint64_t seed = 0;
 };
