@@ -34,6 +34,7 @@ class McDropoutStrategy : public Strategy {
     in.model.set_mc_dropout(true);
     try {
       for (int t = 0; t < passes_; ++t) {
+        in.model.set_mc_pass(t);
         if (regression) {
           run_inference(in.model, in.ctx, in.pool_data, in.candidates, in.batch_size,
                         [&](int64_t first, int64_t count, const Tensor& o) {

@@ -195,6 +195,7 @@ void forward_in_pieces(Model& model, Context& ctx, const Tensor& x, int64_t firs
     const int64_t count = std::min(piece, rows - done);
     Tensor slice;  // a view of rows [done, done + count) when x is cut
     if (count < rows) slice = x.slice0(done, done + count);
+    if (model.mc_dropout()) model.set_mc_first_position(first + done);
     try {
       const Tensor& out = model.infer(ctx, count < rows ? slice : x);
       fn(first + done, count, features ? model.features() : out);

@@ -55,7 +55,8 @@ int64_t run_inference(Model& model, Context& ctx, const data::Dataset& d,
 // inference memory plan) and calls fn(first + row, count, outputs) for each. When memory runs out
 // (OutOfMemoryError) on a slice of more than one row, `piece` is halved (and stays so for the
 // caller's later calls) and the rows not yet done are retried; with one row the error propagates.
-// Outputs do not depend on the slicing, except that MC-dropout masks follow the batch's shape.
+// Outputs do not depend on the slicing (MC-dropout masks follow each sample's position
+// first + row).
 void forward_in_pieces(Model& model, Context& ctx, const Tensor& x, int64_t first, int64_t& piece,
                        bool features, const OutputFn& fn);
 

@@ -3,6 +3,11 @@
 // words; element i uses word i % 4 of the call with key = seed and counter = (i / 4, s).
 // An element is dropped when its word is below p * 2^32, so the keep probability is exact to
 // 2^-32 and the decision is an integer comparison with no rounding differences between devices.
+//
+// A tensor may also be masked as `rows` rows of n / rows elements, row r with step + r and its
+// elements counted from 0 (rows = 1 is the whole tensor at `step`). MC dropout at inference uses
+// this with one row per sample and mc_dropout_step(pass, position of the sample in the pool), so
+// that a sample's mask does not depend on the batch it is in.
 #pragma once
 
 #include <cstdint>
@@ -26,6 +31,30 @@ NSAL_HD philox::U32x4 dropout_group(uint64_t seed, uint64_t step, uint64_t group
 
 NSAL_HD bool dropout_keep(uint32_t word, uint64_t threshold) {
   return static_cast<uint64_t>(word) >= threshold;
+}
+
+// The step of the sample at `position` of the pool in MC-dropout pass `pass`: the top bit set
+// (training steps count up from 0 and never reach it), the pass in bits 40-62, the position in
+// bits 0-39.
+constexpr uint64_t kMcDropoutMaxPasses = uint64_t{1} << 23;
+constexpr uint64_t kMcDropoutMaxPositions = uint64_t{1} << 40;
+NSAL_HD uint64_t mc_dropout_step(uint64_t pass, uint64_t position) {
+  return (uint64_t{1} << 63) | (pass << 40) | position;
+}
+
+// Mask group g of a tensor masked as rows of `per_row` elements (groups_per_row = ceil(per_row /
+// 4)): its first element, how many of the four words it uses, and its Philox words.
+struct DropoutGroup {
+  int64_t first;
+  int count;
+  philox::U32x4 words;
+};
+NSAL_HD DropoutGroup dropout_row_group(uint64_t seed, uint64_t step, int64_t per_row,
+                                       int64_t groups_per_row, int64_t g) {
+  const int64_t r = g / groups_per_row, q = g - r * groups_per_row;
+  const int64_t left = per_row - 4 * q;
+  return {r * per_row + 4 * q, left < 4 ? static_cast<int>(left) : 4,
+          dropout_group(seed, step + static_cast<uint64_t>(r), static_cast<uint64_t>(q))};
 }
 
 // Whether element i is kept (one Philox call; loops should use dropout_group per 4 elements).

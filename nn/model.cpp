@@ -62,7 +62,21 @@ void Model::set_training(bool on) {
 void Model::set_mc_dropout(bool on) {
   mc_dropout_ = on;
   for (auto& l : layers_)
-    if (auto* d = dynamic_cast<Dropout*>(l.get())) d->set_mc(on);
+    if (auto* d = dynamic_cast<Dropout*>(l.get())) {
+      d->set_mc(on);
+      d->set_mc_pass(0);
+      d->set_mc_first_position(0);
+    }
+}
+
+void Model::set_mc_pass(int64_t pass) {
+  for (auto& l : layers_)
+    if (auto* d = dynamic_cast<Dropout*>(l.get())) d->set_mc_pass(pass);
+}
+
+void Model::set_mc_first_position(int64_t position) {
+  for (auto& l : layers_)
+    if (auto* d = dynamic_cast<Dropout*>(l.get())) d->set_mc_first_position(position);
 }
 
 void Model::set_fused_inference(bool on) {

@@ -73,8 +73,14 @@ class Model {
 
   void set_training(bool on);
   bool training() const { return training_; }
-  // MC-dropout: dropout layers stay on while everything else is in eval mode.
+  // MC-dropout: dropout layers stay on while everything else is in eval mode. Each sample's
+  // mask is chosen by the pass and the sample's position in the pool (nn/layers/dropout.h);
+  // al::forward_in_pieces sets the position of every batch it runs. Turning it on starts at
+  // pass 0, position 0.
   void set_mc_dropout(bool on);
+  bool mc_dropout() const { return mc_dropout_; }
+  void set_mc_pass(int64_t pass);
+  void set_mc_first_position(int64_t position);
 
   // Inference fast path (nn/fuse.h): while on, every forward() in eval mode runs each
   // conv -> BatchNorm (-> ReLU, with the residual add before it) as one convolution with the

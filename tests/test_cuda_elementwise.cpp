@@ -6,6 +6,7 @@
 #include <cmath>
 #include <cstring>
 
+#include "kernels/cpu/dropout_cpu.h"
 #include "kernels/dropout.h"
 #include "tests/cuda_test_util.h"
 
@@ -162,6 +163,24 @@ TEST_F(CudaElementwise, DropoutMatchesTheCpuMask) {
   }
   EXPECT_EQ(bad, 0);
   EXPECT_THROW(gpu::dropout_forward(ex(), n, 1.5, seed, step, f32(xt), f32(y)), Error);
+}
+
+// Masked as rows (MC dropout at inference: a row per sample, row r at step + r, elements counted
+// from 0 in each row): the same elements as the CPU loop.
+TEST_F(CudaElementwise, DropoutByRowsMatchesTheCpuMask) {
+  const int64_t rows = 37, per_row = 1001;  // not a multiple of four: short groups at row ends
+  const int64_t n = rows * per_row;
+  const double p = 0.5;
+  const uint64_t seed = 99, step = (uint64_t{1} << 63) | (uint64_t{4} << 40) | 250;
+  std::vector<float> x = random_floats(n, 14), want(n);
+  Tensor xt = to_gpu(x), y = testing::gpu_nans(n);
+  gpu::dropout_forward(ex(), n, p, seed, step, f32(xt), f32(y), rows);
+  sync();
+  kernels::cpu::dropout_apply(x.data(), want.data(), n, seed, step, kernels::dropout_threshold(p),
+                              2.0f, rows);
+  EXPECT_EQ(to_host(y), want);
+  EXPECT_THROW(gpu::dropout_forward(ex(), n, p, seed, step, f32(xt), f32(y), 36), Error)
+      << "36 rows do not divide the elements";
 }
 
 TEST_F(CudaElementwise, ConcatAndSplitChannels) {

@@ -92,10 +92,56 @@ TEST(Dropout, EvalIsIdentityUnlessMonteCarlo) {
   drop.set_mc(true);
   EXPECT_TRUE(drop.active());
   const std::vector<double> mc0 = drop.forward(ctx, x).to_vector();
-  const std::vector<double> mc1 = drop.forward(ctx, x).to_vector();
   EXPECT_NE(mc0, x.to_vector());
-  EXPECT_NE(mc0, mc1) << "MC dropout draws a new mask per forward";
-  EXPECT_EQ(drop.step(), 2u);
+  EXPECT_EQ(drop.forward(ctx, x).to_vector(), mc0) << "the same pass gives the same masks";
+  drop.set_mc_pass(1);
+  EXPECT_NE(drop.forward(ctx, x).to_vector(), mc0) << "another pass draws other masks";
+  EXPECT_EQ(drop.step(), 0u) << "MC dropout at inference leaves the training step alone";
+}
+
+// MC dropout at inference: sample s of the pool at pass t keeps element j exactly when
+// Philox(seed, mc_dropout_step(t, s)) says so, whatever batch the sample comes in.
+TEST(Dropout, McMasksFollowThePassAndThePositionNotTheBatch) {
+  const double p = 0.4;
+  const uint64_t seed = 21;
+  const int64_t rows = 7, per_row = 15;  // not a multiple of four: each row ends in a short group
+  Dropout drop("d", p, seed);
+  drop.set_training(false);
+  drop.set_mc(true);
+  drop.set_mc_pass(3);
+  Context ctx;
+  Tensor x(Shape{rows, 3, 5}, DType::f64);
+  x.fill(1.0);
+  drop.set_mc_first_position(100);
+  const std::vector<double> whole = drop.forward(ctx, x).to_vector();
+  const uint64_t threshold = kernels::dropout_threshold(p);
+  for (int64_t r = 0; r < rows; ++r)
+    for (int64_t j = 0; j < per_row; ++j) {
+      // The step written out: top bit, pass 3 in bits 40-62, position 100 + r below.
+      const uint64_t step = (uint64_t{1} << 63) | (uint64_t{3} << 40) | (100 + r);
+      const bool keep =
+          kernels::dropout_keep_element(seed, step, static_cast<uint64_t>(j), threshold);
+      ASSERT_EQ(whole[r * per_row + j], keep ? 1.0 / (1.0 - p) : 0.0)
+          << "row " << r << ", element " << j;
+    }
+  // The same samples in batches of 3 and 4.
+  std::vector<double> pieces;
+  for (int64_t first : {int64_t{0}, int64_t{3}}) {
+    const int64_t count = first == 0 ? 3 : 4;
+    Tensor part(Shape{count, 3, 5}, DType::f64);
+    part.fill(1.0);
+    drop.set_mc_first_position(100 + first);
+    const std::vector<double> y = drop.forward(ctx, part).to_vector();
+    pieces.insert(pieces.end(), y.begin(), y.end());
+  }
+  EXPECT_EQ(pieces, whole);
+  // Backward applies the forward's per-sample masks.
+  Tensor dy(Shape{4, 3, 5}, DType::f64);
+  dy.fill(1.0);
+  const std::vector<double> dx = drop.backward(ctx, dy).to_vector();
+  EXPECT_EQ(dx, std::vector<double>(whole.begin() + 3 * per_row, whole.end()));
+  EXPECT_THROW(drop.set_mc_pass(-1), Error);
+  EXPECT_THROW(drop.set_mc_first_position(int64_t{1} << 40), Error);
 }
 
 TEST(Dropout, BackwardAppliesTheForwardMask) {
@@ -186,7 +232,7 @@ TEST(Dropout, SequentialPassesEvalModeDropoutOver) {
   const Tensor& y = chain.forward(ctx, x);
   EXPECT_EQ(&y, &d.output());
   EXPECT_NE(y.to_vector(), x.to_vector());
-  EXPECT_EQ(d.step(), 1u);
+  EXPECT_EQ(d.step(), 0u) << "MC dropout at inference uses per-sample steps";
   const std::vector<double> dx = chain.backward(ctx, dy).to_vector(), xv = x.to_vector(),
                             yv = y.to_vector();
   for (size_t i = 0; i < dx.size(); ++i)

@@ -4,7 +4,10 @@
 // fails every larger allocation, host or device, the way a full device does.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cmath>
 #include <string>
+#include <vector>
 
 #include "al/noise_stability.h"
 #include "al/training.h"
@@ -91,6 +94,43 @@ TEST(OutOfMemory, InferenceReportsTheBatchItEndedWith) {
   EXPECT_EQ(seen, all) << "every sample once, in order";
   EXPECT_LE(ended, 14);
   EXPECT_GE(ended, 1);
+}
+
+// MC dropout: each sample's masks follow its position in the pool and the pass, so batches of
+// another size (asked for, or shrunk when memory runs out) give the same outputs up to the
+// rounding of other batch sizes; another pass gives other outputs.
+TEST(OutOfMemory, McDropoutOutputsDoNotDependOnTheBatch) {
+  data::Dataset d = images(40);
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 6);
+  Context ctx;
+  std::vector<int64_t> all = data::all_indices(40);
+  auto outputs = [&](int batch, int64_t pass) {
+    std::vector<float> out;
+    m->set_mc_dropout(true);
+    m->set_mc_pass(pass);
+    run_inference(*m, ctx, d, all, batch, [&](int64_t first, int64_t count, const Tensor& o) {
+      EXPECT_EQ(first, static_cast<int64_t>(out.size()) / 4);
+      out.insert(out.end(), o.data<float>(), o.data<float>() + count * 4);
+    });
+    m->set_mc_dropout(false);
+    return out;
+  };
+  const std::vector<float> whole = outputs(40, 1), other_pass = outputs(40, 2);
+  std::vector<float> shrunk;
+  {
+    AllocationLimit limit(kLimit);
+    shrunk = outputs(40, 1);
+  }
+  for (const std::vector<float>& got : {outputs(3, 1), outputs(16, 1), shrunk}) {
+    ASSERT_EQ(got.size(), whole.size());
+    for (size_t i = 0; i < whole.size(); ++i)
+      ASSERT_NEAR(got[i], whole[i], 1e-5 + 1e-5 * std::abs(whole[i])) << "output " << i;
+  }
+  double moved = 0;
+  for (size_t i = 0; i < whole.size(); ++i)
+    moved = std::max(moved, static_cast<double>(std::abs(other_pass[i] - whole[i])));
+  EXPECT_GT(moved, 1e-3) << "another pass must draw other masks";
 }
 
 TEST(OutOfMemory, NoiseStabilityScoringShrinksTheBatchAndRestoresTheWeights) {

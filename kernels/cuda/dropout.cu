@@ -10,29 +10,34 @@ namespace {
 
 // Used for forward (src = x) and backward (src = dy): the mask and scale are the same.
 // threshold and scale come from the host, computed from p in double exactly as the CPU does.
-// One thread per group of four elements: one Philox call gives the four words of the group.
-__global__ void dropout_kernel(int64_t n, uint64_t threshold, float scale, uint64_t seed,
-                               uint64_t step, const float* src, float* dst) {
-  const int64_t groups = (n + 3) / 4;
+// One thread per group of four elements of a row: one Philox call gives the four words of the
+// group (kernels/dropout.h: dropout_row_group, as the CPU loop).
+__global__ void dropout_kernel(int64_t groups, int64_t per_row, int64_t groups_per_row,
+                               uint64_t threshold, float scale, uint64_t seed, uint64_t step,
+                               const float* src, float* dst) {
   NSAL_GRID_STRIDE(g, groups) {
-    const auto words = kernels::dropout_group(seed, step, static_cast<uint64_t>(g));
-    const int64_t first = 4 * g;
-    for (int j = 0; j < 4 && first + j < n; ++j)
-      dst[first + j] = kernels::dropout_keep(words.v[j], threshold) ? src[first + j] * scale : 0.f;
+    const kernels::DropoutGroup grp =
+        kernels::dropout_row_group(seed, step, per_row, groups_per_row, g);
+    for (int j = 0; j < grp.count; ++j)
+      dst[grp.first + j] =
+          kernels::dropout_keep(grp.words.v[j], threshold) ? src[grp.first + j] * scale : 0.f;
   }
 }
 
 void dropout_run(const kernels::GpuExec& ex, int64_t n, double p, uint64_t seed, uint64_t step,
-                 const float* src, float* dst, const char* op) {
+                 int64_t rows, const float* src, float* dst, const char* op) {
   check_non_negative(n, "n", op);
   NSAL_CHECK(p >= 0.f && p <= 1.f, "{}: p must be in [0, 1], got {}", op, p);
+  NSAL_CHECK(rows >= 1 && n % rows == 0, "{}: {} rows do not divide {} elements", op, rows, n);
   cudaStream_t s = stream_of(ex, op);
   if (n == 0) return;
   check_device_ptr(src, "input", op);
   check_device_ptr(dst, "output", op);
   const float scale = p < 1.0 ? static_cast<float>(1.0 / (1.0 - p)) : 0.0f;
-  dropout_kernel<<<grid_for((n + 3) / 4), kBlock, 0, s>>>(n, kernels::dropout_threshold(p), scale,
-                                                          seed, step, src, dst);
+  const int64_t per_row = n / rows, groups_per_row = (per_row + 3) / 4;
+  const int64_t groups = rows * groups_per_row;
+  dropout_kernel<<<grid_for(groups), kBlock, 0, s>>>(
+      groups, per_row, groups_per_row, kernels::dropout_threshold(p), scale, seed, step, src, dst);
   NSAL_CUDA_CHECK_LAUNCH();
 }
 
@@ -42,13 +47,13 @@ void dropout_run(const kernels::GpuExec& ex, int64_t n, double p, uint64_t seed,
 namespace nsal::kernels::gpu {
 
 void dropout_forward(const GpuExec& ex, int64_t n, double p, uint64_t seed, uint64_t step,
-                     const float* x, float* y) {
-  cuda::dropout_run(ex, n, p, seed, step, x, y, "dropout_forward");
+                     const float* x, float* y, int64_t rows) {
+  cuda::dropout_run(ex, n, p, seed, step, rows, x, y, "dropout_forward");
 }
 
 void dropout_backward(const GpuExec& ex, int64_t n, double p, uint64_t seed, uint64_t step,
-                      const float* dy, float* dx) {
-  cuda::dropout_run(ex, n, p, seed, step, dy, dx, "dropout_backward");
+                      const float* dy, float* dx, int64_t rows) {
+  cuda::dropout_run(ex, n, p, seed, step, rows, dy, dx, "dropout_backward");
 }
 
 }  // namespace nsal::kernels::gpu

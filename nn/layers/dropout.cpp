@@ -12,37 +12,63 @@ Dropout::Dropout(std::string name, double p, uint64_t seed)
   if (!(p >= 0.0 && p <= 1.0)) fail("probability p must lie in [0, 1], got " + std::to_string(p));
 }
 
+void Dropout::set_mc_pass(int64_t pass) {
+  if (pass < 0 || static_cast<uint64_t>(pass) >= kernels::kMcDropoutMaxPasses)
+    fail("MC-dropout pass must lie in [0, 2^23), got " + std::to_string(pass));
+  mc_pass_ = pass;
+}
+
+void Dropout::set_mc_first_position(int64_t position) {
+  if (position < 0 || static_cast<uint64_t>(position) >= kernels::kMcDropoutMaxPositions)
+    fail("MC-dropout sample position must lie in [0, 2^40), got " + std::to_string(position));
+  mc_first_ = position;
+}
+
 // Drops with scale 1 / (1 - p); p = 1 zeroes everything (scale unused).
 template <typename T>
-static void apply_mask(const T* src, T* dst, int64_t n, uint64_t seed, uint64_t step, double p) {
+static void apply_mask(const T* src, T* dst, int64_t n, uint64_t seed, uint64_t step, int64_t rows,
+                       double p) {
   const T scale = p < 1.0 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
-  kernels::cpu::dropout_apply(src, dst, n, seed, step, kernels::dropout_threshold(p), scale);
+  kernels::cpu::dropout_apply(src, dst, n, seed, step, kernels::dropout_threshold(p), scale, rows);
+}
+
+// Chooses the mask of this forward: in training mode the next step (advanced); in MC dropout at
+// inference one row per sample at the samples' own steps. Returns whether anything is dropped.
+bool Dropout::choose_mask(const Tensor& x) {
+  masked_ = active() && p_ != 0.0;
+  if (!active()) return false;
+  if (training()) {
+    mask_step_ = step_++;
+    mask_rows_ = 1;
+    return masked_;
+  }
+  const int64_t rows = x.ndim() > 0 ? x.dim(0) : 1;
+  if (static_cast<uint64_t>(mc_first_ + rows) > kernels::kMcDropoutMaxPositions)
+    fail("MC-dropout sample positions must stay below 2^40, got " +
+         std::to_string(mc_first_ + rows));
+  mask_step_ =
+      kernels::mc_dropout_step(static_cast<uint64_t>(mc_pass_), static_cast<uint64_t>(mc_first_));
+  mask_rows_ = rows > 0 ? rows : 1;
+  return masked_;
 }
 
 void Dropout::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
+  const bool drop = choose_mask(x);
   if (use_gpu(x)) {  // the same mask as the CPU: kernels/dropout.h
     const kernels::GpuExec ex = ctx.gpu();
-    masked_ = active() && p_ != 0.0;
-    if (!masked_) {
+    if (!drop)
       kernels::gpu::copy(ex, y.raw(), x.raw(), x.nbytes());
-      if (active()) mask_step_ = step_++;
-      return;
-    }
-    mask_step_ = step_++;
-    kernels::gpu::dropout_forward(ex, x.numel(), p_, seed_, mask_step_, x.data<float>(),
-                                  y.data<float>());
+    else
+      kernels::gpu::dropout_forward(ex, x.numel(), p_, seed_, mask_step_, x.data<float>(),
+                                    y.data<float>(), mask_rows_);
     return;
   }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
     using T = decltype(tag);
-    masked_ = active() && p_ != 0.0;
-    if (!masked_) {
+    if (!drop)
       y.copy_from(x);
-      if (active()) mask_step_ = step_++;
-      return;
-    }
-    mask_step_ = step_++;
-    apply_mask(x.data<T>(), y.data<T>(), x.numel(), seed_, mask_step_, p_);
+    else
+      apply_mask(x.data<T>(), y.data<T>(), x.numel(), seed_, mask_step_, mask_rows_, p_);
   });
 }
 
@@ -55,7 +81,7 @@ void Dropout::backward_impl(Context& ctx, const Tensor& x, const Tensor&, const 
       kernels::gpu::copy(ex, dx->raw(), dy.raw(), dy.nbytes());
     else
       kernels::gpu::dropout_backward(ex, dy.numel(), p_, seed_, mask_step_, dy.data<float>(),
-                                     dx->data<float>());
+                                     dx->data<float>(), mask_rows_);
     return;
   }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
@@ -63,7 +89,7 @@ void Dropout::backward_impl(Context& ctx, const Tensor& x, const Tensor&, const 
     if (!masked_)  // the forward was the identity (eval mode or p = 0)
       dx->copy_from(dy);
     else
-      apply_mask(dy.data<T>(), dx->data<T>(), dy.numel(), seed_, mask_step_, p_);
+      apply_mask(dy.data<T>(), dx->data<T>(), dy.numel(), seed_, mask_step_, mask_rows_, p_);
   });
 }
 

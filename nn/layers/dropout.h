@@ -4,8 +4,14 @@
 //
 // The mask is reproducible and identical on the CPU and the GPU: element i at step s is decided
 // by Philox4x32-10 with key = seed and counter = (i / 4, s) (kernels/dropout.h). Every forward
-// that drops uses the current step and then advances it; backward applies the same mask again.
-// step() is part of a run's state: set_step() restores it on resume.
+// in training mode uses the current step and then advances it; backward applies the same mask
+// again. step() is part of a run's state: set_step() restores it on resume.
+//
+// MC dropout at inference (eval mode, MC on) does not use or advance the step: each sample gets
+// its own mask, chosen by the pass and the sample's position in the pool
+// (kernels::mc_dropout_step), which the caller sets with set_mc_pass() and
+// set_mc_first_position() (the position of the batch's first sample). A sample's outputs then do
+// not depend on the batch size, and the same pass gives the same masks.
 #pragma once
 
 #include <cstdint>
@@ -29,9 +35,12 @@ class Dropout : public Layer {
   bool active() const { return training() || mc_; }
   bool is_identity() const override { return !active(); }
   BackwardReads backward_reads(bool) const override { return {false, false}; }  // the mask
-  // The step the next dropping forward() will use.
+  // The step the next training-mode forward() will use.
   uint64_t step() const { return step_; }
   void set_step(uint64_t step) { step_ = step; }
+  // MC dropout at inference: the pass, and the pool position of the next batch's first sample.
+  void set_mc_pass(int64_t pass);
+  void set_mc_first_position(int64_t position);
 
  protected:
   void forward_impl(Context& ctx, const Tensor& x, Tensor& y) override;
@@ -39,12 +48,16 @@ class Dropout : public Layer {
                      Tensor* dx) override;
 
  private:
+  bool choose_mask(const Tensor& x);
+
   bool masked_ = false;  // whether the last forward applied a mask
   double p_;
   uint64_t seed_;
   bool mc_ = false;
   uint64_t step_ = 0;
+  int64_t mc_pass_ = 0, mc_first_ = 0;
   uint64_t mask_step_ = 0;  // the step of the last forward's mask, for backward
+  int64_t mask_rows_ = 1;   // and its rows (one per sample in MC dropout at inference)
 };
 
 }  // namespace nsal
