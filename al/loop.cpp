@@ -103,6 +103,9 @@ class Runner {
     MathMode math = MathMode::strict_fp32;
     parse_math_mode(cfg_.math, math);  // validated with the config
     ctx.set_math_mode(math);
+    if (math != MathMode::strict_fp32 && !device.is_cuda())
+      progress_.line(
+          fmt::format("note: math = \"{}\" applies to CUDA; the CPU computes in fp32", cfg_.math));
     progress_.line(fmt::format("nsal run: {} ({} train / {} test samples), model {}, device {}",
                                cfg_.dataset, train_.size(), test_.size(), cfg_.model,
                                device.str()));

@@ -6,7 +6,10 @@
 //   RUN/trial_<t>/initial.txt               the trial's initial labelled set
 //   RUN/trial_<t>/<strategy>/cycle_<c>/     labelled.txt (the cycle's training set),
 //                                           checkpoint.h5 (the trained model),
-//                                           selected.txt (acquired, in order), scores.csv,
+//                                           selected.txt (acquired, in order) and scores.csv
+//                                           (index,score of every candidate; the header alone
+//                                           for strategies without scores: random, coreset),
+//                                           both but in the last cycle, which acquires nothing;
 //                                           done.json (the metrics row; written last)
 //
 //   RUN/labels.csv, RUN/annotate/cycle_<c>/ oracle = "human" only: the imported labels and the

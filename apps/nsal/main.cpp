@@ -14,7 +14,10 @@ int main(int argc, char** argv) {
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
-    return app.exit(e);
+    if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
+    // A wrong command line: the same form as every other error, and exit status 2.
+    fmt::print(stderr, "nsal: error: {}\nRun with --help for more information.\n", e.what());
+    return 2;
   } catch (const nsal::Error& e) {
     fmt::print(stderr, "nsal: error: {}\n", e.what());
     return 1;
