@@ -6,6 +6,7 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 #include <random>
 
@@ -89,7 +90,8 @@ inline void expect_gradients_match(Layer& layer, const Shape& in_shape, GradChec
       values[i] = keep;
       double numeric = (lp - lm) / (2 * opt.eps);
       double tol = opt.atol + opt.rtol * std::abs(numeric);
-      if (std::abs(numeric - analytic[i]) > tol && bad++ < 5)
+      // Written so that a NaN on either side is a mismatch.
+      if (!(std::isfinite(numeric) && std::abs(numeric - analytic[i]) <= tol) && bad++ < 5)
         ADD_FAILURE() << layer.type() << " '" << layer.name() << "' " << what << "[" << i
                       << "]: analytic " << analytic[i] << " vs numeric " << numeric;
     }

@@ -206,6 +206,11 @@ TEST(BatchNorm, WithoutRunningStatsUsesBatchStatisticsInEval) {
       naive_bn_train(x.to_vector(), 5, 3, 1, bn.weight().to_vector(), bn.bias().to_vector(), 1e-5);
   expect_tensor_near(bn.forward(ctx, x), ref.y, 1e-12, "output");
   EXPECT_THROW(bn.eval_affine(), ShapeError);
+  // Its backward in eval mode is the batch-statistics backward.
+  BatchNorm2d bn2("bn", 3, opt);
+  testing::GradCheckOptions g;
+  g.training = false;
+  testing::expect_gradients_match(bn2, {4, 3, 2, 3}, g);
 }
 
 TEST(BatchNorm, DeclaresPyTorchNamesAndRoles) {

@@ -117,6 +117,21 @@ Shape input_shape(const ConvCase& c) {
   return s;
 }
 
+// The output shape by PyTorch's formula, (in + 2 pad - dilation (kernel - 1) - 1) / stride + 1 per
+// spatial dimension, independent of the layer's own geometry code.
+Shape expected_output_shape(const ConvCase& c) {
+  Shape s{c.n, c.opt.out_channels};
+  const size_t first = 3 - c.in_spatial.size();  // 2D uses the last two of (D, H, W)
+  for (size_t j = 0; j < c.in_spatial.size(); ++j) {
+    const size_t i = first + j;
+    s.push_back(
+        (c.in_spatial[j] + 2 * c.opt.padding[i] - c.opt.dilation[i] * (c.opt.kernel[i] - 1) - 1) /
+            c.opt.stride[i] +
+        1);
+  }
+  return s;
+}
+
 void expect_close(const std::vector<double>& got, const std::vector<double>& want, double tol,
                   const std::string& what) {
   ASSERT_EQ(got.size(), want.size()) << what;
@@ -158,7 +173,8 @@ void check_against_reference(const ConvCase& c, DType dtype, int threads) {
                                                  c.opt.bias ? b64.data<double>() : nullptr);
 
   const Tensor& y = layer->forward(ctx, x);
-  EXPECT_EQ(y.shape(), layer->output_shape(in)) << what;
+  EXPECT_EQ(y.shape(), expected_output_shape(c)) << what;
+  EXPECT_EQ(layer->output_shape(in), expected_output_shape(c)) << what;
   expect_close(y.to_vector(), y_want, tol, what + " forward");
 
   Tensor dy(y.shape(), dtype);
@@ -255,13 +271,20 @@ TEST(Conv, GradientCheckConv2d) {
       {ConvOptions::make2d(2, 18, 3, 2, 1, 1, 2), {2, 2, 5, 5}},
       {ConvOptions::make2d(5, 3, 1), {3, 5, 4, 3}},
       {opts(2, 3, {1, 2, 3}, {1, 2, 1}, {0, 1, 0}, {1, 1, 2}, 1, true), {2, 2, 6, 8}},
-      {ConvOptions::make2d(8, 8, 3, 1, 1), {4, 8, 17, 29}},  // Winograd (up to 4 threads)
+      {ConvOptions::make2d(8, 8, 3, 1, 1), {4, 8, 17, 29}},  // Winograd (see below)
   };
+  // Batch 4 takes Winograd on up to 4 threads: the check runs on one whatever the machine.
+  const int threads = omp_get_max_threads();
+  omp_set_num_threads(1);
   for (const G& g : cases) {
     Conv2d conv("block.conv", g.opt);
     SCOPED_TRACE(shape_str(g.in));
     testing::expect_gradients_match(conv, g.in);
   }
+  Conv2d last("block.conv", cases.back().opt);
+  EXPECT_TRUE(kernels::cpu::conv_uses_winograd(last.conv_shape(cases.back().in), 1))
+      << "the last case must take the Winograd path";
+  omp_set_num_threads(threads);
 }
 
 TEST(Conv, GradientCheckConv3d) {

@@ -3,6 +3,7 @@
 // compare the CUDA ops with these references, so this is what ties the GPU ops to the maths.
 #include <gtest/gtest.h>
 
+#include <cmath>
 #include <functional>
 #include <random>
 
@@ -43,7 +44,9 @@ void expect_fd(Vec& v, const Vec& analytic, const std::function<Vec()>& f, const
     const double lm = dot(f(), r);
     v[i] = keep;
     const double num = (lp - lm) / (2 * eps);
-    if (std::abs(num - analytic[i]) > tol * (1 + std::abs(num)) && bad++ < 5)
+    // Written so that a NaN on either side is a mismatch.
+    if (!(std::isfinite(num) && std::abs(num - analytic[i]) <= tol * (1 + std::abs(num))) &&
+        bad++ < 5)
       ADD_FAILURE() << what << "[" << i << "]: analytic " << analytic[i] << " numeric " << num;
   }
   EXPECT_EQ(bad, 0) << what;

@@ -73,6 +73,8 @@ TEST(UpsampleBilinear2d, GradientsMatchFiniteDifferences) {
   testing::expect_gradients_match(scale, {2, 2, 3, 4});
   UpsampleBilinear2d size("up", UpsampleSize{7, 3});
   testing::expect_gradients_match(size, {1, 2, 4, 5});
+  UpsampleBilinear2d fractional("up", UpsampleScale{1.5, 2.5});  // step 1 / scale, not in / out
+  testing::expect_gradients_match(fractional, {1, 2, 5, 4});
   testing::expect_f32_matches_f64(
       [] {
         return std::make_unique<UpsampleBilinear2d>("up", UpsampleScale{4, 4});
