@@ -149,7 +149,8 @@ TEST(BatchNorm, EvalModeIsTheAffineMapOfRunningStatistics) {
   bn.set_training(false);
   Context ctx;
   Tensor x = random_tensor({2, 4, 3, 3}, rng);
-  const std::vector<double> before = bn.running_mean().to_vector();
+  const std::vector<double> before = bn.running_mean().to_vector(),
+                            before_var = bn.running_var().to_vector();
   const Tensor& y = bn.forward(ctx, x);
   const auto xv = x.to_vector(), g = bn.weight().to_vector(), b = bn.bias().to_vector(),
              rm = bn.running_mean().to_vector(), rv = bn.running_var().to_vector();
@@ -160,6 +161,7 @@ TEST(BatchNorm, EvalModeIsTheAffineMapOfRunningStatistics) {
   }
   expect_tensor_near(y, want, 1e-13, "eval output");
   EXPECT_EQ(bn.running_mean().to_vector(), before) << "eval mode must not update statistics";
+  EXPECT_EQ(bn.running_var().to_vector(), before_var) << "eval mode must not update statistics";
   EXPECT_EQ(bn.num_batches_tracked().at(0), 0);
 
   const BatchNorm::Affine a = bn.eval_affine();
@@ -171,7 +173,7 @@ TEST(BatchNorm, EvalModeIsTheAffineMapOfRunningStatistics) {
   testing::expect_values_near(folded, want, 1e-13, "eval_affine");
 }
 
-TEST(BatchNorm, TrainingOnConstantDataMatchesEvalAfterMomentumOne) {
+TEST(BatchNorm, EvalAfterAMomentumOneUpdateReproducesTraining) {
   // Path against path: with momentum 1 the running mean is the batch mean, and with a large batch
   // the unbiased and biased variances almost agree, so eval reproduces training mode.
   std::mt19937_64 rng(4);

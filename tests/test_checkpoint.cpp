@@ -12,6 +12,7 @@
 #include "nn/losses.h"
 #include "nn/models/registry.h"
 #include "test_data_util.h"
+#include "tests/tensor_bytes.h"
 
 namespace nsal {
 
@@ -19,11 +20,7 @@ using testing::TempDir;
 
 namespace {
 
-std::vector<uint8_t> bytes_of(const Tensor& t) {
-  Tensor h = t.to(Device::cpu());
-  const auto* p = static_cast<const uint8_t*>(h.raw());
-  return std::vector<uint8_t>(p, p + h.nbytes());
-}
+using testing::bytes_of;
 
 std::vector<uint64_t> dropout_steps(const Model& m) {
   std::vector<uint64_t> v;

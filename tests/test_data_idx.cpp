@@ -57,6 +57,13 @@ TEST(DataIdx, ParsesEveryElementType) {
   EXPECT_EQ(t.to_vector(), (std::vector<double>{-2, 256}));
   auto f = idx_bytes(0x0D, {1}, {0x3f, 0xc0, 0, 0});  // 1.5f big-endian
   EXPECT_EQ(parse_idx(f.data(), f.size(), "f").at(0), 1.5);
+  auto sb = idx_bytes(0x09, {3}, {0x80, 0xff, 0x7f});  // signed bytes -128, -1, 127
+  EXPECT_EQ(parse_idx(sb.data(), sb.size(), "sb").to_vector(),
+            (std::vector<double>{-128, -1, 127}));
+  auto i32 = idx_bytes(0x0C, {2}, {0xff, 0xff, 0xff, 0xfe, 0x00, 0x01, 0x00, 0x02});  // -2, 65538
+  EXPECT_EQ(parse_idx(i32.data(), i32.size(), "i32").to_vector(), (std::vector<double>{-2, 65538}));
+  auto f64 = idx_bytes(0x0E, {1}, {0xc0, 0x04, 0, 0, 0, 0, 0, 0});  // -2.5 big-endian
+  EXPECT_EQ(parse_idx(f64.data(), f64.size(), "f64").at(0), -2.5);
   auto nan = idx_bytes(0x0D, {1, 1}, {0x7f, 0xc0, 0, 0});
   expect_has(error_of([&] { parse_idx(nan.data(), nan.size(), "nan.idx"); }),
              {"nan.idx", "NaN at sample 0"});

@@ -284,7 +284,13 @@ TEST(DataCityscapes, LabelIdsMapToTrainIds) {
   co.height = 2;
   o.output = dir / "small.h5";
   convert_cityscapes(root, co, o);
-  EXPECT_EQ(read_dataset(o.output, "train").x.shape(), (Shape{2, 3, 2, 4}));
+  const Dataset small = read_dataset(o.output, "train");
+  EXPECT_EQ(small.x.shape(), (Shape{2, 3, 2, 4}));
+  ASSERT_EQ(small.y.shape(), (Shape{2, 2, 4}));
+  for (int64_t i = 0; i < small.y.numel(); ++i) {
+    const int64_t v = static_cast<int64_t>(small.y.at(i));
+    EXPECT_TRUE(v == 0 || v == 13 || v == 18 || v == 255) << "mask value " << v << " at " << i;
+  }
 
   // A missing label map and a size mismatch name the files.
   nsal::testing::write_bytes(root + "/leftImg8bit/val/frankfurt/g_000000_000019_leftImg8bit.png",

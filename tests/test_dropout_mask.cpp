@@ -3,6 +3,8 @@
 
 #include <cmath>
 
+#include "kernels/philox.h"
+
 #include "kernels/dropout.h"
 
 namespace nsal {
@@ -16,7 +18,10 @@ TEST(DropoutMask, KeepsAboutOneMinusPAndDependsOnlyOnItsInputs) {
     for (int64_t i = 0; i < n; ++i) {
       bool k = kernels::dropout_keep_element(42, 7, i, t);
       kept += k;
-      EXPECT_EQ(k, kernels::dropout_keep_element(42, 7, i, t));  // reproducible
+      // Word i % 4 of Philox(key 42, counter (i / 4, 7)), compared with the threshold.
+      const auto words =
+          philox::philox4x32_10(philox::make_counter(i / 4, 7), philox::make_key(42));
+      EXPECT_EQ(k, static_cast<uint64_t>(words.v[i % 4]) >= t);
       same_next_step += k == kernels::dropout_keep_element(42, 8, i, t);
     }
     const double sd = std::sqrt(n * p * (1 - p));

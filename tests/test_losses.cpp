@@ -2,6 +2,7 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
 
 #include "nn/losses.h"
@@ -97,9 +98,20 @@ TEST(CrossEntropyLoss, StableForLargeLogitsAndFloat32) {
   const double want = naive_cross_entropy(x.to_vector(), {1, 0}, 2, 3, 1, {}, -100);
   EXPECT_NEAR(ce.forward(ctx, x, t), want, 1e-6);
   const std::vector<double> g = ce.backward(ctx).to_vector();
-  for (double v : g)
-    EXPECT_TRUE(std::isfinite(v));
-  EXPECT_NEAR(g[0] + g[1] + g[2], 0.0, 1e-6);  // softmax minus one-hot sums to zero per row
+  // (softmax - one-hot) / N, the softmax with the row maximum subtracted, in long double.
+  const std::vector<double> xv = x.to_vector();
+  const int label[2] = {1, 0};
+  for (int r = 0; r < 2; ++r) {
+    const long double mx = std::max({xv[3 * r], xv[3 * r + 1], xv[3 * r + 2]});
+    long double sum = 0;
+    for (int j = 0; j < 3; ++j)
+      sum += std::exp(static_cast<long double>(xv[3 * r + j]) - mx);
+    for (int j = 0; j < 3; ++j) {
+      const long double want_g =
+          (std::exp(static_cast<long double>(xv[3 * r + j]) - mx) / sum - (j == label[r])) / 2;
+      EXPECT_NEAR(g[3 * r + j], static_cast<double>(want_g), 1e-7) << "row " << r << ", " << j;
+    }
+  }
 }
 
 TEST(CrossEntropyLoss, AllTargetsIgnoredGivesNaNAndZeroGradient) {
@@ -224,9 +236,17 @@ TEST(MSELoss, LargeInputsReduceDeterministically) {
   long double want = 0;
   for (size_t i = 0; i < xv.size(); ++i)
     want += (xv[i] - tv[i]) * (xv[i] - tv[i]);
-  Context ctx;
-  MSELoss mse;
-  EXPECT_NEAR(mse.forward(ctx, x, t), static_cast<double>(want / xv.size()), 1e-12);
+  double got[2];
+  const int threads = omp_get_max_threads();
+  for (int k = 0; k < 2; ++k) {  // one thread, then several: the same bits
+    Context ctx;
+    ctx.set_threads(k == 0 ? 1 : std::max(2, threads));
+    MSELoss mse;
+    got[k] = mse.forward(ctx, x, t);
+  }
+  omp_set_num_threads(threads);
+  EXPECT_NEAR(got[0], static_cast<double>(want / xv.size()), 1e-12);
+  EXPECT_EQ(got[0], got[1]);
 }
 
 TEST(RegressionLosses, RejectBadInputsNamingTheLoss) {

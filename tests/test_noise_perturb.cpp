@@ -43,14 +43,22 @@ std::vector<float> naive_noise(const TestArena& a, uint64_t seed, uint64_t draw,
   return z;
 }
 
-// The perturbed arena, element by element, from the perturber's own scales.
+// The perturbed arena, element by element, from the perturber's own scales: w + float(scale * z)
+// in float, a NaN sum written as the one NaN 0x7fffffff (the rule kernels/noise.h states).
 std::vector<float> naive_perturbed(const TestArena& a, const std::vector<float>& scales,
                                    uint64_t seed, uint64_t draw, NoiseDist d) {
   std::vector<float> p = a.w;
   for (size_t s = 0; s < a.segments.size(); ++s)
-    for (int64_t i = a.segments[s].offset; i < a.segments[s].offset + a.segments[s].numel; ++i)
-      p[i] = kernels::apply_delta(
-          a.w[i], kernels::noise_delta(scales[s], kernels::noise_at(seed, draw, i, d)));
+    for (int64_t i = a.segments[s].offset; i < a.segments[s].offset + a.segments[s].numel; ++i) {
+      // No FMA: the kernels' -ffp-contract=off applies to this file too.
+      const float delta = scales[s] * kernels::noise_at(seed, draw, i, d);
+      const float sum = a.w[i] + delta;
+      const uint32_t canonical_nan = 0x7fffffffu;
+      if (std::isnan(sum))
+        std::memcpy(&p[i], &canonical_nan, sizeof p[i]);
+      else
+        p[i] = sum;
+    }
   return p;
 }
 

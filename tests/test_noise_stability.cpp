@@ -1,6 +1,6 @@
 // Noise-stability scoring end to end on real models: the paper's theorem (Eq. 5), restore
-// exactness after scoring, independence from batch size and pool order, and the presets' noise
-// placement.
+// exactness after scoring, independence from batch size and pool order, the presets' noise
+// placement, and the released preset against a straightforward implementation.
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -8,12 +8,15 @@
 #include <numeric>
 
 #include "al/noise_stability.h"
+#include "al/strategy.h"
 #include "data/loader.h"
 #include "data/synth.h"
+#include "kernels/noise.h"
 #include "kernels/select.h"
 #include "nn/layers/activation.h"
 #include "nn/layers/linear.h"
 #include "nn/models/registry.h"
+#include "tests/tensor_bytes.h"
 
 namespace nsal::al {
 
@@ -166,7 +169,7 @@ TEST(NoiseStability, WeightsAreBitIdenticalAfterScoring) {
   data::Dataset d = data::synth_images(synth(30, 28), "train");
   auto m = make_model({"mnist-cnn", 1, 4});
   m->build(Device::cpu(), 1);
-  std::vector<double> before = m->arena().params().to_vector();
+  const std::vector<uint8_t> before = testing::bytes_of(m->arena().params());
   Context ctx;
   std::vector<int64_t> pool = data::all_indices(30);
   for (const char* preset : {"paper", "released"}) {
@@ -175,7 +178,7 @@ TEST(NoiseStability, WeightsAreBitIdenticalAfterScoring) {
     cfg.draws = 7;
     cfg.lambda = 0.05;
     noise_stability_scores(*m, ctx, d, pool, cfg, 8, 11);
-    EXPECT_EQ(m->arena().params().to_vector(), before) << preset;
+    EXPECT_EQ(testing::bytes_of(m->arena().params()), before) << preset;
   }
 }
 
@@ -247,22 +250,115 @@ TEST(NoiseStability, PresetsPlaceNoiseOnTheRightTensors) {
   EXPECT_THROW(noise_segments(m->arena(), bogus), Error);
 }
 
-TEST(NoiseStability, ReleasedVectorsHaveOneBlockPerDraw) {
-  data::Dataset d = data::synth_images(synth(10, 28), "train");
-  auto m = make_model({"mnist-cnn", 1, 4});
-  m->build(Device::cpu(), 4);
+namespace {
+
+// Softmax outputs (N, C) in double of a plain eval forward of the whole pool as one batch.
+std::vector<double> pool_probs(Model& m, const data::Dataset& d, const std::vector<int64_t>& pool) {
   Context ctx;
-  NoiseStabilityConfig cfg;
-  cfg.preset = "released";
-  cfg.draws = 3;
-  NoiseStabilityResult r = noise_stability_scores(*m, ctx, d, data::all_indices(10), cfg, 4, 1);
-  EXPECT_EQ(r.vectors.shape(), (Shape{10, 12}));
-  for (size_t i = 0; i < 10; ++i) {
-    double sq = 0;
-    for (int j = 0; j < 12; ++j)
-      sq += std::pow(r.vectors.data<float>()[i * 12 + j], 2);
-    EXPECT_GT(sq, 0.0);
+  data::LoaderOptions lo;
+  lo.batch_size = static_cast<int>(pool.size());
+  lo.shuffle = false;
+  data::Loader loader(d, pool, lo);
+  data::Batch b;
+  EXPECT_TRUE(loader.next(b));
+  m.set_training(false);
+  const std::vector<double> logits = m.forward(ctx, b.x).to_vector();
+  const size_t c = logits.size() / pool.size();
+  std::vector<double> p(logits.size());
+  for (size_t i = 0; i < pool.size(); ++i) {
+    double mx = -INFINITY, sum = 0;
+    for (size_t j = 0; j < c; ++j)
+      mx = std::max(mx, logits[i * c + j]);
+    for (size_t j = 0; j < c; ++j)
+      sum += p[i * c + j] = std::exp(logits[i * c + j] - mx);
+    for (size_t j = 0; j < c; ++j)
+      p[i * c + j] /= sum;
   }
+  return p;
+}
+
+}  // namespace
+
+// The released preset against a straightforward implementation given the same noise: per draw a
+// fresh copy of the trained weights, each module weight (conv and linear weights, BatchNorm
+// gammas) plus z * lambda ||w_t|| / ||z_t|| with z the stream's values at the tensor's arena
+// positions, a plain forward of the pool, the blocks (f_k - f) / ||f|| side by side, and greedy
+// k-center from the origin written out here.
+TEST(NoiseStability, ReleasedPresetEqualsAModelCopyPerDraw) {
+  data::Dataset d = data::synth_images(synth(24, 28), "train");
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 8);
+  const std::vector<int64_t> pool = data::all_indices(24);
+  StrategyConfig sc;
+  sc.name = "noise-stability";
+  sc.ns.preset = "released";
+  sc.ns.draws = 3;
+  sc.ns.lambda = 0.05;
+  const uint64_t seed = 11;
+  const int64_t budget = 6, draws = 3, c = 4, n = 24;
+
+  // The straightforward version.
+  float* params = m->arena().params().data<float>();
+  const int64_t numel = m->arena().params().numel();
+  const std::vector<float> trained(params, params + numel);
+  const std::vector<double> clean = pool_probs(*m, d, pool);
+  std::vector<double> vec(static_cast<size_t>(n * c * draws));
+  for (int64_t k = 0; k < draws; ++k) {
+    std::vector<float> w = trained;  // the copy of the model for this draw
+    for (const kernels::NoiseSegment& s : noise_segments(m->arena(), sc.ns)) {
+      double w_sq = 0, z_sq = 0;
+      for (int64_t i = s.offset; i < s.offset + s.numel; ++i) {
+        const double z = kernels::noise_at(seed, k, i, kernels::NoiseDist::gaussian);
+        w_sq += double{trained[i]} * trained[i];
+        z_sq += z * z;
+      }
+      const float scale = static_cast<float>(sc.ns.lambda * std::sqrt(w_sq) / std::sqrt(z_sq));
+      for (int64_t i = s.offset; i < s.offset + s.numel; ++i)
+        w[i] = trained[i] + scale * kernels::noise_at(seed, k, i, kernels::NoiseDist::gaussian);
+    }
+    std::copy(w.begin(), w.end(), params);
+    const std::vector<double> pert = pool_probs(*m, d, pool);
+    for (int64_t i = 0; i < n; ++i) {
+      double norm = 0;
+      for (int64_t j = 0; j < c; ++j)
+        norm += clean[i * c + j] * clean[i * c + j];
+      for (int64_t j = 0; j < c; ++j)
+        vec[i * c * draws + k * c + j] = (pert[i * c + j] - clean[i * c + j]) / std::sqrt(norm);
+    }
+  }
+  std::copy(trained.begin(), trained.end(), params);
+  std::vector<double> dist(static_cast<size_t>(n));  // k-center from the origin
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < c * draws; ++j)
+      dist[i] += vec[i * c * draws + j] * vec[i * c * draws + j];
+  std::vector<int64_t> want;
+  for (int64_t b = 0; b < budget; ++b) {
+    const int64_t pick = std::max_element(dist.begin(), dist.end()) - dist.begin();
+    want.push_back(pick);
+    for (int64_t i = 0; i < n; ++i) {
+      double d2 = 0;
+      for (int64_t j = 0; j < c * draws; ++j)
+        d2 += std::pow(vec[i * c * draws + j] - vec[pick * c * draws + j], 2);
+      dist[i] = std::min(dist[i], d2);
+    }
+  }
+
+  // nsal: the vectors, and the strategy's selection.
+  Context ctx;
+  NoiseStabilityResult r = noise_stability_scores(*m, ctx, d, pool, sc.ns, 5, seed);
+  ASSERT_EQ(r.vectors.shape(), (Shape{n, c * draws}));
+  const std::vector<double> got = r.vectors.to_vector();
+  double largest = 0;
+  for (size_t i = 0; i < vec.size(); ++i) {
+    largest = std::max(largest, std::abs(vec[i]));
+    // Float outputs of the two forwards, and the norms summed in other orders.
+    ASSERT_NEAR(got[i], vec[i], 1e-5 + 1e-3 * std::abs(vec[i])) << "element " << i;
+  }
+  EXPECT_GT(largest, 1e-3) << "the noise must move the outputs for this test to mean anything";
+  std::vector<int64_t> labelled;
+  AcquisitionInput in{*m, ctx, d, labelled, pool, budget, 5, seed};
+  EXPECT_EQ(make_strategy(sc)->acquire(in).selected, want);
+  EXPECT_EQ(std::vector<float>(params, params + numel), trained);
 }
 
 }  // namespace nsal::al

@@ -16,6 +16,7 @@
 #include "kernels/error.h"
 #include "kernels/memory.h"
 #include "nn/models/registry.h"
+#include "tests/tensor_bytes.h"
 
 namespace nsal::al {
 namespace {
@@ -137,7 +138,7 @@ TEST(OutOfMemory, NoiseStabilityScoringShrinksTheBatchAndRestoresTheWeights) {
   data::Dataset d = images(30);
   auto m = make_model({"mnist-cnn", 1, 4});
   m->build(Device::cpu(), 4);
-  const std::vector<double> before = m->arena().params().to_vector();
+  const std::vector<uint8_t> before = testing::bytes_of(m->arena().params());
   Context ctx;
   std::vector<int64_t> pool = data::all_indices(30);
   NoiseStabilityConfig cfg;
@@ -152,7 +153,7 @@ TEST(OutOfMemory, NoiseStabilityScoringShrinksTheBatchAndRestoresTheWeights) {
   // Batches of another size round the outputs differently (see ScoreDoesNotDependOnBatchSize).
   for (size_t i = 0; i < pool.size(); ++i)
     EXPECT_NEAR(shrunk.scores[i] / small.scores[i], 1.0, 2e-3) << i;
-  EXPECT_EQ(m->arena().params().to_vector(), before);
+  EXPECT_EQ(testing::bytes_of(m->arena().params()), before);
 
   // A limit no batch fits: a clear error, and the weights are still the trained ones.
   {
@@ -165,7 +166,7 @@ TEST(OutOfMemory, NoiseStabilityScoringShrinksTheBatchAndRestoresTheWeights) {
           << e.what();
     }
   }
-  EXPECT_EQ(m->arena().params().to_vector(), before);
+  EXPECT_EQ(testing::bytes_of(m->arena().params()), before);
 }
 
 }  // namespace

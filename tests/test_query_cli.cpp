@@ -45,6 +45,15 @@ class QueryCli : public ::testing::Test {
   static void TearDownTestSuite() { fs::remove_all(root_); }
   static std::string path(const std::string& name) { return (root_ / name).string(); }
   // Runs nsal query with `options`; returns the chosen indices (empty on failure).
+  // Runs a query that must be refused; returns what it printed on stderr.
+  static std::string refusal(const std::string& options) {
+    int rc = run_shell(kNsal + " query " + path("model/checkpoint.h5") + " --dataset " +
+                       path("d.h5") + " --device cpu -o " + path("x.txt") + " " + options +
+                       " > /dev/null 2> " + path("err.txt"));
+    EXPECT_NE(rc, 0) << options;
+    EXPECT_FALSE(file_exists(path("x.txt"))) << options << ": a refused query writes nothing";
+    return read_file(path("err.txt"));
+  }
   static std::vector<int64_t> query(const std::string& options, const std::string& out) {
     int rc =
         run_shell(kNsal + " query " + path("model/checkpoint.h5") + " --dataset " + path("d.h5") +
@@ -122,16 +131,19 @@ TEST_F(QueryCli, ExportWritesTheAnnotationFolder) {
 }
 
 TEST_F(QueryCli, BadRequestsAreRefused) {
-  EXPECT_TRUE(query("--strategy entropy -n 101 --labelled " + path("labelled.txt"), "x.txt")
-                  .empty());  // 100 candidates left
-  EXPECT_TRUE(query("--strategy oracle -n 3", "x.txt").empty());
-  EXPECT_TRUE(query("--strategy mc-dropout --mc-passes 0 -n 3", "x.txt").empty());
-  int rc = run_shell(kNsal + " query " + path("model/checkpoint.h5") + " --dataset " +
-                     path("d.h5") + " --device cpu -n 101 --labelled " + path("labelled.txt") +
-                     " -o " + path("x.txt") + " > /dev/null 2> " + path("err.txt"));
-  EXPECT_NE(rc, 0);
-  EXPECT_NE(read_file(path("err.txt")).find("[1, 100]"), std::string::npos)
-      << read_file(path("err.txt"));
+  struct Bad {
+    std::string options, says;
+  };
+  const Bad cases[] = {
+      {"--strategy entropy -n 101 --labelled " + path("labelled.txt"), "[1, 100]"},  // 100 left
+      {"--strategy oracle -n 3", "--strategy: oracle not in"},
+      {"--strategy mc-dropout --mc-passes 0 -n 3", "--mc-passes: Value 0 not in range 1"},
+  };
+  for (const Bad& b : cases) {
+    const std::string err = refusal(b.options);
+    EXPECT_NE(err.find("nsal: error: "), std::string::npos) << err;
+    EXPECT_NE(err.find(b.says), std::string::npos) << b.options << ": " << err;
+  }
 }
 
 }  // namespace nsal::al

@@ -53,6 +53,12 @@ TEST(Tensor, DtypeConversionRoundTrips) {
   Tensor f = t.to_dtype(DType::f32);
   EXPECT_EQ(f.dtype(), DType::f32);
   EXPECT_EQ(f.to_vector(), (std::vector<double>{1.5, -2.25, 3}));
+  Tensor back = f.to_dtype(DType::f64);
+  EXPECT_EQ(back.dtype(), DType::f64);
+  EXPECT_EQ(back.to_vector(), t.to_vector());
+  // Not representable in float: rounded to nearest on the way down.
+  Tensor third = Tensor::from_vector({1.0 / 3}, {1}, DType::f64).to_dtype(DType::f32);
+  EXPECT_EQ(third.to_vector()[0], static_cast<double>(1.0f / 3));
 }
 
 TEST(Tensor, CopyFromChecksShape) {

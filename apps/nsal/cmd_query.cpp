@@ -38,7 +38,7 @@ static CommandRegistrar reg("query", [](CLI::App& app) {
       ->check(CLI::IsMember({"noise-stability", "random", "entropy", "margin", "least-confidence",
                              "mc-dropout", "bald", "coreset"}));
   cmd->add_option("--mc-passes", a->strategy.mc_passes, "mc-dropout and bald: dropout passes T")
-      ->check(CLI::PositiveNumber);
+      ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--mc-score", a->strategy.mc_score,
                   "mc-dropout: entropy, variation-ratio or variance (regression)")
       ->check(CLI::IsMember({"entropy", "variation-ratio", "variance"}));
