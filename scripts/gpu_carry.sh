@@ -57,7 +57,7 @@ fi
 # Prebuilt GPU binaries: a fallback for a GPU machine whose own build fails.
 if [ "${NSAL_CARRY_PREBUILT:-1}" = 1 ]; then
   bdir="${NSAL_PREBUILT_DIR:-build}"
-  bins=(nsal_cuda_tests bench_layers_gpu bench_models_gpu bench_perturb bench_ns_gpu)
+  bins=(nsal_cuda_tests nsal_cuda_al_tests bench_layers_gpu bench_models_gpu bench_perturb bench_ns_gpu)
   if [ ! -f "$bdir/CMakeCache.txt" ]; then
     scripts/build.sh -DNSAL_REQUIRE_CUDA=ON >/dev/null
   fi

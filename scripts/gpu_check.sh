@@ -144,6 +144,9 @@ configure_and_build() {
     return
   fi
   TARGETS=(nsal_cuda_tests)
+  # The acquisition GPU tests (al/, data/) exist where the full build is possible.
+  cmake --build "$BUILD" --target help 2>/dev/null | grep -qE '^nsal_cuda_al_tests: |\.\.\. nsal_cuda_al_tests$' &&
+    TARGETS+=(nsal_cuda_al_tests)
   BENCH_TARGETS=$(cmake --build "$BUILD" --target help 2>/dev/null |
     grep -oE 'bench_[a-z0-9_]*gpu[a-z0-9_]*|bench_perturb' | sort -u)
   for b in $BENCH_TARGETS; do TARGETS+=("$b"); done
@@ -161,6 +164,7 @@ fi
 
 # ---- 2b. Fallback: the binaries built on a CPU machine (scripts/gpu_carry.sh) ------------------
 TESTS="$BUILD/tests/nsal_cuda_tests"
+AL_TESTS="$BUILD/tests/nsal_cuda_al_tests"
 BENCH_DIR="$BUILD/benchmarks"
 RUN_OK=$BUILD_OK
 PREBUILT="$ROOT/shared-deps/prebuilt"
@@ -169,6 +173,11 @@ if [ "$BUILD_OK" != 1 ] && [ -x "$PREBUILT/bin/nsal_cuda_tests" ]; then
   # libfmt may be missing here; the CUDA libraries may sit in the toolkit's own folders.
   export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/cuda/lib64:/usr/local/cuda/targets/x86_64-linux/lib:$PREBUILT/lib"
   TESTS="$PREBUILT/bin/nsal_cuda_tests"
+  AL_TESTS="$PREBUILT/bin/nsal_cuda_al_tests"
+  if [ -x "$AL_TESTS" ] && ldd "$AL_TESTS" 2>/dev/null | grep -q 'not found'; then
+    WARNINGS+=("prebuilt nsal_cuda_al_tests not run: missing $(ldd "$AL_TESTS" | awk '/not found/ {print $1}' | tr '\n' ' ')")
+    AL_TESTS=""
+  fi
   BENCH_DIR="$PREBUILT/bin"
   BENCH_TARGETS=""
   for exe in "$PREBUILT"/bin/bench_*; do
@@ -233,6 +242,7 @@ summary_block() {
   for w in "${WARNINGS[@]}"; do echo "- note: $w"; done
   echo
   echo "- GPU tests: ${TESTS_SUMMARY:-not run} (exit ${TESTS_RC:-n/a})"
+  echo "- acquisition GPU tests: ${AL_TESTS_SUMMARY:-not run (core-only build)} (exit ${AL_TESTS_RC:-n/a})"
   echo "- memcheck: exit ${MEMCHECK_RC:-not run}; $(grep -m1 'ERROR SUMMARY' "$LOGS/memcheck.log" 2>/dev/null)"
   echo "- racecheck: exit ${RACECHECK_RC:-not run}; $(grep -m1 'RACECHECK SUMMARY\|ERROR SUMMARY' "$LOGS/racecheck.log" 2>/dev/null)"
   if [ "$BUILD_OK" != 1 ] && [ "${NSAL_GPU_SKIP_BUILD:-0}" != 1 ]; then
@@ -242,12 +252,13 @@ summary_block() {
     cat "$LOGS/configure.log" "$LOGS/build.log" 2>/dev/null | grep -m20 -E -A3 'CMake Error|error:|Error [0-9]'
     echo '```'
   fi
-  if [ -f "$LOGS/tests.log" ]; then
+  for t in tests tests_al; do
+    [ -f "$LOGS/$t.log" ] || continue
     echo
     echo '```'
-    grep -E '^\[  (FAILED|SKIPPED) \]|Failure|error:|Expected|Which is|Value of|^\[  PASSED|rel_l2=' "$LOGS/tests.log" | head -60
+    grep -E '^\[  (FAILED|SKIPPED) \]|Failure|error:|Expected|Which is|Value of|^\[  PASSED|rel_l2=' "$LOGS/$t.log" | head -60
     echo '```'
-  fi
+  done
   if [ -s "$RESULTS/bench_models_gpu.csv" ]; then
     echo
     echo "## resnet18-cifar: nsal vs PyTorch (images/s, same GPU, same run)"
@@ -337,6 +348,15 @@ if [ "$RUN_OK" = 1 ]; then
   [ "$TESTS_RC" = 0 ] || FAILURES+=("GPU tests: exit $TESTS_RC ($TESTS_SUMMARY)")
   grep -q '^\[  SKIPPED \] Cuda' "$LOGS/tests.log" &&
     FAILURES+=("GPU tests were SKIPPED on the GPU machine: $(grep -m1 'GPU test skipped' "$LOGS/tests.log")")
+  # Acquisition on the GPU against the CPU (full builds only).
+  if [ -n "$AL_TESTS" ] && [ -x "$AL_TESTS" ]; then
+    run_step tests_al 120 "$AL_TESTS"
+    AL_TESTS_RC=$STEP_RC
+    AL_TESTS_SUMMARY="$(summary "$LOGS/tests_al.log")"
+    [ "$AL_TESTS_RC" = 0 ] || FAILURES+=("acquisition GPU tests: exit $AL_TESTS_RC ($AL_TESTS_SUMMARY)")
+    grep -q '^\[  SKIPPED \] Cuda' "$LOGS/tests_al.log" &&
+      FAILURES+=("acquisition GPU tests were SKIPPED on the GPU machine")
+  fi
   write_report
 
 fi

@@ -1,4 +1,4 @@
-// Device copies of host vectors for the GPU tests, and the skip that every GPU test starts with.
+// Device copies of host vectors for the GPU tests (and the skip every GPU test starts with).
 #pragma once
 
 #include <gtest/gtest.h>
@@ -6,13 +6,7 @@
 #include <vector>
 
 #include "kernels/memory.h"
-
-// Skips the test, with the reason, when no CUDA device answers (CPU-only builds included).
-#define NSAL_REQUIRE_GPU()                                                              \
-  do {                                                                                  \
-    if (::nsal::kernels::cuda_device_count() == 0)                                      \
-      GTEST_SKIP() << "no CUDA device: " << ::nsal::kernels::cuda_unavailable_reason(); \
-  } while (0)
+#include "tests/gpu_skip.h"
 
 namespace nsal::testing {
 

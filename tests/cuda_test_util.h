@@ -14,16 +14,7 @@
 #include "kernels/memory.h"
 #include "nn/context.h"
 #include "nn/tensor.h"
-
-// Skips the test, naming why, when this build or machine cannot run GPU code.
-#define NSAL_REQUIRE_GPU()                                                         \
-  do {                                                                             \
-    if (!::nsal::kernels::cuda_compiled())                                         \
-      GTEST_SKIP() << "GPU test skipped: nsal was built without the CUDA backend"; \
-    if (::nsal::kernels::cuda_device_count() == 0)                                 \
-      GTEST_SKIP() << "GPU test skipped: no CUDA device answers ("                 \
-                   << ::nsal::kernels::cuda_unavailable_reason() << ")";           \
-  } while (0)
+#include "tests/gpu_skip.h"
 
 namespace nsal::testing {
 

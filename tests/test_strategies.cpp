@@ -9,7 +9,6 @@
 #include "kernels/select.h"
 #include "nn/layers/dropout.h"
 #include "nn/layers/linear.h"
-#include "tests/cuda_buffer.h"
 
 namespace nsal::al {
 
@@ -161,30 +160,11 @@ TEST(Strategies, NoiseStabilityPicksTheLargestJacobian) {
   EXPECT_EQ(r.selected, (std::vector<int64_t>{0}));
 }
 
-// The k-center of CoreSet and the released preset (al::kcenter_rows): on a GPU context the rows
-// go to the device and the GPU routine gives the CPU's selections.
-static Tensor clustered_rows(int64_t n, int64_t d) {
-  Tensor x({n, d});
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t j = 0; j < d; ++j)
-      x.data<float>()[i * d + j] = static_cast<float>((i * 37 + j * 11) % 23) * 0.1f + (i % 5);
-  return x;
-}
-
+// al::kcenter_rows on a GPU context: tests/test_cuda_al.cpp.
 TEST(Strategies, KCenterRowsRefusesRowsItCannotUse) {
   Context ctx;
   EXPECT_THROW(kcenter_rows(ctx, Tensor({10}), {}, 2), Error);                 // not (N, D)
   EXPECT_THROW(kcenter_rows(ctx, Tensor({10, 3}, DType::f64), {}, 2), Error);  // not float32
-}
-
-// (Runs where the full build meets a GPU; scripts/gpu_check.sh builds only the core GPU tests,
-// whose SelectCuda cases check the routine itself.)
-TEST(Strategies, KCenterRowsOnTheGpuSelectsAsTheCpu) {
-  NSAL_REQUIRE_GPU();
-  Tensor x = clustered_rows(5000, 33);
-  Context cpu, gpu(Device::cuda(0));
-  for (std::vector<int64_t> init : {std::vector<int64_t>{}, std::vector<int64_t>{0, 9, 999}})
-    EXPECT_EQ(kcenter_rows(gpu, x, init, 100), kcenter_rows(cpu, x, init, 100));
 }
 
 TEST(Strategies, BudgetLargerThanThePoolIsAnError) {

@@ -1,0 +1,115 @@
+// Acquisition on a GPU against the same acquisition on the CPU (this binary needs the full build:
+// al/ and data/): noise-stability scores and deviation vectors of both presets, MC-dropout
+// outputs with their per-sample masks, and the k-center of CoreSet and the released preset.
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "al/noise_stability.h"
+#include "al/strategy.h"
+#include "al/training.h"
+#include "data/loader.h"
+#include "data/synth.h"
+#include "nn/models/registry.h"
+#include "tests/gpu_skip.h"
+#include "tests/tensor_bytes.h"
+
+namespace nsal::al {
+namespace {
+
+data::Dataset images(int64_t n) {
+  data::SynthOptions o;
+  o.train = n;
+  o.test = 4;
+  o.classes = 4;
+  o.size = 28;
+  o.noise = 0.2;
+  o.seed = 5;
+  return data::synth_images(o, "train");
+}
+
+// mnist-cnn with the same initial weights on the CPU and on the GPU.
+struct TwinModels {
+  std::unique_ptr<Model> cpu = make_model({"mnist-cnn", 1, 4});
+  std::unique_ptr<Model> gpu = make_model({"mnist-cnn", 1, 4});
+  TwinModels() {
+    cpu->build(Device::cpu(), 3);
+    gpu->build(Device::cuda(0), 3);
+  }
+};
+
+// The noise is the same bits on both devices (NoiseCuda tests); the scores differ only by the
+// rounding of the forward passes (cuDNN against im2col and Winograd, sums in other orders),
+// about 1e-6 of the outputs. At lambda = 0.05 the deviations are about 1e-2 of the outputs, so
+// each score and each deviation-vector element agrees to 1e-3 relative.
+TEST(CudaAcquisition, NoiseStabilityScoresMatchTheCpu) {
+  NSAL_REQUIRE_GPU();
+  data::Dataset d = images(64);
+  TwinModels m;
+  Context cpu, gpu(Device::cuda(0));
+  const std::vector<int64_t> pool = data::all_indices(64);
+  const std::vector<uint8_t> weights = testing::bytes_of(m.gpu->arena().params());
+  for (const char* preset : {"paper", "released"}) {
+    SCOPED_TRACE(preset);
+    NoiseStabilityConfig cfg;
+    cfg.preset = preset;
+    cfg.draws = 4;
+    cfg.lambda = 0.05;
+    const NoiseStabilityResult a = noise_stability_scores(*m.cpu, cpu, d, pool, cfg, 16, 7);
+    const NoiseStabilityResult b = noise_stability_scores(*m.gpu, gpu, d, pool, cfg, 16, 7);
+    ASSERT_EQ(b.scores.size(), a.scores.size());
+    EXPECT_EQ(b.nonfinite, 0);
+    for (size_t i = 0; i < a.scores.size(); ++i)
+      EXPECT_NEAR(b.scores[i], a.scores[i], 1e-3 * a.scores[i]) << "sample " << i;
+    if (std::string(preset) == "released") {
+      const std::vector<double> va = a.vectors.to_vector(), vb = b.vectors.to_vector();
+      ASSERT_EQ(va.size(), vb.size());
+      for (size_t i = 0; i < va.size(); ++i)
+        ASSERT_NEAR(vb[i], va[i], 1e-6 + 1e-3 * std::abs(va[i])) << "element " << i;
+    }
+    EXPECT_EQ(testing::bytes_of(m.gpu->arena().params()), weights) << "restored bit for bit";
+  }
+}
+
+// Each sample's dropout masks follow its pool position and the pass on both devices, so the GPU
+// in batches of 7 gives the CPU's outputs in batches of 40, up to the forwards' rounding.
+TEST(CudaAcquisition, McDropoutOutputsMatchTheCpuWhateverTheBatch) {
+  NSAL_REQUIRE_GPU();
+  data::Dataset d = images(40);
+  TwinModels m;
+  Context cpu, gpu(Device::cuda(0));
+  const std::vector<int64_t> pool = data::all_indices(40);
+  auto outputs = [&](Model& model, Context& ctx, int batch) {
+    std::vector<double> out;
+    model.set_mc_dropout(true);
+    model.set_mc_pass(2);
+    run_inference(model, ctx, d, pool, batch, [&](int64_t, int64_t, const Tensor& o) {
+      const std::vector<double> h = o.to_vector();
+      out.insert(out.end(), h.begin(), h.end());
+    });
+    model.set_mc_dropout(false);
+    return out;
+  };
+  const std::vector<double> a = outputs(*m.cpu, cpu, 40), b = outputs(*m.gpu, gpu, 7);
+  ASSERT_EQ(a.size(), b.size());
+  for (size_t i = 0; i < a.size(); ++i)
+    ASSERT_NEAR(b[i], a[i], 1e-4 + 1e-4 * std::abs(a[i])) << "output " << i;
+}
+
+// The k-center of CoreSet and the released preset (al::kcenter_rows): on a GPU context the rows
+// go to the device and the GPU routine gives the CPU's selections.
+TEST(CudaAcquisition, KCenterRowsSelectsAsTheCpu) {
+  NSAL_REQUIRE_GPU();
+  const int64_t n = 5000, dim = 33;
+  Tensor x({n, dim});
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t j = 0; j < dim; ++j)
+      x.data<float>()[i * dim + j] = static_cast<float>((i * 37 + j * 11) % 23) * 0.1f + (i % 5);
+  Context cpu, gpu(Device::cuda(0));
+  for (std::vector<int64_t> init : {std::vector<int64_t>{}, std::vector<int64_t>{0, 9, 999}})
+    EXPECT_EQ(kcenter_rows(gpu, x, init, 100), kcenter_rows(cpu, x, init, 100));
+}
+
+}  // namespace
+}  // namespace nsal::al
