@@ -57,6 +57,15 @@ NSAL_HD DropoutGroup dropout_row_group(uint64_t seed, uint64_t step, int64_t per
           dropout_group(seed, step + static_cast<uint64_t>(r), static_cast<uint64_t>(q))};
 }
 
+// The seed of dropout layer `layer` (its place among a model's dropout layers) of a model built
+// with `seed`: two words of Philox4x32-10 with key = seed and counter (layer, "drop"), so that
+// the layers of a model, and models built with other seeds, draw other masks.
+inline uint64_t dropout_layer_seed(uint64_t seed, uint64_t layer) {
+  const philox::U32x4 r =
+      philox::philox4x32_10(philox::make_counter(layer, 0x64726f70), philox::make_key(seed));
+  return uint64_t{r.v[0]} | (uint64_t{r.v[1]} << 32);
+}
+
 // Whether element i is kept (one Philox call; loops should use dropout_group per 4 elements).
 NSAL_HD bool dropout_keep_element(uint64_t seed, uint64_t step, uint64_t i, uint64_t threshold) {
   return dropout_keep(dropout_group(seed, step, i >> 2).v[i & 3], threshold);

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 
+#include "kernels/dropout.h"
 #include "nn/init.h"
 #include "nn/layers/dropout.h"
 #include "nn/memory_plan.h"
@@ -51,6 +52,10 @@ void Model::build(Device device, uint64_t seed, DType dtype) {
     l->declare(arena_);
   arena_.allocate(dtype, device);
   init_pytorch_default(arena_, seed);
+  uint64_t index = 0;  // each dropout layer its own mask stream (kernels/dropout.h)
+  for (auto& l : layers_)
+    if (auto* d = dynamic_cast<Dropout*>(l.get()))
+      d->set_seed(kernels::dropout_layer_seed(seed, index++));
 }
 
 void Model::set_training(bool on) {

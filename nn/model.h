@@ -65,7 +65,8 @@ class Model {
   virtual ModelSpec spec() const;
 
   // Declares every layer's parameters, allocates the arena on `device` and initialises it as
-  // PyTorch does by default, from `seed`.
+  // PyTorch does by default, from `seed`; each dropout layer gets its own mask seed derived from
+  // `seed` (kernels::dropout_layer_seed).
   void build(Device device, uint64_t seed, DType dtype = DType::f32);
   bool built() const { return arena_.allocated(); }
   ParamArena& arena() { return arena_; }

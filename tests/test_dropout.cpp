@@ -5,6 +5,7 @@
 #include "kernels/dropout.h"
 #include "nn/layers/dropout.h"
 #include "nn/model.h"
+#include "nn/models/registry.h"
 #include "tests/gradcheck.h"
 #include "tests/layer_test_util.h"
 
@@ -142,6 +143,30 @@ TEST(Dropout, McMasksFollowThePassAndThePositionNotTheBatch) {
   EXPECT_EQ(dx, std::vector<double>(whole.begin() + 3 * per_row, whole.end()));
   EXPECT_THROW(drop.set_mc_pass(-1), Error);
   EXPECT_THROW(drop.set_mc_first_position(int64_t{1} << 40), Error);
+}
+
+// Model::build seeds each dropout layer from the build seed and the layer's place, so two layers
+// of a model, or two models built with other seeds, never share a mask stream.
+TEST(Dropout, BuildGivesEveryLayerItsOwnSeed) {
+  auto seeds_of = [](uint64_t build_seed) {
+    auto m = make_model({"mnist-cnn", 1, 10});
+    m->build(Device::cpu(), build_seed);
+    std::vector<uint64_t> s;
+    for (const auto& l : m->layers())
+      if (auto* d = dynamic_cast<Dropout*>(l.get())) s.push_back(d->seed());
+    return s;
+  };
+  const std::vector<uint64_t> a = seeds_of(4), b = seeds_of(5);
+  ASSERT_EQ(a.size(), 3u);  // conv1_drop, conv2_drop, fc1_drop
+  EXPECT_EQ(seeds_of(4), a);
+  for (size_t i = 0; i < a.size(); ++i) {
+    // Philox4x32-10 of counter (i, "drop") under key 4, written out.
+    const auto w = philox::philox4x32_10(philox::make_counter(i, 0x64726f70), philox::make_key(4));
+    EXPECT_EQ(a[i], uint64_t{w.v[0]} | (uint64_t{w.v[1]} << 32)) << i;
+    EXPECT_NE(a[i], b[i]) << i;
+    for (size_t j = 0; j < i; ++j)
+      EXPECT_NE(a[i], a[j]) << i << " " << j;
+  }
 }
 
 TEST(Dropout, BackwardAppliesTheForwardMask) {

@@ -3,7 +3,8 @@
 // which case it keeps dropping at inference (Monte-Carlo dropout).
 //
 // The mask is reproducible and identical on the CPU and the GPU: element i at step s is decided
-// by Philox4x32-10 with key = seed and counter = (i / 4, s) (kernels/dropout.h). Every forward
+// by Philox4x32-10 with key = seed and counter = (i / 4, s) (kernels/dropout.h). Model::build
+// gives each dropout layer its own seed, derived from the build seed. Every forward
 // in training mode uses the current step and then advances it; backward applies the same mask
 // again. step() is part of a run's state: set_step() restores it on resume.
 //
