@@ -262,7 +262,8 @@ void validate_strategy(const StrategyConfig& s, const std::string& f) {
   NSAL_CHECK(one_of(s.ns.output, {"probs", "logits", "features"}),
              "field '{}.noise.output': expected probs, logits or features, got '{}'", f,
              s.ns.output);
-  NSAL_CHECK(s.mc_passes >= 1, "field '{}.mc_passes': expected at least 1", f);
+  NSAL_CHECK(s.mc_passes >= 1 && s.mc_passes <= (1 << 20),
+             "field '{}.mc_passes': expected 1 to 1048576, got {}", f, s.mc_passes);
   NSAL_CHECK(one_of(s.mc_score, {"entropy", "variation-ratio", "variance"}),
              "field '{}.mc_score': expected entropy, variation-ratio or variance, got '{}'", f,
              s.mc_score);

@@ -166,33 +166,52 @@ fi
 TESTS="$BUILD/tests/nsal_cuda_tests"
 AL_TESTS="$BUILD/tests/nsal_cuda_al_tests"
 BENCH_DIR="$BUILD/benchmarks"
+BIN_ENV=()  # what nsal's binaries run under (the fallback's library path; nothing else's)
 RUN_OK=$BUILD_OK
 PREBUILT="$ROOT/shared-deps/prebuilt"
 PREBUILT_NOTE=""
 if [ "$BUILD_OK" != 1 ] && [ -x "$PREBUILT/bin/nsal_cuda_tests" ]; then
-  # libfmt may be missing here; the CUDA libraries may sit in the toolkit's own folders.
-  export LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}/usr/local/cuda/lib64:/usr/local/cuda/targets/x86_64-linux/lib:$PREBUILT/lib"
+  # The CUDA libraries may sit in the toolkit's own folders; a library this machine lacks comes
+  # from the carried ones, and only such a library (a carried copy never shadows the machine's).
+  cuda_libs="/usr/local/cuda/lib64:/usr/local/cuda/targets/x86_64-linux/lib"
+  libdir="$BUILD/prebuilt-libs"
+  rm -rf "$libdir"
+  mkdir -p "$libdir"
+  for exe in "$PREBUILT"/bin/*; do
+    for lib in $(LD_LIBRARY_PATH="${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$cuda_libs" ldd "$exe" 2>/dev/null |
+      awk '/not found/ {print $1}'); do
+      if [ -e "$PREBUILT/lib/$lib" ]; then ln -sf "$PREBUILT/lib/$lib" "$libdir/$lib"; fi
+    done
+  done
+  BIN_ENV=(env "LD_LIBRARY_PATH=${LD_LIBRARY_PATH:+$LD_LIBRARY_PATH:}$cuda_libs:$libdir")
+  missing_libs() { "${BIN_ENV[@]}" ldd "$1" 2>/dev/null | awk '/not found/ {print $1}' | paste -sd' '; }
   TESTS="$PREBUILT/bin/nsal_cuda_tests"
   AL_TESTS="$PREBUILT/bin/nsal_cuda_al_tests"
-  if [ -x "$AL_TESTS" ] && ldd "$AL_TESTS" 2>/dev/null | grep -q 'not found'; then
-    WARNINGS+=("prebuilt nsal_cuda_al_tests not run: missing $(ldd "$AL_TESTS" | awk '/not found/ {print $1}' | tr '\n' ' ')")
+  if [ -x "$AL_TESTS" ] && [ -n "$(missing_libs "$AL_TESTS")" ]; then
+    AL_TESTS_SUMMARY="not run: the prebuilt binary lacks $(missing_libs "$AL_TESTS")"
+    WARNINGS+=("prebuilt nsal_cuda_al_tests $AL_TESTS_SUMMARY")
     AL_TESTS=""
   fi
   BENCH_DIR="$PREBUILT/bin"
   BENCH_TARGETS=""
   for exe in "$PREBUILT"/bin/bench_*; do
     [ -x "$exe" ] || continue
-    missing="$(ldd "$exe" 2>/dev/null | awk '/not found/ {print $1}' | tr '\n' ' ')"
+    missing="$(missing_libs "$exe")"
     if [ -n "$missing" ]; then
-      WARNINGS+=("prebuilt $(basename "$exe") not run: missing ${missing% }")
+      WARNINGS+=("prebuilt $(basename "$exe") not run: missing $missing")
     else
       BENCH_TARGETS+="$(basename "$exe") "
     fi
   done
-  missing="$(ldd "$TESTS" 2>/dev/null | awk '/not found/ {print $1}' | tr '\n' ' ')"
   PREBUILT_NOTE="ran the prebuilt binaries instead: $(grep -m1 '^commit' "$PREBUILT/MANIFEST" 2>/dev/null); $(grep -m1 '^built on' "$PREBUILT/MANIFEST" 2>/dev/null)"
+  pre_commit="$(awk '/^commit/ {print $2; exit}' "$PREBUILT/MANIFEST" 2>/dev/null)"
+  here="${NSAL_COMMIT:-$(git rev-parse HEAD 2>/dev/null || true)}"
+  if [ -n "$here" ] && [[ "$pre_commit" != "$here"* && "$here" != "$pre_commit"* ]]; then
+    WARNINGS+=("the prebuilt binaries are of commit ${pre_commit:-?}, this tree is $here: they test that commit's code")
+  fi
+  missing="$(missing_libs "$TESTS")"
   if [ -n "$missing" ]; then
-    FAILURES+=("prebuilt nsal_cuda_tests cannot load: missing ${missing% }")
+    FAILURES+=("prebuilt nsal_cuda_tests cannot load: missing $missing")
   else
     RUN_OK=1
     WARNINGS+=("$PREBUILT_NOTE")
@@ -342,7 +361,7 @@ summary() {  # gtest log -> "P passed, F failed, S skipped"
   echo "${p:-0} passed, ${f:-0} failed, ${s:-0} skipped"
 }
 if [ "$RUN_OK" = 1 ]; then
-  run_step tests 180 "$TESTS" --gtest_output="xml:$RESULTS/gpu-tests.xml"
+  run_step tests 180 "${BIN_ENV[@]}" "$TESTS" --gtest_output="xml:$RESULTS/gpu-tests.xml"
   TESTS_RC=$STEP_RC
   TESTS_SUMMARY="$(summary "$LOGS/tests.log")"
   [ "$TESTS_RC" = 0 ] || FAILURES+=("GPU tests: exit $TESTS_RC ($TESTS_SUMMARY)")
@@ -350,7 +369,7 @@ if [ "$RUN_OK" = 1 ]; then
     FAILURES+=("GPU tests were SKIPPED on the GPU machine: $(grep -m1 'GPU test skipped' "$LOGS/tests.log")")
   # Acquisition on the GPU against the CPU (full builds only).
   if [ -n "$AL_TESTS" ] && [ -x "$AL_TESTS" ]; then
-    run_step tests_al 120 "$AL_TESTS"
+    run_step tests_al 120 "${BIN_ENV[@]}" "$AL_TESTS"
     AL_TESTS_RC=$STEP_RC
     AL_TESTS_SUMMARY="$(summary "$LOGS/tests_al.log")"
     [ "$AL_TESTS_RC" = 0 ] || FAILURES+=("acquisition GPU tests: exit $AL_TESTS_RC ($AL_TESTS_SUMMARY)")
@@ -367,11 +386,11 @@ if [ "$RUN_OK" = 1 ]; then
     exe="$BENCH_DIR/$b"
     [ -x "$exe" ] || continue
     if [ "$b" = bench_perturb ]; then
-      run_step "$b" 120 "$exe" --out "$RESULTS/$b.json"
+      run_step "$b" 120 "${BIN_ENV[@]}" "$exe" --out "$RESULTS/$b.json"
     elif [ "$b" = bench_ns_gpu ]; then  # (full builds only: it runs acquisition's scoring code)
-      run_step "$b" 150 "$exe" --out "$BUILD/ns"
+      run_step "$b" 150 "${BIN_ENV[@]}" "$exe" --out "$BUILD/ns"
     else
-      run_step "$b" 150 "$exe" "$RESULTS/$b.csv"
+      run_step "$b" 150 "${BIN_ENV[@]}" "$exe" "$RESULTS/$b.csv"
     fi
     [ "$STEP_RC" = 0 ] || FAILURES+=("$b: exit $STEP_RC (logs/$b.log)")
   done
@@ -404,13 +423,13 @@ if [ "$RUN_OK" = 1 ]; then
     # memcheck: every GPU test (out-of-bounds and misaligned accesses, API errors), except the
     # whole-model comparisons, whose many large cuDNN kernels run too slowly instrumented; their
     # ops are all exercised by the op and layer tests.
-    run_step memcheck 180 compute-sanitizer --tool memcheck --error-exitcode 99 \
+    run_step memcheck 180 "${BIN_ENV[@]}" compute-sanitizer --tool memcheck --error-exitcode 99 \
       --print-limit 20 "$TESTS" \
       --gtest_filter='-CudaModels.ResNet18*:CudaModels.MnistCnn*:CudaModels.Sgd*:CudaModels.Fused*:CudaModels.TrainingStep*:CudaModels.Infer*:CudaModels.TrainingPlan*'
     MEMCHECK_RC=$STEP_RC
     # racecheck: the kernels that share data through shared memory (block reductions, the
     # perturber's block scan, selection and deviation reductions).
-    run_step racecheck 90 compute-sanitizer --tool racecheck --error-exitcode 99 \
+    run_step racecheck 90 "${BIN_ENV[@]}" compute-sanitizer --tool racecheck --error-exitcode 99 \
       --print-limit 20 "$TESTS" \
       --gtest_filter='CudaElementwise.Reductions*:CudaElementwise.BiasAdd*:CudaSoftmaxLoss.*:CudaNormPool.GlobalAvg*:CudaLayers.BatchNorm*:NoiseCuda.*:SelectCuda.*:DeviationCuda.*'
     RACECHECK_RC=$STEP_RC

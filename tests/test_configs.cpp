@@ -33,7 +33,7 @@ TEST(Configs, TheDocumentedConfigurationIsTheDefaults) {
   std::stringstream text;
   text << in.rdbuf();
   const std::string md = text.str();
-  const size_t open = md.find("```toml\n");
+  const size_t open = md.find("```toml\n", md.find("## `nsal run`"));
   ASSERT_NE(open, std::string::npos) << "no toml block in docs/cli.md";
   const size_t start = open + 8, end = md.find("```", start);
   ASSERT_NE(end, std::string::npos);

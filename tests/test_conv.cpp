@@ -274,8 +274,11 @@ TEST(Conv, GradientCheckConv2d) {
       {ConvOptions::make2d(8, 8, 3, 1, 1), {4, 8, 17, 29}},  // Winograd (see below)
   };
   // Batch 4 takes Winograd on up to 4 threads: the check runs on one whatever the machine.
-  const int threads = omp_get_max_threads();
-  omp_set_num_threads(1);
+  struct OneThread {
+    int before = omp_get_max_threads();
+    OneThread() { omp_set_num_threads(1); }
+    ~OneThread() { omp_set_num_threads(before); }
+  } one_thread;
   for (const G& g : cases) {
     Conv2d conv("block.conv", g.opt);
     SCOPED_TRACE(shape_str(g.in));
@@ -284,7 +287,6 @@ TEST(Conv, GradientCheckConv2d) {
   Conv2d last("block.conv", cases.back().opt);
   EXPECT_TRUE(kernels::cpu::conv_uses_winograd(last.conv_shape(cases.back().in), 1))
       << "the last case must take the Winograd path";
-  omp_set_num_threads(threads);
 }
 
 TEST(Conv, GradientCheckConv3d) {

@@ -25,7 +25,8 @@ struct NCP {
   int64_t n, c, p;
 };
 // (N, C) with small and large C (warp per row), (N, C, P) (thread per row).
-const NCP kShapes[] = {{8, 10, 1}, {4, 1000, 1}, {3, 5, 37}, {2, 19, 64}};
+// P == 1 with 5000 rows spans several blocks of the loss's reduction.
+const NCP kShapes[] = {{8, 10, 1}, {4, 1000, 1}, {5000, 10, 1}, {3, 5, 37}, {2, 19, 64}};
 
 TEST_F(CudaSoftmaxLoss, SoftmaxAndLogSoftmaxMatchReference) {
   for (NCP sh : kShapes) {

@@ -106,23 +106,28 @@ TEST(OutOfMemory, McDropoutOutputsDoNotDependOnTheBatch) {
   m->build(Device::cpu(), 6);
   Context ctx;
   std::vector<int64_t> all = data::all_indices(40);
+  int64_t ended = 0;  // the batch the last call ended with
   auto outputs = [&](int batch, int64_t pass) {
     std::vector<float> out;
     m->set_mc_dropout(true);
     m->set_mc_pass(pass);
-    run_inference(*m, ctx, d, all, batch, [&](int64_t first, int64_t count, const Tensor& o) {
-      EXPECT_EQ(first, static_cast<int64_t>(out.size()) / 4);
-      out.insert(out.end(), o.data<float>(), o.data<float>() + count * 4);
-    });
+    ended =
+        run_inference(*m, ctx, d, all, batch, [&](int64_t first, int64_t count, const Tensor& o) {
+          EXPECT_EQ(first, static_cast<int64_t>(out.size()) / 4);
+          out.insert(out.end(), o.data<float>(), o.data<float>() + count * 4);
+        });
     m->set_mc_dropout(false);
     return out;
   };
-  const std::vector<float> whole = outputs(40, 1), other_pass = outputs(40, 2);
+  // First, while no layer output of 40 samples exists yet: under the limit the batch halves.
   std::vector<float> shrunk;
   {
     AllocationLimit limit(kLimit);
     shrunk = outputs(40, 1);
   }
+  EXPECT_LT(ended, 40) << "the limit must shrink the batch for this case to mean anything";
+  const std::vector<float> whole = outputs(40, 1), other_pass = outputs(40, 2);
+  EXPECT_EQ(ended, 40);
   for (const std::vector<float>& got : {outputs(3, 1), outputs(16, 1), shrunk}) {
     ASSERT_EQ(got.size(), whole.size());
     for (size_t i = 0; i < whole.size(); ++i)

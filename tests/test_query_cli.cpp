@@ -44,7 +44,6 @@ class QueryCli : public ::testing::Test {
   }
   static void TearDownTestSuite() { fs::remove_all(root_); }
   static std::string path(const std::string& name) { return (root_ / name).string(); }
-  // Runs nsal query with `options`; returns the chosen indices (empty on failure).
   // Runs a query that must be refused; returns what it printed on stderr.
   static std::string refusal(const std::string& options) {
     int rc = run_shell(kNsal + " query " + path("model/checkpoint.h5") + " --dataset " +
@@ -54,6 +53,7 @@ class QueryCli : public ::testing::Test {
     EXPECT_FALSE(file_exists(path("x.txt"))) << options << ": a refused query writes nothing";
     return read_file(path("err.txt"));
   }
+  // Runs nsal query with `options`; returns the chosen indices (empty on failure).
   static std::vector<int64_t> query(const std::string& options, const std::string& out) {
     int rc =
         run_shell(kNsal + " query " + path("model/checkpoint.h5") + " --dataset " + path("d.h5") +
