@@ -29,6 +29,7 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/bench_output.h"
 #include "kernels/backend_info.h"
 #include "kernels/cpu/conv_cpu.h"
 #include "kernels/memory.h"
@@ -38,6 +39,7 @@ namespace {
 
 using nsal::kernels::ConvShape;
 namespace cpu = nsal::kernels::cpu;
+namespace bench = nsal::bench;
 
 // 64-byte aligned host buffer.
 template <typename T>
@@ -147,7 +149,7 @@ struct Case {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   bool quick = false, volumes = false, dilated = false;
   int repeats = 0, batch = 0;
   std::string csv_path, filter;
@@ -232,16 +234,12 @@ int main(int argc, char** argv) {
     };
   }
 
-  std::FILE* csv = nullptr;
+  bench::OutputFile csv;
   if (!csv_path.empty()) {
-    csv = std::fopen(csv_path.c_str(), "w");
-    if (!csv) {
-      fmt::print(stderr, "cannot write {}\n", csv_path);
-      return 1;
-    }
-    fmt::print(csv,
-               "name,algorithm,n,c,k,d,h,w,kernel,stride,pad,pass,median_ms,gflops,ratio_to_sgemm,"
-               "sgemm_gflops,threads,cpu\n");
+    csv = bench::OutputFile(csv_path);
+    csv.print(
+        "name,algorithm,n,c,k,d,h,w,kernel,stride,pad,pass,median_ms,gflops,ratio_to_sgemm,"
+        "sgemm_gflops,threads,cpu\n");
   }
   fmt::print("{:<40} {:>9} {:>8} {:>7} {:>11} {:>8} {:>7} {:>8}\n",
              "conv (batch " + std::to_string(n) + ")", "fwd ms", "GFLOP/s", "/sgemm", "f+b ms",
@@ -292,21 +290,22 @@ int main(int argc, char** argv) {
                                         : std::string("  same, im2col + GEMM");
       fmt::print("{:<40} {:>9.2f} {:>8.1f} {:>6.0f}% {:>11.2f} {:>8.1f} {:>6.0f}% {:>8.1f}\n", name,
                  fwd * 1e3, g1, 100 * g1 / gemm, both * 1e3, g3, 100 * g3 / gemm, gemm);
-      if (csv) {
-        const char* algo = row == 0 && !winograd ? "default" : row == 0 ? "winograd" : "im2col";
-        for (int pass = 0; pass < 2; ++pass)
-          fmt::print(
-              csv,
-              "\"{}\",{},{},{},{},{},{},{},{},{},{},{},{:.4f},{:.2f},{:.4f},{:.2f},{},\"{}\"\n",
-              cs.name, algo, s.n, s.c, s.k, s.in[0], s.in[1], s.in[2], s.kernel[1], s.stride[1],
-              s.pad[1], pass == 0 ? "forward" : "forward+backward", (pass ? both : fwd) * 1e3,
-              pass ? g3 : g1, (pass ? g3 : g1) / gemm, gemm, omp_get_max_threads(), info.cpu_name);
-      }
+      const char* algo = row == 0 && !winograd ? "default" : row == 0 ? "winograd" : "im2col";
+      for (int pass = 0; pass < 2; ++pass)
+        csv.print("{},{},{},{},{},{},{},{},{},{},{},{},{:.4f},{:.2f},{:.4f},{:.2f},{},{}\n",
+                  bench::csv_quote(cs.name), algo, s.n, s.c, s.k, s.in[0], s.in[1], s.in[2],
+                  s.kernel[1], s.stride[1], s.pad[1], pass == 0 ? "forward" : "forward+backward",
+                  (pass ? both : fwd) * 1e3, pass ? g3 : g1, (pass ? g3 : g1) / gemm, gemm,
+                  omp_get_max_threads(), bench::csv_quote(info.cpu_name));
     }
   }
   if (csv) {
-    std::fclose(csv);
+    csv.close();
     fmt::print("\nwrote {}\n", csv_path);
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return nsal::bench::guarded_main("bench_conv_cpu", [&] { return run(argc, argv); });
 }

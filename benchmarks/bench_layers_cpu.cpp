@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/bench_output.h"
 #include "kernels/backend_info.h"
 #include "nn/init.h"
 #include "nn/layers/activation.h"
@@ -142,7 +143,7 @@ std::vector<Case> cases(int64_t n) {
 }  // namespace
 }  // namespace nsal::bench
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   using namespace nsal;
   using namespace nsal::bench;
   int repeats = 9;
@@ -168,14 +169,10 @@ int main(int argc, char** argv) {
   const kernels::BackendInfo info = kernels::backend_info();
   fmt::print("cpu: {}\nthreads: {} (OpenMP), batch {}, float32, {} repeats, median\n",
              info.cpu_name, omp_get_max_threads(), batch, repeats);
-  std::FILE* csv = nullptr;
+  OutputFile csv;
   if (!csv_path.empty()) {
-    csv = std::fopen(csv_path.c_str(), "w");
-    if (!csv) {
-      fmt::print(stderr, "cannot write {}\n", csv_path);
-      return 1;
-    }
-    std::fprintf(csv, "layer,input,forward_ms,forward_gbs,fwd_bwd_ms,fwd_bwd_gbs,threads,cpu\n");
+    csv = OutputFile(csv_path);
+    csv.print("layer,input,forward_ms,forward_gbs,fwd_bwd_ms,fwd_bwd_gbs,threads,cpu\n");
   }
   fmt::print("{:<22} {:<18} {:>8} {:>7} {:>9} {:>7}\n", "layer", "input", "fwd ms", "GB/s",
              "f+b ms", "GB/s");
@@ -203,11 +200,14 @@ int main(int argc, char** argv) {
     const double both_gbs = (xb + yb + yb + xb + xb) / both * 1e-9;
     fmt::print("{:<22} {:<18} {:>8.2f} {:>7.1f} {:>9.2f} {:>7.1f}\n", c.name, shape_str(c.in),
                fwd * 1e3, fwd_gbs, both * 1e3, both_gbs);
-    if (csv)
-      std::fprintf(csv, "\"%s\",\"%s\",%.4f,%.2f,%.4f,%.2f,%d,\"%s\"\n", c.name.c_str(),
-                   shape_str(c.in).c_str(), fwd * 1e3, fwd_gbs, both * 1e3, both_gbs,
-                   omp_get_max_threads(), info.cpu_name.c_str());
+    csv.print("{},{},{:.4f},{:.2f},{:.4f},{:.2f},{},{}\n", csv_quote(c.name),
+              csv_quote(shape_str(c.in)), fwd * 1e3, fwd_gbs, both * 1e3, both_gbs,
+              omp_get_max_threads(), csv_quote(info.cpu_name));
   }
-  if (csv) std::fclose(csv);
+  csv.close();
   return all_ok ? 0 : 1;
+}
+
+int main(int argc, char** argv) {
+  return nsal::bench::guarded_main("bench_layers_cpu", [&] { return run(argc, argv); });
 }

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/bench_output.h"
 #include "benchmarks/gpu_bench_skip.h"
 #include "kernels/backend_info.h"
 #include "kernels/cuda_ops.h"
@@ -508,13 +509,12 @@ void elementwise_and_more(Bench& B) {
 }
 
 void write_csv(const std::vector<Row>& rows, const std::string& path, const std::string& gpu) {
-  FILE* f = std::fopen(path.c_str(), "w");
-  if (!f) throw Error("bench_layers_gpu: cannot write " + path);
-  fmt::print(f, "gpu,op,shape,math,median_ms,tflops,gbs,fraction_of_peak,note\n");
+  OutputFile f(path);
+  f.print("gpu,op,shape,math,median_ms,tflops,gbs,fraction_of_peak,note\n");
   for (const Row& r : rows)
-    fmt::print(f, "\"{}\",\"{}\",\"{}\",{},{:.6f},{:.4f},{:.2f},{:.4f},\"{}\"\n", gpu, r.op,
-               r.shape, r.math, r.ms, r.tflops, r.gbs, r.frac, r.note);
-  std::fclose(f);
+    f.print("{},{},{},{},{:.6f},{:.4f},{:.2f},{:.4f},{}\n", csv_quote(gpu), csv_quote(r.op),
+            csv_quote(r.shape), r.math, r.ms, r.tflops, r.gbs, r.frac, csv_quote(r.note));
+  f.close();
 }
 
 int run(const std::string& csv) {

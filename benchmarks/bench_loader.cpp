@@ -14,11 +14,11 @@
 #include <cmath>
 #include <cstdlib>
 #include <filesystem>
-#include <fstream>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "benchmarks/bench_output.h"
 #include "data/idx.h"
 #include "data/loader.h"
 #include "data/synth.h"
@@ -213,17 +213,19 @@ int main(int argc, char** argv) {
     results.push_back(
         measure("cryo-ET 1x32x32x32, chunked HDF5, flip + normalise", cryo_file, aug, repeats));
 
-    std::ofstream out(json);
-    out << "{\n  \"machine\": \"" << info.cpu_name
-        << "\",\n  \"hardware_threads\": " << std::thread::hardware_concurrency()
-        << ",\n  \"workers\": " << workers << ",\n  \"batch_size\": 128,\n  \"results\": [\n";
+    nsal::bench::OutputFile out(json);
+    out.print(
+        "{{\n  \"machine\": {},\n  \"hardware_threads\": {},\n  \"workers\": {},\n"
+        "  \"batch_size\": 128,\n  \"results\": [\n",
+        nsal::bench::json_quote(info.cpu_name), std::thread::hardware_concurrency(), workers);
     for (size_t i = 0; i < results.size(); ++i)
-      out << fmt::format(
-          "    {{\"name\": \"{}\", \"images\": {}, \"median_s\": {:.6f}, "
+      out.print(
+          "    {{\"name\": {}, \"images\": {}, \"median_s\": {:.6f}, "
           "\"images_per_s\": {:.1f}}}{}\n",
-          results[i].name, results[i].images, results[i].median_s, results[i].images_per_s,
-          i + 1 < results.size() ? "," : "");
-    out << "  ]\n}\n";
+          nsal::bench::json_quote(results[i].name), results[i].images, results[i].median_s,
+          results[i].images_per_s, i + 1 < results.size() ? "," : "");
+    out.print("  ]\n}}\n");
+    out.close();
     fmt::print("wrote {}\n", json);
     std::filesystem::remove_all(tmp);
   } catch (const std::exception& e) {

@@ -30,6 +30,7 @@
 
 #include <unistd.h>
 
+#include "benchmarks/bench_output.h"
 #include "kernels/backend_info.h"
 #include "kernels/cpu/conv_cpu.h"
 #include "nn/losses.h"
@@ -218,7 +219,7 @@ std::vector<Case> all_cases() {
 
 }  // namespace
 
-int main(int argc, char** argv) {
+static int run(int argc, char** argv) {
   int threads = 2, repeats = 3;
   int64_t batch = 0;
   long one_case = -1;
@@ -294,25 +295,25 @@ int main(int argc, char** argv) {
     std::fflush(stdout);
   }
   if (!json_path.empty()) {
-    std::FILE* f = std::fopen(json_path.c_str(), "w");
-    if (!f) {
-      fmt::print(stderr, "cannot write {}\n", json_path);
-      return 1;
-    }
-    fmt::print(f, "{{\"framework\": \"nsal\", \"threads\": {}, \"cpu\": \"{}\", \"results\": [\n",
-               threads, info.cpu_name);
+    nsal::bench::OutputFile f(json_path);
+    f.print("{{\"framework\": \"nsal\", \"threads\": {}, \"cpu\": {}, \"results\": [\n", threads,
+            nsal::bench::json_quote(info.cpu_name));
     for (size_t i = 0; i < results.size(); ++i) {
       const Result& r = results[i];
-      fmt::print(f,
-                 "  {{\"case\": \"{}\", \"arch\": \"{}\", \"batch\": {}, \"train\": {}, "
-                 "\"median_s\": {:.6g}, \"images_per_s\": {:.6g}, \"param_bytes\": {}, "
-                 "\"peak_rss_kb\": {}, \"peak_over_base_kb\": {}}}{}\n",
-                 r.c.name, r.c.arch, r.c.batch, r.c.train ? "true" : "false", r.median_s,
-                 r.images_per_s, r.param_bytes, r.peak_rss_kb, r.peak_over_base_kb,
-                 i + 1 < results.size() ? "," : "");
+      f.print(
+          "  {{\"case\": {}, \"arch\": {}, \"batch\": {}, \"train\": {}, "
+          "\"median_s\": {:.6g}, \"images_per_s\": {:.6g}, \"param_bytes\": {}, "
+          "\"peak_rss_kb\": {}, \"peak_over_base_kb\": {}}}{}\n",
+          nsal::bench::json_quote(r.c.name), nsal::bench::json_quote(r.c.arch), r.c.batch,
+          r.c.train ? "true" : "false", r.median_s, r.images_per_s, r.param_bytes, r.peak_rss_kb,
+          r.peak_over_base_kb, i + 1 < results.size() ? "," : "");
     }
-    fmt::print(f, "]}}\n");
-    std::fclose(f);
+    f.print("]}}\n");
+    f.close();
   }
   return 0;
+}
+
+int main(int argc, char** argv) {
+  return nsal::bench::guarded_main("bench_models_cpu", [&] { return run(argc, argv); });
 }

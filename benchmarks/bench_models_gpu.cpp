@@ -23,6 +23,7 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/bench_output.h"
 #include "benchmarks/gpu_bench_skip.h"
 #include "kernels/backend_info.h"
 #include "kernels/memory.h"
@@ -275,13 +276,12 @@ int run(const Options& opt) {
     model->set_training(false);
   }
 
-  FILE* f = std::fopen(opt.csv.c_str(), "w");
-  if (!f) throw Error("bench_models_gpu: cannot write " + opt.csv);
-  fmt::print(f, "gpu,what,batch,math,path,median_ms,images_per_s,check\n");
+  OutputFile f(opt.csv);
+  f.print("gpu,what,batch,math,path,median_ms,images_per_s,check\n");
   for (const Row& r : rows)
-    fmt::print(f, "\"{}\",{},{},{},{},{:.4f},{:.1f},\"{}\"\n", gpu_name, r.what, r.batch, r.math,
-               r.path, r.ms, r.images_per_s, r.check);
-  std::fclose(f);
+    f.print("{},{},{},{},{},{:.4f},{:.1f},{}\n", csv_quote(gpu_name), r.what, r.batch, r.math,
+            r.path, r.ms, r.images_per_s, csv_quote(r.check));
+  f.close();
   fmt::print("\nwrote {}\n", opt.csv);
   return 0;
 }

@@ -20,6 +20,7 @@
 #include <string>
 #include <vector>
 
+#include "benchmarks/bench_output.h"
 #include "kernels/backend_info.h"
 #include "kernels/memory.h"
 #include "kernels/noise_perturber.h"
@@ -412,20 +413,20 @@ int main(int argc, char** argv) {
       bench_gpu(a, reps);
 #endif
     }
-    std::FILE* f = std::fopen(out.c_str(), "w");
-    if (!f) throw std::runtime_error("cannot write " + out);
-    fmt::print(f,
-               "{{\"benchmark\": \"bench_perturb\", \"cpu\": \"{}\", \"threads\": {}, "
-               "\"gpu\": \"{}\", \"params\": {}, \"arena_elements\": {}, \"rows\": [\n",
-               info.cpu_name, omp_get_max_threads(), gpu, a.params, a.numel);
+    nsal::bench::OutputFile f(out);
+    using nsal::bench::json_quote;
+    f.print(
+        "{{\"benchmark\": \"bench_perturb\", \"cpu\": {}, \"threads\": {}, \"gpu\": {}, "
+        "\"params\": {}, \"arena_elements\": {}, \"rows\": [\n",
+        json_quote(info.cpu_name), omp_get_max_threads(), json_quote(gpu), a.params, a.numel);
     for (size_t i = 0; i < rows.size(); ++i)
-      fmt::print(f,
-                 "  {{\"device\": \"{}\", \"what\": \"{}\", \"median_ms\": {:.6f}, \"rate\": "
-                 "{:.6f}, \"unit\": \"{}\", \"note\": \"{}\"}}{}\n",
-                 rows[i].device, rows[i].what, rows[i].ms, rows[i].rate, rows[i].unit, rows[i].note,
-                 i + 1 < rows.size() ? "," : "");
-    fmt::print(f, "]}}\n");
-    std::fclose(f);
+      f.print(
+          "  {{\"device\": {}, \"what\": {}, \"median_ms\": {:.6f}, \"rate\": {:.6f}, "
+          "\"unit\": {}, \"note\": {}}}{}\n",
+          json_quote(rows[i].device), json_quote(rows[i].what), rows[i].ms, rows[i].rate,
+          json_quote(rows[i].unit), json_quote(rows[i].note), i + 1 < rows.size() ? "," : "");
+    f.print("]}}\n");
+    f.close();
     fmt::print("wrote {}\n", out);
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_perturb: {}\n", e.what());
