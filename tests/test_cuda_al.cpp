@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <memory>
 #include <vector>
 
 #include "al/noise_stability.h"
@@ -29,35 +30,39 @@ data::Dataset images(int64_t n) {
   return data::synth_images(o, "train");
 }
 
-// mnist-cnn with the same initial weights on the CPU and on the GPU.
-struct TwinModels {
-  std::unique_ptr<Model> cpu = make_model({"mnist-cnn", 1, 4});
-  std::unique_ptr<Model> gpu = make_model({"mnist-cnn", 1, 4});
-  TwinModels() {
-    cpu->build(Device::cpu(), 3);
-    gpu->build(Device::cuda(0), 3);
+// A pool of 48 images and mnist-cnn with the same initial weights on the CPU and on the GPU,
+// each with its context (skipped, with the reason, where no GPU answers).
+class CudaAcquisition : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    NSAL_REQUIRE_GPU();
+    gpu_ctx = std::make_unique<Context>(Device::cuda(0));
+    cpu_model->build(Device::cpu(), 3);
+    gpu_model->build(Device::cuda(0), 3);
   }
+  data::Dataset d = images(48);
+  const std::vector<int64_t> pool = data::all_indices(48);
+  std::unique_ptr<Model> cpu_model = make_model({"mnist-cnn", 1, 4});
+  std::unique_ptr<Model> gpu_model = make_model({"mnist-cnn", 1, 4});
+  Context cpu;
+  std::unique_ptr<Context> gpu_ctx;
 };
 
 // The noise is the same bits on both devices (NoiseCuda tests); the scores differ only by the
 // rounding of the forward passes (cuDNN against im2col and Winograd, sums in other orders),
 // about 1e-6 of the outputs. At lambda = 0.05 the deviations are about 1e-2 of the outputs, so
 // each score and each deviation-vector element agrees to 1e-3 relative.
-TEST(CudaAcquisition, NoiseStabilityScoresMatchTheCpu) {
-  NSAL_REQUIRE_GPU();
-  data::Dataset d = images(64);
-  TwinModels m;
-  Context cpu, gpu(Device::cuda(0));
-  const std::vector<int64_t> pool = data::all_indices(64);
-  const std::vector<uint8_t> weights = testing::bytes_of(m.gpu->arena().params());
+TEST_F(CudaAcquisition, NoiseStabilityScoresMatchTheCpu) {
+  const std::vector<uint8_t> weights = testing::bytes_of(gpu_model->arena().params());
   for (const char* preset : {"paper", "released"}) {
     SCOPED_TRACE(preset);
     NoiseStabilityConfig cfg;
     cfg.preset = preset;
     cfg.draws = 4;
     cfg.lambda = 0.05;
-    const NoiseStabilityResult a = noise_stability_scores(*m.cpu, cpu, d, pool, cfg, 16, 7);
-    const NoiseStabilityResult b = noise_stability_scores(*m.gpu, gpu, d, pool, cfg, 16, 7);
+    const NoiseStabilityResult a = noise_stability_scores(*cpu_model, cpu, d, pool, cfg, 16, 7);
+    const NoiseStabilityResult b =
+        noise_stability_scores(*gpu_model, *gpu_ctx, d, pool, cfg, 16, 7);
     ASSERT_EQ(b.scores.size(), a.scores.size());
     EXPECT_EQ(b.nonfinite, 0);
     for (size_t i = 0; i < a.scores.size(); ++i)
@@ -68,18 +73,13 @@ TEST(CudaAcquisition, NoiseStabilityScoresMatchTheCpu) {
       for (size_t i = 0; i < va.size(); ++i)
         ASSERT_NEAR(vb[i], va[i], 1e-6 + 1e-3 * std::abs(va[i])) << "element " << i;
     }
-    EXPECT_EQ(testing::bytes_of(m.gpu->arena().params()), weights) << "restored bit for bit";
+    EXPECT_EQ(testing::bytes_of(gpu_model->arena().params()), weights) << "restored bit for bit";
   }
 }
 
 // Each sample's dropout masks follow its pool position and the pass on both devices, so the GPU
-// in batches of 7 gives the CPU's outputs in batches of 40, up to the forwards' rounding.
-TEST(CudaAcquisition, McDropoutOutputsMatchTheCpuWhateverTheBatch) {
-  NSAL_REQUIRE_GPU();
-  data::Dataset d = images(40);
-  TwinModels m;
-  Context cpu, gpu(Device::cuda(0));
-  const std::vector<int64_t> pool = data::all_indices(40);
+// in batches of 7 gives the CPU's outputs in batches of 48, up to the forwards' rounding.
+TEST_F(CudaAcquisition, McDropoutOutputsMatchTheCpuWhateverTheBatch) {
   auto outputs = [&](Model& model, Context& ctx, int batch) {
     std::vector<double> out;
     model.set_mc_dropout(true);
@@ -91,7 +91,7 @@ TEST(CudaAcquisition, McDropoutOutputsMatchTheCpuWhateverTheBatch) {
     model.set_mc_dropout(false);
     return out;
   };
-  const std::vector<double> a = outputs(*m.cpu, cpu, 40), b = outputs(*m.gpu, gpu, 7);
+  const std::vector<double> a = outputs(*cpu_model, cpu, 48), b = outputs(*gpu_model, *gpu_ctx, 7);
   ASSERT_EQ(a.size(), b.size());
   for (size_t i = 0; i < a.size(); ++i)
     ASSERT_NEAR(b[i], a[i], 1e-4 + 1e-4 * std::abs(a[i])) << "output " << i;
@@ -99,16 +99,14 @@ TEST(CudaAcquisition, McDropoutOutputsMatchTheCpuWhateverTheBatch) {
 
 // The k-center of CoreSet and the released preset (al::kcenter_rows): on a GPU context the rows
 // go to the device and the GPU routine gives the CPU's selections.
-TEST(CudaAcquisition, KCenterRowsSelectsAsTheCpu) {
-  NSAL_REQUIRE_GPU();
+TEST_F(CudaAcquisition, KCenterRowsSelectsAsTheCpu) {
   const int64_t n = 5000, dim = 33;
   Tensor x({n, dim});
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < dim; ++j)
       x.data<float>()[i * dim + j] = static_cast<float>((i * 37 + j * 11) % 23) * 0.1f + (i % 5);
-  Context cpu, gpu(Device::cuda(0));
   for (std::vector<int64_t> init : {std::vector<int64_t>{}, std::vector<int64_t>{0, 9, 999}})
-    EXPECT_EQ(kcenter_rows(gpu, x, init, 100), kcenter_rows(cpu, x, init, 100));
+    EXPECT_EQ(kcenter_rows(*gpu_ctx, x, init, 100), kcenter_rows(cpu, x, init, 100));
 }
 
 }  // namespace
