@@ -33,7 +33,6 @@ NSAL_HD BilinearTap bilinear_tap(int dst, int in, float scale) {
 // each with bilinear_tap). Lets the backward pass gather per input cell instead of scattering
 // with atomics: same sums, fixed order, no races.
 NSAL_HD void bilinear_gather_range(int i, int in, int out, float scale, int& lo, int& hi) {
-  (void)in;
   // An output o touches i only when i0(o) is i - 1 or i, i.e. when
   // (i - 1) <= max(scale (o + 0.5) - 0.5, 0) < i + 1; two indices of slack absorb float
   // rounding. For i <= 1 the lower bound holds for every o (positions below 0 clamp to 0).
@@ -42,7 +41,9 @@ NSAL_HD void bilinear_gather_range(int i, int in, int out, float scale, int& lo,
   lo = i <= 1 ? 0 : static_cast<int>(floorf(a)) - 2;
   hi = static_cast<int>(ceilf(b)) + 2;
   if (lo < 0) lo = 0;
-  if (hi > out - 1) hi = out - 1;
+  // Positions past the last cell clamp to it: with an output size larger than the scale factor
+  // implies, outputs beyond b still read the last cell.
+  if (i == in - 1 || hi > out - 1) hi = out - 1;
 }
 
 // Gradient reaching input cell (iy, ix) of one (H, W) plane from the output gradient dy

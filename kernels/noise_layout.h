@@ -12,6 +12,7 @@
 
 #include <cmath>
 #include <cstdint>
+#include <limits>
 #include <vector>
 
 #include "kernels/hd.h"
@@ -63,6 +64,19 @@ NSAL_HD int noise_canonical_rank(int64_t index) {
   int64_t g = rel / 4;
   int64_t lane = g % kNoiseLanes, j = g / kNoiseLanes, e = rel % 4;
   return static_cast<int>(lane * 16 + j * 4 + e);
+}
+
+// A NaN sum of squares as the one NaN 0x7ff8000000000000: x86 keeps an operand's NaN payload
+// through conversions and additions (and which operand depends on the compiler's operand order)
+// where the GPU makes its own, so without it the backends would report different bits for a
+// segment holding NaN weights. Applied to every piece partial and segment total.
+NSAL_HD double canonical_nan(double x) {
+  if (x == x) return x;
+#ifdef __CUDA_ARCH__
+  return __longlong_as_double(0x7ff8000000000000ll);
+#else
+  return std::numeric_limits<double>::quiet_NaN();
+#endif
 }
 
 // Fixed tree over the 256 lane partials of a piece (stride halving: lane l += lane l + s for

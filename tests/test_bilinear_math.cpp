@@ -42,6 +42,25 @@ TEST(BilinearMath, GatherRangeCoversEveryOutputThatUsesAnInput) {
     }
 }
 
+// The same with a step that does not follow from the sizes (the GPU op takes any output size
+// with a scale factor): outputs past the scaled extent clamp to the last cell, and its range
+// reaches them (h = 1, oh = 4, step 3.33: output 3 reads cell 0).
+TEST(BilinearMath, GatherRangeCoversClampedOutputsForAnyStep) {
+  for (int in = 1; in <= 6; ++in)
+    for (int out = 1; out <= 24; ++out)
+      for (float s : {0.3f, 0.7f, 1.0f, 1.9f, 3.33f}) {
+        for (int o = 0; o < out; ++o) {
+          kernels::BilinearTap t = kernels::bilinear_tap(o, in, s);
+          for (int i : {t.i0, t.i1}) {
+            int lo, hi;
+            kernels::bilinear_gather_range(i, in, out, s, lo, hi);
+            ASSERT_TRUE(lo <= o && o <= hi)
+                << "in " << in << " out " << out << " step " << s << " o " << o << " i " << i;
+          }
+        }
+      }
+}
+
 TEST(BilinearMath, ForwardAndGatherBackwardMatchTheReference) {
   struct Case {
     int h, w, oh, ow;

@@ -30,6 +30,24 @@ std::vector<double> naive_softmax(const std::vector<double>& x, int64_t N, int64
   return y;
 }
 
+// Non-finite logits give PyTorch's results (torch.softmax([inf, 1]) is [nan, nan]; a row of
+// -inf is NaN; a finite row next to them is untouched), the same as the GPU kernels.
+TEST(Softmax, NonFiniteLogitsFollowPyTorch) {
+  Context ctx;
+  const double inf = INFINITY;
+  for (bool log : {false, true}) {
+    std::unique_ptr<Layer> layer =
+        log ? std::unique_ptr<Layer>(new LogSoftmax("sm")) : std::make_unique<Softmax>("sm");
+    layer->set_training(false);
+    Tensor x = Tensor::from_vector({inf, 1, -inf, -inf, 0, -inf}, {3, 2}, DType::f32);
+    const std::vector<double> y = layer->forward(ctx, x).to_vector();
+    EXPECT_TRUE(std::isnan(y[0]) && std::isnan(y[1])) << "a +inf logit";
+    EXPECT_TRUE(std::isnan(y[2]) && std::isnan(y[3])) << "all -inf";
+    EXPECT_EQ(y[4], log ? 0.0 : 1.0);
+    EXPECT_EQ(y[5], log ? -inf : 0.0);
+  }
+}
+
 TEST(Softmax, MatchesNaiveReferenceForClassesAndPixels) {
   std::mt19937_64 rng(1);
   Context ctx;

@@ -63,7 +63,7 @@ double piece_sumsq(const float* v, const NoisePiece& pc, float* tile_buf) {
       double x = static_cast<double>(v[i]);
       lanes[noise_lane_of(i)] += x * x;  // x * x is exact in double
     }
-    return lane_tree_sum(lanes);
+    return canonical_nan(lane_tree_sum(lanes));
   }
   const int64_t base = static_cast<int64_t>(pc.tile) * kNoiseTile;
   std::fill(tile_buf, tile_buf + kNoiseTile, 0.0f);
@@ -74,7 +74,7 @@ double piece_sumsq(const float* v, const NoisePiece& pc, float* tile_buf) {
         double x = static_cast<double>(tile_buf[4 * (l + kNoiseLanes * j) + e]);
         lanes[l] += x * x;
       }
-  return lane_tree_sum(lanes);
+  return canonical_nan(lane_tree_sum(lanes));
 }
 
 class CpuNoiseBackend final : public NoiseBackend {
@@ -213,7 +213,7 @@ class CpuNoiseBackend final : public NoiseBackend {
     for (int s = 0; s < L_.num_segments(); ++s) {
       int b = L_.segment_pieces[s], e = L_.segment_pieces[s + 1];
       std::vector<double> x(partials_.begin() + b, partials_.begin() + e);
-      out[s] = pairwise_tree_sum(x.data(), static_cast<int64_t>(x.size()));
+      out[s] = canonical_nan(pairwise_tree_sum(x.data(), static_cast<int64_t>(x.size())));
     }
   }
 

@@ -39,8 +39,10 @@ static void tile_lse(const T* x, int64_t C, int64_t S, int64_t len, double* mx, 
     for (int64_t j = 0; j < len; ++j)
       sum[j] += std::exp(static_cast<double>(xc[j]) - mx[j]);
   }
+  // A +inf logit makes exp(inf - inf) NaN and the whole row NaN, as in PyTorch and on the GPU;
+  // an all -inf row is NaN too.
   for (int64_t j = 0; j < len; ++j)
-    lse[j] = std::isinf(mx[j]) ? mx[j] : mx[j] + std::log(sum[j]);
+    lse[j] = mx[j] + std::log(sum[j]);
 }
 
 template <typename T>

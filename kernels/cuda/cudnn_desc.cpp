@@ -1,15 +1,20 @@
 #include "kernels/cuda/cudnn_desc.h"
 
+#include <cstdint>
+
 namespace nsal::cuda {
 
 void set_packed_tensor(cudnnTensorDescriptor_t d, const int* dims, int nd) {
   NSAL_CHECK(nd >= 4 && nd <= 5, "cuDNN tensor descriptor: expected 4 or 5 dims, got {}", nd);
   int strides[5];
-  int acc = 1;
+  int64_t acc = 1;
   for (int i = nd - 1; i >= 0; --i) {
-    strides[i] = acc;
+    strides[i] = static_cast<int>(acc);
     acc *= dims[i];
   }
+  // cuDNN's legacy descriptors index with 32-bit integers.
+  NSAL_CHECK_AS(ShapeError, acc <= INT32_MAX,
+                "cuDNN tensor descriptor: {} elements exceed 2^31 - 1 (split the batch)", acc);
   NSAL_CUDNN_CHECK(cudnnSetTensorNdDescriptor(d, CUDNN_DATA_FLOAT, nd, dims, strides));
 }
 

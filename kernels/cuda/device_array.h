@@ -48,6 +48,7 @@ class DeviceArray {
   }
   // Synchronous download of the first n elements.
   std::vector<T> download(size_t n, cudaStream_t stream) const {
+    NSAL_CHECK(n <= n_, "device array: download of {} elements from {}", n, n_);
     std::vector<T> v(n);
     if (n) {
       NSAL_CUDA_CHECK(cudaMemcpyAsync(v.data(), p_, n * sizeof(T), cudaMemcpyDeviceToHost, stream));

@@ -11,14 +11,16 @@ struct SquaredErrorTerm {
   const float* x;
   const float* t;
   __device__ void operator()(int64_t i, double* acc) const {
-    const float d = x[i] - t[i];
-    acc[0] += static_cast<double>(d) * d;
+    const double d = static_cast<double>(x[i]) - static_cast<double>(t[i]);  // as the CPU
+    acc[0] += d * d;
   }
 };
 struct AbsErrorTerm {
   const float* x;
   const float* t;
-  __device__ void operator()(int64_t i, double* acc) const { acc[0] += fabsf(x[i] - t[i]); }
+  __device__ void operator()(int64_t i, double* acc) const {
+    acc[0] += fabs(static_cast<double>(x[i]) - static_cast<double>(t[i]));
+  }
 };
 struct LossFinish {
   float* loss;

@@ -118,7 +118,7 @@ __global__ void __launch_bounds__(kThreads)
     }
   }
   const double s = block_lane_tree(acc, sh);
-  if (threadIdx.x == 0) partials[blockIdx.x] = s;
+  if (threadIdx.x == 0) partials[blockIdx.x] = canonical_nan(s);
 }
 
 // Per segment: the pairwise tree of pairwise_tree_sum() over its piece partials, level by
@@ -145,7 +145,7 @@ __global__ void segment_tree_kernel(double* a, double* b, const int32_t* segment
     dst = t;
     n = half + n % 2;
   }
-  if (threadIdx.x == 0) out[s] = src[0];
+  if (threadIdx.x == 0) out[s] = canonical_nan(src[0]);
 }
 
 __global__ void scales_kernel(NoiseScaling mode, double lambda, const double* w_sumsq,
