@@ -69,6 +69,34 @@ void conv_bias_act_forward_unfused(const GpuExec& ex, const ConvParams& p, const
 // chooses them if not done yet. For logs and benchmark tables.
 NSAL_GPU_FN std::string conv_algorithms(const GpuExec& ex, const ConvParams& p) NSAL_GPU_BODY;
 
+// ---- bf16 channels-last inference (conv_cudnn.cpp, channels_last.cu) ------------------------
+// Tensors hold bfloat16 bits (kernels/bf16.h) in channels-last order: activations (N, S, C),
+// weights (O, K, I) (cuDNN's NHWC / NDHWC and KRSC). The per-element rules and their CPU
+// references: kernels/channels_last.h, kernels/cpu/channels_last_cpu.h.
+
+// y = act(conv(x, w) + z + bias) with fp32 accumulation, rounded to bf16; x (N, S_in, C_in),
+// w (C_out, K, C_in / groups), bias (C_out,), z null or shaped like y (N, S_out, C_out), never y
+// itself. Runs cudnnConvolutionBiasActivationForward on tensor cores and returns true; where
+// cuDNN does not support that fusion for the shape, runs the convolution into y (rounded) and
+// then bias_residual_act_channels_last_bf16, and returns false.
+NSAL_GPU_FN bool conv_bias_act_forward_bf16(const GpuExec& ex, const ConvParams& p,
+                                            const uint16_t* x, const uint16_t* w,
+                                            const uint16_t* bias, const uint16_t* z, bool relu,
+                                            uint16_t* y) NSAL_GPU_BODY;
+// y (N, S, C) bf16 = x (N, C, S) float32 rounded; with n = O, c = I, s = K it turns conv weights
+// (O, I, K) into (O, K, I).
+NSAL_GPU_FN void to_channels_last_bf16(const GpuExec& ex, const float* x, int64_t n, int64_t c,
+                                       int64_t s, uint16_t* y) NSAL_GPU_BODY;
+// In place on y (N, S, C) bf16: y = act(y + residual + bias) rounded again; residual null or
+// like y, bias (C,) bf16.
+NSAL_GPU_FN void bias_residual_act_channels_last_bf16(const GpuExec& ex, uint16_t* y,
+                                                      const uint16_t* residual,
+                                                      const uint16_t* bias, bool relu, int64_t n,
+                                                      int64_t c, int64_t s) NSAL_GPU_BODY;
+// y (N, C) float32 = mean over S of x (N, S, C) bf16 (double sums in the order of S).
+NSAL_GPU_FN void global_avg_pool_channels_last_bf16(const GpuExec& ex, const uint16_t* x, int64_t n,
+                                                    int64_t s, int64_t c, float* y) NSAL_GPU_BODY;
+
 // Folds an inference BatchNorm into the conv before it (kernels/bn_fold.h), on device memory.
 // w (C_out, per_channel), conv_bias (C_out,) or null; w_out may alias w.
 NSAL_GPU_FN

@@ -10,7 +10,8 @@ namespace nsal {
 enum class MathMode : uint8_t {
   strict_fp32,  // IEEE fp32 FMA: no tensor-core TF32 in cuBLAS or cuDNN
   tf32,         // tensor cores with TF32 inputs in GEMMs and convolutions
-  bf16,         // GEMMs with bf16 inputs (fp32 accumulate); convolutions as tf32
+  bf16,         // GEMMs with bf16 inputs (fp32 accumulate); convolutions as tf32 on the layer
+                // path, in bf16 channels-last on the fused inference path (nn/fuse.h)
 };
 
 inline const char* math_mode_name(MathMode m) {

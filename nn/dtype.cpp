@@ -15,6 +15,8 @@ size_t dtype_size(DType t) {
       return 4;
     case DType::u8:
       return 1;
+    case DType::bf16:
+      return 2;
   }
   return 0;
 }
@@ -29,6 +31,8 @@ const char* dtype_name(DType t) {
       return "int32";
     case DType::u8:
       return "uint8";
+    case DType::bf16:
+      return "bfloat16";
   }
   return "?";
 }

@@ -7,7 +7,9 @@
 
 namespace nsal {
 
-enum class DType : uint8_t { f32, f64, i32, u8 };
+// bf16 is storage only (kernels/bf16.h): a tensor of it holds raw bfloat16 bits, accessed as
+// uint16_t; the bf16 inference path (nn/fuse.h) keeps activations in it.
+enum class DType : uint8_t { f32, f64, i32, u8, bf16 };
 
 size_t dtype_size(DType t);
 const char* dtype_name(DType t);
@@ -29,6 +31,10 @@ struct DTypeOf<int32_t> {
 template <>
 struct DTypeOf<uint8_t> {
   static constexpr DType value = DType::u8;
+};
+template <>
+struct DTypeOf<uint16_t> {  // bfloat16 bits
+  static constexpr DType value = DType::bf16;
 };
 
 enum class DeviceType : uint8_t { cpu, cuda };

@@ -14,6 +14,12 @@
 // are at that moment. The cost is one pass over each folded convolution's weights per forward:
 // for resnet18-cifar about 11 M weights read and written, well under 1% of the time of a forward
 // at batch 256 on either backend (bench_models_gpu measures the whole forward both ways).
+//
+// Under MathMode::bf16 the units run in bfloat16 channels-last instead (ConvBnUnit::forward_bf16,
+// nn/fuse_bf16.cpp; docs/cuda-backend.md "bf16 inference"): the model converts its input once,
+// each unit rounds its folded weights and its output to bf16, and the pooling returns to float32.
+// Noise-stability scoring turns the fused path on for its passes on a GPU
+// (NoiseStabilityConfig::fused).
 #pragma once
 
 #include "nn/layers/batchnorm.h"
@@ -23,10 +29,14 @@ namespace nsal {
 
 // Folded weights and bias of one convolution at a time.
 struct FoldScratch {
-  Tensor w, b;
+  Tensor w, b;  // float32: (C_out * per_channel), (C_out)
+  // The bf16 path's copies of w and b, rounded: weights channels-last (C_out, K, I), bias (C_out).
+  Tensor w16, b16;
   // Makes room for `weights` weights and `channels` biases on `device` (allocates only when it
   // grows: call it once before the first fused forward with the model's largest sizes).
   void reserve(int64_t weights, int64_t channels, Device device);
+  // The same for w16 and b16.
+  void reserve_bf16(int64_t weights, int64_t channels, Device device);
 };
 
 // A convolution followed by an eval-mode BatchNorm (with running statistics and affine
@@ -41,6 +51,16 @@ class ConvBnUnit {
   const Tensor& forward(Context& ctx, const Tensor& x, const Tensor* residual, bool relu,
                         FoldScratch& scratch);
   const Tensor& output() const { return y_; }
+  // The bf16 path (MathMode::bf16): x (N, S..., C_in) bfloat16 channels-last, residual null or
+  // shaped like the output (N, S'..., C_out) bf16; returns (N, S'..., C_out) bf16. The folded
+  // weights and bias are rounded to bf16, the convolution accumulates in float32 and
+  // act(conv + residual + bias) is rounded once (nn/fuse_bf16.cpp). On the GPU: cuDNN on tensor
+  // cores (NHWC); on the CPU: the same roundings around the float32 convolution, the reference
+  // of the GPU path and a way to see bf16's effect without a GPU.
+  const Tensor& forward_bf16(Context& ctx, const Tensor& x, const Tensor* residual, bool relu,
+                             FoldScratch& scratch);
+  const Tensor& output_bf16() const { return y16_; }
+
   // Whether the last forward ran cuDNN's fused kernel (false on the CPU and where cuDNN fell
   // back to the unfused ops).
   bool fused_kernel() const { return fused_kernel_; }
@@ -50,11 +70,25 @@ class ConvBnUnit {
 
  private:
   [[noreturn]] void fail(const std::string& what) const;
+  // Checks mode, parameters and x's device and dtype; folds the BatchNorm into scratch.w / b.
+  void check_eval(Context& ctx, const Tensor& x, DType expected) const;
+  void fold(Context& ctx, FoldScratch& scratch) const;
 
   ConvNd* conv_;
   BatchNorm* bn_;
   Tensor y_;
+  Tensor y16_;           // bf16 path output (N, S'..., C_out)
+  Tensor x32_, conv32_;  // bf16 path on the CPU: x as float32 (N, C_in, S), conv (N, C_out, S')
   bool fused_kernel_ = false;
 };
+
+// Channels-last shapes of the bf16 path: (N, C, S...) <-> (N, S..., C).
+Shape to_channels_last_shape(const Shape& nchw);
+Shape from_channels_last_shape(const Shape& nhwc);
+
+// x (N, C, S...) float32 -> y (N, S..., C) bfloat16 on x's device: the bf16 path's input.
+void to_channels_last_bf16(Context& ctx, const Tensor& x, Tensor& y);
+// x (N, S..., C) bfloat16 -> y (N, C) float32, the mean over S: the bf16 path's pooling.
+void global_avg_pool_channels_last_bf16(Context& ctx, const Tensor& x, Tensor& y);
 
 }  // namespace nsal

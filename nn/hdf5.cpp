@@ -136,8 +136,11 @@ Type type_of(DType t) {
       return Type::i32;
     case DType::u8:
       return Type::u8;
+    case DType::bf16:
+      break;
   }
-  return Type::f32;
+  throw Error(std::string("HDF5: no file type for ") + dtype_name(t) +
+              " tensors (bfloat16 is an in-memory inference format; convert to float32 to save)");
 }
 
 // ---------------------------------------------------------------------------------------- Handle

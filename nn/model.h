@@ -86,7 +86,8 @@ class Model {
   // Inference fast path (nn/fuse.h): while on, every forward() in eval mode runs each
   // conv -> BatchNorm (-> ReLU, with the residual add before it) as one convolution with the
   // BatchNorm folded in, refolded from the current weights at every forward; training mode
-  // ignores it. Off by default: the layer-by-layer path is the reference. A forward that ran
+  // ignores it. Under MathMode::bf16 the fused path runs in bfloat16 channels-last (nn/fuse.h).
+  // Off by default: the layer-by-layer path is the reference. A forward that ran
   // fused has no backward() (it throws). Throws for a model without such sequences.
   void set_fused_inference(bool on);
   bool fused_inference() const { return fused_inference_; }

@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "kernels/bf16.h"
 #include "kernels/memory.h"
 
 namespace nsal {
@@ -110,6 +111,12 @@ static void host_to_double(const Tensor& t, double* dst) {
     case DType::u8:
       convert_to_double(t.data<uint8_t>(), dst, t.numel());
       break;
+    case DType::bf16: {
+      const uint16_t* src = t.data<uint16_t>();
+      for (int64_t i = 0; i < t.numel(); ++i)
+        dst[i] = kernels::from_bf16(src[i]);
+      break;
+    }
   }
 }
 
@@ -127,6 +134,12 @@ static void host_from_double(Tensor& t, const double* src) {
     case DType::u8:
       convert_from_double(src, t.data<uint8_t>(), t.numel());
       break;
+    case DType::bf16: {  // through float32, then rounded to nearest even
+      uint16_t* out = t.data<uint16_t>();
+      for (int64_t i = 0; i < t.numel(); ++i)
+        out[i] = kernels::to_bf16(static_cast<float>(src[i]));
+      break;
+    }
   }
 }
 
@@ -246,6 +259,8 @@ double Tensor::at(int64_t i) const {
       return static_cast<const int32_t*>(data_)[i];
     case DType::u8:
       return static_cast<const uint8_t*>(data_)[i];
+    case DType::bf16:
+      return kernels::from_bf16(static_cast<const uint16_t*>(data_)[i]);
   }
   return 0;
 }

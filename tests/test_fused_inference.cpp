@@ -20,6 +20,7 @@
 #include <random>
 #include <string>
 
+#include "fused_test_util.h"
 #include "gradcheck.h"
 #include "layer_test_util.h"
 #include "nn/fuse.h"
@@ -31,40 +32,8 @@ namespace nsal {
 namespace {
 
 using testing::fill_uniform;
-
-double rel_l2(const std::vector<double>& got, const std::vector<double>& want) {
-  double num = 0, den = 0;
-  EXPECT_EQ(got.size(), want.size());
-  for (size_t i = 0; i < got.size() && i < want.size(); ++i) {
-    num += (got[i] - want[i]) * (got[i] - want[i]);
-    den += want[i] * want[i];
-  }
-  return den > 0 ? std::sqrt(num / den) : std::sqrt(num);
-}
-
-// Gives every BatchNorm of a model non-trivial statistics and affine parameters (the default
-// init is gamma 1, beta 0, mean 0, var 1, which would make folding almost the identity).
-void randomise_batchnorms(ParamArena& arena, std::mt19937_64& rng) {
-  std::vector<double> p = arena.params().to_vector(), b = arena.buffers().to_vector();
-  std::uniform_real_distribution<double> u(0.0, 1.0);
-  for (const ParamInfo& info : arena.param_infos()) {
-    if (info.layer_type.rfind("batchnorm", 0) != 0) continue;
-    for (int64_t j = 0; j < info.numel; ++j)
-      p[static_cast<size_t>(info.offset + j)] =
-          info.role == ParamRole::weight ? 0.5 + u(rng) : u(rng) - 0.5;
-  }
-  for (const ParamInfo& info : arena.buffer_infos()) {
-    const bool var = info.name.size() > 3 && info.name.substr(info.name.size() - 3) == "var";
-    const bool mean = info.name.size() > 4 && info.name.substr(info.name.size() - 4) == "mean";
-    for (int64_t j = 0; j < info.numel; ++j) {
-      double& v = b[static_cast<size_t>(info.offset + j)];
-      if (var) v = 0.25 + 1.5 * u(rng);
-      if (mean) v = 0.4 * (u(rng) - 0.5);
-    }
-  }
-  arena.params().copy_from(Tensor::from_vector(p, arena.params().shape(), arena.dtype()));
-  arena.buffers().copy_from(Tensor::from_vector(b, arena.buffers().shape(), arena.dtype()));
-}
+using testing::randomise_batchnorms;
+using testing::rel_l2;
 
 struct Outputs {
   std::vector<double> logits, features;

@@ -142,6 +142,18 @@ bool refused(cudnnStatus_t s) {
 #endif
 }
 
+// The first call of the fused conv + bias + activation: besides "not supported", cuDNN answers
+// some configurations it does not fuse (the activation's NaN option, a data type of the bias)
+// with a bad-parameter code; either means "run the unfused ops". Anything else (out of memory,
+// a failed execution) is an error.
+bool fusion_refused(cudnnStatus_t s) {
+#ifdef CUDNN_STATUS_CATEGORY
+  return refused(s) || CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_BAD_PARAM;
+#else
+  return refused(s) || s == CUDNN_STATUS_BAD_PARAM;
+#endif
+}
+
 // Moves `a` to its next candidate: the candidate's math type goes on `desc` (cuDNN needs the
 // descriptor's math type to match the algorithm's) and its workspace size comes from
 // `ws_size(algo, &bytes)`; a candidate whose size query is refused is passed over.
@@ -257,14 +269,35 @@ void choose_bwd_filter(kernels::GpuHandles& h, ConvPlan& plan) {
             "conv backward filter");
 }
 
-ConvPlan& plan_for(const kernels::GpuExec& ex, const kernels::ConvParams& p, const char* op) {
+ConvPlan& plan_for(const kernels::GpuExec& ex, const kernels::ConvParams& p, const char* op,
+                   ConvStorage storage = ConvStorage::f32_nchw) {
   kernels::check_conv_params(p, op);
-  return handles_of(ex, op).conv_plans().get(p, ex.math, ex.deterministic);
+  return handles_of(ex, op).conv_plans().get(p, ex.math, ex.deterministic, storage);
+}
+
+// A bfloat16 channels-last tensor of `nd` dims given in NCHW order (N, C, spatial...): C varies
+// fastest, then the spatial dims, then N.
+void set_channels_last_bf16_tensor(cudnnTensorDescriptor_t d, const int* dims, int nd) {
+  int strides[5];
+  strides[1] = 1;
+  int64_t acc = dims[1];
+  for (int i = nd - 1; i >= 2; --i) {
+    strides[i] = static_cast<int>(acc);
+    acc *= dims[i];
+  }
+  strides[0] = static_cast<int>(acc);
+  NSAL_CHECK_AS(ShapeError, acc * dims[0] <= INT32_MAX,
+                "cuDNN tensor descriptor: {} elements per sample x {} samples exceed 2^31 - 1", acc,
+                dims[0]);
+  NSAL_CUDNN_CHECK(cudnnSetTensorNdDescriptor(d, CUDNN_DATA_BFLOAT16, nd, dims, strides));
 }
 
 }  // namespace
 
-ConvPlan& ConvPlanCache::get(const kernels::ConvParams& p, MathMode math, bool deterministic) {
+ConvPlan& ConvPlanCache::get(const kernels::ConvParams& p, MathMode math, bool deterministic,
+                             ConvStorage storage) {
+  const bool bf16 = storage == ConvStorage::bf16_channels_last;
+  if (bf16) math = MathMode::bf16;  // bf16 data runs on tensor cores with fp32 accumulation
   Key k{};
   int i = 0;
   k[i++] = p.spatial;
@@ -282,6 +315,7 @@ ConvPlan& ConvPlanCache::get(const kernels::ConvParams& p, MathMode math, bool d
   }
   k[i++] = static_cast<int>(math);
   k[i++] = deterministic ? 1 : 0;
+  k[i++] = static_cast<int>(storage);
   auto it = plans_.find(k);
   if (it != plans_.end()) return *it->second;
 
@@ -289,16 +323,26 @@ ConvPlan& ConvPlanCache::get(const kernels::ConvParams& p, MathMode math, bool d
   plan->params = p;
   plan->math = math;
   plan->deterministic = deterministic;
+  plan->storage = storage;
   const int nd = p.spatial + 2;
   int xd[5] = {p.n, p.c_in, p.in[0], p.in[1], p.in[2]};
   int yd[5] = {p.n, p.c_out, p.out(0), p.out(1), p.out(2)};
   int wd[5] = {p.c_out, p.c_in / p.groups, p.kernel[0], p.kernel[1], p.kernel[2]};
   int bd[5] = {1, p.c_out, 1, 1, 1};
-  set_packed_tensor(plan->x, xd, nd);
-  set_packed_tensor(plan->y, yd, nd);
-  set_packed_tensor(plan->bias, bd, nd);
-  NSAL_CUDNN_CHECK(
-      cudnnSetFilterNdDescriptor(plan->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, nd, wd));
+  if (bf16) {
+    set_channels_last_bf16_tensor(plan->x, xd, nd);
+    set_channels_last_bf16_tensor(plan->y, yd, nd);
+    set_channels_last_bf16_tensor(plan->bias, bd, nd);
+    // NHWC filters: dims still given as (K, C, spatial...), stored as (K, spatial..., C).
+    NSAL_CUDNN_CHECK(
+        cudnnSetFilterNdDescriptor(plan->w, CUDNN_DATA_BFLOAT16, CUDNN_TENSOR_NHWC, nd, wd));
+  } else {
+    set_packed_tensor(plan->x, xd, nd);
+    set_packed_tensor(plan->y, yd, nd);
+    set_packed_tensor(plan->bias, bd, nd);
+    NSAL_CUDNN_CHECK(
+        cudnnSetFilterNdDescriptor(plan->w, CUDNN_DATA_FLOAT, CUDNN_TENSOR_NCHW, nd, wd));
+  }
   cudnnMathType_t m = requested_math(math);
   set_conv_desc(plan->fwd, p, m);
   set_conv_desc(plan->bwd_data, p, m);
@@ -418,21 +462,15 @@ void conv_bias_act_forward_unfused(const GpuExec& ex, const ConvParams& p, const
   if (relu) relu_forward(ex, ny, y, y);
 }
 
-bool conv_bias_act_forward(const GpuExec& ex, const ConvParams& p, const float* x, const float* w,
-                           const float* bias, const float* z, float alpha2, bool relu, float* y) {
-  const char* op = "conv_bias_act_forward";
-  cuda::ConvPlan& plan = cuda::plan_for(ex, p, op);
-  check_device_ptr(x, "x", op);
-  check_device_ptr(w, "w", op);
-  check_device_ptr(bias, "bias", op);
-  check_device_ptr_or_null(z, "z", op);
-  check_device_ptr(y, "y", op);
+namespace {
+// Runs cudnnConvolutionBiasActivationForward, y = act(conv(x, w) + alpha2 z + bias), on `plan`
+// and returns true; returns false without writing y where cuDNN does not support the fusion
+// for the plan (learnt on the first call and remembered, so later calls do not ask again).
+bool try_fused(const GpuExec& ex, cuda::ConvPlan& plan, const void* x, const void* w,
+               const void* bias, const void* z, float alpha2, bool relu, void* y, const char* op) {
   GpuHandles& h = *ex.handles;
   cuda::Tristate& ok = relu ? plan.fused_relu_ok : plan.fused_identity_ok;
-  if (ok == cuda::Tristate::no) {
-    conv_bias_act_forward_unfused(ex, p, x, w, bias, z, alpha2, relu, y);
-    return false;
-  }
+  if (ok == cuda::Tristate::no) return false;
   cudnnConvolutionDescriptor_t desc;
   cudnnConvolutionFwdAlgo_t algo;
   size_t ws_bytes;
@@ -445,26 +483,73 @@ bool conv_bias_act_forward(const GpuExec& ex, const ConvParams& p, const float* 
     // cuDNN runs the identity activation only with IMPLICIT_PRECOMP_GEMM.
     algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
     desc = plan.fused_identity;
-    if (ok == cuda::Tristate::unknown)
-      NSAL_CUDNN_CHECK(cudnnGetConvolutionForwardWorkspaceSize(
-          h.cudnn(), plan.x, plan.w, desc, plan.y, algo, &plan.fused_identity_ws));
+    if (ok == cuda::Tristate::unknown) {
+      const cudnnStatus_t q = cudnnGetConvolutionForwardWorkspaceSize(
+          h.cudnn(), plan.x, plan.w, desc, plan.y, algo, &plan.fused_identity_ws);
+      if (cuda::fusion_refused(q)) {
+        ok = cuda::Tristate::no;
+        return false;
+      }
+      NSAL_CUDNN_CHECK(q);
+    }
     ws_bytes = plan.fused_identity_ws;
   }
   void* ws = cuda::workspace_of(ex, ws_bytes, op);
-  const float one = 1.f;
+  const float one = 1.f;  // float scaling factors for float and bfloat16 data alike
   // Without a residual, alpha2 = 0 and z = y: cuDNN does not read a blend input scaled by 0.
   const float a2 = z ? alpha2 : 0.f;
   cudnnStatus_t s = cudnnConvolutionBiasActivationForward(
       h.cudnn(), &one, plan.x, x, plan.w, w, desc, algo, ws, ws_bytes, &a2, plan.y, z ? z : y,
       plan.bias, bias, relu ? plan.relu.get() : plan.identity.get(), plan.y, y);
-  if (ok == cuda::Tristate::unknown && cuda::refused(s)) {
-    ok = cuda::Tristate::no;  // remembered: the fallback runs from now on without asking
-    conv_bias_act_forward_unfused(ex, p, x, w, bias, z, alpha2, relu, y);
+  if (ok == cuda::Tristate::unknown && cuda::fusion_refused(s)) {
+    ok = cuda::Tristate::no;
     return false;
   }
   NSAL_CUDNN_CHECK(s);
   ok = cuda::Tristate::yes;
   return true;
+}
+}  // namespace
+
+bool conv_bias_act_forward(const GpuExec& ex, const ConvParams& p, const float* x, const float* w,
+                           const float* bias, const float* z, float alpha2, bool relu, float* y) {
+  const char* op = "conv_bias_act_forward";
+  cuda::ConvPlan& plan = cuda::plan_for(ex, p, op);
+  check_device_ptr(x, "x", op);
+  check_device_ptr(w, "w", op);
+  check_device_ptr(bias, "bias", op);
+  check_device_ptr_or_null(z, "z", op);
+  check_device_ptr(y, "y", op);
+  if (try_fused(ex, plan, x, w, bias, z, alpha2, relu, y, op)) return true;
+  conv_bias_act_forward_unfused(ex, p, x, w, bias, z, alpha2, relu, y);
+  return false;
+}
+
+bool conv_bias_act_forward_bf16(const GpuExec& ex, const ConvParams& p, const uint16_t* x,
+                                const uint16_t* w, const uint16_t* bias, const uint16_t* z,
+                                bool relu, uint16_t* y) {
+  const char* op = "conv_bias_act_forward_bf16";
+  cuda::ConvPlan& plan = cuda::plan_for(ex, p, op, cuda::ConvStorage::bf16_channels_last);
+  check_device_ptr(x, "x", op);
+  check_device_ptr(w, "w", op);
+  check_device_ptr(bias, "bias", op);
+  check_device_ptr_or_null(z, "z", op);
+  check_device_ptr(y, "y", op);
+  NSAL_CHECK_AS(ShapeError, z != y, "{}: the residual must not be the output", op);
+  if (try_fused(ex, plan, x, w, bias, z, 1.f, relu, y, op)) return true;
+  // Unfused: the convolution rounded to bf16 into y, then bias, residual and activation.
+  GpuHandles& h = *ex.handles;
+  cuda::choose_fwd(h, plan);
+  const float one = 1.f, zero = 0.f;
+  cuda::run_choice(
+      ex, plan.fwd_algo, plan.fwd, cuda::fwd_ws_size(h, plan),
+      [&](cudnnConvolutionFwdAlgo_t algo, void* ws, size_t ws_bytes) {
+        return cudnnConvolutionForward(h.cudnn(), &one, plan.x, x, plan.w, w, plan.fwd, algo, ws,
+                                       ws_bytes, &zero, plan.y, y);
+      },
+      op);
+  bias_residual_act_channels_last_bf16(ex, y, z, bias, relu, p.n, p.c_out, p.out_spatial());
+  return false;
 }
 
 std::string conv_algorithms(const GpuExec& ex, const ConvParams& p) {

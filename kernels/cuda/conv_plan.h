@@ -25,6 +25,11 @@ constexpr size_t kMaxConvWorkspaceBytes = size_t{1} << 30;
 
 enum class Tristate : uint8_t { unknown, yes, no };
 
+// How a plan's tensors are stored: float32 NCHW / NCDHW with OIHW weights (every op), or
+// bfloat16 channels-last (NHWC / NDHWC, weights OHWI) with float32 accumulation, for the bf16
+// inference path (forward only).
+enum class ConvStorage : uint8_t { f32_nchw, bf16_channels_last };
+
 // The algorithm of one direction (forward, backward data or backward filter) of one plan.
 template <typename Algo>
 struct AlgoChoice {
@@ -39,9 +44,10 @@ struct AlgoChoice {
 
 struct ConvPlan {
   kernels::ConvParams params;
-  MathMode math = MathMode::strict_fp32;
+  MathMode math = MathMode::strict_fp32;  // bf16 for bf16 storage, whatever was asked
   bool deterministic = false;
-  TensorDesc x, y, bias;  // bias: (1, C_out, 1, 1[, 1])
+  ConvStorage storage = ConvStorage::f32_nchw;
+  TensorDesc x, y, bias;  // bias: (1, C_out, 1, 1[, 1]), of the tensors' data type
   FilterDesc w;
   // One convolution descriptor per direction: each carries the math type of its algorithm.
   ConvDesc fwd, bwd_data, bwd_filter, fused_identity;
@@ -59,7 +65,8 @@ struct ConvPlan {
 class ConvPlanCache {
  public:
   // The plan for p (descriptors set, no algorithm chosen yet when new).
-  ConvPlan& get(const kernels::ConvParams& p, MathMode math, bool deterministic);
+  ConvPlan& get(const kernels::ConvParams& p, MathMode math, bool deterministic,
+                ConvStorage storage = ConvStorage::f32_nchw);
   size_t size() const { return plans_.size(); }
 
  private:

@@ -67,6 +67,13 @@ const Tensor& BasicBlock::forward_fused(Context& ctx, const Tensor& x, FoldScrat
   return unit2_->forward(ctx, h, &s, true, scratch);  // relu(bn2(conv2(h)) + shortcut)
 }
 
+const Tensor& BasicBlock::forward_fused_bf16(Context& ctx, const Tensor& x, FoldScratch& scratch) {
+  const Tensor& h = unit1_->forward_bf16(ctx, x, nullptr, true, scratch);
+  const Tensor& s =
+      unit_shortcut_ ? unit_shortcut_->forward_bf16(ctx, x, nullptr, false, scratch) : x;
+  return unit2_->forward_bf16(ctx, h, &s, true, scratch);
+}
+
 std::vector<const ConvBnUnit*> BasicBlock::units() const {
   std::vector<const ConvBnUnit*> u{unit1_.get(), unit2_.get()};
   if (unit_shortcut_) u.push_back(unit_shortcut_.get());

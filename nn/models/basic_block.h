@@ -40,6 +40,8 @@ class BasicBlock {
   // Eval mode, nn/fuse.h: relu(fold(conv1, bn1)) then relu(fold(conv2, bn2) + shortcut), the
   // shortcut folded too when it is a conv + BN.
   const Tensor& forward_fused(Context& ctx, const Tensor& x, FoldScratch& scratch);
+  // The same on the bf16 path: x (N, S..., in) bfloat16 channels-last -> (N, S'..., out).
+  const Tensor& forward_fused_bf16(Context& ctx, const Tensor& x, FoldScratch& scratch);
   // The fused units, for sizing the scratch and counting cuDNN's fused kernels.
   std::vector<const ConvBnUnit*> units() const;
 

@@ -53,6 +53,8 @@ Shape ResNetCifar::input_shape() const {
 const Tensor& ResNetCifar::forward_impl(Context& ctx, const Tensor& x) {
   check_input(ctx, x);
   last_forward_fused_ = fused_inference() && !training();
+  last_forward_bf16_ = last_forward_fused_ && ctx.math_mode() == MathMode::bf16;
+  if (last_forward_bf16_) return forward_fused_bf16(ctx, x);
   if (last_forward_fused_) return forward_fused(ctx, x);
   const Tensor* h = &stem_.forward(ctx, x);
   for (auto& b : blocks_)
@@ -60,7 +62,7 @@ const Tensor& ResNetCifar::forward_impl(Context& ctx, const Tensor& x) {
   return linear_->forward(ctx, pool_->forward(ctx, *h));
 }
 
-const Tensor& ResNetCifar::forward_fused(Context& ctx, const Tensor& x) {
+void ResNetCifar::reserve_fold_scratch(Device device, bool bf16) {
   // Room for the largest folded convolution, once (the scratch keeps its size afterwards).
   int64_t weights = stem_unit_->weight_numel(), channels = stem_unit_->channels();
   for (auto& b : blocks_)
@@ -68,11 +70,26 @@ const Tensor& ResNetCifar::forward_fused(Context& ctx, const Tensor& x) {
       weights = std::max(weights, u->weight_numel());
       channels = std::max(channels, u->channels());
     }
-  fold_scratch_.reserve(weights, channels, x.device());
+  fold_scratch_.reserve(weights, channels, device);
+  if (bf16) fold_scratch_.reserve_bf16(weights, channels, device);
+}
+
+const Tensor& ResNetCifar::forward_fused(Context& ctx, const Tensor& x) {
+  reserve_fold_scratch(x.device(), false);
   const Tensor* h = &stem_unit_->forward(ctx, x, nullptr, true, fold_scratch_);
   for (auto& b : blocks_)
     h = &b->forward_fused(ctx, *h, fold_scratch_);
   return linear_->forward(ctx, pool_->forward(ctx, *h));
+}
+
+const Tensor& ResNetCifar::forward_fused_bf16(Context& ctx, const Tensor& x) {
+  reserve_fold_scratch(x.device(), true);
+  to_channels_last_bf16(ctx, x, input_bf16_);
+  const Tensor* h = &stem_unit_->forward_bf16(ctx, input_bf16_, nullptr, true, fold_scratch_);
+  for (auto& b : blocks_)
+    h = &b->forward_fused_bf16(ctx, *h, fold_scratch_);
+  global_avg_pool_channels_last_bf16(ctx, *h, pooled_bf16_path_);
+  return linear_->forward(ctx, pooled_bf16_path_);
 }
 
 int ResNetCifar::fused_units() const {

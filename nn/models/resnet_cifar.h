@@ -4,7 +4,8 @@
 // the common PyTorch CIFAR code: conv1, bn1, layer1.0.conv1, ..., layer2.0.shortcut.0,
 // layer2.0.shortcut.1, linear. With spatial_dims = 3 every conv and BN is 3D, for
 // single-channel 32x32x32 volumes (cryo-ET subtomograms). Model::set_fused_inference runs the
-// eval-mode forward with every conv + BN folded (nn/fuse.h).
+// eval-mode forward with every conv + BN folded (nn/fuse.h); with the context's math mode bf16,
+// in bfloat16 channels-last between the units.
 #pragma once
 
 #include <memory>
@@ -28,7 +29,10 @@ class ResNetCifar : public Model {
   ResNetCifar(int spatial_dims, int64_t in_channels, int64_t classes);
   Shape input_shape() const override;
   int64_t num_outputs() const override { return classes_; }
-  const Tensor& features() const override { return pool_->output(); }  // (N, 512)
+  // (N, 512): the pooled features of the last forward (the bf16 path's when it ran).
+  const Tensor& features() const override {
+    return last_forward_bf16_ ? pooled_bf16_path_ : pool_->output();
+  }
 
   bool supports_fused_inference() const override { return true; }
   // How many of the last fused forward's conv + BN units ran cuDNN's fused conv + bias +
@@ -43,6 +47,10 @@ class ResNetCifar : public Model {
 
  private:
   const Tensor& forward_fused(Context& ctx, const Tensor& x);
+  // Under MathMode::bf16: every unit in bfloat16 channels-last (ConvBnUnit::forward_bf16), the
+  // pooled features and the linear layer in float32.
+  const Tensor& forward_fused_bf16(Context& ctx, const Tensor& x);
+  void reserve_fold_scratch(Device device, bool bf16);
 
   int spatial_;
   int64_t in_channels_, classes_;
@@ -52,7 +60,10 @@ class ResNetCifar : public Model {
   Layer* linear_;
   std::unique_ptr<ConvBnUnit> stem_unit_;  // conv1 + bn1 + relu, fused
   FoldScratch fold_scratch_;
+  Tensor input_bf16_;        // (N, S..., C_in) bfloat16
+  Tensor pooled_bf16_path_;  // (N, 512) float32
   bool last_forward_fused_ = false;
+  bool last_forward_bf16_ = false;
 };
 
 }  // namespace nsal
