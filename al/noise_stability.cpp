@@ -74,6 +74,21 @@ class PoolInputs {
   std::vector<Tensor> cached_;
 };
 
+// Turns a model's fused inference path on for a scope and back to what it was.
+class FusedInferenceScope {
+ public:
+  FusedInferenceScope(Model& m, bool on) : m_(m), was_(m.fused_inference()) {
+    if (on) m_.set_fused_inference(true);
+  }
+  ~FusedInferenceScope() { m_.set_fused_inference(was_); }
+  FusedInferenceScope(const FusedInferenceScope&) = delete;
+  FusedInferenceScope& operator=(const FusedInferenceScope&) = delete;
+
+ private:
+  Model& m_;
+  bool was_;
+};
+
 }  // namespace
 
 std::vector<kernels::NoiseSegment> noise_segments(const ParamArena& arena,
@@ -121,6 +136,8 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
   // On a GPU the pool's inputs are prepared once (loaded, normalised, on the device) when they
   // fit in the input-cache budget, so the K perturbed passes only run the model; otherwise each
   // pass streams them through the loader again (PoolInputs).
+  // The fused inference path on a GPU where the model has one (restored on the way out).
+  FusedInferenceScope fused(model, cfg.fused && on_cuda && model.supports_fused_inference());
   batch_size = static_cast<int>(inference_batch(model, ctx, d, pool[0], batch_size));
   PoolInputs inputs(d, pool, batch_size, ctx.device());
   auto t0 = Clock::now();

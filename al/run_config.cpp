@@ -153,6 +153,7 @@ void read_strategy(const toml::table& t, const std::string& source, const std::s
     n.get("magnitude", s.ns.magnitude);
     n.get("groups", s.ns.groups);
     n.get("output", s.ns.output);
+    n.get("fused", s.ns.fused);
     n.reject_unknown();
   }
   r.reject_unknown();
@@ -352,7 +353,8 @@ std::string to_toml(const RunConfig& c) {
                                                            {"distribution", s.ns.distribution},
                                                            {"magnitude", s.ns.magnitude},
                                                            {"groups", groups},
-                                                           {"output", s.ns.output}}}});
+                                                           {"output", s.ns.output},
+                                                           {"fused", s.ns.fused}}}});
   }
   root.insert("strategy", strategies);
   std::ostringstream os;

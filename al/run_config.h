@@ -45,6 +45,11 @@ struct NoiseStabilityConfig {
   std::string magnitude = "adaptive";     // adaptive | constant
   std::vector<std::string> groups;        // layer groups that get noise; empty: all
   std::string output = "probs";           // probs | logits | features
+  // On a GPU, the passes of a model with a fused inference path (resnet18-cifar, resnet18-3d;
+  // nn/fuse.h) take it: BatchNorm folded into the convolutions, cuDNN's conv + bias + ReLU, and
+  // under bf16 math the bf16 channels-last path. The CPU keeps the layer path (its inference
+  // memory plan bounds the batch).
+  bool fused = true;
 };
 
 struct StrategyConfig {

@@ -1,9 +1,10 @@
 // Noise-stability scoring as acquisition runs it (al::noise_stability_scores, the `paper`
-// preset) on resnet18-cifar over a pool of CIFAR-shaped images, K draws, in strict fp32 and in
-// bf16 math, on the GPU (or the CPU with --device cpu): seconds with the split that `nsal score`
-// prints, and how much the top-N set changes from fp32 to bf16. The model is first trained for
-// a few steps on the pool (synthetic images of 10 classes) so that its outputs are not uniform.
-// With --out DIR it writes the checkpoint and the pool as a dataset, so that
+// preset) on resnet18-cifar over a pool of CIFAR-shaped images, K draws, on the GPU (or the CPU
+// with --device cpu): strict fp32 on the fused inference path (the default) and layer by layer,
+// and bf16 on the fused path (bfloat16 channels-last activations); seconds with the split that
+// `nsal score` prints, and how much the top-N set changes from fp32 to bf16. The model is first
+// trained for a few steps on the pool (synthetic images of 10 classes) so that its outputs are not
+// uniform. With --out DIR it writes the checkpoint and the pool as a dataset, so that
 // benchmarks/torch_noise_stability.py scores the same weights and pool in PyTorch
 // (scripts/gpu_check.sh runs both).
 //
@@ -133,12 +134,21 @@ int main(int argc, char** argv) {
     std::vector<int64_t> pool(static_cast<size_t>(o.pool));
     for (int64_t i = 0; i < o.pool; ++i)
       pool[static_cast<size_t>(i)] = i;
-    fmt::print("{:<6} {:>9} {:>9} {:>14} {:>12} {:>10}\n", "math", "total s", "clean s",
-               "perturb+rst s", "perturbed s", "select s");
-    std::vector<int64_t> selected[2];
-    const MathMode modes[2] = {MathMode::strict_fp32, MathMode::bf16};
-    for (int i = 0; i < 2; ++i) {
-      ctx.set_math_mode(modes[i]);
+    fmt::print("{:<6} {:<7} {:>9} {:>9} {:>14} {:>12} {:>10}\n", "math", "path", "total s",
+               "clean s", "perturb+rst s", "perturbed s", "select s");
+    // fp32 on the fused path (the default), fp32 layer by layer, bf16 on the fused path (bf16
+    // channels-last activations). The CPU has no fused scoring path: its rows are the layers.
+    struct Run {
+      MathMode math;
+      bool fused;
+    };
+    const Run runs[3] = {
+        {MathMode::strict_fp32, true}, {MathMode::strict_fp32, false}, {MathMode::bf16, true}};
+    std::vector<int64_t> selected[3];
+    for (int i = 0; i < 3; ++i) {
+      ctx.set_math_mode(runs[i].math);
+      cfg.fused = runs[i].fused;
+      const char* path = runs[i].fused && device.is_cuda() ? "fused" : "layers";
       al::noise_stability_scores(*model, ctx, train, pool, cfg, o.batch, 3);  // warm-up
       const auto t0 = std::chrono::steady_clock::now();
       al::NoiseStabilityResult r =
@@ -147,18 +157,20 @@ int main(int argc, char** argv) {
       selected[i] = al::top_candidates(r.scores, pool, o.budget);
       const auto t2 = std::chrono::steady_clock::now();
       const double total = std::chrono::duration<double>(t2 - t0).count();
-      fmt::print("{:<6} {:>9.3f} {:>9.3f} {:>14.4f} {:>12.3f} {:>10.4f}{}\n",
-                 math_mode_name(modes[i]), total, r.timing.clean_seconds, r.timing.perturb_seconds,
-                 r.timing.perturbed_seconds, std::chrono::duration<double>(t2 - t1).count(),
+      fmt::print("{:<6} {:<7} {:>9.3f} {:>9.3f} {:>14.4f} {:>12.3f} {:>10.4f}{}\n",
+                 math_mode_name(runs[i].math), path, total, r.timing.clean_seconds,
+                 r.timing.perturb_seconds, r.timing.perturbed_seconds,
+                 std::chrono::duration<double>(t2 - t1).count(),
                  r.nonfinite ? fmt::format("  ({} non-finite)", r.nonfinite) : "");
     }
-    std::vector<int64_t> a = selected[0], b = selected[1];
+    std::vector<int64_t> a = selected[0], b = selected[2];
     std::sort(a.begin(), a.end());
     std::sort(b.begin(), b.end());
     std::vector<int64_t> both;
     std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(both));
-    fmt::print("\nselected set, bf16 against fp32: {} of {} the same ({:.1f}%)\n", both.size(),
-               o.budget, 100.0 * static_cast<double>(both.size()) / static_cast<double>(o.budget));
+    fmt::print("\nselected set, bf16 against fp32 (fused): {} of {} the same ({:.1f}%)\n",
+               both.size(), o.budget,
+               100.0 * static_cast<double>(both.size()) / static_cast<double>(o.budget));
     if (!o.out.empty())
       fmt::print("wrote {0}/ns_checkpoint.h5 and {0}/ns_pool.h5 for torch_noise_stability.py\n",
                  o.out);

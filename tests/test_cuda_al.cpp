@@ -3,6 +3,7 @@
 // outputs with their per-sample masks, and the k-center of CoreSet and the released preset.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <memory>
 #include <vector>
@@ -75,6 +76,65 @@ TEST_F(CudaAcquisition, NoiseStabilityScoresMatchTheCpu) {
     }
     EXPECT_EQ(testing::bytes_of(gpu_model->arena().params()), weights) << "restored bit for bit";
   }
+}
+
+// resnet18-cifar's passes take the fused inference path on a GPU (cfg.fused, the default): the
+// same scores as the layer path up to the fold's rounding (~1e-7 of the outputs, 1e-5 of the
+// deviations at lambda = 0.05: 1e-3 relative per score allowed), and the model leaves with its
+// option as it came. Under bf16 math the passes run in bfloat16 channels-last: each output is
+// rounded to ~4e-3, a tenth of the deviations themselves, so the scores are only expected to
+// keep their order roughly (Spearman's rank correlation recorded; at least 0.5 required, a
+// broken path is uncorrelated) and the weights to come back bit for bit.
+TEST_F(CudaAcquisition, NoiseStabilityTakesTheFusedPathOfResNets) {
+  data::SynthOptions o;
+  o.train = 64;
+  o.test = 4;
+  o.classes = 10;
+  o.size = 32;
+  o.channels = 3;
+  o.seed = 9;
+  const data::Dataset cifar = data::synth_images(o, "train");
+  const std::vector<int64_t> p = data::all_indices(64);
+  std::unique_ptr<Model> resnet = make_model({"resnet18-cifar", 3, 10});
+  resnet->build(Device::cuda(0), 4);
+  const std::vector<uint8_t> weights = testing::bytes_of(resnet->arena().params());
+  NoiseStabilityConfig cfg;
+  cfg.draws = 3;
+  cfg.lambda = 0.05;
+  const NoiseStabilityResult fused =
+      noise_stability_scores(*resnet, *gpu_ctx, cifar, p, cfg, 32, 7);
+  EXPECT_FALSE(resnet->fused_inference()) << "the option is put back";
+  cfg.fused = false;
+  const NoiseStabilityResult layers =
+      noise_stability_scores(*resnet, *gpu_ctx, cifar, p, cfg, 32, 7);
+  ASSERT_EQ(fused.scores.size(), layers.scores.size());
+  for (size_t i = 0; i < fused.scores.size(); ++i)
+    EXPECT_NEAR(fused.scores[i], layers.scores[i], 1e-3 * layers.scores[i]) << "sample " << i;
+
+  cfg.fused = true;
+  gpu_ctx->set_math_mode(MathMode::bf16);
+  const NoiseStabilityResult bf16 = noise_stability_scores(*resnet, *gpu_ctx, cifar, p, cfg, 32, 7);
+  gpu_ctx->set_math_mode(MathMode::strict_fp32);
+  EXPECT_EQ(bf16.nonfinite, 0);
+  auto ranks = [](const std::vector<float>& v) {
+    std::vector<size_t> idx(v.size());
+    for (size_t i = 0; i < idx.size(); ++i)
+      idx[i] = i;
+    std::sort(idx.begin(), idx.end(), [&](size_t a, size_t b) { return v[a] < v[b]; });
+    std::vector<double> r(v.size());
+    for (size_t k = 0; k < idx.size(); ++k)
+      r[idx[k]] = static_cast<double>(k);
+    return r;
+  };
+  const std::vector<double> ra = ranks(layers.scores), rb = ranks(bf16.scores);
+  double d2 = 0;
+  for (size_t i = 0; i < ra.size(); ++i)
+    d2 += (ra[i] - rb[i]) * (ra[i] - rb[i]);
+  const double n = static_cast<double>(ra.size());
+  const double spearman = 1.0 - 6.0 * d2 / (n * (n * n - 1.0));
+  RecordProperty("bf16_vs_fp32_score_spearman", std::to_string(spearman));
+  EXPECT_GE(spearman, 0.5);
+  EXPECT_EQ(testing::bytes_of(resnet->arena().params()), weights) << "restored bit for bit";
 }
 
 // Each sample's dropout masks follow its pool position and the pass on both devices, so the GPU

@@ -31,6 +31,9 @@ void add_scoring_options(CLI::App& cmd, ScoringArgs& a) {
   cmd.add_option("--groups", a.groups, "Comma-separated layer groups that get noise (default all)");
   cmd.add_option("--output", a.ns.output, "Model output compared: probs, logits or features")
       ->check(CLI::IsMember({"probs", "logits", "features"}));
+  cmd.add_flag("--fused,!--no-fused", a.ns.fused,
+               "GPU: fused inference path of resnet models (BN folded; bf16 math: bf16 "
+               "channels-last); default on");
   cmd.add_option("--batch-size", a.batch, "Batch size of the passes");
   cmd.add_option("--seed", a.seed, "Seed of the noise and of the subset");
   add_exec_options(cmd, a.exec);
