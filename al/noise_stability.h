@@ -30,6 +30,9 @@ struct NoiseStabilityTiming {
   size_t input_cache_bytes = 0;  // the pool's inputs kept for the passes (0: streamed each pass)
   int64_t logged = 0;            // exceptions restored from the log, all draws
   int64_t fallback_tiles = 0;    // tiles restored from a saved copy, all draws
+  // How the passes ran: "layers", "fused" (BatchNorm folded) or "fused bf16" (the bf16
+  // channels-last path).
+  std::string passes = "layers";
 };
 
 struct NoiseStabilityResult {

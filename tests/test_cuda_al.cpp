@@ -104,9 +104,11 @@ TEST_F(CudaAcquisition, NoiseStabilityTakesTheFusedPathOfResNets) {
   const NoiseStabilityResult fused =
       noise_stability_scores(*resnet, *gpu_ctx, cifar, p, cfg, 32, 7);
   EXPECT_FALSE(resnet->fused_inference()) << "the option is put back";
+  EXPECT_EQ(fused.timing.passes, "fused");
   cfg.fused = false;
   const NoiseStabilityResult layers =
       noise_stability_scores(*resnet, *gpu_ctx, cifar, p, cfg, 32, 7);
+  EXPECT_EQ(layers.timing.passes, "layers");
   ASSERT_EQ(fused.scores.size(), layers.scores.size());
   for (size_t i = 0; i < fused.scores.size(); ++i)
     EXPECT_NEAR(fused.scores[i], layers.scores[i], 1e-3 * layers.scores[i]) << "sample " << i;
@@ -116,6 +118,7 @@ TEST_F(CudaAcquisition, NoiseStabilityTakesTheFusedPathOfResNets) {
   const NoiseStabilityResult bf16 = noise_stability_scores(*resnet, *gpu_ctx, cifar, p, cfg, 32, 7);
   gpu_ctx->set_math_mode(MathMode::strict_fp32);
   EXPECT_EQ(bf16.nonfinite, 0);
+  EXPECT_EQ(bf16.timing.passes, "fused bf16");
   auto ranks = [](const std::vector<float>& v) {
     std::vector<size_t> idx(v.size());
     for (size_t i = 0; i < idx.size(); ++i)

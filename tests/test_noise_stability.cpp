@@ -182,6 +182,29 @@ TEST(NoiseStability, WeightsAreBitIdenticalAfterScoring) {
   }
 }
 
+// The fused inference path is a GPU option: on the CPU the passes stay on the layer path (under
+// the inference memory plan) unless the caller turned the model's fused path on itself, and the
+// model's option is left as it was either way.
+TEST(NoiseStability, FusedPassesAreAGpuOptionAndTheModelKeepsItsSetting) {
+  data::SynthOptions o = synth(4, 32);
+  o.channels = 3;
+  data::Dataset d = data::synth_images(o, "train");
+  auto m = make_model({"resnet18-cifar", 3, 4});
+  m->build(Device::cpu(), 1);
+  Context ctx;
+  NoiseStabilityConfig cfg;
+  cfg.draws = 1;
+  ASSERT_TRUE(cfg.fused);
+  const std::vector<int64_t> pool = data::all_indices(4);
+  EXPECT_EQ(noise_stability_scores(*m, ctx, d, pool, cfg, 4, 1).timing.passes, "layers");
+  EXPECT_FALSE(m->fused_inference());
+  m->set_fused_inference(true);
+  EXPECT_EQ(noise_stability_scores(*m, ctx, d, pool, cfg, 4, 1).timing.passes, "fused");
+  ctx.set_math_mode(MathMode::bf16);
+  EXPECT_EQ(noise_stability_scores(*m, ctx, d, pool, cfg, 4, 1).timing.passes, "fused bf16");
+  EXPECT_TRUE(m->fused_inference());
+}
+
 TEST(NoiseStability, ScoreDoesNotDependOnBatchSizeOrPoolOrder) {
   data::Dataset d = data::synth_images(synth(30, 28), "train");
   auto m = make_model({"mnist-cnn", 1, 4});

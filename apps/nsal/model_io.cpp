@@ -24,8 +24,8 @@ std::unique_ptr<Context> make_context(const std::string& device, int threads,
 
 void add_math_option(CLI::App& cmd, std::string& math) {
   cmd.add_option("--math", math,
-                 "CUDA math: fp32 (strict, default), tf32 or bf16 (GEMMs in bf16, convolutions "
-                 "as TF32)")
+                 "CUDA math: fp32 (strict, default), tf32 or bf16 (GEMMs in bf16; convolutions "
+                 "as TF32, or in bf16 on the fused path of resnet scoring)")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
 }
 

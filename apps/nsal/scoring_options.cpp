@@ -71,11 +71,12 @@ std::string timing_report(const al::NoiseStabilityTiming& t, double selection_se
   auto pct = [&](double x) { return total > 0 ? 100.0 * x / total : 0.0; };
   return fmt::format(
       "time: clean pass {:.3f}s ({:.1f}%), perturb+restore {:.3f}s ({:.1f}%), perturbed passes "
-      "{:.3f}s ({:.1f}%), selection {:.3f}s ({:.1f}%); perturber memory {:.1f} KiB, input cache "
-      "{:.1f} MiB; {} logged restores, {} fallback tiles",
+      "{:.3f}s ({:.1f}%), selection {:.3f}s ({:.1f}%); passes on the {} path; perturber memory "
+      "{:.1f} KiB, input cache {:.1f} MiB; {} logged restores, {} fallback tiles",
       t.clean_seconds, pct(t.clean_seconds), t.perturb_seconds, pct(t.perturb_seconds),
       t.perturbed_seconds, pct(t.perturbed_seconds), selection_seconds, pct(selection_seconds),
-      t.extra_bytes / 1024.0, t.input_cache_bytes / 1048576.0, t.logged, t.fallback_tiles);
+      t.passes, t.extra_bytes / 1024.0, t.input_cache_bytes / 1048576.0, t.logged,
+      t.fallback_tiles);
 }
 
 }  // namespace nsal::app
