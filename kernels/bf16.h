@@ -6,35 +6,15 @@
 #pragma once
 
 #include <cstdint>
-#include <cstring>
 
+#include "kernels/float_bits.h"
 #include "kernels/hd.h"
 
 namespace nsal::kernels {
 
-NSAL_HD uint32_t float_bits(float v) {
-#ifdef __CUDA_ARCH__
-  return __float_as_uint(v);
-#else
-  uint32_t u;
-  std::memcpy(&u, &v, sizeof u);
-  return u;
-#endif
-}
-
-NSAL_HD float bits_float(uint32_t u) {
-#ifdef __CUDA_ARCH__
-  return __uint_as_float(u);
-#else
-  float v;
-  std::memcpy(&v, &u, sizeof v);
-  return v;
-#endif
-}
-
 // float32 -> bfloat16 bits, round to nearest even.
 NSAL_HD uint16_t to_bf16(float v) {
-  const uint32_t u = float_bits(v);
+  const uint32_t u = fp::bits(v);
   if ((u & 0x7fffffffu) > 0x7f800000u)  // NaN: keep the sign, make it quiet
     return static_cast<uint16_t>((u >> 16) | 0x0040u);
   const uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
@@ -43,7 +23,7 @@ NSAL_HD uint16_t to_bf16(float v) {
 
 // bfloat16 bits -> float32 (exact).
 NSAL_HD float from_bf16(uint16_t b) {
-  return bits_float(static_cast<uint32_t>(b) << 16);
+  return fp::from_bits(static_cast<uint32_t>(b) << 16);
 }
 
 // v rounded to the nearest bfloat16, as a float32.

@@ -28,6 +28,7 @@
 #include <cstdint>
 #include <cstring>
 
+#include "kernels/float_bits.h"
 #include "kernels/hd.h"
 #include "kernels/philox.h"
 
@@ -86,24 +87,7 @@ NSAL_NOISE_HD float sqrt(float a) {
   return std::sqrt(a);
 #endif
 }
-NSAL_NOISE_HD uint32_t bits(float x) {
-#ifdef __CUDA_ARCH__
-  return __float_as_uint(x);
-#else
-  uint32_t u;
-  std::memcpy(&u, &x, sizeof u);
-  return u;
-#endif
-}
-NSAL_NOISE_HD float from_bits(uint32_t u) {
-#ifdef __CUDA_ARCH__
-  return __uint_as_float(u);
-#else
-  float x;
-  std::memcpy(&x, &u, sizeof x);
-  return x;
-#endif
-}
+// bits() and from_bits(): kernels/float_bits.h.
 // Exact for |v| < 2^24.
 NSAL_NOISE_HD float int_to_float(int32_t v) {
 #ifdef __CUDA_ARCH__

@@ -45,7 +45,7 @@ using testing::randomise_batchnorms;
 using testing::rel_l2;
 
 float from_bits(uint32_t u) {
-  return kernels::bits_float(u);
+  return kernels::fp::from_bits(u);
 }
 
 TEST(Bf16, RoundsToNearestEven) {

@@ -42,12 +42,16 @@ __global__ void gap_channels_last_bf16_kernel(int64_t total, int64_t s, int64_t 
 
 namespace nsal::kernels::gpu {
 
+namespace {
+void check_sizes(int64_t n, int64_t c, int64_t s, const char* op) {
+  check_sizes(n, c, s, op);
+}
+}  // namespace
+
 void to_channels_last_bf16(const GpuExec& ex, const float* x, int64_t n, int64_t c, int64_t s,
                            uint16_t* y) {
   const char* op = "to_channels_last_bf16";
-  cuda::check_positive(n, "N", op);
-  cuda::check_positive(c, "C", op);
-  cuda::check_positive(s, "S", op);
+  check_sizes(n, c, s, op);
   cudaStream_t st = cuda::stream_of(ex, op);
   cuda::check_device_ptr(x, "x", op);
   cuda::check_device_ptr(y, "y", op);
@@ -61,9 +65,7 @@ void bias_residual_act_channels_last_bf16(const GpuExec& ex, uint16_t* y, const 
                                           const uint16_t* bias, bool relu, int64_t n, int64_t c,
                                           int64_t s) {
   const char* op = "bias_residual_act_channels_last_bf16";
-  cuda::check_positive(n, "N", op);
-  cuda::check_positive(c, "C", op);
-  cuda::check_positive(s, "S", op);
+  check_sizes(n, c, s, op);
   cudaStream_t st = cuda::stream_of(ex, op);
   cuda::check_device_ptr(y, "y", op);
   cuda::check_device_ptr_or_null(residual, "residual", op);
@@ -77,9 +79,7 @@ void bias_residual_act_channels_last_bf16(const GpuExec& ex, uint16_t* y, const 
 void global_avg_pool_channels_last_bf16(const GpuExec& ex, const uint16_t* x, int64_t n, int64_t s,
                                         int64_t c, float* y) {
   const char* op = "global_avg_pool_channels_last_bf16";
-  cuda::check_positive(n, "N", op);
-  cuda::check_positive(c, "C", op);
-  cuda::check_positive(s, "S", op);
+  check_sizes(n, c, s, op);
   cudaStream_t st = cuda::stream_of(ex, op);
   cuda::check_device_ptr(x, "x", op);
   cuda::check_device_ptr(y, "y", op);

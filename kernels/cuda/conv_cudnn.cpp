@@ -370,12 +370,9 @@ using cuda::check_device_ptr_or_null;
 
 namespace {
 // y = conv(x, w) + beta y.
-void conv_forward_blend(const GpuExec& ex, const ConvParams& p, const float* x, const float* w,
-                        float beta, float* y, const char* op) {
-  cuda::ConvPlan& plan = cuda::plan_for(ex, p, op);
-  check_device_ptr(x, "x", op);
-  check_device_ptr(w, "w", op);
-  check_device_ptr(y, "y", op);
+// y = conv(x, w) + beta y on `plan` (float32 or bf16 storage; pointers already checked).
+void run_forward(const GpuExec& ex, cuda::ConvPlan& plan, const void* x, const void* w, float beta,
+                 void* y, const char* op) {
   GpuHandles& h = *ex.handles;
   cuda::choose_fwd(h, plan);
   const float one = 1.f;
@@ -386,6 +383,15 @@ void conv_forward_blend(const GpuExec& ex, const ConvParams& p, const float* x, 
                                        ws_bytes, &beta, plan.y, y);
       },
       op);
+}
+
+void conv_forward_blend(const GpuExec& ex, const ConvParams& p, const float* x, const float* w,
+                        float beta, float* y, const char* op) {
+  cuda::ConvPlan& plan = cuda::plan_for(ex, p, op);
+  check_device_ptr(x, "x", op);
+  check_device_ptr(w, "w", op);
+  check_device_ptr(y, "y", op);
+  run_forward(ex, plan, x, w, beta, y, op);
 }
 }  // namespace
 
@@ -538,16 +544,7 @@ bool conv_bias_act_forward_bf16(const GpuExec& ex, const ConvParams& p, const ui
   NSAL_CHECK_AS(ShapeError, z != y, "{}: the residual must not be the output", op);
   if (try_fused(ex, plan, x, w, bias, z, 1.f, relu, y, op)) return true;
   // Unfused: the convolution rounded to bf16 into y, then bias, residual and activation.
-  GpuHandles& h = *ex.handles;
-  cuda::choose_fwd(h, plan);
-  const float one = 1.f, zero = 0.f;
-  cuda::run_choice(
-      ex, plan.fwd_algo, plan.fwd, cuda::fwd_ws_size(h, plan),
-      [&](cudnnConvolutionFwdAlgo_t algo, void* ws, size_t ws_bytes) {
-        return cudnnConvolutionForward(h.cudnn(), &one, plan.x, x, plan.w, w, plan.fwd, algo, ws,
-                                       ws_bytes, &zero, plan.y, y);
-      },
-      op);
+  run_forward(ex, plan, x, w, 0.f, y, op);
   bias_residual_act_channels_last_bf16(ex, y, z, bias, relu, p.n, p.c_out, p.out_spatial());
   return false;
 }
