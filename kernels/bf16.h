@@ -1,8 +1,10 @@
 // bfloat16 as storage: the upper 16 bits of an IEEE float32 (1 sign, 8 exponent, 7 mantissa
 // bits). Conversions are written once (NSAL_HD) for the CPU loops and the CUDA kernels, so both
 // backends round every value to the same bits. Rounding is to nearest, ties to even, as
-// __float2bfloat16_rn and PyTorch's .to(torch.bfloat16) do: finite values too large for bf16
-// become infinities, NaN stays a (quiet) NaN with its sign.
+// __float2bfloat16_rn and PyTorch's .to(torch.bfloat16) do for finite values (those too large for
+// bf16 become infinities). Every NaN becomes the one NaN 0x7fc0: the GPU's float arithmetic
+// replaces NaN payloads with its own (0x7fffffff) where x86 keeps them, so a payload-preserving
+// rule would give the backends different bits.
 #pragma once
 
 #include <cstdint>
@@ -15,8 +17,7 @@ namespace nsal::kernels {
 // float32 -> bfloat16 bits, round to nearest even.
 NSAL_HD uint16_t to_bf16(float v) {
   const uint32_t u = fp::bits(v);
-  if ((u & 0x7fffffffu) > 0x7f800000u)  // NaN: keep the sign, make it quiet
-    return static_cast<uint16_t>((u >> 16) | 0x0040u);
+  if ((u & 0x7fffffffu) > 0x7f800000u) return 0x7fc0u;  // NaN
   const uint32_t rounding = 0x7fffu + ((u >> 16) & 1u);
   return static_cast<uint16_t>((u + rounding) >> 16);
 }

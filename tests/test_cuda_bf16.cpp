@@ -6,12 +6,14 @@
 // Tolerances. The layout change, the epilogue and the pooling are the same per-element
 // functions on both backends (kernels/channels_last.h): bit for bit. A convolution on the bf16
 // path differs from the CPU's only in its float32 sums (cuDNN's order on tensor cores against
-// im2col + BLAS, ~1e-6 relative): after rounding to bf16 the outputs agree except where a sum
-// lies that close to a rounding boundary, by one bf16 step (2^-8 relative); where cuDNN does
+// im2col + BLAS or Winograd, ~1e-6 relative): after rounding to bf16 the outputs agree except where
+// a sum lies that close to a rounding boundary, by one bf16 step (2^-8 relative); where cuDNN does
 // not fuse conv + bias + activation, the unfused fallback rounds the convolution before adding
 // the bias and residual, a second rounding of up to half a step of the convolution's value
-// (which may be larger than the output's where the bias cancels it). One unit: each element
-// within one bf16 step of the larger of its value and the output's RMS, 1e-2 relative L2. Whole
+// (which may be larger than the output's where the bias cancels it), and cuDNN may apply the
+// residual and the bias as further passes over the bf16 output. One unit: each element within
+// two bf16 steps of the larger of its value and the output's RMS (a simulation of three
+// roundings reached 1.03 steps), 1e-2 relative L2. Whole
 // models: these differences pass through 20 units, plus the linear layer's bf16 GEMM inputs on the
 // GPU (float32 on the CPU): 1e-2 relative L2 on the logits against the CPU's bf16 path, 2e-2
 // against float32 (the CPU's bf16 path is 1.3e-3 from float32 on these models:
@@ -149,8 +151,8 @@ bool check_unit(int spatial, int64_t kernel, int64_t stride, int64_t groups, boo
   const double rms = std::sqrt(ms / static_cast<double>(want.size()));
   int beyond = 0;
   for (size_t i = 0; i < got.size() && i < want.size(); ++i)
-    beyond += !(std::abs(got[i] - want[i]) <= (std::abs(want[i]) + rms) * 0x1p-7);
-  EXPECT_EQ(beyond, 0) << "elements more than a bf16 step of max(|value|, rms) apart";
+    beyond += !(std::abs(got[i] - want[i]) <= (std::abs(want[i]) + rms) * 0x1p-6);
+  EXPECT_EQ(beyond, 0) << "elements more than two bf16 steps of max(|value|, rms) apart";
   expect_match(got, want, l2(1e-2), "bf16 unit, GPU vs CPU");
   return ug.fused_kernel();
 }

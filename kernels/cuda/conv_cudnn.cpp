@@ -142,16 +142,22 @@ bool refused(cudnnStatus_t s) {
 #endif
 }
 
-// The first call of the fused conv + bias + activation: besides "not supported", cuDNN answers
-// some configurations it does not fuse (the activation's NaN option, a data type of the bias)
-// with a bad-parameter code; either means "run the unfused ops". Anything else (out of memory,
-// a failed execution) is an error.
+// The first call of the fused conv + bias + activation: besides "not supported", cuDNN may
+// answer a configuration it does not fuse (the activation's NaN option, the bias's data type)
+// with the plain bad-parameter code; either means "run the unfused ops". Its finer
+// bad-parameter codes (a null or misaligned pointer, mismatched shapes), out of memory and
+// failed executions are errors.
 bool fusion_refused(cudnnStatus_t s) {
-#ifdef CUDNN_STATUS_CATEGORY
-  return refused(s) || CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_BAD_PARAM;
-#else
   return refused(s) || s == CUDNN_STATUS_BAD_PARAM;
-#endif
+}
+
+// Says once per plan and activation that cuDNN refused the fusion, and why: the unfused ops
+// give the same results, only slower.
+void note_fusion_refused(const cuda::ConvPlan& plan, bool relu, cudnnStatus_t s, const char* op) {
+  fmt::print(stderr,
+             "nsal: {}: cuDNN does not fuse conv + bias + {} for {} ({}); running the "
+             "unfused ops for this shape\n",
+             op, relu ? "ReLU" : "identity", plan.params.str(), cudnnGetErrorString(s));
 }
 
 // Moves `a` to its next candidate: the candidate's math type goes on `desc` (cuDNN needs the
@@ -493,6 +499,7 @@ bool try_fused(const GpuExec& ex, cuda::ConvPlan& plan, const void* x, const voi
       const cudnnStatus_t q = cudnnGetConvolutionForwardWorkspaceSize(
           h.cudnn(), plan.x, plan.w, desc, plan.y, algo, &plan.fused_identity_ws);
       if (cuda::fusion_refused(q)) {
+        cuda::note_fusion_refused(plan, relu, q, op);
         ok = cuda::Tristate::no;
         return false;
       }
@@ -508,6 +515,7 @@ bool try_fused(const GpuExec& ex, cuda::ConvPlan& plan, const void* x, const voi
       h.cudnn(), &one, plan.x, x, plan.w, w, desc, algo, ws, ws_bytes, &a2, plan.y, z ? z : y,
       plan.bias, bias, relu ? plan.relu.get() : plan.identity.get(), plan.y, y);
   if (ok == cuda::Tristate::unknown && cuda::fusion_refused(s)) {
+    cuda::note_fusion_refused(plan, relu, s, op);
     ok = cuda::Tristate::no;
     return false;
   }
