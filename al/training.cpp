@@ -189,13 +189,18 @@ std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Data
 }
 
 void forward_in_pieces(Model& model, Context& ctx, const Tensor& x, int64_t first, int64_t& piece,
-                       bool features, const OutputFn& fn) {
+                       bool features, const OutputFn& fn, const int64_t* dataset_indices) {
   const int64_t rows = x.dim(0);
   for (int64_t done = 0; done < rows;) {
     const int64_t count = std::min(piece, rows - done);
     Tensor slice;  // a view of rows [done, done + count) when x is cut
     if (count < rows) slice = x.slice0(done, done + count);
-    if (model.mc_dropout()) model.set_mc_first_position(first + done);
+    if (model.mc_dropout()) {
+      if (dataset_indices)
+        model.set_mc_row_keys(dataset_indices + done, count);
+      else
+        model.set_mc_first_position(first + done);
+    }
     try {
       const Tensor& out = model.infer(ctx, count < rows ? slice : x);
       fn(first + done, count, features ? model.features() : out);
@@ -223,7 +228,7 @@ int64_t run_inference(Model& model, Context& ctx, const data::Dataset& d,
   int64_t first = 0;
   while (loader.next(batch)) {
     db.load(batch, ctx.device());
-    forward_in_pieces(model, ctx, *db.px, first, piece, features, fn);
+    forward_in_pieces(model, ctx, *db.px, first, piece, features, fn, batch.indices.data());
     first += batch.size();
   }
   model.set_training(was_training);

@@ -42,7 +42,8 @@ EvalResult evaluate(Model& model, Context& ctx, const data::Dataset& test, int b
 
 // Runs the model in eval mode over `subset` (in the given order) in batches and calls
 // fn(first position in subset, batch size, outputs on the context's device) for each batch.
-// mc_dropout keeps dropout active.
+// mc_dropout keeps dropout active, each sample's masks keyed by its dataset index (a sample's
+// outputs depend neither on the batch nor on the rest of `subset`).
 // On the CPU the batch is capped by inference_batch, so that large inputs (3-D volumes) do not
 // exhaust the host's memory; outputs do not depend on the batch size.
 using OutputFn = std::function<void(int64_t first, int64_t count, const Tensor& outputs)>;
@@ -55,10 +56,10 @@ int64_t run_inference(Model& model, Context& ctx, const data::Dataset& d,
 // inference memory plan) and calls fn(first + row, count, outputs) for each. When memory runs out
 // (OutOfMemoryError) on a slice of more than one row, `piece` is halved (and stays so for the
 // caller's later calls) and the rows not yet done are retried; with one row the error propagates.
-// Outputs do not depend on the slicing (MC-dropout masks follow each sample's position
-// first + row).
+// Outputs do not depend on the slicing: MC-dropout masks follow each row's dataset index
+// (dataset_indices: one per row of x) or, without them, its position first + row.
 void forward_in_pieces(Model& model, Context& ctx, const Tensor& x, int64_t first, int64_t& piece,
-                       bool features, const OutputFn& fn);
+                       bool features, const OutputFn& fn, const int64_t* dataset_indices = nullptr);
 
 // Activation memory an inference batch may hold on the CPU.
 constexpr size_t kInferenceActivationBytes = size_t(1) << 30;

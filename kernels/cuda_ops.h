@@ -288,13 +288,15 @@ NSAL_GPU_FN void upsample_bilinear2d_backward(const GpuExec& ex, int64_t n, int6
                                               double scale_h = 0, double scale_w = 0) NSAL_GPU_BODY;
 // Inverted dropout with the mask of kernels/dropout.h: y = keep(seed, step, i) ? x / (1 - p) :
 // 0. Backward regenerates the mask: dx = keep ? dy / (1 - p) : 0. x and y (dy and dx) may
-// alias. The n elements are masked as `rows` rows of n / rows, row r at step + r.
+// alias. The n elements are masked as `rows` rows of n / rows, row r at step + r, or at
+// step + row_keys[r] with row keys (device memory, one per row).
 NSAL_GPU_FN
 void dropout_forward(const GpuExec& ex, int64_t n, double p, uint64_t seed, uint64_t step,
-                     const float* x, float* y, int64_t rows = 1) NSAL_GPU_BODY;
+                     const float* x, float* y, int64_t rows = 1,
+                     const int32_t* row_keys = nullptr) NSAL_GPU_BODY;
 NSAL_GPU_FN void dropout_backward(const GpuExec& ex, int64_t n, double p, uint64_t seed,
-                                  uint64_t step, const float* dy, float* dx,
-                                  int64_t rows = 1) NSAL_GPU_BODY;
+                                  uint64_t step, const float* dy, float* dx, int64_t rows = 1,
+                                  const int32_t* row_keys = nullptr) NSAL_GPU_BODY;
 // dst (N, sum channels[i], S) = concatenation of srcs[i] (N, channels[i], S) along dim 1.
 // srcs/dsts and channels are host arrays of k entries.
 NSAL_GPU_FN

@@ -4,10 +4,12 @@
 // An element is dropped when its word is below p * 2^32, so the keep probability is exact to
 // 2^-32 and the decision is an integer comparison with no rounding differences between devices.
 //
-// A tensor may also be masked as `rows` rows of n / rows elements, row r with step + r and its
-// elements counted from 0 (rows = 1 is the whole tensor at `step`). MC dropout at inference uses
-// this with one row per sample and mc_dropout_step(pass, position of the sample in the pool), so
-// that a sample's mask does not depend on the batch it is in.
+// A tensor may also be masked as `rows` rows of n / rows elements, row r with step + key(r) and
+// its elements counted from 0 (rows = 1 is the whole tensor at `step`), key(r) = r or, given
+// row keys, row_keys[r]. MC dropout at inference uses this with one row per sample at
+// mc_dropout_step(pass, 0) keyed by each sample's dataset index (or, for inputs without one,
+// mc_dropout_step(pass, position of the batch's first sample) and key(r) = r), so that a
+// sample's mask depends neither on the batch it is in nor on the other samples of the pool.
 #pragma once
 
 #include <cstdint>
@@ -33,9 +35,9 @@ NSAL_HD bool dropout_keep(uint32_t word, uint64_t threshold) {
   return static_cast<uint64_t>(word) >= threshold;
 }
 
-// The step of the sample at `position` of the pool in MC-dropout pass `pass`: the top bit set
-// (training steps count up from 0 and never reach it), the pass in bits 40-62, the position in
-// bits 0-39.
+// The step of the sample with key `position` (its dataset index, or its position in the pool)
+// in MC-dropout pass `pass`: the top bit set (training steps count up from 0 and never reach
+// it), the pass in bits 40-62, the key in bits 0-39.
 constexpr uint64_t kMcDropoutMaxPasses = uint64_t{1} << 23;
 constexpr uint64_t kMcDropoutMaxPositions = uint64_t{1} << 40;
 NSAL_HD uint64_t mc_dropout_step(uint64_t pass, uint64_t position) {
@@ -49,12 +51,16 @@ struct DropoutGroup {
   int count;
   philox::U32x4 words;
 };
+// row_keys: null (row r at step + r) or one non-negative key per row (row r at step +
+// row_keys[r]).
 NSAL_HD DropoutGroup dropout_row_group(uint64_t seed, uint64_t step, int64_t per_row,
-                                       int64_t groups_per_row, int64_t g) {
+                                       int64_t groups_per_row, int64_t g,
+                                       const int32_t* row_keys = nullptr) {
   const int64_t r = g / groups_per_row, q = g - r * groups_per_row;
   const int64_t left = per_row - 4 * q;
+  const uint64_t key = row_keys ? static_cast<uint64_t>(row_keys[r]) : static_cast<uint64_t>(r);
   return {r * per_row + 4 * q, left < 4 ? static_cast<int>(left) : 4,
-          dropout_group(seed, step + static_cast<uint64_t>(r), static_cast<uint64_t>(q))};
+          dropout_group(seed, step + key, static_cast<uint64_t>(q))};
 }
 
 // The seed of dropout layer `layer` (its place among a model's dropout layers) of a model built

@@ -79,6 +79,11 @@ void Model::set_mc_pass(int64_t pass) {
     if (auto* d = dynamic_cast<Dropout*>(l.get())) d->set_mc_pass(pass);
 }
 
+void Model::set_mc_row_keys(const int64_t* keys, int64_t rows) {
+  for (auto& l : layers_)
+    if (auto* d = dynamic_cast<Dropout*>(l.get())) d->set_mc_row_keys(keys, rows);
+}
+
 void Model::set_mc_first_position(int64_t position) {
   for (auto& l : layers_)
     if (auto* d = dynamic_cast<Dropout*>(l.get())) d->set_mc_first_position(position);

@@ -75,13 +75,17 @@ class Model {
   void set_training(bool on);
   bool training() const { return training_; }
   // MC-dropout: dropout layers stay on while everything else is in eval mode. Each sample's
-  // mask is chosen by the pass and the sample's position in the pool (nn/layers/dropout.h);
-  // al::forward_in_pieces sets the position of every batch it runs. Turning it on starts at
-  // pass 0, position 0.
+  // mask is chosen by the pass and the sample's dataset index, or its position in the pool for
+  // inputs without one (nn/layers/dropout.h); al::forward_in_pieces sets them for every batch
+  // it runs. Turning it on starts at pass 0, position 0.
   void set_mc_dropout(bool on);
   bool mc_dropout() const { return mc_dropout_; }
   void set_mc_pass(int64_t pass);
   void set_mc_first_position(int64_t position);
+  // The dataset indices of the next batch's rows (`rows` of them, host memory) as their MC
+  // masks' keys, so that a sample's masks do not depend on the rest of the pool
+  // (al::forward_in_pieces sets them where it has them).
+  void set_mc_row_keys(const int64_t* keys, int64_t rows);
 
   // Inference fast path (nn/fuse.h): while on, every forward() in eval mode runs each
   // conv -> BatchNorm (-> ReLU, with the residual add before it) as one convolution with the

@@ -181,6 +181,19 @@ TEST_F(CudaElementwise, DropoutByRowsMatchesTheCpuMask) {
   EXPECT_EQ(to_host(y), want);
   EXPECT_THROW(gpu::dropout_forward(ex(), n, p, seed, step, f32(xt), f32(y), 36), Error)
       << "36 rows do not divide the elements";
+  // Keyed rows (the samples' dataset indices), backward included: the CPU loop's mask again.
+  std::vector<int32_t> keys(rows);
+  for (int64_t r = 0; r < rows; ++r)
+    keys[static_cast<size_t>(r)] = static_cast<int32_t>((r * 7919) % 60000);
+  Tensor kt = to_gpu(keys), dx = testing::gpu_nans(n);
+  const uint64_t base = (uint64_t{1} << 63) | (uint64_t{4} << 40);
+  gpu::dropout_forward(ex(), n, p, seed, base, f32(xt), f32(y), rows, kt.data<int32_t>());
+  gpu::dropout_backward(ex(), n, p, seed, base, f32(xt), f32(dx), rows, kt.data<int32_t>());
+  sync();
+  kernels::cpu::dropout_apply(x.data(), want.data(), n, seed, base, kernels::dropout_threshold(p),
+                              2.0f, rows, keys.data());
+  EXPECT_EQ(to_host(y), want);
+  EXPECT_EQ(to_host(dx), want);
 }
 
 TEST_F(CudaElementwise, ConcatAndSplitChannels) {

@@ -145,6 +145,56 @@ TEST(Dropout, McMasksFollowThePassAndThePositionNotTheBatch) {
   EXPECT_THROW(drop.set_mc_first_position(int64_t{1} << 40), Error);
 }
 
+// Row keys (the samples' dataset indices): a row keyed k gets the mask of pool position k, in
+// whatever order and company the rows come; the keys serve one forward (and its backward), and
+// bad keys are refused naming the layer.
+TEST(Dropout, McRowKeysChooseEachRowsMaskWhateverTheOrder) {
+  const double p = 0.5;
+  Dropout drop("head.drop", p, 5);
+  drop.set_training(false);
+  drop.set_mc(true);
+  drop.set_mc_pass(2);
+  Context ctx;
+  auto ones = [](int64_t rows) {
+    Tensor t(Shape{rows, 9}, DType::f32);
+    t.fill(1.0);
+    return t;
+  };
+  auto at_position = [&](int64_t position) {
+    drop.set_mc_first_position(position);
+    return drop.forward(ctx, ones(1)).to_vector();
+  };
+  const int64_t keys[3] = {41, 7, 1000000};
+  drop.set_mc_row_keys(keys, 3);
+  const std::vector<double> keyed = drop.forward(ctx, ones(3)).to_vector();
+  for (int r = 0; r < 3; ++r) {
+    const std::vector<double> want = at_position(keys[r]);
+    EXPECT_EQ(std::vector<double>(keyed.begin() + 9 * r, keyed.begin() + 9 * (r + 1)), want)
+        << "key " << keys[r];
+  }
+  // The same sample 7 alone, and after other rows: the same mask.
+  const int64_t alone[1] = {7}, reordered[2] = {1000000, 7};
+  drop.set_mc_row_keys(alone, 1);
+  EXPECT_EQ(drop.forward(ctx, ones(1)).to_vector(),
+            std::vector<double>(keyed.begin() + 9, keyed.begin() + 18));
+  drop.set_mc_row_keys(reordered, 2);
+  const std::vector<double> two = drop.forward(ctx, ones(2)).to_vector();
+  EXPECT_EQ(std::vector<double>(two.begin() + 9, two.end()),
+            std::vector<double>(keyed.begin() + 9, keyed.begin() + 18));
+  // Backward applies the keyed masks of its forward.
+  EXPECT_EQ(drop.backward(ctx, ones(2)).to_vector(), two);
+  // The keys were for that forward only: the next one goes back to positions.
+  drop.set_mc_first_position(7);
+  const std::vector<double> pos7 = drop.forward(ctx, ones(1)).to_vector();
+  EXPECT_EQ(drop.forward(ctx, ones(1)).to_vector(), pos7);
+  drop.set_mc_row_keys(keys, 3);
+  testing::expect_error_mentions([&] { drop.forward(ctx, ones(2)); },
+                                 {"head.drop", "3 row keys", "2 rows"});
+  const int64_t negative[1] = {-1};
+  testing::expect_error_mentions([&] { drop.set_mc_row_keys(negative, 1); },
+                                 {"head.drop", "row key"});
+}
+
 // Model::build seeds each dropout layer from the build seed and the layer's place, so two layers
 // of a model, or two models built with other seeds, never share a mask stream.
 TEST(Dropout, BuildGivesEveryLayerItsOwnSeed) {

@@ -1,5 +1,8 @@
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <map>
+
 #include "al/training.h"
 #include "data/loader.h"
 #include "data/synth.h"
@@ -99,6 +102,45 @@ TEST(Training, InferenceBatchesFitTheActivationBudget) {
   EvalResult whole = evaluate(*m, ctx, d, 512), small = evaluate(*m, ctx, d, 3);
   EXPECT_EQ(whole.value, small.value);
   EXPECT_NEAR(whole.loss, small.loss, 1e-6 * std::max(1.0, whole.loss));
+}
+
+// MC-dropout outputs of a sample follow its dataset index: the same whatever the other samples of
+// the pool, their order and the batch size (up to the float rounding of GEMMs blocked for other
+// batch sizes, 1e-5 relative; a different mask moves an output by far more, as another pass
+// shows).
+TEST(Training, McDropoutOutputsDependOnTheSampleNotThePool) {
+  data::Dataset d = data::synth_images(small_images(), "test");
+  Context ctx;
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 2);
+  auto outputs = [&](const std::vector<int64_t>& pool, int batch, int64_t pass) {
+    std::map<int64_t, std::vector<double>> by_index;
+    m->set_mc_dropout(true);
+    m->set_mc_pass(pass);
+    run_inference(*m, ctx, d, pool, batch, [&](int64_t first, int64_t count, const Tensor& o) {
+      const std::vector<double> v = o.to_vector();
+      const int64_t per = o.numel() / count;
+      for (int64_t r = 0; r < count; ++r)
+        by_index[pool[static_cast<size_t>(first + r)]] =
+            std::vector<double>(v.begin() + r * per, v.begin() + (r + 1) * per);
+    });
+    m->set_mc_dropout(false);
+    return by_index;
+  };
+  auto close = [](const std::vector<double>& a, const std::vector<double>& b, double tol) {
+    for (size_t i = 0; i < a.size(); ++i)
+      if (!(std::abs(a[i] - b[i]) <= tol * (1.0 + std::abs(a[i])))) return false;
+    return a.size() == b.size();
+  };
+  const auto a = outputs({10, 3, 57, 21}, 2, 1);
+  const auto b = outputs({57, 79, 10, 5, 3, 21, 8}, 3, 1);
+  const auto other_pass = outputs({10, 3, 57, 21}, 2, 2);
+  int moved = 0;
+  for (int64_t i : {10, 3, 57, 21}) {
+    EXPECT_TRUE(close(a.at(i), b.at(i), 1e-5)) << "sample " << i;
+    moved += !close(a.at(i), other_pass.at(i), 1e-3);
+  }
+  EXPECT_GE(moved, 3) << "another pass draws other masks";
 }
 
 }  // namespace nsal::al

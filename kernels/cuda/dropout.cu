@@ -14,10 +14,10 @@ namespace {
 // group (kernels/dropout.h: dropout_row_group, as the CPU loop).
 __global__ void dropout_kernel(int64_t groups, int64_t per_row, int64_t groups_per_row,
                                uint64_t threshold, float scale, uint64_t seed, uint64_t step,
-                               const float* src, float* dst) {
+                               const int32_t* row_keys, const float* src, float* dst) {
   NSAL_GRID_STRIDE(g, groups) {
     const kernels::DropoutGroup grp =
-        kernels::dropout_row_group(seed, step, per_row, groups_per_row, g);
+        kernels::dropout_row_group(seed, step, per_row, groups_per_row, g, row_keys);
     for (int j = 0; j < grp.count; ++j)
       dst[grp.first + j] =
           kernels::dropout_keep(grp.words.v[j], threshold) ? src[grp.first + j] * scale : 0.f;
@@ -25,7 +25,8 @@ __global__ void dropout_kernel(int64_t groups, int64_t per_row, int64_t groups_p
 }
 
 void dropout_run(const kernels::GpuExec& ex, int64_t n, double p, uint64_t seed, uint64_t step,
-                 int64_t rows, const float* src, float* dst, const char* op) {
+                 int64_t rows, const int32_t* row_keys, const float* src, float* dst,
+                 const char* op) {
   check_non_negative(n, "n", op);
   NSAL_CHECK(p >= 0.f && p <= 1.f, "{}: p must be in [0, 1], got {}", op, p);
   NSAL_CHECK(rows >= 1 && n % rows == 0, "{}: {} rows do not divide {} elements", op, rows, n);
@@ -33,11 +34,13 @@ void dropout_run(const kernels::GpuExec& ex, int64_t n, double p, uint64_t seed,
   if (n == 0) return;
   check_device_ptr(src, "input", op);
   check_device_ptr(dst, "output", op);
+  check_device_ptr_or_null(row_keys, "row_keys", op);
   const float scale = p < 1.0 ? static_cast<float>(1.0 / (1.0 - p)) : 0.0f;
   const int64_t per_row = n / rows, groups_per_row = (per_row + 3) / 4;
   const int64_t groups = rows * groups_per_row;
-  dropout_kernel<<<grid_for(groups), kBlock, 0, s>>>(
-      groups, per_row, groups_per_row, kernels::dropout_threshold(p), scale, seed, step, src, dst);
+  dropout_kernel<<<grid_for(groups), kBlock, 0, s>>>(groups, per_row, groups_per_row,
+                                                     kernels::dropout_threshold(p), scale, seed,
+                                                     step, row_keys, src, dst);
   NSAL_CUDA_CHECK_LAUNCH();
 }
 
@@ -47,13 +50,13 @@ void dropout_run(const kernels::GpuExec& ex, int64_t n, double p, uint64_t seed,
 namespace nsal::kernels::gpu {
 
 void dropout_forward(const GpuExec& ex, int64_t n, double p, uint64_t seed, uint64_t step,
-                     const float* x, float* y, int64_t rows) {
-  cuda::dropout_run(ex, n, p, seed, step, rows, x, y, "dropout_forward");
+                     const float* x, float* y, int64_t rows, const int32_t* row_keys) {
+  cuda::dropout_run(ex, n, p, seed, step, rows, row_keys, x, y, "dropout_forward");
 }
 
 void dropout_backward(const GpuExec& ex, int64_t n, double p, uint64_t seed, uint64_t step,
-                      const float* dy, float* dx, int64_t rows) {
-  cuda::dropout_run(ex, n, p, seed, step, rows, dy, dx, "dropout_backward");
+                      const float* dy, float* dx, int64_t rows, const int32_t* row_keys) {
+  cuda::dropout_run(ex, n, p, seed, step, rows, row_keys, dy, dx, "dropout_backward");
 }
 
 }  // namespace nsal::kernels::gpu

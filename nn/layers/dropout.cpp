@@ -3,6 +3,7 @@
 #include "kernels/cpu/dropout_cpu.h"
 #include "kernels/cuda_ops.h"
 #include "kernels/dropout.h"
+#include "kernels/memory.h"
 #include "nn/layers/float_dispatch.h"
 
 namespace nsal {
@@ -22,20 +23,33 @@ void Dropout::set_mc_first_position(int64_t position) {
   if (position < 0 || static_cast<uint64_t>(position) >= kernels::kMcDropoutMaxPositions)
     fail("MC-dropout sample position must lie in [0, 2^40), got " + std::to_string(position));
   mc_first_ = position;
+  mc_keys_.clear();
+}
+
+void Dropout::set_mc_row_keys(const int64_t* keys, int64_t rows) {
+  mc_keys_.resize(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    if (keys[r] < 0 || keys[r] > INT32_MAX)
+      fail("MC-dropout row key (a dataset index) must lie in [0, 2^31), got " +
+           std::to_string(keys[r]));
+    mc_keys_[static_cast<size_t>(r)] = static_cast<int32_t>(keys[r]);
+  }
 }
 
 // Drops with scale 1 / (1 - p); p = 1 zeroes everything (scale unused).
 template <typename T>
 static void apply_mask(const T* src, T* dst, int64_t n, uint64_t seed, uint64_t step, int64_t rows,
-                       double p) {
+                       const int32_t* keys, double p) {
   const T scale = p < 1.0 ? static_cast<T>(1.0 / (1.0 - p)) : T(0);
-  kernels::cpu::dropout_apply(src, dst, n, seed, step, kernels::dropout_threshold(p), scale, rows);
+  kernels::cpu::dropout_apply(src, dst, n, seed, step, kernels::dropout_threshold(p), scale, rows,
+                              keys);
 }
 
 // Chooses the mask of this forward: in training mode the next step (advanced); in MC dropout at
 // inference one row per sample at the samples' own steps. Returns whether anything is dropped.
 bool Dropout::choose_mask(const Tensor& x) {
   masked_ = active() && p_ != 0.0;
+  mask_keys_ = nullptr;
   if (!active()) return false;
   if (training()) {
     mask_step_ = step_++;
@@ -43,12 +57,31 @@ bool Dropout::choose_mask(const Tensor& x) {
     return masked_;
   }
   const int64_t rows = x.ndim() > 0 ? x.dim(0) : 1;
+  mask_rows_ = rows > 0 ? rows : 1;
+  if (!mc_keys_.empty()) {  // one key per row: the samples' dataset indices
+    if (static_cast<int64_t>(mc_keys_.size()) != rows)
+      fail("MC dropout: " + std::to_string(mc_keys_.size()) + " row keys set for a batch of " +
+           std::to_string(rows) + " rows");
+    mask_step_ = kernels::mc_dropout_step(static_cast<uint64_t>(mc_pass_), 0);
+    // The keys belong to this forward (and its backward) only: later forwards without new keys
+    // go back to positions.
+    mask_keys_host_.swap(mc_keys_);
+    mc_keys_.clear();
+    if (x.device().is_cuda()) {
+      mc_keys_device_.resize({rows}, DType::i32, x.device(), "MC-dropout row keys");
+      kernels::copy_bytes(mc_keys_device_.raw(), true, mask_keys_host_.data(), false,
+                          mask_keys_host_.size() * sizeof(int32_t));  // ordered: the stream blocks
+      mask_keys_ = mc_keys_device_.data<int32_t>();
+    } else {
+      mask_keys_ = mask_keys_host_.data();
+    }
+    return masked_;
+  }
   if (static_cast<uint64_t>(mc_first_ + rows) > kernels::kMcDropoutMaxPositions)
     fail("MC-dropout sample positions must stay below 2^40, got " +
          std::to_string(mc_first_ + rows));
   mask_step_ =
       kernels::mc_dropout_step(static_cast<uint64_t>(mc_pass_), static_cast<uint64_t>(mc_first_));
-  mask_rows_ = rows > 0 ? rows : 1;
   return masked_;
 }
 
@@ -60,7 +93,7 @@ void Dropout::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
       kernels::gpu::copy(ex, y.raw(), x.raw(), x.nbytes());
     else
       kernels::gpu::dropout_forward(ex, x.numel(), p_, seed_, mask_step_, x.data<float>(),
-                                    y.data<float>(), mask_rows_);
+                                    y.data<float>(), mask_rows_, mask_keys_);
     return;
   }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
@@ -68,7 +101,8 @@ void Dropout::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
     if (!drop)
       y.copy_from(x);
     else
-      apply_mask(x.data<T>(), y.data<T>(), x.numel(), seed_, mask_step_, mask_rows_, p_);
+      apply_mask(x.data<T>(), y.data<T>(), x.numel(), seed_, mask_step_, mask_rows_, mask_keys_,
+                 p_);
   });
 }
 
@@ -81,7 +115,7 @@ void Dropout::backward_impl(Context& ctx, const Tensor& x, const Tensor&, const 
       kernels::gpu::copy(ex, dx->raw(), dy.raw(), dy.nbytes());
     else
       kernels::gpu::dropout_backward(ex, dy.numel(), p_, seed_, mask_step_, dy.data<float>(),
-                                     dx->data<float>(), mask_rows_);
+                                     dx->data<float>(), mask_rows_, mask_keys_);
     return;
   }
   dispatch_cpu_float(layer_label(type(), name()), x, [&](auto tag) {
@@ -89,7 +123,8 @@ void Dropout::backward_impl(Context& ctx, const Tensor& x, const Tensor&, const 
     if (!masked_)  // the forward was the identity (eval mode or p = 0)
       dx->copy_from(dy);
     else
-      apply_mask(dy.data<T>(), dx->data<T>(), dy.numel(), seed_, mask_step_, mask_rows_, p_);
+      apply_mask(dy.data<T>(), dx->data<T>(), dy.numel(), seed_, mask_step_, mask_rows_, mask_keys_,
+                 p_);
   });
 }
 

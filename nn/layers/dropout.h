@@ -9,13 +9,15 @@
 // again. step() is part of a run's state: set_step() restores it on resume.
 //
 // MC dropout at inference (eval mode, MC on) does not use or advance the step: each sample gets
-// its own mask, chosen by the pass and the sample's position in the pool
-// (kernels::mc_dropout_step), which the caller sets with set_mc_pass() and
-// set_mc_first_position() (the position of the batch's first sample). A sample's outputs then do
-// not depend on the batch size, and the same pass gives the same masks.
+// its own mask, chosen by the pass and a key of the sample (kernels::mc_dropout_step), which the
+// caller sets with set_mc_pass() and either set_mc_row_keys() (each row's dataset index: the
+// sample's masks then depend neither on the batch nor on the rest of the pool) or
+// set_mc_first_position() (the pool position of the batch's first row, for inputs without
+// dataset indices). The same pass gives the same masks.
 #pragma once
 
 #include <cstdint>
+#include <vector>
 
 #include "nn/layer.h"
 
@@ -39,8 +41,11 @@ class Dropout : public Layer {
   // The step the next training-mode forward() will use.
   uint64_t step() const { return step_; }
   void set_step(uint64_t step) { step_ = step; }
-  // MC dropout at inference: the pass, and the pool position of the next batch's first sample.
+  // MC dropout at inference: the pass, and either the keys of the next forward's rows (dataset
+  // indices, below 2^31; used by that forward only) or the pool position of the first row of
+  // forwards without keys (clears pending keys).
   void set_mc_pass(int64_t pass);
+  void set_mc_row_keys(const int64_t* keys, int64_t rows);
   void set_mc_first_position(int64_t position);
 
  protected:
@@ -57,8 +62,12 @@ class Dropout : public Layer {
   bool mc_ = false;
   uint64_t step_ = 0;
   int64_t mc_pass_ = 0, mc_first_ = 0;
-  uint64_t mask_step_ = 0;  // the step of the last forward's mask, for backward
-  int64_t mask_rows_ = 1;   // and its rows (one per sample in MC dropout at inference)
+  uint64_t mask_step_ = 0;               // the step of the last forward's mask, for backward
+  int64_t mask_rows_ = 1;                // and its rows (one per sample in MC dropout at inference)
+  std::vector<int32_t> mc_keys_;         // the next forward's row keys (empty: positions)
+  std::vector<int32_t> mask_keys_host_;  // the last forward's row keys
+  Tensor mc_keys_device_;                // mask_keys_host_ on the GPU, when the input is there
+  const int32_t* mask_keys_ = nullptr;   // the row keys of the last forward's mask, or null
 };
 
 }  // namespace nsal
