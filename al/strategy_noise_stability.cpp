@@ -44,12 +44,12 @@ class NoiseStabilityStrategy : public Strategy {
     }
     double sel = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     a.timing = fmt::format(
-        "clean pass {:.2f}s, perturb+restore {:.3f}s, perturbed passes {:.2f}s, selection {:.3f}s; "
-        "perturber memory {:.1f} KiB, input cache {:.1f} MiB, {} logged restores, {} fallback "
-        "tiles, {} non-finite",
-        r.timing.clean_seconds, r.timing.perturb_seconds, r.timing.perturbed_seconds, sel,
-        r.timing.extra_bytes / 1024.0, r.timing.input_cache_bytes / 1048576.0, r.timing.logged,
-        r.timing.fallback_tiles, r.nonfinite);
+        "clean pass {:.2f}s, perturb+restore {:.3f}s, perturbed passes {:.2f}s ({} path), "
+        "selection {:.3f}s; perturber memory {:.1f} KiB, input cache {:.1f} MiB, {} logged "
+        "restores, {} fallback tiles, {} non-finite",
+        r.timing.clean_seconds, r.timing.perturb_seconds, r.timing.perturbed_seconds,
+        r.timing.passes, sel, r.timing.extra_bytes / 1024.0, r.timing.input_cache_bytes / 1048576.0,
+        r.timing.logged, r.timing.fallback_tiles, r.nonfinite);
     return a;
   }
 
