@@ -5,7 +5,9 @@
 // float32 activations (GEMMs with bf16 inputs, convolutions as TF32: cuDNN's legacy API has no
 // bf16 compute for float32 tensors); bf16 fused is the bf16 channels-last path (activations and
 // folded weights in bfloat16 NHWC, cuDNN on tensor cores, float32 accumulation), the peer of
-// PyTorch's channels-last autocast. The PyTorch peer is benchmarks/torch_models_gpu.py;
+// PyTorch's channels-last autocast. fused-tuned is the fused path with cuDNN's forward algorithms
+// timed once per shape (Context::set_conv_autotune), the peer of PyTorch with cudnn.benchmark.
+// The PyTorch peer is benchmarks/torch_models_gpu.py;
 // scripts/gpu_check.sh runs both and tables them.
 //
 // Every configuration is validated before it is timed: the logits of the first 8 images against
@@ -158,7 +160,7 @@ struct Row {
 };
 
 void print_row(const Row& r) {
-  fmt::print("{:<10} {:>6} {:<5} {:<8} {:>10.3f} {:>12.0f}  {}\n", r.what, r.batch, r.math, r.path,
+  fmt::print("{:<10} {:>6} {:<5} {:<11} {:>10.3f} {:>12.0f}  {}\n", r.what, r.batch, r.math, r.path,
              r.ms, r.images_per_s, r.check);
   std::fflush(stdout);
 }
@@ -177,7 +179,7 @@ int run(const Options& opt) {
       "deterministic ones only (nsal's default; forward convolutions are deterministic anyway, "
       "the training step's backward is where it can cost).\n\n",
       opt.reps);
-  fmt::print("{:<10} {:>6} {:<5} {:<8} {:>10} {:>12}  {}\n", "what", "batch", "math", "path", "ms",
+  fmt::print("{:<10} {:>6} {:<5} {:<11} {:>10} {:>12}  {}\n", "what", "batch", "math", "path", "ms",
              "images/s", "check");
 
   Context ctx(Device::cuda(0));
@@ -214,8 +216,13 @@ int run(const Options& opt) {
     for (MathMode math : {MathMode::strict_fp32, MathMode::bf16}) {
       ctx.set_math_mode(math);
       std::vector<double> unfused;
-      for (bool fused : {false, true}) {
+      // Layer by layer, fused, and fused with cuDNN's forward algorithms timed once per shape
+      // (Context::set_conv_autotune; PyTorch's peer row sets cudnn.benchmark).
+      for (int path = 0; path < 3; ++path) {
+        const bool fused = path > 0, tuned = path == 2;
+        const char* path_name = tuned ? "fused-tuned" : fused ? "fused" : "unfused";
         model->set_fused_inference(fused);
+        ctx.set_conv_autotune(tuned);
         const std::vector<double> got = first_rows(model->forward(ctx, x), kCheck);
         const double err = rel_l2(got, want);
         // bf16 fused: the bound of tests/test_cuda_bf16.cpp. TF32 (bf16 layer by layer) has no
@@ -226,7 +233,7 @@ int run(const Options& opt) {
           throw Error(
               fmt::format("validation failed: batch {} {} {}: logits differ from the CPU "
                           "by {:.3g} relative L2 (bound {:.0e})",
-                          batch, math_mode_name(math), fused ? "fused" : "unfused", err, bound));
+                          batch, math_mode_name(math), path_name, err, bound));
         std::string check = fmt::format("vs CPU {:.1e}", err);
         if (!fused) {
           unfused = got;
@@ -236,10 +243,11 @@ int run(const Options& opt) {
                                resnet->fused_units());
         }
         const double ms = timer.median_ms([&] { model->forward(ctx, x); }, opt.reps);
-        rows.push_back({"forward", batch, math_mode_name(math), fused ? "fused" : "unfused", ms,
+        rows.push_back({"forward", batch, math_mode_name(math), path_name, ms,
                         static_cast<double>(batch) / (ms / 1e3), check});
         print_row(rows.back());
       }
+      ctx.set_conv_autotune(false);
     }
   }
   model->set_fused_inference(false);

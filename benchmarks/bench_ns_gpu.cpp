@@ -1,8 +1,9 @@
 // Noise-stability scoring as acquisition runs it (al::noise_stability_scores, the `paper`
 // preset) on resnet18-cifar over a pool of CIFAR-shaped images, K draws, on the GPU (or the CPU
-// with --device cpu): strict fp32 on the fused inference path (the default) and layer by layer,
-// and bf16 on the fused path (bfloat16 channels-last activations); seconds with the split that
-// `nsal score` prints, and how much the top-N set changes from fp32 to bf16. The model is first
+// with --device cpu): strict fp32 on the fused inference path (the default), layer by layer and
+// with cuDNN's algorithms timed (--cudnn-autotune), and bf16 on the fused path (bfloat16
+// channels-last activations); seconds with the split that `nsal score` prints, and how much the
+// top-N set changes from fp32 to bf16. On the CPU: the layer path in fp32 only. The model is first
 // trained for a few steps on the pool (synthetic images of 10 classes) so that its outputs are not
 // uniform. With --out DIR it writes the checkpoint and the pool as a dataset, so that
 // benchmarks/torch_noise_stability.py scores the same weights and pool in PyTorch
@@ -134,43 +135,54 @@ int main(int argc, char** argv) {
     std::vector<int64_t> pool(static_cast<size_t>(o.pool));
     for (int64_t i = 0; i < o.pool; ++i)
       pool[static_cast<size_t>(i)] = i;
-    fmt::print("{:<6} {:<7} {:>9} {:>9} {:>14} {:>12} {:>10}\n", "math", "path", "total s",
+    fmt::print("{:<6} {:<11} {:>9} {:>9} {:>14} {:>12} {:>10}\n", "math", "path", "total s",
                "clean s", "perturb+rst s", "perturbed s", "select s");
-    // fp32 on the fused path (the default), fp32 layer by layer, bf16 on the fused path (bf16
-    // channels-last activations). The CPU has no fused scoring path: its rows are the layers.
+    // On a GPU: fp32 on the fused path (the default), fp32 layer by layer, the fused path with
+    // cuDNN's forward algorithms timed once per shape (--cudnn-autotune), and bf16 on the fused
+    // path (bf16 channels-last activations), plain and tuned. The CPU has no fused scoring path
+    // and computes in fp32: one row, the layers.
     struct Run {
       MathMode math;
-      bool fused;
+      bool fused, tuned;
+      const char* path;
     };
-    const Run runs[3] = {
-        {MathMode::strict_fp32, true}, {MathMode::strict_fp32, false}, {MathMode::bf16, true}};
-    std::vector<int64_t> selected[3];
-    for (int i = 0; i < 3; ++i) {
-      ctx.set_math_mode(runs[i].math);
-      cfg.fused = runs[i].fused;
-      const char* path = runs[i].fused && device.is_cuda() ? "fused" : "layers";
+    std::vector<Run> runs = {{MathMode::strict_fp32, false, false, "layers"}};
+    if (device.is_cuda())
+      runs = {{MathMode::strict_fp32, true, false, "fused"},
+              {MathMode::strict_fp32, false, false, "layers"},
+              {MathMode::strict_fp32, true, true, "fused-tuned"},
+              {MathMode::bf16, true, false, "fused"},
+              {MathMode::bf16, true, true, "fused-tuned"}};
+    std::vector<std::vector<int64_t>> selected;
+    for (const Run& run : runs) {
+      ctx.set_math_mode(run.math);
+      ctx.set_conv_autotune(run.tuned);
+      cfg.fused = run.fused;
       al::noise_stability_scores(*model, ctx, train, pool, cfg, o.batch, 3);  // warm-up
       const auto t0 = std::chrono::steady_clock::now();
       al::NoiseStabilityResult r =
           al::noise_stability_scores(*model, ctx, train, pool, cfg, o.batch, 3);
       const auto t1 = std::chrono::steady_clock::now();
-      selected[i] = al::top_candidates(r.scores, pool, o.budget);
+      selected.push_back(al::top_candidates(r.scores, pool, o.budget));
       const auto t2 = std::chrono::steady_clock::now();
       const double total = std::chrono::duration<double>(t2 - t0).count();
-      fmt::print("{:<6} {:<7} {:>9.3f} {:>9.3f} {:>14.4f} {:>12.3f} {:>10.4f}{}\n",
-                 math_mode_name(runs[i].math), path, total, r.timing.clean_seconds,
+      fmt::print("{:<6} {:<11} {:>9.3f} {:>9.3f} {:>14.4f} {:>12.3f} {:>10.4f}{}\n",
+                 math_mode_name(run.math), run.path, total, r.timing.clean_seconds,
                  r.timing.perturb_seconds, r.timing.perturbed_seconds,
                  std::chrono::duration<double>(t2 - t1).count(),
                  r.nonfinite ? fmt::format("  ({} non-finite)", r.nonfinite) : "");
     }
-    std::vector<int64_t> a = selected[0], b = selected[2];
-    std::sort(a.begin(), a.end());
-    std::sort(b.begin(), b.end());
-    std::vector<int64_t> both;
-    std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(both));
-    fmt::print("\nselected set, bf16 against fp32 (fused): {} of {} the same ({:.1f}%)\n",
-               both.size(), o.budget,
-               100.0 * static_cast<double>(both.size()) / static_cast<double>(o.budget));
+    ctx.set_conv_autotune(false);
+    if (runs.size() > 3) {  // the first fp32 row against the first bf16 row, both fused
+      std::vector<int64_t> a = selected[0], b = selected[3];
+      std::sort(a.begin(), a.end());
+      std::sort(b.begin(), b.end());
+      std::vector<int64_t> both;
+      std::set_intersection(a.begin(), a.end(), b.begin(), b.end(), std::back_inserter(both));
+      fmt::print("\nselected set, bf16 against fp32 (fused): {} of {} the same ({:.1f}%)\n",
+                 both.size(), o.budget,
+                 100.0 * static_cast<double>(both.size()) / static_cast<double>(o.budget));
+    }
     if (!o.out.empty())
       fmt::print("wrote {0}/ns_checkpoint.h5 and {0}/ns_pool.h5 for torch_noise_stability.py\n",
                  o.out);

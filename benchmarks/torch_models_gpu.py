@@ -10,13 +10,16 @@ Rows, as bench_models_gpu prints them:
     fp32  fused    the same with every conv + BN folded (torch.nn.utils.fusion.fuse_conv_bn_eval)
     bf16  unfused  channels-last + torch.autocast("cuda", torch.bfloat16)
     bf16  fused    channels-last + autocast, BN folded
+    fp32 / bf16  fused-tuned  the fused rows with torch.backends.cudnn.benchmark on (the peer of
+                   nsal's --cudnn-autotune rows)
   train    batch 128: forward, cross-entropy, backward, SGD (momentum 0.9, weight decay 5e-4),
            strict fp32 and bf16 autocast (channels-last).
 
 Each configuration is validated before it is timed (folded vs unfused logits, bf16 vs fp32,
 finite training loss); then 3 warm-up runs and --reps timed runs with CUDA events around each;
-the median is reported. cuDNN autotuning (torch.backends.cudnn.benchmark) is off unless
---cudnn-benchmark is given, as nsal chooses algorithms by heuristics too.
+the median is reported. cuDNN autotuning (torch.backends.cudnn.benchmark) is off, as nsal's
+default chooses algorithms by heuristics too, except in the fused-tuned rows (or everywhere with
+--cudnn-benchmark).
 
   python3 benchmarks/torch_models_gpu.py [out.csv] [--batches 256,1024] [--reps 20]
 """
@@ -135,7 +138,7 @@ def main():
     print(f"resnet18-cifar (3x32x32, 10 classes), synthetic inputs; median of {args.reps} timed "
           "runs after 3 warm-up runs.\nfp32: TF32 off in cuDNN and cuBLAS, NCHW. bf16: "
           "channels-last + autocast. fused: conv + BN folded (fuse_conv_bn_eval).\n")
-    print(f"{'what':<10} {'batch':>6} {'math':<5} {'path':<8} {'ms':>10} {'images/s':>12}  check")
+    print(f"{'what':<10} {'batch':>6} {'math':<5} {'path':<11} {'ms':>10} {'images/s':>12}  check")
 
     torch.manual_seed(1)
     model = ResNet18Cifar().to(dev)
@@ -152,12 +155,16 @@ def main():
         ("fp32", "fused"): fused,
         ("bf16", "unfused"): copy.deepcopy(model).to(memory_format=torch.channels_last),
         ("bf16", "fused"): copy.deepcopy(fused).to(memory_format=torch.channels_last),
+        # The same with cudnn.benchmark on (cuDNN times its algorithms per shape), the peer of
+        # bench_models_gpu's fused-tuned rows (Context::set_conv_autotune).
+        ("fp32", "fused-tuned"): fused,
+        ("bf16", "fused-tuned"): copy.deepcopy(fused).to(memory_format=torch.channels_last),
     }
     rows = []
 
     def add(what, batch, mathname, path, ms, check):
         rows.append((what, batch, mathname, path, ms, batch / (ms / 1e3), check))
-        print(f"{what:<10} {batch:>6} {mathname:<5} {path:<8} {ms:>10.3f} {batch / (ms / 1e3):>12.0f}"
+        print(f"{what:<10} {batch:>6} {mathname:<5} {path:<11} {ms:>10.3f} {batch / (ms / 1e3):>12.0f}"
               f"  {check}", flush=True)
 
     for batch in [int(b) for b in args.batches.split(",") if b]:
@@ -166,6 +173,7 @@ def main():
         with torch.inference_mode():
             ref = model(x)
             for (mathname, path), m in models.items():
+                torch.backends.cudnn.benchmark = bool(args.cudnn_benchmark) or path == "fused-tuned"
                 if mathname == "fp32":
                     run = lambda m=m: m(x)  # noqa: E731
                 else:
@@ -182,6 +190,7 @@ def main():
                 check = "reference" if (mathname, path) == ("fp32", "unfused") else \
                     f"vs fp32 unfused {err:.1e}"
                 add("forward", batch, mathname, path, median_ms(run, args.reps), check)
+            torch.backends.cudnn.benchmark = bool(args.cudnn_benchmark)
 
     b = args.train_batch
     x = torch.rand(b, 3, 32, 32, device=dev) * 2 - 1

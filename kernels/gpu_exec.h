@@ -42,6 +42,11 @@ struct GpuExec {
   GpuWorkspace* workspace = nullptr;
   MathMode math = MathMode::strict_fp32;
   bool deterministic = false;  // only deterministic cuDNN algorithms (convolution, pooling)
+  // Forward convolutions: cuDNN times its algorithms once per shape on the first call's data and
+  // the fastest allowed one is kept (like torch.backends.cudnn.benchmark), instead of taking its
+  // heuristics' first choice. The choice can differ between processes, and with it the last bits
+  // of the results; off by default.
+  bool conv_autotune = false;
 };
 
 // Waits until everything queued on ex's stream has run (tests, benchmarks, host reads; never

@@ -19,7 +19,7 @@ kernels::GpuExec Context::gpu() {
   NSAL_CHECK(device_.is_cuda(), "Context::gpu(): this context runs on {}, not on a CUDA device",
              device_.str());
   if (!gpu_) gpu_ = kernels::make_gpu_handles(device_.index);
-  return kernels::GpuExec{gpu_.get(), &gpu_workspace_, math_, deterministic_};
+  return kernels::GpuExec{gpu_.get(), &gpu_workspace_, math_, deterministic_, conv_autotune_};
 }
 
 void Context::synchronize() {

@@ -42,6 +42,12 @@ class Context {
   // run). The CPU backend always is deterministic.
   bool deterministic() const { return deterministic_; }
   void set_deterministic(bool d) { deterministic_ = d; }
+  // GPU forward convolutions timed once per shape and the fastest kept (kernels::GpuExec
+  // conv_autotune; like torch.backends.cudnn.benchmark). Off by default: cuDNN's heuristics give
+  // the same choice in every process; timing may not. The first call of each shape also grows
+  // the workspace by the output's size plus 256 MiB for the trials.
+  bool conv_autotune() const { return conv_autotune_; }
+  void set_conv_autotune(bool on) { conv_autotune_ = on; }
 
   // The memory plan of the pass under way (nn/memory_plan.h): Model::infer's, or the training
   // plan during Model::forward and Model::backward of a training step; null otherwise. Ops take
@@ -74,6 +80,7 @@ class Context {
   int threads_ = 1;
   MathMode math_ = MathMode::strict_fp32;
   bool deterministic_ = true;
+  bool conv_autotune_ = false;
   MemoryPlan* plan_ = nullptr;
   // Declared after workspace_: destroyed first, so queued GPU work finishes before the
   // workspace it uses is freed.

@@ -313,7 +313,7 @@ write_report() {
     echo
     echo '```'
     # gtest writes RecordProperty either as testcase attributes or as <property> elements.
-    grep -oE '(algorithms|fused_[a-z_0-9]+|tf32_rel_l2|bf16_[a-z_0-9]+)="[^"]*"|name="(algorithms|fused_[a-z_0-9]+|tf32_rel_l2|bf16_[a-z_0-9]+)" value="[^"]*"' \
+    grep -oE '(algorithms|autotuned_[a-z_0-9]+|fused_[a-z_0-9]+|tf32_rel_l2|bf16_[a-z_0-9]+)="[^"]*"|name="(algorithms|autotuned_[a-z_0-9]+|fused_[a-z_0-9]+|tf32_rel_l2|bf16_[a-z_0-9]+)" value="[^"]*"' \
       "$RESULTS/gpu-tests.xml" | sort | uniq -c | head -60
     echo '```'
   fi

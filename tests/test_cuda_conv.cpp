@@ -229,6 +229,38 @@ TEST_F(CudaConv, ConvBiasActivationFusedMatchesUnfused) {
   }
 }
 
+// Autotuning (Context::set_conv_autotune): cuDNN times the forward algorithms on the first call's
+// data, in scratch, so the first call's result is still right, also when it blends into an
+// output that holds the residual (z == y: the timing must not write y). Strict fp32 keeps to FMA
+// algorithms, so the strict tolerance holds. The choice is recorded.
+TEST_F(CudaConv, AutotunedForwardIsRightFromTheFirstCall) {
+  ctx().set_conv_autotune(true);
+  for (const kernels::ConvParams& p :
+       {conv2d(8, 32, 32, 16, 16, 3, 1, 1), conv2d(8, 32, 64, 16, 16, 1, 2, 0)}) {
+    SCOPED_TRACE(p.str());
+    ConvData d = make_data(p, 51);
+    std::vector<float> z = random_floats(p.y_numel(), 52);
+    Tensor x = to_gpu(d.x), w = to_gpu(d.w), b = to_gpu(d.b);
+    ref::Vec bd = to_double(d.b);
+    ref::Vec want = ref::conv_forward(p, to_double(d.x), to_double(d.w), &bd);
+    for (size_t i = 0; i < want.size(); ++i)
+      want[i] += 0.5 * static_cast<double>(z[i]);
+    Tensor y = to_gpu(z);  // the residual, blended in place on the first (timed) call
+    kernels::gpu::conv_bias_act_forward_unfused(ex(), p, f32(x), f32(w), f32(b), f32(y), 0.5f,
+                                                false, f32(y));
+    sync();
+    expect_rel_l2(to_host(y), want, kStrictRelL2, "autotuned, in place, first call");
+    Tensor y2 = testing::gpu_nans(p.y_numel());
+    kernels::gpu::conv_forward(ex(), p, f32(x), f32(w), f32(b), f32(y2));
+    sync();
+    expect_rel_l2(to_host(y2), ref::conv_forward(p, to_double(d.x), to_double(d.w), &bd),
+                  kStrictRelL2, "autotuned, second call");
+    RecordProperty("autotuned_algorithms_" + std::to_string(p.kernel[0]),
+                   kernels::gpu::conv_algorithms(ex(), p));
+  }
+  ctx().set_conv_autotune(false);
+}
+
 TEST_F(CudaConv, BnFoldOnGpuMatchesCpuAndFoldsCorrectly) {
   kernels::ConvParams p = conv2d(2, 8, 12, 6, 6, 3, 1, 1);
   ConvData d = make_data(p, 41);

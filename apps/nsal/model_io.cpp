@@ -33,6 +33,9 @@ void add_exec_options(CLI::App& cmd, ExecArgs& e) {
   cmd.add_option("--device", e.device, "cpu, cuda, cuda:N or auto");
   cmd.add_option("--threads", e.threads, "CPU threads");
   add_math_option(cmd, e.math);
+  cmd.add_flag("--cudnn-autotune", e.autotune,
+               "GPU: time cuDNN's forward convolution algorithms once per shape and keep the "
+               "fastest (results may then differ in the last bits between processes)");
 }
 
 std::unique_ptr<Model> load_model(const std::string& checkpoint, Context& ctx) {

@@ -22,10 +22,13 @@ struct ExecArgs {
   std::string device = "auto";
   int threads = 0;  // 0: OpenMP's default
   std::string math = "fp32";
+  bool autotune = false;  // --cudnn-autotune: forward convolutions timed once per shape (GPU)
 };
 void add_exec_options(CLI::App& cmd, ExecArgs& e);
 inline std::unique_ptr<Context> make_context(const ExecArgs& e) {
-  return make_context(e.device, e.threads, e.math);
+  std::unique_ptr<Context> ctx = make_context(e.device, e.threads, e.math);
+  ctx->set_conv_autotune(e.autotune);
+  return ctx;
 }
 // Builds the checkpoint's architecture on ctx's device and loads its weights.
 std::unique_ptr<Model> load_model(const std::string& checkpoint, Context& ctx);

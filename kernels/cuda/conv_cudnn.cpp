@@ -114,9 +114,9 @@ void set_conv_desc(cudnnConvolutionDescriptor_t d, const kernels::ConvParams& p,
 // deterministic when asked and fit the workspace cap, in cuDNN's order; `fallback` (an algorithm
 // that supports every configuration deterministically in FMA math) closes the list.
 template <typename Perf, typename Algo>
-std::vector<std::pair<Algo, cudnnMathType_t>> candidates(const std::vector<Perf>& perf,
-                                                         int returned, MathMode math,
-                                                         bool deterministic, Algo fallback) {
+std::vector<std::pair<Algo, cudnnMathType_t>> candidates(
+    const std::vector<Perf>& perf, int returned, MathMode math, bool deterministic, Algo fallback,
+    size_t max_bytes = kMaxConvWorkspaceBytes) {
   std::vector<std::pair<Algo, cudnnMathType_t>> out;
   bool has_fallback = false;
   for (int i = 0; i < returned; ++i) {
@@ -124,7 +124,7 @@ std::vector<std::pair<Algo, cudnnMathType_t>> candidates(const std::vector<Perf>
     if (r.status != CUDNN_STATUS_SUCCESS) continue;
     if (deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
     if (!math_allowed(math, r.mathType)) continue;
-    if (r.memory > kMaxConvWorkspaceBytes) continue;
+    if (r.memory > max_bytes) continue;
     out.emplace_back(r.algo, r.mathType);
     has_fallback = has_fallback || (r.algo == fallback && r.mathType == requested_math(math));
   }
@@ -235,8 +235,45 @@ auto bwd_filter_ws_size(kernels::GpuHandles& h, ConvPlan& plan) {
   };
 }
 
-void choose_fwd(kernels::GpuHandles& h, ConvPlan& plan) {
+// Autotuning (GpuExec::conv_autotune): cuDNN times every forward algorithm on the call's own x
+// and w, writing into scratch (the real output is never touched, so an in-place blend stays
+// right), with at most kAutotuneWorkspaceBytes of workspace; the candidates are then the timed
+// ones, fastest first, under the same filters as the heuristics' list. Returns false when the
+// scratch cannot be had (the heuristics choose then).
+constexpr size_t kAutotuneWorkspaceBytes = size_t{256} << 20;
+
+bool choose_fwd_timed(const kernels::GpuExec& ex, ConvPlan& plan, const void* x, const void* w) {
+  kernels::GpuHandles& h = *ex.handles;
+  const size_t elem = plan.storage == ConvStorage::bf16_channels_last ? 2 : 4;
+  const size_t y_bytes = (static_cast<size_t>(plan.params.y_numel()) * elem + 255) / 256 * 256;
+  char* scratch;
+  try {
+    scratch = static_cast<char*>(workspace_of(ex, y_bytes + kAutotuneWorkspaceBytes, "autotune"));
+  } catch (const OutOfMemoryError& e) {
+    fmt::print(stderr, "nsal: conv autotune for {}: {}; using cuDNN's heuristics\n",
+               plan.params.str(), e.what());
+    return false;
+  }
+  int max_count = 0;
+  NSAL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h.cudnn(), &max_count));
+  std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(static_cast<size_t>(max_count));
+  int returned = 0;
+  NSAL_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
+      h.cudnn(), plan.x, x, plan.w, w, plan.fwd, plan.y, scratch, max_count, &returned, perf.data(),
+      scratch + y_bytes, kAutotuneWorkspaceBytes));
+  plan.fwd_algo.rest =
+      candidates(perf, returned, plan.math, plan.deterministic,
+                 CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, kAutotuneWorkspaceBytes);
+  take_next(plan.fwd_algo, plan.fwd, fwd_ws_size(h, plan), "conv forward");
+  return true;
+}
+
+// The forward algorithm of `plan`, chosen on first use: timed on x and w when the plan asks for
+// autotuning and they are given, else from cuDNN's heuristics.
+void choose_fwd(kernels::GpuHandles& h, ConvPlan& plan, const kernels::GpuExec* ex = nullptr,
+                const void* x = nullptr, const void* w = nullptr) {
   if (plan.fwd_algo.ready) return;
+  if (plan.autotune && ex && x && w && choose_fwd_timed(*ex, plan, x, w)) return;
   int max_count = 0;
   NSAL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h.cudnn(), &max_count));
   std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(static_cast<size_t>(max_count));
@@ -278,7 +315,8 @@ void choose_bwd_filter(kernels::GpuHandles& h, ConvPlan& plan) {
 ConvPlan& plan_for(const kernels::GpuExec& ex, const kernels::ConvParams& p, const char* op,
                    ConvStorage storage = ConvStorage::f32_nchw) {
   kernels::check_conv_params(p, op);
-  return handles_of(ex, op).conv_plans().get(p, ex.math, ex.deterministic, storage);
+  return handles_of(ex, op).conv_plans().get(p, ex.math, ex.deterministic, storage,
+                                             ex.conv_autotune);
 }
 
 // A bfloat16 channels-last tensor of `nd` dims given in NCHW order (N, C, spatial...): C varies
@@ -301,7 +339,7 @@ void set_channels_last_bf16_tensor(cudnnTensorDescriptor_t d, const int* dims, i
 }  // namespace
 
 ConvPlan& ConvPlanCache::get(const kernels::ConvParams& p, MathMode math, bool deterministic,
-                             ConvStorage storage) {
+                             ConvStorage storage, bool autotune) {
   const bool bf16 = storage == ConvStorage::bf16_channels_last;
   if (bf16) math = MathMode::bf16;  // bf16 data runs on tensor cores with fp32 accumulation
   Key k{};
@@ -322,6 +360,7 @@ ConvPlan& ConvPlanCache::get(const kernels::ConvParams& p, MathMode math, bool d
   k[i++] = static_cast<int>(math);
   k[i++] = deterministic ? 1 : 0;
   k[i++] = static_cast<int>(storage);
+  k[i++] = autotune ? 1 : 0;
   auto it = plans_.find(k);
   if (it != plans_.end()) return *it->second;
 
@@ -330,6 +369,7 @@ ConvPlan& ConvPlanCache::get(const kernels::ConvParams& p, MathMode math, bool d
   plan->math = math;
   plan->deterministic = deterministic;
   plan->storage = storage;
+  plan->autotune = autotune;
   const int nd = p.spatial + 2;
   int xd[5] = {p.n, p.c_in, p.in[0], p.in[1], p.in[2]};
   int yd[5] = {p.n, p.c_out, p.out(0), p.out(1), p.out(2)};
@@ -375,12 +415,11 @@ using cuda::check_device_ptr;
 using cuda::check_device_ptr_or_null;
 
 namespace {
-// y = conv(x, w) + beta y.
 // y = conv(x, w) + beta y on `plan` (float32 or bf16 storage; pointers already checked).
 void run_forward(const GpuExec& ex, cuda::ConvPlan& plan, const void* x, const void* w, float beta,
                  void* y, const char* op) {
   GpuHandles& h = *ex.handles;
-  cuda::choose_fwd(h, plan);
+  cuda::choose_fwd(h, plan, &ex, x, w);
   const float one = 1.f;
   cuda::run_choice(
       ex, plan.fwd_algo, plan.fwd, cuda::fwd_ws_size(h, plan),
@@ -487,7 +526,7 @@ bool try_fused(const GpuExec& ex, cuda::ConvPlan& plan, const void* x, const voi
   cudnnConvolutionFwdAlgo_t algo;
   size_t ws_bytes;
   if (relu) {
-    cuda::choose_fwd(h, plan);
+    cuda::choose_fwd(h, plan, &ex, x, w);
     desc = plan.fwd;
     algo = plan.fwd_algo.algo;
     ws_bytes = plan.fwd_algo.ws;

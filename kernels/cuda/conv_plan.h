@@ -1,5 +1,6 @@
 // Per-shape cuDNN convolution state: descriptors and the algorithm chosen for each direction,
-// made once per (ConvParams, math mode, deterministic flag) and kept in the GpuHandles. The
+// made once per (ConvParams, math mode, deterministic flag, storage, autotune flag) and kept in
+// the GpuHandles. The
 // algorithm of each direction is chosen on its first use (inference never chooses backward
 // ones): the first of cuDNN's heuristic candidates that the math mode and determinism allow.
 // cuDNN's heuristics can list an algorithm that the call then refuses for the shape, so until
@@ -47,6 +48,7 @@ struct ConvPlan {
   MathMode math = MathMode::strict_fp32;  // bf16 for bf16 storage, whatever was asked
   bool deterministic = false;
   ConvStorage storage = ConvStorage::f32_nchw;
+  bool autotune = false;  // forward algorithm timed on first use (GpuExec::conv_autotune)
   TensorDesc x, y, bias;  // bias: (1, C_out, 1, 1[, 1]), of the tensors' data type
   FilterDesc w;
   // One convolution descriptor per direction: each carries the math type of its algorithm.
@@ -66,7 +68,7 @@ class ConvPlanCache {
  public:
   // The plan for p (descriptors set, no algorithm chosen yet when new).
   ConvPlan& get(const kernels::ConvParams& p, MathMode math, bool deterministic,
-                ConvStorage storage = ConvStorage::f32_nchw);
+                ConvStorage storage = ConvStorage::f32_nchw, bool autotune = false);
   size_t size() const { return plans_.size(); }
 
  private:
