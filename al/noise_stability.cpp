@@ -62,7 +62,7 @@ class PoolInputs {
     }
     int64_t first = 0;
     for (const Tensor& x : cached_) {
-      forward_in_pieces(m, ctx, x, first, piece_, features, fn);
+      forward_in_pieces(m, ctx, x, first, piece_, features, fn, pool_.data() + first);
       first += x.dim(0);
     }
   }

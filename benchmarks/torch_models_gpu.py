@@ -10,16 +10,16 @@ Rows, as bench_models_gpu prints them:
     fp32  fused    the same with every conv + BN folded (torch.nn.utils.fusion.fuse_conv_bn_eval)
     bf16  unfused  channels-last + torch.autocast("cuda", torch.bfloat16)
     bf16  fused    channels-last + autocast, BN folded
-    fp32 / bf16  fused-tuned  the fused rows with torch.backends.cudnn.benchmark on (the peer of
-                   nsal's --cudnn-autotune rows)
+    fp32 / bf16  fused-tuned  with --tuned only, in a process of its own: the fused rows with
+                   torch.backends.cudnn.benchmark on (the peer of nsal's --cudnn-autotune rows)
   train    batch 128: forward, cross-entropy, backward, SGD (momentum 0.9, weight decay 5e-4),
            strict fp32 and bf16 autocast (channels-last).
 
 Each configuration is validated before it is timed (folded vs unfused logits, bf16 vs fp32,
 finite training loss); then 3 warm-up runs and --reps timed runs with CUDA events around each;
 the median is reported. cuDNN autotuning (torch.backends.cudnn.benchmark) is off, as nsal's
-default chooses algorithms by heuristics too, except in the fused-tuned rows (or everywhere with
---cudnn-benchmark).
+default chooses algorithms by heuristics too, except with --tuned (the fused-tuned rows) or
+--cudnn-benchmark (every row).
 
   python3 benchmarks/torch_models_gpu.py [out.csv] [--batches 256,1024] [--reps 20]
 """
@@ -36,6 +36,9 @@ def parse():
     p.add_argument("--train-batch", type=int, default=128)
     p.add_argument("--reps", type=int, default=20)
     p.add_argument("--cudnn-benchmark", action="store_true")
+    p.add_argument("--tuned", action="store_true",
+                   help="only the fused-tuned rows (cudnn.benchmark on); run in its own process, "
+                        "since PyTorch keeps the algorithm of each shape it has run once")
     return p.parse_args()
 
 
@@ -155,11 +158,15 @@ def main():
         ("fp32", "fused"): fused,
         ("bf16", "unfused"): copy.deepcopy(model).to(memory_format=torch.channels_last),
         ("bf16", "fused"): copy.deepcopy(fused).to(memory_format=torch.channels_last),
-        # The same with cudnn.benchmark on (cuDNN times its algorithms per shape), the peer of
-        # bench_models_gpu's fused-tuned rows (Context::set_conv_autotune).
-        ("fp32", "fused-tuned"): fused,
-        ("bf16", "fused-tuned"): copy.deepcopy(fused).to(memory_format=torch.channels_last),
     }
+    if args.tuned:
+        # The fused models with cudnn.benchmark on (cuDNN times its algorithms per shape), the
+        # peer of bench_models_gpu's fused-tuned rows (Context::set_conv_autotune). In a process
+        # of their own: PyTorch caches one algorithm per shape whatever the flag, so after the
+        # untuned rows these would reuse the heuristics' choices.
+        torch.backends.cudnn.benchmark = True
+        models = {("fp32", "fused-tuned"): models[("fp32", "fused")],
+                  ("bf16", "fused-tuned"): models[("bf16", "fused")]}
     rows = []
 
     def add(what, batch, mathname, path, ms, check):
@@ -173,7 +180,6 @@ def main():
         with torch.inference_mode():
             ref = model(x)
             for (mathname, path), m in models.items():
-                torch.backends.cudnn.benchmark = bool(args.cudnn_benchmark) or path == "fused-tuned"
                 if mathname == "fp32":
                     run = lambda m=m: m(x)  # noqa: E731
                 else:
@@ -190,35 +196,35 @@ def main():
                 check = "reference" if (mathname, path) == ("fp32", "unfused") else \
                     f"vs fp32 unfused {err:.1e}"
                 add("forward", batch, mathname, path, median_ms(run, args.reps), check)
-            torch.backends.cudnn.benchmark = bool(args.cudnn_benchmark)
 
-    b = args.train_batch
-    x = torch.rand(b, 3, 32, 32, device=dev) * 2 - 1
-    y = torch.arange(b, device=dev) % 10
-    for mathname in ("fp32", "bf16"):
-        m = copy.deepcopy(model).train()
-        xin = x
-        if mathname == "bf16":
-            m = m.to(memory_format=torch.channels_last)
-            xin = x.contiguous(memory_format=torch.channels_last)
-        opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-        losses = []
+    if not args.tuned:  # the training rows belong to the main run
+        b = args.train_batch
+        x = torch.rand(b, 3, 32, 32, device=dev) * 2 - 1
+        y = torch.arange(b, device=dev) % 10
+        for mathname in ("fp32", "bf16"):
+            m = copy.deepcopy(model).train()
+            xin = x
+            if mathname == "bf16":
+                m = m.to(memory_format=torch.channels_last)
+                xin = x.contiguous(memory_format=torch.channels_last)
+            opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+            losses = []
 
-        def step(m=m, opt=opt, xin=xin, mathname=mathname):
-            opt.zero_grad(set_to_none=False)
-            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=mathname == "bf16"):
-                loss = F.cross_entropy(m(xin), y)
-            loss.backward()
-            opt.step()
-            losses.append(loss.detach())
+            def step(m=m, opt=opt, xin=xin, mathname=mathname):
+                opt.zero_grad(set_to_none=False)
+                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=mathname == "bf16"):
+                    loss = F.cross_entropy(m(xin), y)
+                loss.backward()
+                opt.step()
+                losses.append(loss.detach())
 
-        step()
-        ms = median_ms(step, args.reps)
-        first, last = losses[0].item(), losses[-1].item()
-        if not (math.isfinite(first) and math.isfinite(last)):
-            raise SystemExit(f"torch_models_gpu: validation failed: training loss {first} -> {last}")
-        add("train", b, mathname, "sgd", ms,
-            f"loss {first:.4f} -> {last:.4f} over the timed steps (fixed batch)")
+            step()
+            ms = median_ms(step, args.reps)
+            first, last = losses[0].item(), losses[-1].item()
+            if not (math.isfinite(first) and math.isfinite(last)):
+                raise SystemExit(f"torch_models_gpu: validation failed: training loss {first} -> {last}")
+            add("train", b, mathname, "sgd", ms,
+                f"loss {first:.4f} -> {last:.4f} over the timed steps (fixed batch)")
 
     with open(args.csv, "w") as f:
         f.write("gpu,what,batch,math,path,median_ms,images_per_s,check\n")

@@ -3,6 +3,7 @@
 #include <algorithm>
 
 #include "kernels/dropout.h"
+#include "kernels/memory.h"
 #include "nn/init.h"
 #include "nn/layers/dropout.h"
 #include "nn/memory_plan.h"
@@ -80,8 +81,17 @@ void Model::set_mc_pass(int64_t pass) {
 }
 
 void Model::set_mc_row_keys(const int64_t* keys, int64_t rows) {
+  mc_keys_ = Dropout::checked_row_keys(keys, rows, "model '" + arch_ + "'");
+  const int32_t* device = nullptr;
+  if (arena_.allocated() && arena_.params().device().is_cuda()) {  // one upload for all layers
+    mc_keys_device_.resize({rows}, DType::i32, arena_.params().device(), "MC-dropout row keys");
+    kernels::copy_bytes(mc_keys_device_.raw(), true, mc_keys_.data(), false,
+                        mc_keys_.size() * sizeof(int32_t));  // ordered: the stream blocks
+    device = mc_keys_device_.data<int32_t>();
+  }
   for (auto& l : layers_)
-    if (auto* d = dynamic_cast<Dropout*>(l.get())) d->set_mc_row_keys(keys, rows);
+    if (auto* d = dynamic_cast<Dropout*>(l.get()))
+      d->use_mc_row_keys(mc_keys_.data(), device, rows);
 }
 
 void Model::set_mc_first_position(int64_t position) {

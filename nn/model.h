@@ -173,6 +173,8 @@ class Model {
   bool training_ = true;
   bool fused_inference_ = false;
   bool mc_dropout_ = false;
+  std::vector<int32_t> mc_keys_;  // the next batch's MC-dropout row keys, and on the device
+  Tensor mc_keys_device_;
   // A memory plan, the input it was recorded for (per-sample shape, dtype, device) and its
   // arena: one for infer(), one for the training step.
   struct PlanSlot {

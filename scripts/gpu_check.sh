@@ -401,6 +401,17 @@ if [ "$RUN_OK" = 1 ] && [ "${HAVE[torch]}" = yes ]; then
   run_step torch_models_gpu 150 python3 -u benchmarks/torch_models_gpu.py "$RESULTS/torch_models_gpu.csv"
   if [ "$STEP_RC" = 0 ] && [ -s "$RESULTS/torch_models_gpu.csv" ]; then
     TORCH_CSV="$RESULTS/torch_models_gpu.csv"
+    # The cudnn.benchmark rows (peers of nsal's fused-tuned rows) in a process of their own:
+    # PyTorch keeps the first algorithm it ran for a shape, tuned or not.
+    run_step torch_models_gpu_tuned 120 python3 -u benchmarks/torch_models_gpu.py --tuned \
+      "$RESULTS/torch_models_gpu_tuned.csv"
+    if [ "$STEP_RC" = 0 ] && [ -s "$RESULTS/torch_models_gpu_tuned.csv" ]; then
+      tail -n +2 "$RESULTS/torch_models_gpu_tuned.csv" >>"$TORCH_CSV"
+    elif [ "$STEP_RC" = 125 ]; then
+      WARNINGS+=("torch_models_gpu --tuned skipped: no time left")
+    elif [ "$STEP_RC" != 0 ]; then
+      FAILURES+=("torch_models_gpu --tuned: exit $STEP_RC (logs/torch_models_gpu_tuned.log)")
+    fi
   elif [ "$STEP_RC" != 0 ]; then
     FAILURES+=("torch_models_gpu: exit $STEP_RC (logs/torch_models_gpu.log)")
   fi

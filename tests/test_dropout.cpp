@@ -187,6 +187,18 @@ TEST(Dropout, McRowKeysChooseEachRowsMaskWhateverTheOrder) {
   drop.set_mc_first_position(7);
   const std::vector<double> pos7 = drop.forward(ctx, ones(1)).to_vector();
   EXPECT_EQ(drop.forward(ctx, ones(1)).to_vector(), pos7);
+  // Keys left pending by a forward that did not use them (training mode, MC off) are dropped
+  // with it, not used by a later MC forward.
+  const int64_t other[1] = {41};
+  drop.set_mc_row_keys(other, 1);
+  drop.set_training(true);
+  drop.forward(ctx, ones(1));
+  drop.set_training(false);
+  EXPECT_EQ(drop.forward(ctx, ones(1)).to_vector(), pos7) << "keys kept past a training forward";
+  drop.set_mc_row_keys(other, 1);
+  drop.set_mc(false);
+  drop.set_mc(true);
+  EXPECT_EQ(drop.forward(ctx, ones(1)).to_vector(), pos7) << "keys kept past set_mc(false)";
   drop.set_mc_row_keys(keys, 3);
   testing::expect_error_mentions([&] { drop.forward(ctx, ones(2)); },
                                  {"head.drop", "3 row keys", "2 rows"});

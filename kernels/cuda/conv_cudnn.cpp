@@ -6,6 +6,7 @@
 
 #include "kernels/cuda/check.h"
 #include "kernels/cuda/conv_plan.h"
+#include "kernels/cuda/device_array.h"
 #include "kernels/cuda/gpu_handles.h"
 #include "kernels/cuda/validate.h"
 #include "kernels/cuda_ops.h"
@@ -236,19 +237,21 @@ auto bwd_filter_ws_size(kernels::GpuHandles& h, ConvPlan& plan) {
 }
 
 // Autotuning (GpuExec::conv_autotune): cuDNN times every forward algorithm on the call's own x
-// and w, writing into scratch (the real output is never touched, so an in-place blend stays
-// right), with at most kAutotuneWorkspaceBytes of workspace; the candidates are then the timed
-// ones, fastest first, under the same filters as the heuristics' list. Returns false when the
-// scratch cannot be had (the heuristics choose then).
+// and w, writing into a scratch output (the real output is never touched, so an in-place blend
+// stays right), with at most kAutotuneWorkspaceBytes of trial workspace; the candidates are then
+// the timed ones, fastest first, under the same filters as the heuristics' list. The scratch is
+// a temporary allocation, freed afterwards (the timing waits for the device anyway), so the
+// context's workspace keeps the size the chosen algorithm needs. Returns false, after saying
+// why, when the scratch cannot be had or cuDNN cannot time the shape (the heuristics choose).
 constexpr size_t kAutotuneWorkspaceBytes = size_t{256} << 20;
 
 bool choose_fwd_timed(const kernels::GpuExec& ex, ConvPlan& plan, const void* x, const void* w) {
   kernels::GpuHandles& h = *ex.handles;
   const size_t elem = plan.storage == ConvStorage::bf16_channels_last ? 2 : 4;
   const size_t y_bytes = (static_cast<size_t>(plan.params.y_numel()) * elem + 255) / 256 * 256;
-  char* scratch;
+  kernels::DeviceArray<char> scratch;
   try {
-    scratch = static_cast<char*>(workspace_of(ex, y_bytes + kAutotuneWorkspaceBytes, "autotune"));
+    scratch.resize(y_bytes + kAutotuneWorkspaceBytes, h.device(), "conv autotune scratch");
   } catch (const OutOfMemoryError& e) {
     fmt::print(stderr, "nsal: conv autotune for {}: {}; using cuDNN's heuristics\n",
                plan.params.str(), e.what());
@@ -258,9 +261,16 @@ bool choose_fwd_timed(const kernels::GpuExec& ex, ConvPlan& plan, const void* x,
   NSAL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h.cudnn(), &max_count));
   std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(static_cast<size_t>(max_count));
   int returned = 0;
-  NSAL_CUDNN_CHECK(cudnnFindConvolutionForwardAlgorithmEx(
-      h.cudnn(), plan.x, x, plan.w, w, plan.fwd, plan.y, scratch, max_count, &returned, perf.data(),
-      scratch + y_bytes, kAutotuneWorkspaceBytes));
+  const cudnnStatus_t s = cudnnFindConvolutionForwardAlgorithmEx(
+      h.cudnn(), plan.x, x, plan.w, w, plan.fwd, plan.y, scratch.get(), max_count, &returned,
+      perf.data(), scratch.get() + y_bytes, kAutotuneWorkspaceBytes);
+  if (s != CUDNN_STATUS_SUCCESS) {
+    fmt::print(stderr,
+               "nsal: conv autotune for {}: cuDNN could not time it ({}); using its "
+               "heuristics\n",
+               plan.params.str(), cudnnGetErrorString(s));
+    return false;
+  }
   plan.fwd_algo.rest =
       candidates(perf, returned, plan.math, plan.deterministic,
                  CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, kAutotuneWorkspaceBytes);
@@ -344,23 +354,23 @@ ConvPlan& ConvPlanCache::get(const kernels::ConvParams& p, MathMode math, bool d
   if (bf16) math = MathMode::bf16;  // bf16 data runs on tensor cores with fp32 accumulation
   Key k{};
   int i = 0;
-  k[i++] = p.spatial;
-  k[i++] = p.n;
-  k[i++] = p.c_in;
-  k[i++] = p.c_out;
-  k[i++] = p.groups;
+  k.at(i++) = p.spatial;
+  k.at(i++) = p.n;
+  k.at(i++) = p.c_in;
+  k.at(i++) = p.c_out;
+  k.at(i++) = p.groups;
   for (int d = 0; d < 3; ++d) {
     bool used = d < p.spatial;  // unused trailing dims do not split the cache
-    k[i++] = used ? p.in[d] : 0;
-    k[i++] = used ? p.kernel[d] : 0;
-    k[i++] = used ? p.stride[d] : 0;
-    k[i++] = used ? p.pad[d] : 0;
-    k[i++] = used ? p.dilation[d] : 0;
+    k.at(i++) = used ? p.in[d] : 0;
+    k.at(i++) = used ? p.kernel[d] : 0;
+    k.at(i++) = used ? p.stride[d] : 0;
+    k.at(i++) = used ? p.pad[d] : 0;
+    k.at(i++) = used ? p.dilation[d] : 0;
   }
-  k[i++] = static_cast<int>(math);
-  k[i++] = deterministic ? 1 : 0;
-  k[i++] = static_cast<int>(storage);
-  k[i++] = autotune ? 1 : 0;
+  k.at(i++) = static_cast<int>(math);
+  k.at(i++) = deterministic ? 1 : 0;
+  k.at(i++) = static_cast<int>(storage);
+  k.at(i++) = autotune ? 1 : 0;
   auto it = plans_.find(k);
   if (it != plans_.end()) return *it->second;
 
@@ -522,37 +532,37 @@ bool try_fused(const GpuExec& ex, cuda::ConvPlan& plan, const void* x, const voi
   GpuHandles& h = *ex.handles;
   cuda::Tristate& ok = relu ? plan.fused_relu_ok : plan.fused_identity_ok;
   if (ok == cuda::Tristate::no) return false;
-  cudnnConvolutionDescriptor_t desc;
-  cudnnConvolutionFwdAlgo_t algo;
-  size_t ws_bytes;
-  if (relu) {
-    cuda::choose_fwd(h, plan, &ex, x, w);
-    desc = plan.fwd;
-    algo = plan.fwd_algo.algo;
-    ws_bytes = plan.fwd_algo.ws;
-  } else {
-    // cuDNN runs the identity activation only with IMPLICIT_PRECOMP_GEMM.
-    algo = CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM;
-    desc = plan.fused_identity;
-    if (ok == cuda::Tristate::unknown) {
-      const cudnnStatus_t q = cudnnGetConvolutionForwardWorkspaceSize(
-          h.cudnn(), plan.x, plan.w, desc, plan.y, algo, &plan.fused_identity_ws);
-      if (cuda::fusion_refused(q)) {
-        cuda::note_fusion_refused(plan, relu, q, op);
-        ok = cuda::Tristate::no;
-        return false;
-      }
-      NSAL_CUDNN_CHECK(q);
-    }
-    ws_bytes = plan.fused_identity_ws;
-  }
-  void* ws = cuda::workspace_of(ex, ws_bytes, op);
   const float one = 1.f;  // float scaling factors for float and bfloat16 data alike
   // Without a residual, alpha2 = 0 and z = y: cuDNN does not read a blend input scaled by 0.
   const float a2 = z ? alpha2 : 0.f;
-  cudnnStatus_t s = cudnnConvolutionBiasActivationForward(
-      h.cudnn(), &one, plan.x, x, plan.w, w, desc, algo, ws, ws_bytes, &a2, plan.y, z ? z : y,
-      plan.bias, bias, relu ? plan.relu.get() : plan.identity.get(), plan.y, y);
+  // One fused call, either with the plan's forward algorithm (its descriptor carries that
+  // algorithm's math type) or with IMPLICIT_PRECOMP_GEMM on a descriptor of the requested math
+  // type: the only algorithm cuDNN fuses the identity activation with, and the ReLU fusion's
+  // second try when the forward algorithm (timed or guessed for the plain convolution) does not
+  // fuse.
+  auto call = [&](bool precomp) {
+    if (!precomp) cuda::choose_fwd(h, plan, &ex, x, w);
+    const cudnnConvolutionFwdAlgo_t algo =
+        precomp ? CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_PRECOMP_GEMM : plan.fwd_algo.algo;
+    if (precomp && !plan.fused_precomp_ws_known) {
+      const cudnnStatus_t q = cudnnGetConvolutionForwardWorkspaceSize(
+          h.cudnn(), plan.x, plan.w, plan.fused_identity, plan.y, algo, &plan.fused_identity_ws);
+      if (q != CUDNN_STATUS_SUCCESS) return q;
+      plan.fused_precomp_ws_known = true;
+    }
+    const size_t ws_bytes = precomp ? plan.fused_identity_ws : plan.fwd_algo.ws;
+    void* ws = cuda::workspace_of(ex, ws_bytes, op);
+    return cudnnConvolutionBiasActivationForward(
+        h.cudnn(), &one, plan.x, x, plan.w, w, precomp ? plan.fused_identity.get() : plan.fwd.get(),
+        algo, ws, ws_bytes, &a2, plan.y, z ? z : y, plan.bias, bias,
+        relu ? plan.relu.get() : plan.identity.get(), plan.y, y);
+  };
+  const bool precomp = !relu || plan.fused_relu_precomp;
+  cudnnStatus_t s = call(precomp);
+  if (ok == cuda::Tristate::unknown && !precomp && cuda::fusion_refused(s)) {
+    s = call(true);
+    if (s == CUDNN_STATUS_SUCCESS) plan.fused_relu_precomp = true;
+  }
   if (ok == cuda::Tristate::unknown && cuda::fusion_refused(s)) {
     cuda::note_fusion_refused(plan, relu, s, op);
     ok = cuda::Tristate::no;
@@ -599,12 +609,17 @@ bool conv_bias_act_forward_bf16(const GpuExec& ex, const ConvParams& p, const ui
 std::string conv_algorithms(const GpuExec& ex, const ConvParams& p) {
   cuda::ConvPlan& plan = cuda::plan_for(ex, p, "conv_algorithms");
   GpuHandles& h = *ex.handles;
-  cuda::choose_fwd(h, plan);
+  // An autotuned forward is chosen by its first call, on that call's data: not here.
+  const bool untimed = plan.autotune && !plan.fwd_algo.ready;
+  if (!untimed) cuda::choose_fwd(h, plan);
   cuda::choose_bwd_data(h, plan);
   cuda::choose_bwd_filter(h, plan);
-  return fmt::format("fwd {} ({}, {} B); bwd-data {} ({}, {} B); bwd-filter {} ({}, {} B)",
-                     cuda::fwd_algo_name(plan.fwd_algo.algo), cuda::math_name(plan.fwd_algo.math),
-                     plan.fwd_algo.ws, cuda::bwd_data_algo_name(plan.bwd_data_algo.algo),
+  const std::string fwd =
+      untimed ? std::string("fwd not yet timed")
+              : fmt::format("fwd {} ({}, {} B)", cuda::fwd_algo_name(plan.fwd_algo.algo),
+                            cuda::math_name(plan.fwd_algo.math), plan.fwd_algo.ws);
+  return fmt::format("{}; bwd-data {} ({}, {} B); bwd-filter {} ({}, {} B)", fwd,
+                     cuda::bwd_data_algo_name(plan.bwd_data_algo.algo),
                      cuda::math_name(plan.bwd_data_algo.math), plan.bwd_data_algo.ws,
                      cuda::bwd_filter_algo_name(plan.bwd_filter_algo.algo),
                      cuda::math_name(plan.bwd_filter_algo.math), plan.bwd_filter_algo.ws);

@@ -61,7 +61,11 @@ struct ConvPlan {
 
   // Fused conv + bias + activation: whether cuDNN ran it for this shape (learnt on first use).
   Tristate fused_relu_ok = Tristate::unknown, fused_identity_ok = Tristate::unknown;
-  size_t fused_identity_ws = 0;  // identity needs IMPLICIT_PRECOMP_GEMM
+  // IMPLICIT_PRECOMP_GEMM's workspace on `fused_identity` (the identity fusion's only algorithm,
+  // and the ReLU fusion's when the forward algorithm does not fuse: fused_relu_precomp).
+  size_t fused_identity_ws = 0;
+  bool fused_precomp_ws_known = false;
+  bool fused_relu_precomp = false;
 };
 
 class ConvPlanCache {

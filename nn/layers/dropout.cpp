@@ -23,17 +23,30 @@ void Dropout::set_mc_first_position(int64_t position) {
   if (position < 0 || static_cast<uint64_t>(position) >= kernels::kMcDropoutMaxPositions)
     fail("MC-dropout sample position must lie in [0, 2^40), got " + std::to_string(position));
   mc_first_ = position;
-  mc_keys_.clear();
+  pending_rows_ = -1;
+}
+
+std::vector<int32_t> Dropout::checked_row_keys(const int64_t* keys, int64_t rows,
+                                               const std::string& who) {
+  std::vector<int32_t> out(static_cast<size_t>(rows));
+  for (int64_t r = 0; r < rows; ++r) {
+    if (keys[r] < 0 || keys[r] > INT32_MAX)
+      throw Error(who + ": MC-dropout row key (a dataset index) must lie in [0, 2^31), got " +
+                  std::to_string(keys[r]));
+    out[static_cast<size_t>(r)] = static_cast<int32_t>(keys[r]);
+  }
+  return out;
 }
 
 void Dropout::set_mc_row_keys(const int64_t* keys, int64_t rows) {
-  mc_keys_.resize(static_cast<size_t>(rows));
-  for (int64_t r = 0; r < rows; ++r) {
-    if (keys[r] < 0 || keys[r] > INT32_MAX)
-      fail("MC-dropout row key (a dataset index) must lie in [0, 2^31), got " +
-           std::to_string(keys[r]));
-    mc_keys_[static_cast<size_t>(r)] = static_cast<int32_t>(keys[r]);
-  }
+  own_keys_ = checked_row_keys(keys, rows, layer_label(type(), name()));
+  use_mc_row_keys(own_keys_.data(), nullptr, rows);
+}
+
+void Dropout::use_mc_row_keys(const int32_t* host, const int32_t* device, int64_t rows) {
+  pending_host_ = host;
+  pending_device_ = device;
+  pending_rows_ = rows;
 }
 
 // Drops with scale 1 / (1 - p); p = 1 zeroes everything (scale unused).
@@ -50,6 +63,8 @@ static void apply_mask(const T* src, T* dst, int64_t n, uint64_t seed, uint64_t 
 bool Dropout::choose_mask(const Tensor& x) {
   masked_ = active() && p_ != 0.0;
   mask_keys_ = nullptr;
+  const int64_t key_rows = pending_rows_;  // keys serve this forward only
+  pending_rows_ = -1;
   if (!active()) return false;
   if (training()) {
     mask_step_ = step_++;
@@ -58,22 +73,20 @@ bool Dropout::choose_mask(const Tensor& x) {
   }
   const int64_t rows = x.ndim() > 0 ? x.dim(0) : 1;
   mask_rows_ = rows > 0 ? rows : 1;
-  if (!mc_keys_.empty()) {  // one key per row: the samples' dataset indices
-    if (static_cast<int64_t>(mc_keys_.size()) != rows)
-      fail("MC dropout: " + std::to_string(mc_keys_.size()) + " row keys set for a batch of " +
+  if (key_rows >= 0) {  // one key per row: the samples' dataset indices
+    if (key_rows != rows)
+      fail("MC dropout: " + std::to_string(key_rows) + " row keys set for a batch of " +
            std::to_string(rows) + " rows");
     mask_step_ = kernels::mc_dropout_step(static_cast<uint64_t>(mc_pass_), 0);
-    // The keys belong to this forward (and its backward) only: later forwards without new keys
-    // go back to positions.
-    mask_keys_host_.swap(mc_keys_);
-    mc_keys_.clear();
-    if (x.device().is_cuda()) {
-      mc_keys_device_.resize({rows}, DType::i32, x.device(), "MC-dropout row keys");
-      kernels::copy_bytes(mc_keys_device_.raw(), true, mask_keys_host_.data(), false,
-                          mask_keys_host_.size() * sizeof(int32_t));  // ordered: the stream blocks
-      mask_keys_ = mc_keys_device_.data<int32_t>();
-    } else {
-      mask_keys_ = mask_keys_host_.data();
+    if (!x.device().is_cuda()) {
+      mask_keys_ = pending_host_;
+    } else if (pending_device_) {
+      mask_keys_ = pending_device_;
+    } else {  // keys given on the host only: uploaded here (the stream blocks, so it is ordered)
+      own_keys_device_.resize({rows}, DType::i32, x.device(), "MC-dropout row keys");
+      kernels::copy_bytes(own_keys_device_.raw(), true, pending_host_, false,
+                          static_cast<size_t>(rows) * sizeof(int32_t));
+      mask_keys_ = own_keys_device_.data<int32_t>();
     }
     return masked_;
   }

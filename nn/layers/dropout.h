@@ -33,7 +33,10 @@ class Dropout : public Layer {
   void set_seed(uint64_t seed) { seed_ = seed; }
   // MC dropout: drop in eval mode too.
   bool mc() const { return mc_; }
-  void set_mc(bool on) { mc_ = on; }
+  void set_mc(bool on) {
+    mc_ = on;
+    pending_rows_ = -1;
+  }
   // Whether the next forward() drops (training, or MC mode).
   bool active() const { return training() || mc_; }
   bool is_identity() const override { return !active(); }
@@ -42,11 +45,18 @@ class Dropout : public Layer {
   uint64_t step() const { return step_; }
   void set_step(uint64_t step) { step_ = step; }
   // MC dropout at inference: the pass, and either the keys of the next forward's rows (dataset
-  // indices, below 2^31; used by that forward only) or the pool position of the first row of
-  // forwards without keys (clears pending keys).
+  // indices, below 2^31; used by that forward and its backward only) or the pool position of the
+  // first row of forwards without keys (clears pending keys). set_mc_row_keys copies the keys
+  // (and uploads them to the input's device at the forward); use_mc_row_keys takes keys its
+  // caller keeps until the forward's backward, on the host and, for a GPU input, on the device
+  // (Model::set_mc_row_keys: one upload per batch for all layers).
   void set_mc_pass(int64_t pass);
   void set_mc_row_keys(const int64_t* keys, int64_t rows);
+  void use_mc_row_keys(const int32_t* host, const int32_t* device, int64_t rows);
   void set_mc_first_position(int64_t position);
+  // keys[0..rows) as row keys, or an error naming `who` and the bad key.
+  static std::vector<int32_t> checked_row_keys(const int64_t* keys, int64_t rows,
+                                               const std::string& who);
 
  protected:
   void forward_impl(Context& ctx, const Tensor& x, Tensor& y) override;
@@ -62,12 +72,16 @@ class Dropout : public Layer {
   bool mc_ = false;
   uint64_t step_ = 0;
   int64_t mc_pass_ = 0, mc_first_ = 0;
-  uint64_t mask_step_ = 0;               // the step of the last forward's mask, for backward
-  int64_t mask_rows_ = 1;                // and its rows (one per sample in MC dropout at inference)
-  std::vector<int32_t> mc_keys_;         // the next forward's row keys (empty: positions)
-  std::vector<int32_t> mask_keys_host_;  // the last forward's row keys
-  Tensor mc_keys_device_;                // mask_keys_host_ on the GPU, when the input is there
-  const int32_t* mask_keys_ = nullptr;   // the row keys of the last forward's mask, or null
+  uint64_t mask_step_ = 0;  // the step of the last forward's mask, for backward
+  int64_t mask_rows_ = 1;   // and its rows (one per sample in MC dropout at inference)
+  // Row keys: the pending ones (for the next forward; rows < 0: none), the copies
+  // set_mc_row_keys keeps, and those of the last forward's mask (null: positions).
+  const int32_t* pending_host_ = nullptr;
+  const int32_t* pending_device_ = nullptr;
+  int64_t pending_rows_ = -1;
+  std::vector<int32_t> own_keys_;
+  Tensor own_keys_device_;
+  const int32_t* mask_keys_ = nullptr;
 };
 
 }  // namespace nsal
