@@ -1,6 +1,6 @@
 // Helpers of the fused-inference tests (tests/test_fused_inference.cpp,
-// tests/test_bf16_inference.cpp): BatchNorms with non-trivial statistics, and a relative L2
-// distance.
+// tests/test_bf16_inference.cpp, tests/test_cuda_bf16.cpp): the layers of one unit, BatchNorms
+// with non-trivial statistics, and a relative L2 distance.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -9,9 +9,32 @@
 #include <random>
 #include <vector>
 
+#include <string>
+
+#include "nn/layers/batchnorm.h"
+#include "nn/layers/conv.h"
 #include "nn/param_arena.h"
 
 namespace nsal::testing {
+
+// A convolution and the BatchNorm after it with their own float32 arena on `device`: the layers
+// of one fused unit, in training mode as layers start.
+struct ConvBnLayers {
+  ConvNd conv;
+  BatchNorm bn;
+  ParamArena arena;
+  ConvBnLayers(int spatial, const ConvOptions& o, Device device = Device::cpu(),
+               const std::string& conv_name = "c", const std::string& bn_name = "b")
+      : conv(spatial, conv_name, o), bn(spatial, bn_name, o.out_channels) {
+    conv.declare(arena);
+    bn.declare(arena);
+    arena.allocate(DType::f32, device);
+  }
+  void set_training(bool on) {
+    conv.set_training(on);
+    bn.set_training(on);
+  }
+};
 
 inline double rel_l2(const std::vector<double>& got, const std::vector<double>& want) {
   double num = 0, den = 0;

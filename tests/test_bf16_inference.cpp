@@ -174,12 +174,10 @@ void check_unit_bf16(int spatial, bool relu, bool residual) {
                (residual ? " residual" : ""));
   ConvOptions o = spatial == 2 ? ConvOptions::make2d(4, 6, 3, 2, 1, 1, 2, true)
                                : ConvOptions::make3d(4, 6, 3, 2, 1, 1, 2, true);
-  ConvNd conv(spatial, "c", o);
-  BatchNorm bn(spatial, "b", 6);
-  ParamArena arena;
-  conv.declare(arena);
-  bn.declare(arena);
-  arena.allocate(DType::f32, Device::cpu());
+  testing::ConvBnLayers layers(spatial, o);
+  ConvNd& conv = layers.conv;
+  BatchNorm& bn = layers.bn;
+  ParamArena& arena = layers.arena;
   std::mt19937_64 rng(spatial * 10 + relu + 2 * residual);
   fill_uniform(arena.params(), rng);
   randomise_batchnorms(arena, rng);
@@ -258,15 +256,10 @@ TEST(Bf16Inference, ConvBnUnitMatchesTheDefinition) {
 }
 
 TEST(Bf16Inference, UnitErrorsNameTheLayersAndTheLayout) {
-  ConvNd conv(2, "layer1.0.conv1", ConvOptions::make2d(3, 4, 3, 1, 1, 1, 1, false));
-  BatchNorm bn(2, "layer1.0.bn1", 4);
-  ParamArena arena;
-  conv.declare(arena);
-  bn.declare(arena);
-  arena.allocate(DType::f32, Device::cpu());
-  conv.set_training(false);
-  bn.set_training(false);
-  ConvBnUnit unit(&conv, &bn);
+  testing::ConvBnLayers layers(2, ConvOptions::make2d(3, 4, 3, 1, 1, 1, 1, false), Device::cpu(),
+                               "layer1.0.conv1", "layer1.0.bn1");
+  layers.set_training(false);
+  ConvBnUnit unit(&layers.conv, &layers.bn);
   FoldScratch scratch;
   Context ctx;
   Tensor x32 = Tensor::zeros({1, 8, 8, 3});

@@ -32,6 +32,7 @@
 #include "nn/models/resnet_cifar.h"
 #include "tests/cuda_compare.h"
 #include "tests/cuda_test_util.h"
+#include "tests/fused_test_util.h"
 #include "tests/layer_test_util.h"
 
 namespace nsal {
@@ -109,19 +110,9 @@ bool check_unit(int spatial, int64_t kernel, int64_t stride, int64_t groups, boo
   Context cctx, gctx(Device::cuda(0));
   cctx.set_math_mode(MathMode::bf16);
   gctx.set_math_mode(MathMode::bf16);
-  struct Side {
-    ConvNd conv;
-    BatchNorm bn;
-    ParamArena arena;
-    Side(int sp, const ConvOptions& o, int64_t c, Device d) : conv(sp, "c", o), bn(sp, "b", c) {
-      conv.declare(arena);
-      bn.declare(arena);
-      arena.allocate(DType::f32, d);
-      conv.set_training(false);
-      bn.set_training(false);
-    }
-  };
-  Side cpu(spatial, o, cout, Device::cpu()), gpu(spatial, o, cout, Device::cuda(0));
+  testing::ConvBnLayers cpu(spatial, o), gpu(spatial, o, Device::cuda(0));
+  cpu.set_training(false);
+  gpu.set_training(false);
   std::mt19937_64 rng(static_cast<uint64_t>(spatial * 100 + kernel * 10 + stride + groups));
   fill_uniform(cpu.arena.params(), rng);
   init_buffers(cpu.arena, rng);

@@ -142,13 +142,11 @@ void check_unit(int spatial, bool relu, bool residual, bool conv_bias) {
                (residual ? " residual" : "") + (conv_bias ? " bias" : ""));
   ConvOptions o = spatial == 2 ? ConvOptions::make2d(4, 6, 3, 2, 1, 1, 2, conv_bias)
                                : ConvOptions::make3d(4, 6, 3, 2, 1, 1, 2, conv_bias);
-  ConvNd conv(spatial, "c", o);
-  BatchNorm bn(spatial, "b", 6);
+  testing::ConvBnLayers layers(spatial, o);
+  ConvNd& conv = layers.conv;
+  BatchNorm& bn = layers.bn;
+  ParamArena& arena = layers.arena;
   ReLU act("r");
-  ParamArena arena;
-  conv.declare(arena);
-  bn.declare(arena);
-  arena.allocate(DType::f32, Device::cpu());
   std::mt19937_64 rng(spatial * 10 + relu + 2 * residual + 4 * conv_bias);
   fill_uniform(arena.params(), rng);
   randomise_batchnorms(arena, rng);
@@ -188,12 +186,10 @@ TEST(FusedInference, ConvBnUnitMatchesLayers) {
 }
 
 TEST(FusedInference, ConvBnUnitErrorsNameTheLayers) {
-  ConvNd conv(2, "layer1.0.conv1", ConvOptions::make2d(3, 4, 3, 1, 1, 1, 1, false));
-  BatchNorm bn(2, "layer1.0.bn1", 4);
-  ParamArena arena;
-  conv.declare(arena);
-  bn.declare(arena);
-  arena.allocate(DType::f32, Device::cpu());
+  testing::ConvBnLayers layers(2, ConvOptions::make2d(3, 4, 3, 1, 1, 1, 1, false), Device::cpu(),
+                               "layer1.0.conv1", "layer1.0.bn1");
+  ConvNd& conv = layers.conv;
+  BatchNorm& bn = layers.bn;
   ConvBnUnit unit(&conv, &bn);
   FoldScratch scratch;
   Context ctx;

@@ -124,7 +124,9 @@ TEST(Optim, ArenaPaddingStaysZeroThroughRealSteps) {
   auto expect_padding_zero = [&](const Tensor& t, const char* what) {
     const float* v = t.data<float>();
     for (size_t i = 0; i < padding.size(); ++i)
-      if (padding[i]) ASSERT_TRUE(v[i] == 0.0f && !std::signbit(v[i])) << what << " at " << i;
+      if (padding[i]) {
+        ASSERT_TRUE(v[i] == 0.0f && !std::signbit(v[i])) << what << " at " << i;
+      }
   };
   Sgd sgd(a, {0.1f, 0.9f, 0.0f, 1e-2f, false});
   Adam adamw(a, {1e-2f, 0.9f, 0.999f, 1e-8f, 0.1f, true});
