@@ -133,14 +133,14 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
     if (on_cuda) ctx.synchronize();
   };
 
-  // On a GPU the pool's inputs are prepared once (loaded, normalised, on the device) when they
-  // fit in the input-cache budget, so the K perturbed passes only run the model; otherwise each
-  // pass streams them through the loader again (PoolInputs).
   // The fused inference path on a GPU where the model has one (restored on the way out).
   FusedInferenceScope fused(model, cfg.fused && on_cuda && model.supports_fused_inference());
   r.timing.passes = !model.fused_inference()            ? "layers"
                     : ctx.math_mode() == MathMode::bf16 ? "fused bf16"
                                                         : "fused";
+  // On a GPU the pool's inputs are prepared once (loaded, normalised, on the device) when they
+  // fit in the input-cache budget, so the K perturbed passes only run the model; otherwise each
+  // pass streams them through the loader again (PoolInputs).
   batch_size = static_cast<int>(inference_batch(model, ctx, d, pool[0], batch_size));
   PoolInputs inputs(d, pool, batch_size, ctx.device());
   auto t0 = Clock::now();
