@@ -44,7 +44,9 @@ namespace nsal::kernels::gpu {
 
 namespace {
 void check_sizes(int64_t n, int64_t c, int64_t s, const char* op) {
-  check_sizes(n, c, s, op);
+  cuda::check_positive(n, "N", op);
+  cuda::check_positive(c, "C", op);
+  cuda::check_positive(s, "S", op);
 }
 }  // namespace
 
