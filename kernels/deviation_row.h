@@ -48,7 +48,9 @@ NSAL_HD double pixel_sq_deviation(const float* a, const float* b, int64_t c, int
   double acc = 0.0;
   if (softmax) {
     double ma, sa, mb, sb;
-    finite = softmax_stats(a, c, stride, ma, sa) & softmax_stats(b, c, stride, mb, sb);
+    const bool fa = softmax_stats(a, c, stride, ma, sa);  // both always computed
+    const bool fb = softmax_stats(b, c, stride, mb, sb);
+    finite = fa && fb;
     if (!finite) return 0.0;
     for (int64_t k = 0; k < c; ++k) {
       const double d = dev_exp(static_cast<double>(b[k * stride]) - mb) / sb -
@@ -74,7 +76,9 @@ NSAL_HD bool deviation_vector_row(const float* a, const float* b, int64_t c, boo
   double ma = 0, sa = 1, mb = 0, sb = 1;
   bool ok = true;
   if (softmax) {
-    ok = softmax_stats(a, c, 1, ma, sa) & softmax_stats(b, c, 1, mb, sb);
+    const bool fa = softmax_stats(a, c, 1, ma, sa);  // both always computed
+    const bool fb = softmax_stats(b, c, 1, mb, sb);
+    ok = fa && fb;
   } else {
     for (int64_t k = 0; k < c; ++k)
       ok = ok && dev_finite(a[k]) && dev_finite(b[k]);
