@@ -197,6 +197,8 @@ class Runner {
         // (after a resume the model is not in memory any more).
         if (!cfg_.reinit_each_cycle && c > 0)
           load_checkpoint(fmt::format("{}/cycle_{}/checkpoint.h5", sdir, c - 1), *model);
+        // Training ignores it; evaluation and acquisition passes take it.
+        set_fused_inference_by_rule(*model, ctx, cfg_.fused_inference);
       }
       std::string label = fmt::format("trial {}/{}  {}  cycle {}/{}", t + 1, cfg_.trials, s.label(),
                                       c + 1, cfg_.cycles);

@@ -74,11 +74,14 @@ class PoolInputs {
   std::vector<Tensor> cached_;
 };
 
-// Turns a model's fused inference path on for a scope and back to what it was.
+// Sets a model's fused inference path for a scope, and back to what it was: off unless `wanted`;
+// when wanted, on by the rule of al/training.h (a GPU and a model with the path) or where the
+// caller had turned it on (the CPU's fused path, as tests use it).
 class FusedInferenceScope {
  public:
-  FusedInferenceScope(Model& m, bool on) : m_(m), was_(m.fused_inference()) {
-    if (on) m_.set_fused_inference(true);
+  FusedInferenceScope(Model& m, const Context& ctx, bool wanted)
+      : m_(m), was_(m.fused_inference()) {
+    m_.set_fused_inference(wanted && (was_ || fused_inference_rule(m_, ctx, true)));
   }
   ~FusedInferenceScope() { m_.set_fused_inference(was_); }
   FusedInferenceScope(const FusedInferenceScope&) = delete;
@@ -133,8 +136,9 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
     if (on_cuda) ctx.synchronize();
   };
 
-  // The fused inference path on a GPU where the model has one (restored on the way out).
-  FusedInferenceScope fused(model, cfg.fused && on_cuda && model.supports_fused_inference());
+  // The fused inference path where cfg.fused asks for it (on a GPU for a model that has one, or
+  // where the caller turned it on), the layer path otherwise (restored on the way out).
+  FusedInferenceScope fused(model, ctx, cfg.fused);
   r.timing.passes = !model.fused_inference()            ? "layers"
                     : ctx.math_mode() == MathMode::bf16 ? "fused bf16"
                                                         : "fused";

@@ -195,6 +195,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source) {
   r.get("oracle", c.oracle);
   r.get("eval_batch", c.eval_batch);
   r.get("score_batch", c.score_batch);
+  r.get("fused_inference", c.fused_inference);
   r.get("out_dir", c.out_dir);
   if (const toml::table* t = r.table("train")) {
     Reader tr(*t, source, "train");
@@ -321,6 +322,7 @@ std::string to_toml(const RunConfig& c) {
                    {"oracle", c.oracle},
                    {"eval_batch", c.eval_batch},
                    {"score_batch", c.score_batch},
+                   {"fused_inference", c.fused_inference},
                    {"out_dir", c.out_dir}};
   toml::array milestones;
   for (int m : c.train.milestones)

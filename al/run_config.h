@@ -81,6 +81,10 @@ struct RunConfig {
   std::string oracle = "dataset";
   int eval_batch = 512;
   int score_batch = 512;
+  // On a GPU, evaluation and the inference passes of the strategies other than noise stability
+  // (which follows [strategy.noise] fused) take the fused inference path of a model that has one
+  // (al/training.h: fused_inference_rule).
+  bool fused_inference = true;
   std::string out_dir = "runs/run";
 };
 

@@ -254,6 +254,16 @@ int64_t inference_batch(Model& model, Context& ctx, const data::Dataset& d, int6
   return std::max<int64_t>(1, std::min(requested, fits));
 }
 
+bool fused_inference_rule(const Model& model, const Context& ctx, bool wanted) {
+  return wanted && ctx.device().is_cuda() && model.supports_fused_inference();
+}
+
+bool set_fused_inference_by_rule(Model& model, const Context& ctx, bool wanted) {
+  const bool on = fused_inference_rule(model, ctx, wanted);
+  model.set_fused_inference(on);
+  return on;
+}
+
 EvalResult evaluate(Model& model, Context& ctx, const data::Dataset& test, int batch_size) {
   EvalResult r;
   r.samples = test.size();

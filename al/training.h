@@ -40,6 +40,13 @@ struct EvalResult {
 
 EvalResult evaluate(Model& model, Context& ctx, const data::Dataset& test, int batch_size);
 
+// Whether eval-mode passes take the model's fused inference path (nn/fuse.h): where `wanted`
+// (config `fused_inference`, `--no-fused`), the model has one and ctx computes on a GPU. The CPU
+// keeps the layer path: its inference memory plan bounds the batch, and fused is only a few per
+// cent faster there. set_fused_inference_by_rule applies the rule and returns the answer.
+bool fused_inference_rule(const Model& model, const Context& ctx, bool wanted);
+bool set_fused_inference_by_rule(Model& model, const Context& ctx, bool wanted);
+
 // Runs the model in eval mode over `subset` (in the given order) in batches and calls
 // fn(first position in subset, batch size, outputs on the context's device) for each batch.
 // mc_dropout keeps dropout active, each sample's masks keyed by its dataset index (a sample's

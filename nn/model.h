@@ -89,10 +89,11 @@ class Model {
 
   // Inference fast path (nn/fuse.h): while on, every forward() in eval mode runs each
   // conv -> BatchNorm (-> ReLU, with the residual add before it) as one convolution with the
-  // BatchNorm folded in, refolded from the current weights at every forward; training mode
-  // ignores it. Under MathMode::bf16 the fused path runs in bfloat16 channels-last (nn/fuse.h).
-  // Off by default: the layer-by-layer path is the reference. A forward that ran
-  // fused has no backward() (it throws). Throws for a model without such sequences.
+  // BatchNorm folded in, refolded from the current weights at every forward; training mode and
+  // MC-dropout ignore it. Under MathMode::bf16 the fused path runs in bfloat16 channels-last
+  // (nn/fuse.h). Off by default (the layer-by-layer path is the reference); runs and commands turn
+  // it on for GPUs (al::fused_inference_rule). A forward that ran fused has no backward() (it
+  // throws). Throws for a model without such sequences.
   void set_fused_inference(bool on);
   bool fused_inference() const { return fused_inference_; }
   virtual bool supports_fused_inference() const { return false; }

@@ -106,9 +106,12 @@ TEST_F(CudaAcquisition, NoiseStabilityTakesTheFusedPathOfResNets) {
   EXPECT_FALSE(resnet->fused_inference()) << "the option is put back";
   EXPECT_EQ(fused.timing.passes, "fused");
   cfg.fused = false;
+  resnet->set_fused_inference(true);  // as a run sets it for its evaluations
   const NoiseStabilityResult layers =
       noise_stability_scores(*resnet, *gpu_ctx, cifar, p, cfg, 32, 7);
-  EXPECT_EQ(layers.timing.passes, "layers");
+  EXPECT_EQ(layers.timing.passes, "layers") << "cfg.fused = false wins over the model's option";
+  EXPECT_TRUE(resnet->fused_inference()) << "and the option is put back";
+  resnet->set_fused_inference(false);
   ASSERT_EQ(fused.scores.size(), layers.scores.size());
   for (size_t i = 0; i < fused.scores.size(); ++i)
     EXPECT_NEAR(fused.scores[i], layers.scores[i], 1e-3 * layers.scores[i]) << "sample " << i;
@@ -138,6 +141,33 @@ TEST_F(CudaAcquisition, NoiseStabilityTakesTheFusedPathOfResNets) {
   RecordProperty("bf16_vs_fp32_score_spearman", std::to_string(spearman));
   EXPECT_GE(spearman, 0.5);
   EXPECT_EQ(testing::bytes_of(resnet->arena().params()), weights) << "restored bit for bit";
+}
+
+// Evaluation on a GPU takes the fused path by the rule that runs and commands apply
+// (al::fused_inference_rule): the same loss and accuracy as the layer path up to the fold's
+// rounding (~1e-7 of the outputs; 1e-5 relative allowed on the mean loss, and one sample's
+// prediction may flip at a near tie), but not the same bits, so the fused path did run.
+TEST_F(CudaAcquisition, EvaluationTakesTheFusedPathByTheRule) {
+  data::SynthOptions o;
+  o.train = 4;
+  o.test = 96;
+  o.classes = 10;
+  o.size = 32;
+  o.channels = 3;
+  o.seed = 11;
+  const data::Dataset test = data::synth_images(o, "test");
+  std::unique_ptr<Model> resnet = make_model({"resnet18-cifar", 3, 10});
+  resnet->build(Device::cuda(0), 6);
+  ASSERT_TRUE(fused_inference_rule(*resnet, *gpu_ctx, true));
+  ASSERT_TRUE(set_fused_inference_by_rule(*resnet, *gpu_ctx, true));
+  const EvalResult fused = evaluate(*resnet, *gpu_ctx, test, 32);
+  ASSERT_FALSE(set_fused_inference_by_rule(*resnet, *gpu_ctx, false));
+  const EvalResult layers = evaluate(*resnet, *gpu_ctx, test, 32);
+  EXPECT_EQ(fused.samples, 96);
+  EXPECT_NEAR(fused.loss, layers.loss, 1e-5 * std::abs(layers.loss));
+  EXPECT_NE(fused.loss, layers.loss) << "bit-equal losses: the fused path did not run";
+  EXPECT_NEAR(fused.value, layers.value, 1.0 / 96 + 1e-12);
+  EXPECT_FALSE(fused_inference_rule(*gpu_model, *gpu_ctx, true)) << "mnist-cnn has no fused path";
 }
 
 // Each sample's dropout masks follow its pool position and the pass on both devices, so the GPU

@@ -20,6 +20,7 @@
 #include <random>
 #include <string>
 
+#include "al/training.h"
 #include "fused_test_util.h"
 #include "gradcheck.h"
 #include "layer_test_util.h"
@@ -125,6 +126,28 @@ TEST_F(FusedResNet, TrainingModeIgnoresItAndFusedForwardHasNoBackward) {
   model_->forward(ctx_, x_);
   testing::expect_error_mentions([&] { model_->backward(ctx_, dy); },
                                  {"resnet18-cifar", "fused", "backward"});
+}
+
+// MC-dropout keeps the layer path (a fused unit has no place for a dropout mask): bit for bit the
+// output of the layer path with the option off.
+TEST_F(FusedResNet, McDropoutIgnoresIt) {
+  const Outputs ref = run(*model_, ctx_, x_);
+  model_->set_fused_inference(true);
+  model_->set_mc_dropout(true);
+  EXPECT_EQ(run(*model_, ctx_, x_).logits, ref.logits);
+  model_->set_mc_dropout(false);
+  EXPECT_NE(run(*model_, ctx_, x_).logits, ref.logits) << "and without MC-dropout it is fused";
+}
+
+// The rule that runs and commands apply (al/training.h): fused only where asked, on a GPU, for a
+// model that has the path; the CPU keeps the layer path.
+TEST_F(FusedResNet, RuleKeepsTheCpuOnTheLayerPath) {
+  model_->set_fused_inference(true);
+  EXPECT_FALSE(al::fused_inference_rule(*model_, ctx_, true));
+  EXPECT_FALSE(al::set_fused_inference_by_rule(*model_, ctx_, true));
+  EXPECT_FALSE(model_->fused_inference()) << "the rule also turns it off";
+  auto mnist = make_model({"mnist-cnn", 1, 10});
+  EXPECT_FALSE(al::set_fused_inference_by_rule(*mnist, ctx_, true));
 }
 
 TEST(FusedInference, ModelsWithoutConvBatchNormRefuse) {

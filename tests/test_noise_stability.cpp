@@ -183,8 +183,8 @@ TEST(NoiseStability, WeightsAreBitIdenticalAfterScoring) {
 }
 
 // The fused inference path is a GPU option: on the CPU the passes stay on the layer path (under
-// the inference memory plan) unless the caller turned the model's fused path on itself, and the
-// model's option is left as it was either way.
+// the inference memory plan) unless the caller turned the model's fused path on itself,
+// cfg.fused = false keeps the layer path in any case, and the model's option is left as it was.
 TEST(NoiseStability, FusedPassesAreAGpuOptionAndTheModelKeepsItsSetting) {
   data::SynthOptions o = synth(4, 32);
   o.channels = 3;
@@ -202,6 +202,9 @@ TEST(NoiseStability, FusedPassesAreAGpuOptionAndTheModelKeepsItsSetting) {
   EXPECT_EQ(noise_stability_scores(*m, ctx, d, pool, cfg, 4, 1).timing.passes, "fused");
   ctx.set_math_mode(MathMode::bf16);
   EXPECT_EQ(noise_stability_scores(*m, ctx, d, pool, cfg, 4, 1).timing.passes, "fused bf16");
+  EXPECT_TRUE(m->fused_inference());
+  cfg.fused = false;  // wins over the model's option, which is put back
+  EXPECT_EQ(noise_stability_scores(*m, ctx, d, pool, cfg, 4, 1).timing.passes, "layers");
   EXPECT_TRUE(m->fused_inference());
 }
 

@@ -46,9 +46,13 @@ TEST(RunConfig, ResolvedTomlRoundTrips) {
   c.strategies[0].name = "noise-stability";
   c.strategies[0].ns.groups = {"layer1", "linear"};
   c.train.milestones = {5};
+  c.fused_inference = false;  // not the default, so that the round trip shows it
+  c.strategies[0].ns.fused = false;
   RunConfig back = parse_run_config(to_toml(c), "resolved.toml");
   EXPECT_EQ(to_toml(back), to_toml(c));
   EXPECT_EQ(back.strategies[0].ns.groups, c.strategies[0].ns.groups);
+  EXPECT_FALSE(back.fused_inference);
+  EXPECT_FALSE(back.strategies[0].ns.fused);
 }
 
 static std::string error_of(const std::string& text) {

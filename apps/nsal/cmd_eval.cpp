@@ -24,7 +24,7 @@ static CommandRegistrar reg("eval", [](CLI::App& app) {
   add_exec_options(*cmd, a->exec);
   cmd->callback([a] {
     auto ctx = make_context(a->exec);
-    auto model = load_model(a->checkpoint, *ctx);
+    auto model = load_model(a->checkpoint, *ctx, a->exec.fused);
     data::Dataset d = data::read_for_loader(a->dataset, a->split);
     al::EvalResult r = al::evaluate(*model, *ctx, d, a->batch);
     fmt::print("{} on {} ({}, {} samples): {} {:.4f}, loss {:.4f}\n", model->arch(), a->dataset,

@@ -32,7 +32,7 @@ static CommandRegistrar reg("predict", [](CLI::App& app) {
   add_exec_options(*cmd, a->exec);
   cmd->callback([a] {
     auto ctx = make_context(a->exec);
-    auto model = load_model(a->checkpoint, *ctx);
+    auto model = load_model(a->checkpoint, *ctx, a->exec.fused);
     data::Dataset d = data::read_for_loader(a->dataset, a->split);
     std::vector<int64_t> all = data::all_indices(d.size());
     Tensor result;

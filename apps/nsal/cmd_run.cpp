@@ -15,7 +15,7 @@ struct RunArgs {
   std::string config, resume, dataset, model, out, device, strategies, initial, query, oracle, math;
   int cycles = 0, trials = 0, epochs = 0, threads = 0, draws = 0;
   int64_t subset = -1, seed = -1;
-  bool quiet = false;
+  bool quiet = false, no_fused = false;
 };
 
 // A run with oracle = "human" stops when the next cycle needs labels: say what to do next.
@@ -70,6 +70,11 @@ void run_command(const RunArgs& a) {
   if (a.draws > 0)
     for (auto& s : cfg.strategies)
       s.ns.draws = a.draws;
+  if (a.no_fused) {
+    cfg.fused_inference = false;
+    for (auto& s : cfg.strategies)
+      s.ns.fused = false;
+  }
   report_waiting(al::run_active_learning(cfg, progress));
 }
 
@@ -101,6 +106,9 @@ static CommandRegistrar reg("run", [](CLI::App& app) {
   cmd->add_option("--threads", args->threads, "CPU threads");
   cmd->add_option("--math", args->math, "CUDA math: fp32 (strict, default), tf32 or bf16")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
+  cmd->add_flag("--no-fused", args->no_fused,
+                "GPU: every resnet pass on the layer path (fused_inference and every "
+                "[strategy.noise] fused set to false)");
   cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
   cmd->callback([args] { run_command(*args); });
 });

@@ -18,7 +18,7 @@ struct TrainArgs {
   int epochs = 0, batch = 0, threads = 0;
   double lr = 0, weight_decay = -1;
   int64_t seed = -1;
-  bool augment = false, class_balanced = false, quiet = false;
+  bool augment = false, class_balanced = false, quiet = false, no_fused = false;
 };
 
 void run_train(const TrainArgs& a) {
@@ -38,6 +38,7 @@ void run_train(const TrainArgs& a) {
   if (!a.schedule.empty()) cfg.train.schedule = a.schedule;
   if (a.augment) cfg.train.augment = true;
   if (a.class_balanced) cfg.train.class_balanced = true;
+  if (a.no_fused) cfg.fused_inference = false;
   cfg.out_dir = a.out;
   al::validate(cfg);
   NSAL_CHECK(!cfg.dataset.empty(), "nsal train: no dataset (--dataset or 'dataset' in the config)");
@@ -52,6 +53,7 @@ void run_train(const TrainArgs& a) {
                                                       : train.num_classes};
   std::unique_ptr<Model> model = make_model(spec);
   model->build(ctx->device(), cfg.seed);
+  al::set_fused_inference_by_rule(*model, *ctx, cfg.fused_inference);  // the evaluations
   al::Progress progress(a.quiet);
   std::string history = "epoch,train_loss,test_metric,test_value,seconds,images_per_second\n";
   al::train_model(*model, *ctx, train, data::all_indices(train.size()), cfg.train, cfg.seed,
@@ -95,6 +97,8 @@ static CommandRegistrar reg("train", [](CLI::App& app) {
   cmd->add_option("--schedule", a->schedule, "constant, multistep or cosine");
   cmd->add_flag("--augment", a->augment, "Random crop with padding and horizontal flip");
   cmd->add_flag("--class-balanced", a->class_balanced, "Inverse-frequency class weights");
+  cmd->add_flag("--no-fused", a->no_fused,
+                "GPU: the evaluations of a resnet on the layer path (fused_inference = false)");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
   cmd->callback([a] { run_train(*a); });
 });

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include "al/run_config.h"
+#include "al/training.h"
 #include "nn/checkpoint.h"
 #include "nn/models/registry.h"
 
@@ -25,7 +26,7 @@ std::unique_ptr<Context> make_context(const std::string& device, int threads,
 void add_math_option(CLI::App& cmd, std::string& math) {
   cmd.add_option("--math", math,
                  "CUDA math: fp32 (strict, default), tf32 or bf16 (GEMMs in bf16; convolutions "
-                 "as TF32, or in bf16 on the fused path of resnet scoring)")
+                 "as TF32, or in bf16 on the fused path of resnets)")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
 }
 
@@ -36,14 +37,18 @@ void add_exec_options(CLI::App& cmd, ExecArgs& e) {
   cmd.add_flag("--cudnn-autotune", e.autotune,
                "GPU: time cuDNN's forward convolution algorithms once per shape and keep the "
                "fastest (results may then differ in the last bits between processes)");
+  cmd.add_flag("--fused,!--no-fused", e.fused,
+               "GPU: fused inference path of resnet models (BatchNorm folded, conv + bias + ReLU "
+               "in one call; with --math bf16 bf16 channels-last); default on");
 }
 
-std::unique_ptr<Model> load_model(const std::string& checkpoint, Context& ctx) {
+std::unique_ptr<Model> load_model(const std::string& checkpoint, Context& ctx, bool fused) {
   CheckpointInfo info = read_checkpoint_info(checkpoint);
   std::unique_ptr<Model> m = make_model(info.spec);
   m->build(ctx.device(), 0);
   load_checkpoint(checkpoint, *m);
   m->set_training(false);
+  al::set_fused_inference_by_rule(*m, ctx, fused);
   return m;
 }
 

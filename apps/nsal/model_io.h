@@ -23,6 +23,7 @@ struct ExecArgs {
   int threads = 0;  // 0: OpenMP's default
   std::string math = "fp32";
   bool autotune = false;  // --cudnn-autotune: forward convolutions timed once per shape (GPU)
+  bool fused = true;      // --no-fused: GPU passes of resnets on the layer path (al/training.h)
 };
 void add_exec_options(CLI::App& cmd, ExecArgs& e);
 inline std::unique_ptr<Context> make_context(const ExecArgs& e) {
@@ -30,7 +31,8 @@ inline std::unique_ptr<Context> make_context(const ExecArgs& e) {
   ctx->set_conv_autotune(e.autotune);
   return ctx;
 }
-// Builds the checkpoint's architecture on ctx's device and loads its weights.
-std::unique_ptr<Model> load_model(const std::string& checkpoint, Context& ctx);
+// Builds the checkpoint's architecture on ctx's device, loads its weights and sets its fused
+// inference path by al::fused_inference_rule (fused: the --fused / --no-fused flag).
+std::unique_ptr<Model> load_model(const std::string& checkpoint, Context& ctx, bool fused);
 
 }  // namespace nsal::app

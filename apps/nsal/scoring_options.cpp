@@ -31,9 +31,6 @@ void add_scoring_options(CLI::App& cmd, ScoringArgs& a) {
   cmd.add_option("--groups", a.groups, "Comma-separated layer groups that get noise (default all)");
   cmd.add_option("--output", a.ns.output, "Model output compared: probs, logits or features")
       ->check(CLI::IsMember({"probs", "logits", "features"}));
-  cmd.add_flag("--fused,!--no-fused", a.ns.fused,
-               "GPU: fused inference path of resnet models (BN folded; bf16 math: bf16 "
-               "channels-last); default on");
   cmd.add_option("--batch-size", a.batch, "Batch size of the passes");
   cmd.add_option("--seed", a.seed, "Seed of the noise and of the subset");
   add_exec_options(cmd, a.exec);
@@ -50,7 +47,8 @@ ScoringSetup load_scoring_setup(ScoringArgs& a) {
   }
   ScoringSetup s;
   s.ctx = make_context(a.exec);
-  s.model = load_model(a.checkpoint, *s.ctx);
+  a.ns.fused = a.exec.fused;  // one --fused flag for every command
+  s.model = load_model(a.checkpoint, *s.ctx, a.exec.fused);
   s.data = data::read_for_loader(a.dataset, a.split);
   s.pool = a.indices.empty() ? data::all_indices(s.data.size()) : al::read_indices(a.indices);
   for (int64_t i : s.pool)

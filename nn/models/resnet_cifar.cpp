@@ -52,7 +52,8 @@ Shape ResNetCifar::input_shape() const {
 
 const Tensor& ResNetCifar::forward_impl(Context& ctx, const Tensor& x) {
   check_input(ctx, x);
-  last_forward_fused_ = fused_inference() && !training();
+  // MC-dropout keeps the layer path: a fused unit has no place for a dropout mask.
+  last_forward_fused_ = fused_inference() && !training() && !mc_dropout();
   last_forward_bf16_ = last_forward_fused_ && ctx.math_mode() == MathMode::bf16;
   if (last_forward_bf16_) return forward_fused_bf16(ctx, x);
   if (last_forward_fused_) return forward_fused(ctx, x);
