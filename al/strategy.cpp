@@ -25,8 +25,10 @@ Acquisition Strategy::acquire(const AcquisitionInput& in) {
 
 std::vector<int64_t> kcenter_rows(Context& ctx, const Tensor& rows,
                                   const std::vector<int64_t>& initial, int64_t budget) {
-  NSAL_CHECK(rows.ndim() == 2 && rows.dtype() == DType::f32 && rows.device().is_cpu(),
-             "k-center: expected float32 rows (N, D) on the CPU, got {}", rows.describe());
+  NSAL_CHECK(rows.ndim() == 2 && rows.dtype() == DType::f32 &&
+                 (rows.device().is_cpu() || rows.device() == ctx.device()),
+             "k-center: expected float32 rows (N, D) on the CPU or on {}, got {}",
+             ctx.device().str(), rows.describe());
   const int64_t n = rows.dim(0), d = rows.dim(1);
   const int64_t n_init = static_cast<int64_t>(initial.size());
   std::vector<int64_t> chosen(static_cast<size_t>(budget));
@@ -35,7 +37,9 @@ std::vector<int64_t> kcenter_rows(Context& ctx, const Tensor& rows,
                             chosen.data());
     return chosen;
   }
-  const Tensor on_device = rows.to(ctx.device());
+  Tensor uploaded;  // only for host rows
+  if (rows.device().is_cpu()) uploaded = rows.to(ctx.device());
+  const Tensor& on_device = rows.device().is_cpu() ? uploaded : rows;
   const size_t ws = kernels::kcenter_workspace_bytes(n, n_init, budget);
   void* workspace = ctx.workspace(ws);
   kernels::kcenter_greedy(on_device.data<float>(), n, d, initial.data(), n_init, budget,

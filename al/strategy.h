@@ -50,10 +50,11 @@ std::unique_ptr<Strategy> make_strategy(const StrategyConfig& cfg);
 // The `budget` highest-scoring candidates (ties: lower candidate position; NaN never chosen).
 std::vector<int64_t> top_candidates(const std::vector<float>& scores,
                                     const std::vector<int64_t>& candidates, int64_t budget);
-// Greedy k-center (kernels/select.h) over the rows of `rows` (N, D), float32 on the CPU: on a
-// GPU context the rows go to the device once and the GPU routine (the same selections) runs
-// there with the context's workspace and stream; on the CPU, the CPU one. `initial` rows are
-// the first centres (none: from the origin).
+// Greedy k-center (kernels/select.h) over the rows of `rows` (N, D), float32, on the CPU or on
+// the context's device: on a GPU context the GPU routine (the same selections) runs with the
+// context's workspace and stream, on rows already there or uploaded once from the host; on the
+// CPU, the CPU one (rows on the host). `initial` rows are the first centres (none: from the
+// origin).
 std::vector<int64_t> kcenter_rows(Context& ctx, const Tensor& rows,
                                   const std::vector<int64_t>& initial, int64_t budget);
 // Row-wise softmax of host logits (N, C) in double, into float probabilities.

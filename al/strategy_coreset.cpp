@@ -17,17 +17,20 @@ class CoresetStrategy : public Strategy {
     // Rows: the labelled samples first, then the candidates.
     std::vector<int64_t> rows = in.labelled;
     rows.insert(rows.end(), in.candidates.begin(), in.candidates.end());
+    // (rows, D) float32 on the context's device: on a GPU the features never visit the host.
     Tensor feats;
     int64_t d = 0;
     run_inference(
         in.model, in.ctx, in.pool_data, rows, in.batch_size,
         [&](int64_t first, int64_t count, const Tensor& f) {
-          Tensor h = f.to(Device::cpu());
           if (d == 0) {
-            d = h.numel() / count;
-            feats = Tensor({static_cast<int64_t>(rows.size()), d});
+            d = f.numel() / count;
+            feats = Tensor({static_cast<int64_t>(rows.size()), d}, DType::f32, in.ctx.device(),
+                           "coreset features");
           }
-          std::copy(h.data<float>(), h.data<float>() + count * d, feats.data<float>() + first * d);
+          NSAL_CHECK(f.dtype() == DType::f32 && f.numel() == count * d,
+                     "coreset: features of {} values per sample expected, got {}", d, f.describe());
+          feats.slice0(first, first + count).copy_from(f.reshaped({count, d}));
         },
         /*features=*/true);
     const int64_t n_lab = static_cast<int64_t>(in.labelled.size());

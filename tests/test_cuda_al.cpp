@@ -190,16 +190,35 @@ TEST_F(CudaAcquisition, McDropoutOutputsMatchTheCpuWhateverTheBatch) {
     ASSERT_NEAR(b[i], a[i], 1e-4 + 1e-4 * std::abs(a[i])) << "output " << i;
 }
 
-// The k-center of CoreSet and the released preset (al::kcenter_rows): on a GPU context the rows
-// go to the device and the GPU routine gives the CPU's selections.
+// The k-center of CoreSet and the released preset (al::kcenter_rows): on a GPU context, from
+// host rows (uploaded) or rows already on the device (CoreSet's features), the GPU routine gives
+// the CPU's selections; the CoreSet strategy selects on the GPU as on the CPU.
 TEST_F(CudaAcquisition, KCenterRowsSelectsAsTheCpu) {
   const int64_t n = 5000, dim = 33;
   Tensor x({n, dim});
   for (int64_t i = 0; i < n; ++i)
     for (int64_t j = 0; j < dim; ++j)
       x.data<float>()[i * dim + j] = static_cast<float>((i * 37 + j * 11) % 23) * 0.1f + (i % 5);
-  for (std::vector<int64_t> init : {std::vector<int64_t>{}, std::vector<int64_t>{0, 9, 999}})
-    EXPECT_EQ(kcenter_rows(*gpu_ctx, x, init, 100), kcenter_rows(cpu, x, init, 100));
+  const Tensor on_gpu = x.to(Device::cuda(0));
+  for (std::vector<int64_t> init : {std::vector<int64_t>{}, std::vector<int64_t>{0, 9, 999}}) {
+    const std::vector<int64_t> want = kcenter_rows(cpu, x, init, 100);
+    EXPECT_EQ(kcenter_rows(*gpu_ctx, x, init, 100), want);
+    EXPECT_EQ(kcenter_rows(*gpu_ctx, on_gpu, init, 100), want);
+  }
+  EXPECT_THROW(kcenter_rows(cpu, on_gpu, {}, 2), Error) << "device rows with a CPU context";
+
+  // CoreSet end to end: mnist-cnn's features on each device, the same weights; the features
+  // differ only in rounding, far below the gaps k-center decides on in this pool.
+  std::unique_ptr<Strategy> coreset = make_strategy([] {
+    StrategyConfig c;
+    c.name = "coreset";
+    return c;
+  }());
+  const std::vector<int64_t> labelled = {0, 1, 2}, candidates = data::all_indices(48);
+  std::vector<int64_t> cand(candidates.begin() + 3, candidates.end());
+  AcquisitionInput on_cpu{*cpu_model, cpu, d, labelled, cand, 5, 16, 1};
+  AcquisitionInput on_dev{*gpu_model, *gpu_ctx, d, labelled, cand, 5, 16, 1};
+  EXPECT_EQ(coreset->acquire(on_dev).selected, coreset->acquire(on_cpu).selected);
 }
 
 }  // namespace
