@@ -8,8 +8,10 @@
 # in $OUT, all written early enough to come back from a run that is cut short). The report's
 # summary is printed last.
 #
-# Budget: about 8 minutes in all (NSAL_GPU_CHECK_BUDGET seconds, default 480); every step runs
-# under a timeout cut to what is left, and a step that runs out is reported as such. Order:
+# Budget: about 8 minutes in all (NSAL_GPU_CHECK_BUDGET seconds, default 480; under a 600 s
+# command limit NSAL_GPU_CHECK_BUDGET=560 leaves room for packing the logs); every step runs
+# under a timeout cut to what is left, and a step that runs out is reported as such (a
+# sanitizer run or the tuned PyTorch rows dropped for lack of time as a warning). Order:
 # build, GPU tests, benchmarks (nsal, then PyTorch), and the compute-sanitizer runs last, so
 # that a slow sanitizer cannot take the benchmarks' time. NSAL_COMMIT names the commit in the
 # report when the tree travelled without .git.
@@ -24,7 +26,7 @@
 # On a machine that lacks the header-only packages, run scripts/gpu_carry.sh here first and
 # carry the (git-ignored) shared-deps/ folder along with the working tree.
 set -uo pipefail
-cd "$(dirname "$0")/.."
+cd "$(dirname "$0")/.." || exit 1
 ROOT="$PWD"
 T0=$(date +%s)
 BUDGET="${NSAL_GPU_CHECK_BUDGET:-480}"
@@ -59,7 +61,8 @@ run_step() {
     return
   fi
   say "$name (timeout ${t}s)"
-  local s=$(date +%s)
+  local s
+  s=$(date +%s)
   timeout --signal=TERM --kill-after=10 "$t" "$@" >"$LOGS/$name.log" 2>&1
   STEP_RC=$?
   STEP_SECONDS=$(($(date +%s) - s))
@@ -365,7 +368,9 @@ if [ "$RUN_OK" = 1 ]; then
   TESTS_RC=$STEP_RC
   TESTS_SUMMARY="$(summary "$LOGS/tests.log")"
   [ "$TESTS_RC" = 0 ] || FAILURES+=("GPU tests: exit $TESTS_RC ($TESTS_SUMMARY)")
-  grep -q '^\[  SKIPPED \] Cuda' "$LOGS/tests.log" &&
+  # NSAL_REQUIRE_GPU's message (tests/gpu_skip.h); the two tests written for machines without a
+  # device skip here on purpose with other words.
+  grep -q 'GPU test skipped' "$LOGS/tests.log" &&
     FAILURES+=("GPU tests were SKIPPED on the GPU machine: $(grep -m1 'GPU test skipped' "$LOGS/tests.log")")
   # Acquisition on the GPU against the CPU (full builds only).
   if [ -n "$AL_TESTS" ] && [ -x "$AL_TESTS" ]; then
@@ -373,8 +378,8 @@ if [ "$RUN_OK" = 1 ]; then
     AL_TESTS_RC=$STEP_RC
     AL_TESTS_SUMMARY="$(summary "$LOGS/tests_al.log")"
     [ "$AL_TESTS_RC" = 0 ] || FAILURES+=("acquisition GPU tests: exit $AL_TESTS_RC ($AL_TESTS_SUMMARY)")
-    grep -q '^\[  SKIPPED \] Cuda' "$LOGS/tests_al.log" &&
-      FAILURES+=("acquisition GPU tests were SKIPPED on the GPU machine")
+    grep -q 'GPU test skipped' "$LOGS/tests_al.log" &&
+      FAILURES+=("acquisition GPU tests were SKIPPED on the GPU machine: $(grep -m1 'GPU test skipped' "$LOGS/tests_al.log")")
   fi
   write_report
 
@@ -423,19 +428,35 @@ if [ "$RUN_OK" = 1 ]; then
     # memcheck: every GPU test (out-of-bounds and misaligned accesses, API errors), except the
     # whole-model comparisons, whose many large cuDNN kernels run too slowly instrumented; their
     # ops are all exercised by the op and layer tests.
+    # The autotuning test (every forward algorithm through cudnnFindConvolutionForwardAlgorithmEx)
+    # and the bf16 unit shapes are left out for time as well.
     run_step memcheck 180 "${BIN_ENV[@]}" compute-sanitizer --tool memcheck --error-exitcode 99 \
       --print-limit 20 "$TESTS" \
-      --gtest_filter='-CudaModels.ResNet18*:CudaModels.MnistCnn*:CudaModels.Sgd*:CudaModels.Fused*:CudaModels.TrainingStep*:CudaModels.Infer*:CudaModels.TrainingPlan*:CudaBf16.ResNets*'
+      --gtest_filter='-CudaModels.ResNet18*:CudaModels.MnistCnn*:CudaModels.Sgd*:CudaModels.Fused*:CudaModels.TrainingStep*:CudaModels.Infer*:CudaModels.TrainingPlan*:CudaBf16.ResNets*:CudaBf16.ConvBnUnit*:CudaConv.Autotuned*'
     MEMCHECK_RC=$STEP_RC
-    # racecheck: the kernels that share data through shared memory (block reductions, the
-    # perturber's block scan, selection and deviation reductions).
+    # racecheck: nsal's kernels that share data through shared memory (block reductions, the
+    # perturber's block scan, selection and deviation reductions). Only hazards racecheck calls
+    # errors fail the run, and where this compute-sanitizer can, the libraries' kernels (CUB's
+    # sorts and scans, cuDNN) are not instrumented: racecheck has reported hazards inside CUB
+    # that are not races.
+    RACE_OPTS=()
+    CS_HELP="$(compute-sanitizer --help 2>&1)"
+    grep -q -- '--racecheck-detect-level' <<<"$CS_HELP" && RACE_OPTS+=(--racecheck-detect-level error)
+    if grep -q -- '--kernel-name-exclude' <<<"$CS_HELP"; then
+      RACE_OPTS+=(--kernel-name-exclude kns=cub --kernel-name-exclude kns=thrust
+        --kernel-name-exclude kns=cudnn)
+    fi
     run_step racecheck 90 "${BIN_ENV[@]}" compute-sanitizer --tool racecheck --error-exitcode 99 \
-      --print-limit 20 "$TESTS" \
-      --gtest_filter='CudaElementwise.Reductions*:CudaElementwise.BiasAdd*:CudaSoftmaxLoss.*:CudaNormPool.GlobalAvg*:CudaLayers.BatchNorm*:NoiseCuda.*:SelectCuda.*:DeviationCuda.*'
+      "${RACE_OPTS[@]}" --print-limit 20 "$TESTS" \
+      --gtest_filter='CudaElementwise.Reductions*:CudaElementwise.BiasAdd*:CudaSoftmaxLoss.*:CudaNormPool.GlobalAvg*:NoiseCuda.*:SelectCuda.*:DeviationCuda.*'
     RACECHECK_RC=$STEP_RC
     for t in memcheck racecheck; do
       rc_var="${t^^}_RC"
-      [ "${!rc_var}" = 0 ] || FAILURES+=("$t: exit ${!rc_var}: $(grep -m1 -E 'ERROR SUMMARY|Device not supported|error' "$LOGS/$t.log")")
+      if [ "${!rc_var}" = 125 ]; then  # no time left for it: say so, it found nothing wrong
+        WARNINGS+=("$t skipped: no time left in the ${BUDGET} s budget")
+      elif [ "${!rc_var}" != 0 ]; then
+        FAILURES+=("$t: exit ${!rc_var}: $(grep -m1 -E 'ERROR SUMMARY|Device not supported|error' "$LOGS/$t.log")")
+      fi
     done
   else
     FAILURES+=("compute-sanitizer not found: the memcheck and racecheck runs were skipped")

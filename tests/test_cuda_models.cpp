@@ -321,13 +321,32 @@ TEST_F(CudaModels, TrainingStepAndScoringPassCaptureInAGraph) {
   EXPECT_TRUE(step.first == step.second) << "training step: the graph replay differs";
   EXPECT_TRUE(std::isfinite(step.first.back()));
 
+  // Scoring pass: the outputs (logits and features) are poisoned before each run, so that the
+  // replay has to write them.
   model->set_training(false);
   for (bool fused : {false, true}) {
     model->set_fused_inference(fused);
-    auto score = eager_and_replay([&] { model->forward(ctx, xg); },
-                                  [&] { return model->features().to_vector(); }, [] {});
+    const Tensor* logits = nullptr;
+    auto poison = [&](const Tensor& t) {
+      if (t.defined() && t.device().is_cuda())
+        kernels::gpu::fill(ctx.gpu(), t.data<float>(), t.numel(), std::nanf(""));
+    };
+    auto score = eager_and_replay([&] { logits = &model->forward(ctx, xg); },
+                                  [&] {
+                                    std::vector<double> r = model->features().to_vector();
+                                    const std::vector<double> l = logits->to_vector();
+                                    r.insert(r.end(), l.begin(), l.end());
+                                    return r;
+                                  },
+                                  [&] {
+                                    poison(model->features());
+                                    if (logits) poison(*logits);
+                                    ctx.synchronize();
+                                  });
     EXPECT_TRUE(score.first == score.second)
         << (fused ? "fused" : "unfused") << " scoring pass: the graph replay differs";
+    for (double v : score.second)
+      ASSERT_TRUE(std::isfinite(v)) << "the replay left a poisoned output";
   }
 #endif
 }

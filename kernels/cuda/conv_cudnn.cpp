@@ -145,11 +145,18 @@ bool refused(cudnnStatus_t s) {
 
 // The first call of the fused conv + bias + activation: besides "not supported", cuDNN may
 // answer a configuration it does not fuse (the activation's NaN option, the bias's data type)
-// with the plain bad-parameter code; either means "run the unfused ops". Its finer
-// bad-parameter codes (a null or misaligned pointer, mismatched shapes), out of memory and
+// with a bad-parameter code, the plain one or (cuDNN 9) a finer one of its category; all of
+// them mean "run the unfused ops", which use the same descriptors and are checked on their own
+// (the note on stderr names cuDNN's code). A null or misaligned pointer, out of memory and
 // failed executions are errors.
 bool fusion_refused(cudnnStatus_t s) {
-  return refused(s) || s == CUDNN_STATUS_BAD_PARAM;
+  if (refused(s) || s == CUDNN_STATUS_BAD_PARAM) return true;
+#ifdef CUDNN_STATUS_CATEGORY
+  return CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_BAD_PARAM &&
+         s != CUDNN_STATUS_BAD_PARAM_NULL_POINTER && s != CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER;
+#else
+  return false;
+#endif
 }
 
 // Says once per plan and activation that cuDNN refused the fusion, and why: the unfused ops
