@@ -42,8 +42,9 @@ EvalResult evaluate(Model& model, Context& ctx, const data::Dataset& test, int b
 
 // Whether eval-mode passes take the model's fused inference path (nn/fuse.h): where `wanted`
 // (config `fused_inference`, `--no-fused`), the model has one and ctx computes on a GPU. The CPU
-// keeps the layer path: its inference memory plan bounds the batch, and fused is only a few per
-// cent faster there. set_fused_inference_by_rule applies the rule and returns the answer.
+// keeps the layer path, the reference: fused is only a few per cent faster there (both run under
+// the inference memory plan). set_fused_inference_by_rule applies the rule and returns the
+// answer.
 bool fused_inference_rule(const Model& model, const Context& ctx, bool wanted);
 bool set_fused_inference_by_rule(Model& model, const Context& ctx, bool wanted);
 

@@ -7,6 +7,7 @@
 #include "kernels/cpu/conv_cpu.h"
 #include "kernels/cpu/elementwise_cpu.h"
 #include "kernels/cuda_ops.h"
+#include "nn/memory_plan.h"
 
 namespace nsal {
 
@@ -80,7 +81,7 @@ const Tensor& ConvBnUnit::forward(Context& ctx, const Tensor& x, const Tensor* r
   if (residual && (residual->shape() != ys || residual->dtype() != x.dtype() ||
                    residual->device() != x.device() || !residual->is_contiguous()))
     fail("residual " + residual->describe() + " does not match the output " + shape_str(ys));
-  y_.resize(ys, DType::f32, x.device(), "fused conv output");
+  plan_output(ctx, {&x, residual}, y_, ys, DType::f32, x.device(), "fused conv output");
   fused_kernel_ = false;
   if (x.numel() == 0) return y_;
 

@@ -7,6 +7,7 @@
 #include "kernels/cpu/conv_cpu.h"
 #include "kernels/cuda_ops.h"
 #include "nn/fuse.h"
+#include "nn/memory_plan.h"
 
 namespace nsal {
 
@@ -42,7 +43,8 @@ void to_channels_last_bf16(Context& ctx, const Tensor& x, Tensor& y) {
                 x.describe());
   NSAL_CHECK(x.device() == ctx.device(), "bf16 path: input {} on another device than {}",
              x.describe(), ctx.device().str());
-  y.resize(to_channels_last_shape(x.shape()), DType::bf16, x.device(), "bf16 channels-last input");
+  plan_output(ctx, {&x}, y, to_channels_last_shape(x.shape()), DType::bf16, x.device(),
+              "bf16 channels-last input");
   if (x.numel() == 0) return;
   const int64_t n = x.dim(0), c = x.dim(1), s = spatial_numel(x.shape(), 2, x.shape().size());
   if (x.device().is_cuda())
@@ -57,7 +59,7 @@ void global_avg_pool_channels_last_bf16(Context& ctx, const Tensor& x, Tensor& y
                 x.describe());
   const int64_t n = x.dim(0), c = x.shape().back(),
                 s = spatial_numel(x.shape(), 1, x.shape().size() - 1);
-  y.resize({n, c}, DType::f32, x.device(), "bf16 path pooled features");
+  plan_output(ctx, {&x}, y, {n, c}, DType::f32, x.device(), "bf16 path pooled features");
   if (x.numel() == 0) return;
   if (x.device().is_cuda())
     kernels::gpu::global_avg_pool_channels_last_bf16(ctx.gpu(), x.data<uint16_t>(), n, s, c,
@@ -77,7 +79,7 @@ const Tensor& ConvBnUnit::forward_bf16(Context& ctx, const Tensor& x, const Tens
                    residual->device() != x.device() || !residual->is_contiguous()))
     fail("residual " + residual->describe() + " does not match the bf16 output " +
          shape_str(ys_cl));
-  y16_.resize(ys_cl, DType::bf16, x.device(), "bf16 fused conv output");
+  plan_output(ctx, {&x, residual}, y16_, ys_cl, DType::bf16, x.device(), "bf16 fused conv output");
   fused_kernel_ = false;
   if (x.numel() == 0) return y16_;
 

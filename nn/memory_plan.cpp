@@ -121,8 +121,8 @@ bool plan_output(Context& ctx, const Tensor* const* inputs, size_t n_inputs, Ten
   }
   if (plan)
     for (size_t i = 0; i < n_inputs; ++i)
-      plan->read(inputs[i]->raw());
-  if (!out.owns_storage()) out = Tensor();  // a slice of an arena from an earlier pass
+      if (inputs[i]) plan->read(inputs[i]->raw());  // null: an optional input not given
+  if (!out.owns_storage()) out = Tensor();          // a slice of an arena from an earlier pass
   out.resize(shape, dtype, device, what);
   if (plan) plan->wrote(out.raw(), out.nbytes());
   return false;

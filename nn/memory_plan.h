@@ -20,7 +20,8 @@
 // planned size (a model whose op sequence changed with the batch would be an error, not a silent
 // overlap).
 //
-// Ops take part through plan_output() (Layer forward and backward, ResidualAdd, Concat) and by
+// Ops take part through plan_output() (Layer forward and backward, ResidualAdd, Concat, the
+// fused path's ConvBnUnit and its bf16 layout and pooling steps) and by
 // noting what they read; a model that wrote or read buffers any other way would have to as
 // well. Results are bit-identical to the unplanned passes: the same kernels run on the same
 // values, only the buffers differ (tests/test_memory_plan.cpp checks every model).

@@ -128,17 +128,23 @@ class PlanScope {
 
 }  // namespace
 
-bool Model::PlanSlot::tried_for(const Tensor& x) const {
+bool Model::PlanSlot::tried_for(const Tensor& x, int on_path) const {
   // Compared in place: this runs at every training forward, which allocates nothing.
-  return tried && x.dtype() == dtype && x.device() == device && x.ndim() >= 1 &&
+  return tried && path == on_path && x.dtype() == dtype && x.device() == device && x.ndim() >= 1 &&
          std::equal(x.shape().begin() + 1, x.shape().end(), shape.begin(), shape.end());
 }
 
-void Model::PlanSlot::mark(const Tensor& x) {
+void Model::PlanSlot::mark(const Tensor& x, int on_path) {
   tried = true;
   shape = Shape(x.shape().begin() + 1, x.shape().end());
   dtype = x.dtype();
   device = x.device();
+  path = on_path;
+}
+
+int Model::forward_path(const Context& ctx) const {
+  if (!fused_inference_) return 0;
+  return ctx.math_mode() == MathMode::bf16 ? 2 : 1;
 }
 
 void* Model::PlanSlot::arena_for(int64_t n, Device on_device, const char* what) {
@@ -237,13 +243,14 @@ const Tensor& Model::infer(Context& ctx, const Tensor& x) {
   if (!infer_uses_plan() || x.ndim() < 1 || x.dim(0) == 0) return forward(ctx, x);
   check_input(ctx, x);
   MemoryPlan& plan = infer_plan_.plan;
-  if (!plan.planned() || !infer_plan_.tried_for(x)) {
-    const Tensor one = x.slice0(0, 1);
+  const int path = forward_path(ctx);
+  if (!plan.planned() || !infer_plan_.tried_for(x, path)) {  // recorded again when the path
+    const Tensor one = x.slice0(0, 1);                       // or the input shape changes
     PlanScope scope(ctx, plan);
     plan.begin_recording();
     const Tensor& y = forward(ctx, one);
     plan.finish_recording(1, {y.raw(), features().raw()});
-    infer_plan_.mark(x);
+    infer_plan_.mark(x, path);
   }
   const int64_t n = x.dim(0);
   void* arena = infer_plan_.arena_for(n, x.device(), "inference plan arena");

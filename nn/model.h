@@ -114,15 +114,14 @@ class Model {
   // ops share one arena laid out by the inference memory plan (nn/memory_plan.h), so the
   // forward holds a few activations instead of every one of them; results are bit-identical to
   // forward()'s. The first call for a per-sample input shape records the plan on one sample.
-  // In training mode, with MC-dropout or the fused path on, or with the plan switched off, it is
-  // forward(). The result (and features()) stays valid until the next forward or infer.
+  // The fused paths have plans of their own, recorded again whenever the path changes. In
+  // training mode, with MC-dropout on, or with the plan switched off, it is forward(). The result
+  // (and features()) stays valid until the next forward or infer.
   const Tensor& infer(Context& ctx, const Tensor& x);
   void set_inference_plan(bool on) { infer_plan_.on = on; }
   bool inference_plan() const { return infer_plan_.on; }
   // Whether infer() would run under the plan in the current mode.
-  bool infer_uses_plan() const {
-    return !training_ && !mc_dropout_ && !fused_inference_ && infer_plan_.on;
-  }
+  bool infer_uses_plan() const { return !training_ && !mc_dropout_ && infer_plan_.on; }
   // Arena bytes per sample of the current plan (0 before the first planned infer()).
   size_t inference_bytes_per_sample() const { return infer_plan_.bytes_per_sample(); }
 
@@ -186,11 +185,12 @@ class Model {
     Shape shape;
     DType dtype = DType::f32;
     Device device = Device::cpu();
+    int path = 0;  // which forward the plan follows (Model::forward_path)
     Tensor arena;
-    // Whether the slot was tried for x's per-sample shape, dtype and device.
-    bool tried_for(const Tensor& x) const;
-    // Marks the slot as tried for x from now on.
-    void mark(const Tensor& x);
+    // Whether the slot was tried for x's per-sample shape, dtype and device on `path`.
+    bool tried_for(const Tensor& x, int on_path = 0) const;
+    // Marks the slot as tried for x on `path` from now on.
+    void mark(const Tensor& x, int on_path = 0);
     // The arena, grown to the plan for a batch of n on `on_device`.
     void* arena_for(int64_t n, Device on_device, const char* what);
     size_t bytes_per_sample() const { return plan.planned() ? plan.bytes_per_sample() : 0; }
@@ -200,6 +200,9 @@ class Model {
 
   // Records train_plan_ for x's per-sample shape unless it was tried for it.
   void ensure_training_plan(Context& ctx, const Tensor& x);
+  // The eval-mode forward that runs now, as the inference plan's key: 0 the layers, 1 the fused
+  // path in float32, 2 the fused path in bf16 (their ops write different buffers).
+  int forward_path(const Context& ctx) const;
 };
 
 }  // namespace nsal

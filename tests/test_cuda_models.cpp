@@ -217,6 +217,24 @@ TEST_F(CudaModels, InferMatchesForwardOnTheGpu) {
     }
     EXPECT_GT(m.planned->inference_bytes_per_sample(), 0u);
   }
+  // The fused paths (float32 and bf16) under their own plans: their forward()'s bits.
+  TwinModels m("resnet18-cifar", 5);
+  std::mt19937_64 rng(18);
+  Tensor x(m.input(4));
+  fill_uniform(x, rng);
+  Tensor xg = x.to(Device::cuda(0));
+  for (MathMode math : {MathMode::strict_fp32, MathMode::bf16}) {
+    SCOPED_TRACE(math_mode_name(math));
+    m.ctx.set_math_mode(math);
+    for (Model* model : {m.planned.get(), m.plain.get()}) {
+      model->set_training(false);
+      model->set_fused_inference(true);
+    }
+    const std::vector<double> want = m.plain->forward(m.ctx, xg).to_vector();
+    EXPECT_EQ(m.planned->infer(m.ctx, xg).to_vector(), want);
+    EXPECT_EQ(m.planned->features().to_vector(), m.plain->features().to_vector());
+  }
+  m.ctx.set_math_mode(MathMode::strict_fp32);
 }
 
 // ---- The training memory plan on the GPU: two training steps with the layers' outputs and input

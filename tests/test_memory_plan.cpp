@@ -15,6 +15,7 @@
 #include "nn/memory_plan.h"
 #include "nn/model.h"
 #include "nn/models/registry.h"
+#include "nn/models/resnet_cifar.h"
 #include "tests/gradcheck.h"
 
 namespace nsal {
@@ -170,6 +171,46 @@ TEST(MemoryPlan, EveryModelInfersExactlyWhatForwardComputes) {
     if (c.spec.arch == "resnet18-cifar") {
       EXPECT_LT(4 * per_sample, unplanned) << per_sample << " vs " << unplanned;
     }
+  }
+}
+
+// The fused inference paths of the resnets (float32 and bf16) run under the plan too: infer()
+// equals their forward() bit for bit, in a fraction of the memory of the unit outputs each
+// keeps without it, and switching between the layer path and the fused paths records a new plan
+// for each switch (their ops write different buffers).
+TEST(MemoryPlan, FusedPathsInferExactlyWhatTheirForwardComputes) {
+  for (const ModelCase& c : {ModelCase{{"resnet18-cifar", 3, 10}, {3, 32, 32}},
+                             ModelCase{{"resnet18-3d", 1, 5}, {1, 32, 32, 32}}}) {
+    SCOPED_TRACE(c.spec.arch);
+    TwinModels twins(c.spec, 3);
+    Model* planned = twins.planned.get();
+    Model* plain = twins.plain.get();
+    std::mt19937_64 rng(5);
+    Tensor x(with_batch(2, c.per_sample));
+    fill_uniform(x, rng);
+    Context ctx;
+    for (int round = 0; round < 2; ++round)  // the second round re-records every path
+      for (int path : {1, 0, 2}) {
+        SCOPED_TRACE("path " + std::to_string(path) + ", round " + std::to_string(round));
+        ctx.set_math_mode(path == 2 ? MathMode::bf16 : MathMode::strict_fp32);
+        for (Model* m : {planned, plain})
+          m->set_fused_inference(path != 0);
+        const std::vector<double> want = plain->forward(ctx, x).to_vector();
+        const std::vector<double> want_features = plain->features().to_vector();
+        EXPECT_TRUE(planned->infer_uses_plan());
+        EXPECT_EQ(planned->infer(ctx, x).to_vector(), want);
+        EXPECT_EQ(planned->features().to_vector(), want_features);
+        EXPECT_GT(planned->inference_bytes_per_sample(), 0u);
+        if (path == 1 && c.spec.arch == "resnet18-cifar") {
+          // Unplanned, each of the 20 units keeps its output (2.4 MB per sample): the plan's
+          // arena holds a third of that (0.79 MB, measured), at most half is allowed.
+          const size_t per_sample = planned->inference_bytes_per_sample();
+          size_t unit_outputs = 0;
+          for (const ConvBnUnit* u : dynamic_cast<ResNetCifar&>(*plain).units())
+            unit_outputs += u->output().nbytes();
+          EXPECT_LT(2 * per_sample, unit_outputs / 2) << per_sample << " vs " << unit_outputs / 2;
+        }
+      }
   }
 }
 

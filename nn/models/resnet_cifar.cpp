@@ -65,12 +65,11 @@ const Tensor& ResNetCifar::forward_impl(Context& ctx, const Tensor& x) {
 
 void ResNetCifar::reserve_fold_scratch(Device device, bool bf16) {
   // Room for the largest folded convolution, once (the scratch keeps its size afterwards).
-  int64_t weights = stem_unit_->weight_numel(), channels = stem_unit_->channels();
-  for (auto& b : blocks_)
-    for (const ConvBnUnit* u : b->units()) {
-      weights = std::max(weights, u->weight_numel());
-      channels = std::max(channels, u->channels());
-    }
+  int64_t weights = 0, channels = 0;
+  for (const ConvBnUnit* u : units()) {
+    weights = std::max(weights, u->weight_numel());
+    channels = std::max(channels, u->channels());
+  }
   fold_scratch_.reserve(weights, channels, device);
   if (bf16) fold_scratch_.reserve_bf16(weights, channels, device);
 }
@@ -93,19 +92,23 @@ const Tensor& ResNetCifar::forward_fused_bf16(Context& ctx, const Tensor& x) {
   return linear_->forward(ctx, pooled_bf16_path_);
 }
 
-int ResNetCifar::fused_units() const {
-  int n = 1;
+std::vector<const ConvBnUnit*> ResNetCifar::units() const {
+  std::vector<const ConvBnUnit*> all{stem_unit_.get()};
   for (auto& b : blocks_)
-    n += static_cast<int>(b->units().size());
-  return n;
+    for (const ConvBnUnit* u : b->units())
+      all.push_back(u);
+  return all;
+}
+
+int ResNetCifar::fused_units() const {
+  return static_cast<int>(units().size());
 }
 
 int ResNetCifar::fused_kernels_last_forward() const {
   if (!last_forward_fused_) return 0;
-  int n = stem_unit_->fused_kernel() ? 1 : 0;
-  for (auto& b : blocks_)
-    for (const ConvBnUnit* u : b->units())
-      n += u->fused_kernel() ? 1 : 0;
+  int n = 0;
+  for (const ConvBnUnit* u : units())
+    n += u->fused_kernel() ? 1 : 0;
   return n;
 }
 

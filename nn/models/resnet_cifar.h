@@ -40,6 +40,8 @@ class ResNetCifar : public Model {
   // are.
   int fused_kernels_last_forward() const;
   int fused_units() const;
+  // The conv + BN units of the fused path: the stem's, then each block's.
+  std::vector<const ConvBnUnit*> units() const;
 
  protected:
   const Tensor& forward_impl(Context& ctx, const Tensor& x) override;
