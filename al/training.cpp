@@ -185,6 +185,7 @@ std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Data
     }
   }
   model.set_training(false);
+  model.release_training_arena();  // its memory goes to the evaluation and acquisition after
   return stats;
 }
 
@@ -201,9 +202,11 @@ void forward_in_pieces(Model& model, Context& ctx, const Tensor& x, int64_t firs
       else
         model.set_mc_first_position(first + done);
     }
+    // Only the model's own pass shrinks the batch: memory that fn fails to get (a cache of the
+    // caller's, sized by the whole pool) is not the batch's, and its error goes to the caller.
+    const Tensor* out = nullptr;
     try {
-      const Tensor& out = model.infer(ctx, count < rows ? slice : x);
-      fn(first + done, count, features ? model.features() : out);
+      out = &model.infer(ctx, count < rows ? slice : x);
     } catch (const OutOfMemoryError&) {
       if (count <= 1) throw;
       piece = (count + 1) / 2;
@@ -211,6 +214,7 @@ void forward_in_pieces(Model& model, Context& ctx, const Tensor& x, int64_t firs
                  model.arch(), count, piece);
       continue;
     }
+    fn(first + done, count, features ? model.features() : *out);
     done += count;
   }
 }

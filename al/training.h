@@ -62,10 +62,13 @@ int64_t run_inference(Model& model, Context& ctx, const data::Dataset& d,
 
 // Runs the model over x (rows, ...) in slices of at most `piece` rows (Model::infer: under the
 // inference memory plan) and calls fn(first + row, count, outputs) for each. When memory runs out
-// (OutOfMemoryError) on a slice of more than one row, `piece` is halved (and stays so for the
-// caller's later calls) and the rows not yet done are retried; with one row the error propagates.
-// Outputs do not depend on the slicing: MC-dropout masks follow each row's dataset index
-// (dataset_indices: one per row of x) or, without them, its position first + row.
+// in the model's pass (OutOfMemoryError) on a slice of more than one row, `piece` is halved (and
+// stays so for the caller's later calls) and the rows not yet done are retried; with one row the
+// error propagates, as does any error of fn. Outputs do not depend on the slicing up to the
+// last bits (on a GPU cuDNN may choose another algorithm for another batch size, so a run that
+// had to shrink its batch can differ from one that did not in the last bits): MC-dropout masks
+// follow each row's dataset index (dataset_indices: one per row of x) or, without them, its
+// position first + row.
 void forward_in_pieces(Model& model, Context& ctx, const Tensor& x, int64_t first, int64_t& piece,
                        bool features, const OutputFn& fn, const int64_t* dataset_indices = nullptr);
 

@@ -189,7 +189,6 @@ void Model::backward(Context& ctx, const Tensor& doutput) {
 void Model::ensure_training_plan(Context& ctx, const Tensor& x) {
   if (train_plan_.tried_for(x)) return;  // planned, or found not to fit this shape
   check_input(ctx, x);
-  train_plan_.mark(x);
   // One sample forward and backward, recorded; what they change is put back afterwards.
   std::vector<Dropout*> dropouts;
   for (auto& l : layers_)
@@ -199,6 +198,7 @@ void Model::ensure_training_plan(Context& ctx, const Tensor& x) {
     steps.push_back(d->step());
   Tensor buffers = arena_.buffers().clone();
   Tensor grads = arena_.grads().clone();
+  train_plan_.mark(x);  // after the copies: if they fail, nothing is marked
   auto put_back = [&] {
     arena_.buffers().copy_from(buffers);
     arena_.grads().copy_from(grads);
@@ -215,16 +215,19 @@ void Model::ensure_training_plan(Context& ctx, const Tensor& x) {
     const Tensor dy = Tensor::zeros(y.shape(), y.dtype(), y.device());
     backward_impl(ctx, dy);
     plan.finish_recording(1, {kept[0], kept[1]});
-  } catch (const OutOfMemoryError&) {
-    put_back();
-    train_plan_.tried = false;
-    throw;
-  } catch (const Error&) {
+  } catch (const ShapeError&) {
     // A model that cannot train on one sample (BatchNorm over a single value, say) runs
     // without the plan.
     put_back();
     plan.abandon();
     return;
+  } catch (const Error&) {
+    // Out of memory or a device error: not a property of the shape, so the next step tries
+    // again.
+    put_back();
+    plan.abandon();
+    train_plan_.tried = false;
+    throw;
   }
   put_back();
 }

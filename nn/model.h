@@ -139,6 +139,10 @@ class Model {
   bool training_plan() const { return train_plan_.on; }
   // Arena bytes per sample of the training plan (0 before the first training forward with it).
   size_t training_bytes_per_sample() const { return train_plan_.bytes_per_sample(); }
+  // Frees the training plan's arena (the plan stays; the next training forward allocates the
+  // arena again): for the evaluation and acquisition that follow training. The outputs of the
+  // last training step go with it.
+  void release_training_arena() { train_plan_.arena = Tensor(); }
   // Penultimate features of the last forward(), (N, D): for CoreSet and feature-output scoring.
   virtual const Tensor& features() const = 0;
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/error.h"
+#include "kernels/memory.h"
 #include "kernels/noise_perturber.h"
 #include "tests/cuda_buffer.h"
 #include "tests/noise_test_arenas.h"
@@ -152,6 +153,27 @@ TEST(NoiseCuda, ResNetSizedArenaRestoresExactly) {
     gpu.perturb(wg.get(), {1, NoiseDist::gaussian, NoiseScaling::global_relative, 1e-3}, k);
     gpu.restore(wg.get());
   }
+  EXPECT_TRUE(same_bits(wg.host(), a.w));
+}
+
+// With no room for the overflowing tiles' copies, perturb() fails with the out-of-memory error
+// and leaves the weights as they were, bit for bit (the tiles it had perturbed are put back);
+// with room again the same draw runs and restores as usual.
+TEST(NoiseCuda, NoRoomForFallbackCopiesLeavesTheWeightsAsTheyWere) {
+  NSAL_REQUIRE_GPU();
+  TestArena a = testing::realistic_arena(3);
+  NoisePerturber gpu = make(a, true, 0);  // a log of 0: every tile with an exception falls back
+  CudaBuffer<float> wg(a.w);
+  gpu.measure_weights(wg.get());
+  const NoiseSpec spec{9, NoiseDist::gaussian, NoiseScaling::global_relative, 1e-3};
+  kernels::set_allocation_limit(64);  // a fallback copy is kNoiseTile floats per tile
+  EXPECT_THROW(gpu.perturb(wg.get(), spec, 0), OutOfMemoryError);
+  kernels::set_allocation_limit(0);
+  EXPECT_FALSE(gpu.is_perturbed());
+  EXPECT_TRUE(same_bits(wg.host(), a.w)) << "a failed perturb() left the weights changed";
+  const kernels::NoiseDrawStats st = gpu.perturb(wg.get(), spec, 0);
+  EXPECT_GT(st.fallback_tiles, 0) << "the test needs fallback tiles";
+  gpu.restore(wg.get());
   EXPECT_TRUE(same_bits(wg.host(), a.w));
 }
 

@@ -97,6 +97,46 @@ TEST(OutOfMemory, InferenceReportsTheBatchItEndedWith) {
   EXPECT_GE(ended, 1);
 }
 
+// Memory that the caller's callback fails to get is not the batch's: the error reaches the
+// caller at once, naming the caller's buffer, and the batch is not shrunk for it.
+TEST(OutOfMemory, ACallersOwnAllocationFailsWithoutShrinkingTheBatch) {
+  data::Dataset d = images(40);
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 3);
+  Context ctx;
+  std::vector<int64_t> all = data::all_indices(40);
+  int calls = 0;
+  AllocationLimit limit(kLimit);
+  try {
+    run_inference(*m, ctx, d, all, 8, [&](int64_t, int64_t, const Tensor&) {
+      ++calls;
+      Tensor cache({1 << 20}, DType::f32, Device::cpu(), "the caller's cache");
+    });
+    FAIL() << "no error for a 4 MiB cache under a 1 MiB limit";
+  } catch (const OutOfMemoryError& e) {
+    EXPECT_NE(std::string(e.what()).find("the caller's cache"), std::string::npos) << e.what();
+  }
+  EXPECT_EQ(calls, 1) << "the first batch's callback failed; nothing was retried";
+}
+
+// Running out of memory while the training plan is being recorded (here: copying the gradients
+// to put them back afterwards) is not a property of the input shape: the next training forward
+// with room records the plan.
+TEST(OutOfMemory, TrainingPlanIsRecordedOnceThereIsRoom) {
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 3);  // 0.7 MiB of parameters, so as many bytes of gradients
+  m->set_training(true);
+  Context ctx;
+  Tensor x({2, 1, 28, 28});
+  {
+    AllocationLimit limit(size_t(1) << 19);
+    EXPECT_THROW(m->forward(ctx, x), OutOfMemoryError);
+  }
+  EXPECT_EQ(m->training_bytes_per_sample(), 0u);
+  m->forward(ctx, x);
+  EXPECT_GT(m->training_bytes_per_sample(), 0u) << "the failed attempt kept the plan away";
+}
+
 // MC dropout: each sample's masks follow its position in the pool and the pass, so batches of
 // another size (asked for, or shrunk when memory runs out) give the same outputs up to the
 // rounding of other batch sizes; another pass gives other outputs.

@@ -140,11 +140,19 @@ class CpuNoiseBackend final : public NoiseBackend {
     st.perturbed = L_.selected_numel;
     st.logged = logged;
     fallback_slots_.clear();
-    for (int t = 0; t < nt; ++t)
-      if (counts_[t] < 0) fallback_slots_.push_back(t);
-    if (!fallback_slots_.empty()) {
-      size_t need = fallback_slots_.size() * kNoiseTile;
+    try {
+      for (int t = 0; t < nt; ++t)
+        if (counts_[t] < 0) fallback_slots_.push_back(t);
+      const size_t need = fallback_slots_.size() * kNoiseTile;
       if (fallback_.size() < need) fallback_.resize(need);
+    } catch (...) {
+      // No room for the overflowing tiles' copies: they are still clean; put the others back
+      // so that the weights leave as they came.
+      fallback_slots_.clear();
+      restore(w);
+      throw;
+    }
+    if (!fallback_slots_.empty()) {
       const int nf = static_cast<int>(fallback_slots_.size());
 #pragma omp parallel
       {

@@ -403,10 +403,16 @@ class CudaNoiseBackend final : public NoiseBackend {
       fallback_slots_.clear();
       for (int t = 0; t < nt; ++t)
         if (counts[t] < 0) fallback_slots_.push_back(t);
+      try {
+        slots_.upload(fallback_slots_, device_, "noise fallback tiles", stream_);
+        copies_.resize(fallback_slots_.size() * kNoiseTile, device_, "noise fallback copies");
+      } catch (...) {
+        // No room for the overflowing tiles' copies: they are still clean (perturb_kernel left
+        // them alone); put the others back so that the weights leave as they came.
+        restore(w);  // nfallback_ is 0: the log tiles only
+        throw;
+      }
       nfallback_ = static_cast<int>(fallback_slots_.size());
-      slots_.upload(fallback_slots_, device_, "noise fallback tiles", stream_);
-      copies_.resize(static_cast<size_t>(nfallback_) * kNoiseTile, device_,
-                     "noise fallback copies");
       with_dist(spec.dist, [&](auto d) {
         fallback_perturb_kernel<decltype(d)::value>
             <<<nfallback_, kThreads, 0, stream_>>>(dev_layout(), w, scales_.get(), spec.seed, draw,
