@@ -103,6 +103,7 @@ class Runner {
     MathMode math = MathMode::strict_fp32;
     parse_math_mode(cfg_.math, math);  // validated with the config
     ctx.set_math_mode(math);
+    ctx.set_conv_autotune(cfg_.cudnn_autotune);
     if (math != MathMode::strict_fp32 && !device.is_cuda())
       progress_.line(
           fmt::format("note: math = \"{}\" applies to CUDA; the CPU computes in fp32", cfg_.math));
@@ -290,7 +291,7 @@ RunSummary run_active_learning(const RunConfig& cfg, Progress& progress) {
 }
 
 RunSummary resume_active_learning(const std::string& dir, Progress& progress) {
-  RunConfig cfg = load_run_config(dir + "/config.toml");
+  RunConfig cfg = load_saved_run_config(dir + "/config.toml");
   return Runner(cfg, dir, progress).run();
 }
 

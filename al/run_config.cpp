@@ -183,6 +183,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source) {
   r.get("device", c.device);
   r.get("threads", c.threads);
   r.get("math", c.math);
+  r.get("cudnn_autotune", c.cudnn_autotune);
   int64_t seed = 0;
   r.get("seed", seed);
   c.seed = static_cast<uint64_t>(seed);
@@ -238,13 +239,26 @@ bool parse_math_mode(const std::string& name, MathMode& out) {
   return false;
 }
 
-RunConfig load_run_config(const std::string& path) {
-  toml::table root;
+namespace {
+std::string read_config_text(const std::string& path) {
   std::ifstream f(path);
   NSAL_CHECK(f.good(), "{}: cannot open the config file", path);
   std::stringstream ss;
   ss << f.rdbuf();
-  return parse_run_config(ss.str(), path);
+  return ss.str();
+}
+}  // namespace
+
+RunConfig load_run_config(const std::string& path) {
+  return parse_run_config(read_config_text(path), path);
+}
+
+RunConfig load_saved_run_config(const std::string& path) {
+  const std::string text = read_config_text(path);
+  RunConfig c = parse_run_config(text, path);
+  // Saved before the field existed: that run evaluated on the layer path, and goes on so.
+  if (!toml::parse(text).contains("fused_inference")) c.fused_inference = false;
+  return c;
 }
 
 void validate_strategy(const StrategyConfig& s, const std::string& f) {
@@ -312,6 +326,7 @@ std::string to_toml(const RunConfig& c) {
                    {"device", c.device},
                    {"threads", c.threads},
                    {"math", c.math},
+                   {"cudnn_autotune", c.cudnn_autotune},
                    {"seed", static_cast<int64_t>(c.seed)},
                    {"initial", c.initial.str()},
                    {"query", c.query.str()},

@@ -67,6 +67,9 @@ struct RunConfig {
   std::string device = "auto";
   int threads = 0;            // 0: OpenMP default
   std::string math = "fp32";  // CUDA math: fp32 (strict), tf32 or bf16; the CPU computes in fp32
+  // GPU: cuDNN's convolution algorithms timed once per shape and direction (Context::
+  // set_conv_autotune); off: chosen by heuristics, the same in every process.
+  bool cudnn_autotune = false;
   uint64_t seed = 0;
   TrainConfig train;
   std::vector<StrategyConfig> strategies{StrategyConfig{}};
@@ -94,6 +97,9 @@ bool parse_math_mode(const std::string& name, MathMode& out);
 
 // Reads a TOML file; unknown keys and wrong types are errors naming the file and the field.
 RunConfig load_run_config(const std::string& path);
+// The resolved configuration a run saved (`RUN/config.toml`), for --resume: a field added after
+// the run began keeps the behaviour the run began with (fused_inference false when absent).
+RunConfig load_saved_run_config(const std::string& path);
 RunConfig parse_run_config(const std::string& toml_text, const std::string& source_name);
 // Checks ranges and names; throws nsal::Error naming the field.
 void validate(const RunConfig& c);

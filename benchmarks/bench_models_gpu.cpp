@@ -6,7 +6,8 @@
 // bf16 compute for float32 tensors); bf16 fused is the bf16 channels-last path (activations and
 // folded weights in bfloat16 NHWC, cuDNN on tensor cores, float32 accumulation), the peer of
 // PyTorch's channels-last autocast. fused-tuned is the fused path with cuDNN's forward algorithms
-// timed once per shape (Context::set_conv_autotune), the peer of PyTorch with cudnn.benchmark.
+// timed once per shape (Context::set_conv_autotune), sgd-tuned the training step with all three
+// directions timed; their peers are PyTorch's rows with cudnn.benchmark.
 // The PyTorch peer is benchmarks/torch_models_gpu.py;
 // scripts/gpu_check.sh runs both and tables them.
 //
@@ -273,19 +274,25 @@ int run(const Options& opt) {
       model->backward(ctx, ce.backward(ctx));
       sgd.step(ctx);
     };
-    for (MathMode math : {MathMode::strict_fp32, MathMode::bf16}) {
-      ctx.set_math_mode(math);
-      step();
-      const double first = ce.loss_value();
-      const double ms = timer.median_ms(step, opt.reps);
-      const double last = ce.loss_value();
-      if (!std::isfinite(first) || !std::isfinite(last))
-        throw Error(fmt::format("validation failed: training loss {} -> {}", first, last));
-      rows.push_back(
-          {"train", b, math_mode_name(math), "sgd", ms, static_cast<double>(b) / (ms / 1e3),
-           fmt::format("loss {:.4f} -> {:.4f} over the timed steps (fixed batch)", first, last)});
-      print_row(rows.back());
-    }
+    // By cuDNN's heuristics, then with all three directions timed once per shape ("sgd-tuned";
+    // PyTorch's peer row sets cudnn.benchmark).
+    for (bool tuned : {false, true})
+      for (MathMode math : {MathMode::strict_fp32, MathMode::bf16}) {
+        ctx.set_math_mode(math);
+        ctx.set_conv_autotune(tuned);
+        step();
+        const double first = ce.loss_value();
+        const double ms = timer.median_ms(step, opt.reps);
+        const double last = ce.loss_value();
+        if (!std::isfinite(first) || !std::isfinite(last))
+          throw Error(fmt::format("validation failed: training loss {} -> {}", first, last));
+        rows.push_back(
+            {"train", b, math_mode_name(math), tuned ? "sgd-tuned" : "sgd", ms,
+             static_cast<double>(b) / (ms / 1e3),
+             fmt::format("loss {:.4f} -> {:.4f} over the timed steps (fixed batch)", first, last)});
+        print_row(rows.back());
+      }
+    ctx.set_conv_autotune(false);
     model->set_training(false);
   }
 

@@ -13,12 +13,13 @@ Rows, as bench_models_gpu prints them:
     fp32 / bf16  fused-tuned  with --tuned only, in a process of its own: the fused rows with
                    torch.backends.cudnn.benchmark on (the peer of nsal's --cudnn-autotune rows)
   train    batch 128: forward, cross-entropy, backward, SGD (momentum 0.9, weight decay 5e-4),
-           strict fp32 and bf16 autocast (channels-last).
+           strict fp32 and bf16 autocast (channels-last); path "sgd", or "sgd-tuned" with --tuned
+           (the peer of nsal's sgd-tuned rows).
 
 Each configuration is validated before it is timed (folded vs unfused logits, bf16 vs fp32,
 finite training loss); then 3 warm-up runs and --reps timed runs with CUDA events around each;
 the median is reported. cuDNN autotuning (torch.backends.cudnn.benchmark) is off, as nsal's
-default chooses algorithms by heuristics too, except with --tuned (the fused-tuned rows) or
+default chooses algorithms by heuristics too, except with --tuned (the -tuned rows) or
 --cudnn-benchmark (every row).
 
   python3 benchmarks/torch_models_gpu.py [out.csv] [--batches 256,1024] [--reps 20]
@@ -197,34 +198,34 @@ def main():
                     f"vs fp32 unfused {err:.1e}"
                 add("forward", batch, mathname, path, median_ms(run, args.reps), check)
 
-    if not args.tuned:  # the training rows belong to the main run
-        b = args.train_batch
-        x = torch.rand(b, 3, 32, 32, device=dev) * 2 - 1
-        y = torch.arange(b, device=dev) % 10
-        for mathname in ("fp32", "bf16"):
-            m = copy.deepcopy(model).train()
-            xin = x
-            if mathname == "bf16":
-                m = m.to(memory_format=torch.channels_last)
-                xin = x.contiguous(memory_format=torch.channels_last)
-            opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
-            losses = []
+    # Training rows: "sgd" in the main run, "sgd-tuned" with --tuned.
+    b = args.train_batch
+    x = torch.rand(b, 3, 32, 32, device=dev) * 2 - 1
+    y = torch.arange(b, device=dev) % 10
+    for mathname in ("fp32", "bf16"):
+        m = copy.deepcopy(model).train()
+        xin = x
+        if mathname == "bf16":
+            m = m.to(memory_format=torch.channels_last)
+            xin = x.contiguous(memory_format=torch.channels_last)
+        opt = torch.optim.SGD(m.parameters(), lr=0.01, momentum=0.9, weight_decay=5e-4)
+        losses = []
 
-            def step(m=m, opt=opt, xin=xin, mathname=mathname):
-                opt.zero_grad(set_to_none=False)
-                with torch.autocast("cuda", dtype=torch.bfloat16, enabled=mathname == "bf16"):
-                    loss = F.cross_entropy(m(xin), y)
-                loss.backward()
-                opt.step()
-                losses.append(loss.detach())
+        def step(m=m, opt=opt, xin=xin, mathname=mathname):
+            opt.zero_grad(set_to_none=False)
+            with torch.autocast("cuda", dtype=torch.bfloat16, enabled=mathname == "bf16"):
+                loss = F.cross_entropy(m(xin), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.detach())
 
-            step()
-            ms = median_ms(step, args.reps)
-            first, last = losses[0].item(), losses[-1].item()
-            if not (math.isfinite(first) and math.isfinite(last)):
-                raise SystemExit(f"torch_models_gpu: validation failed: training loss {first} -> {last}")
-            add("train", b, mathname, "sgd", ms,
-                f"loss {first:.4f} -> {last:.4f} over the timed steps (fixed batch)")
+        step()
+        ms = median_ms(step, args.reps)
+        first, last = losses[0].item(), losses[-1].item()
+        if not (math.isfinite(first) and math.isfinite(last)):
+            raise SystemExit(f"torch_models_gpu: validation failed: training loss {first} -> {last}")
+        add("train", b, mathname, "sgd-tuned" if args.tuned else "sgd", ms,
+            f"loss {first:.4f} -> {last:.4f} over the timed steps (fixed batch)")
 
     with open(args.csv, "w") as f:
         f.write("gpu,what,batch,math,path,median_ms,images_per_s,check\n")

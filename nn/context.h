@@ -42,10 +42,11 @@ class Context {
   // run). The CPU backend always is deterministic.
   bool deterministic() const { return deterministic_; }
   void set_deterministic(bool d) { deterministic_ = d; }
-  // GPU forward convolutions timed once per shape and the fastest kept (kernels::GpuExec
-  // conv_autotune; like torch.backends.cudnn.benchmark). Off by default: cuDNN's heuristics give
-  // the same choice in every process; timing may not. The first call of each shape waits for the
-  // trials, in a temporary allocation of the output's size plus 256 MiB.
+  // GPU convolutions (forward, backward data, backward filter) timed once per shape and
+  // direction and the fastest kept (kernels::GpuExec conv_autotune; like
+  // torch.backends.cudnn.benchmark). Off by default: cuDNN's heuristics give the same choice in
+  // every process; timing may not. The first call of each shape and direction waits for the
+  // trials, in a temporary allocation of its output's size plus 256 MiB.
   bool conv_autotune() const { return conv_autotune_; }
   void set_conv_autotune(bool on) { conv_autotune_ = on; }
 

@@ -142,6 +142,13 @@ void Model::PlanSlot::mark(const Tensor& x, int on_path) {
   path = on_path;
 }
 
+void Model::release_training_arena() {
+  NSAL_CHECK(train_plan_.plan.state() != MemoryPlan::State::running,
+             "model '{}': release_training_arena() between a training forward and its backward",
+             arch_);
+  train_plan_.arena = Tensor();
+}
+
 int Model::forward_path(const Context& ctx) const {
   if (!fused_inference_) return 0;
   return ctx.math_mode() == MathMode::bf16 ? 2 : 1;
@@ -215,19 +222,17 @@ void Model::ensure_training_plan(Context& ctx, const Tensor& x) {
     const Tensor dy = Tensor::zeros(y.shape(), y.dtype(), y.device());
     backward_impl(ctx, dy);
     plan.finish_recording(1, {kept[0], kept[1]});
-  } catch (const ShapeError&) {
-    // A model that cannot train on one sample (BatchNorm over a single value, say) runs
-    // without the plan.
+  } catch (const Error& e) {
     put_back();
     plan.abandon();
-    return;
-  } catch (const Error&) {
     // Out of memory or a device error: not a property of the shape, so the next step tries
-    // again.
-    put_back();
-    plan.abandon();
-    train_plan_.tried = false;
-    throw;
+    // again. Anything else (BatchNorm over a single value, say: a model that cannot train on one
+    // sample) leaves the model to train without the plan.
+    if (dynamic_cast<const OutOfMemoryError*>(&e) || dynamic_cast<const CudaError*>(&e)) {
+      train_plan_.tried = false;
+      throw;
+    }
+    return;
   }
   put_back();
 }

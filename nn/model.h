@@ -114,8 +114,9 @@ class Model {
   // ops share one arena laid out by the inference memory plan (nn/memory_plan.h), so the
   // forward holds a few activations instead of every one of them; results are bit-identical to
   // forward()'s. The first call for a per-sample input shape records the plan on one sample.
-  // The fused paths have plans of their own, recorded again whenever the path changes. In
-  // training mode, with MC-dropout on, or with the plan switched off, it is forward(). The result
+  // The fused paths run under it too: the plan is recorded again whenever the path (layers,
+  // fused, fused bf16) or the per-sample shape changes. In training mode, with MC-dropout on, or
+  // with the plan switched off, it is forward(). The result
   // (and features()) stays valid until the next forward or infer.
   const Tensor& infer(Context& ctx, const Tensor& x);
   void set_inference_plan(bool on) { infer_plan_.on = on; }
@@ -141,8 +142,8 @@ class Model {
   size_t training_bytes_per_sample() const { return train_plan_.bytes_per_sample(); }
   // Frees the training plan's arena (the plan stays; the next training forward allocates the
   // arena again): for the evaluation and acquisition that follow training. The outputs of the
-  // last training step go with it.
-  void release_training_arena() { train_plan_.arena = Tensor(); }
+  // last training step go with it. Throws between a training forward and its backward.
+  void release_training_arena();
   // Penultimate features of the last forward(), (N, D): for CoreSet and feature-output scoring.
   virtual const Tensor& features() const = 0;
 

@@ -435,7 +435,8 @@ if [ "$RUN_OK" = 1 ]; then
       --gtest_filter='-CudaModels.ResNet18*:CudaModels.MnistCnn*:CudaModels.Sgd*:CudaModels.Fused*:CudaModels.TrainingStep*:CudaModels.Infer*:CudaModels.TrainingPlan*:CudaBf16.ResNets*:CudaBf16.ConvBnUnit*:CudaConv.Autotuned*'
     MEMCHECK_RC=$STEP_RC
     # racecheck: nsal's kernels that share data through shared memory (block reductions, the
-    # perturber's block scan, selection and deviation reductions). Only hazards racecheck calls
+    # perturber's block scan, selection and deviation reductions, the eval BatchNorm backward).
+    # Only hazards racecheck calls
     # errors fail the run, and where this compute-sanitizer can, the libraries' kernels (CUB's
     # sorts and scans, cuDNN) are not instrumented: racecheck has reported hazards inside CUB
     # that are not races.
@@ -447,8 +448,8 @@ if [ "$RUN_OK" = 1 ]; then
         --kernel-name-exclude kns=cudnn)
     fi
     run_step racecheck 90 "${BIN_ENV[@]}" compute-sanitizer --tool racecheck --error-exitcode 99 \
-      "${RACE_OPTS[@]}" --print-limit 20 "$TESTS" \
-      --gtest_filter='CudaElementwise.Reductions*:CudaElementwise.BiasAdd*:CudaSoftmaxLoss.*:CudaNormPool.GlobalAvg*:NoiseCuda.*:SelectCuda.*:DeviationCuda.*'
+      ${RACE_OPTS[@]+"${RACE_OPTS[@]}"} --print-limit 20 "$TESTS" \
+      --gtest_filter='CudaElementwise.Reductions*:CudaElementwise.BiasAdd*:CudaSoftmaxLoss.*:CudaNormPool.GlobalAvg*:CudaLayers.BatchNorm*:NoiseCuda.*:SelectCuda.*:DeviationCuda.*'
     RACECHECK_RC=$STEP_RC
     for t in memcheck racecheck; do
       rc_var="${t^^}_RC"
@@ -463,7 +464,7 @@ if [ "$RUN_OK" = 1 ]; then
   fi
 fi
 
-# The cudnn.benchmark rows of the PyTorch peer (peers of nsal's fused-tuned rows), in a process
+# The cudnn.benchmark rows of the PyTorch peer (peers of nsal's fused-tuned and sgd-tuned rows), in a process
 # of their own: PyTorch keeps the first algorithm it ran for a shape, tuned or not. Last, so
 # that a short budget drops them before the noise-stability peer or the sanitizer runs.
 if [ "$RUN_OK" = 1 ] && [ -n "$TORCH_CSV" ]; then

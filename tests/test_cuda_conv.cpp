@@ -261,6 +261,38 @@ TEST_F(CudaConv, AutotunedForwardIsRightFromTheFirstCall) {
   ctx().set_conv_autotune(false);
 }
 
+// The backward directions autotuned (timed on the first call's own inputs, into scratch): the
+// first call's dx and the filter gradient accumulated onto its earlier value are right, and so
+// are the second call's (the kept algorithms).
+TEST_F(CudaConv, AutotunedBackwardIsRightFromTheFirstCall) {
+  ctx().set_conv_autotune(true);
+  uint64_t seed = 60;
+  for (const kernels::ConvParams& p :
+       {conv2d(8, 32, 32, 16, 16, 3, 1, 1), conv2d(8, 32, 64, 16, 16, 3, 2, 1)}) {
+    SCOPED_TRACE(p.str());
+    ConvData d = make_data(p, seed += 10);
+    Tensor x = to_gpu(d.x), w = to_gpu(d.w), dy = to_gpu(d.dy);
+    const ref::Vec dx_want = ref::conv_backward_data(p, to_double(d.dy), to_double(d.w));
+    const ref::Vec dw_ref = ref::conv_backward_filter(p, to_double(d.x), to_double(d.dy));
+    for (const char* call : {"first call", "second call"}) {
+      SCOPED_TRACE(call);
+      Tensor dx = testing::gpu_nans(p.x_numel());
+      Tensor dw = to_gpu(d.dw0);  // accumulates onto this
+      kernels::gpu::conv_backward_data(ex(), p, f32(dy), f32(w), f32(dx));
+      kernels::gpu::conv_backward_filter(ex(), p, f32(x), f32(dy), f32(dw));
+      sync();
+      expect_rel_l2(to_host(dx), dx_want, kStrictRelL2, "dx");
+      ref::Vec dw_want = dw_ref;
+      for (size_t i = 0; i < dw_want.size(); ++i)
+        dw_want[i] += d.dw0[i];
+      expect_rel_l2(to_host(dw), dw_want, kStrictRelL2, "dw (accumulated)");
+    }
+    RecordProperty("autotuned_backward_" + std::to_string(p.stride[0]),
+                   kernels::gpu::conv_algorithms(ex(), p));
+  }
+  ctx().set_conv_autotune(false);
+}
+
 TEST_F(CudaConv, BnFoldOnGpuMatchesCpuAndFoldsCorrectly) {
   kernels::ConvParams p = conv2d(2, 8, 12, 6, 6, 3, 1, 1);
   ConvData d = make_data(p, 41);

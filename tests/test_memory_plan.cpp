@@ -348,6 +348,8 @@ void check_training_with_plan(const ModelSpec& spec, const Shape& per_sample, in
       m.backward(ctx, dy);
       grads[i] = m.arena().grads().to_vector();
       buffers[i] = m.arena().buffers().to_vector();
+      // As training ends (al::train_model): the next step allocates the arena again.
+      if (i == 0 && step == 0) m.release_training_arena();
     }
     EXPECT_EQ(outputs[0], outputs[1]) << "step " << step;
     EXPECT_EQ(grads[0], grads[1]) << "step " << step;
@@ -370,6 +372,21 @@ void check_training_with_plan(const ModelSpec& spec, const Shape& per_sample, in
     // no backward (measured: 4.75 MB of 7.15 MB per sample).
     EXPECT_LT(10 * per_sample_bytes, 7 * outputs) << per_sample_bytes << " vs " << outputs;
   }
+}
+
+// The training arena cannot be freed while a step runs under it.
+TEST(TrainingPlan, ReleasingTheArenaMidStepIsRefused) {
+  auto m = make_model({"mnist-cnn", 1, 10});
+  m->build(Device::cpu(), 4);
+  m->set_training(true);
+  Context ctx;
+  Tensor x({2, 1, 28, 28});
+  std::mt19937_64 rng(3);
+  fill_uniform(x, rng);
+  const Tensor& y = m->forward(ctx, x);
+  EXPECT_THROW(m->release_training_arena(), Error);
+  m->backward(ctx, Tensor::zeros(y.shape()));
+  EXPECT_NO_THROW(m->release_training_arena());
 }
 
 TEST(TrainingPlan, EveryModelTrainsExactlyAsWithoutIt) {

@@ -1,7 +1,10 @@
 #include <gtest/gtest.h>
 
+#include <fstream>
+
 #include "al/run_config.h"
 #include "kernels/error.h"
+#include "tests/test_data_util.h"
 
 namespace nsal::al {
 
@@ -48,11 +51,28 @@ TEST(RunConfig, ResolvedTomlRoundTrips) {
   c.train.milestones = {5};
   c.fused_inference = false;  // not the default, so that the round trip shows it
   c.strategies[0].ns.fused = false;
+  c.cudnn_autotune = true;
   RunConfig back = parse_run_config(to_toml(c), "resolved.toml");
   EXPECT_EQ(to_toml(back), to_toml(c));
   EXPECT_EQ(back.strategies[0].ns.groups, c.strategies[0].ns.groups);
   EXPECT_FALSE(back.fused_inference);
   EXPECT_FALSE(back.strategies[0].ns.fused);
+  EXPECT_TRUE(back.cudnn_autotune);
+}
+
+// A run saved before `fused_inference` existed resumes on the layer path it began with; a new
+// config (or a saved one that names the field) keeps what it says.
+TEST(RunConfig, SavedConfigsWithoutANewFieldKeepTheirBehaviour) {
+  testing::TempDir dir;
+  auto write = [&](const std::string& name, const std::string& text) {
+    std::ofstream(dir / name) << text;
+    return dir / name;
+  };
+  const std::string old_run = write("old.toml", "dataset = \"x.h5\"\n");
+  EXPECT_TRUE(load_run_config(old_run).fused_inference) << "the default for new runs";
+  EXPECT_FALSE(load_saved_run_config(old_run).fused_inference);
+  const std::string new_run = write("new.toml", "dataset = \"x.h5\"\nfused_inference = true\n");
+  EXPECT_TRUE(load_saved_run_config(new_run).fused_inference);
 }
 
 static std::string error_of(const std::string& text) {

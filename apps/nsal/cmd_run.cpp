@@ -15,7 +15,7 @@ struct RunArgs {
   std::string config, resume, dataset, model, out, device, strategies, initial, query, oracle, math;
   int cycles = 0, trials = 0, epochs = 0, threads = 0, draws = 0;
   int64_t subset = -1, seed = -1;
-  bool quiet = false, no_fused = false;
+  bool quiet = false, no_fused = false, autotune = false;
 };
 
 // A run with oracle = "human" stops when the next cycle needs labels: say what to do next.
@@ -49,6 +49,7 @@ void run_command(const RunArgs& a) {
   if (a.epochs > 0) cfg.train.epochs = a.epochs;
   if (a.threads > 0) cfg.threads = a.threads;
   if (!a.math.empty()) cfg.math = a.math;
+  if (a.autotune) cfg.cudnn_autotune = true;
   if (a.subset >= 0) cfg.unlabelled_subset = a.subset;
   if (a.seed >= 0) cfg.seed = static_cast<uint64_t>(a.seed);
   if (!a.strategies.empty()) {
@@ -106,6 +107,9 @@ static CommandRegistrar reg("run", [](CLI::App& app) {
   cmd->add_option("--threads", args->threads, "CPU threads");
   cmd->add_option("--math", args->math, "CUDA math: fp32 (strict, default), tf32 or bf16")
       ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
+  cmd->add_flag("--cudnn-autotune", args->autotune,
+                "GPU: time cuDNN's convolution algorithms once per shape and keep the fastest "
+                "(cudnn_autotune = true; results may then differ in the last bits between runs)");
   cmd->add_flag("--no-fused", args->no_fused,
                 "GPU: every resnet pass on the layer path (fused_inference and every "
                 "[strategy.noise] fused set to false)");

@@ -18,7 +18,7 @@ struct TrainArgs {
   int epochs = 0, batch = 0, threads = 0;
   double lr = 0, weight_decay = -1;
   int64_t seed = -1;
-  bool augment = false, class_balanced = false, quiet = false, no_fused = false;
+  bool augment = false, class_balanced = false, quiet = false, no_fused = false, autotune = false;
 };
 
 void run_train(const TrainArgs& a) {
@@ -39,6 +39,7 @@ void run_train(const TrainArgs& a) {
   if (a.augment) cfg.train.augment = true;
   if (a.class_balanced) cfg.train.class_balanced = true;
   if (a.no_fused) cfg.fused_inference = false;
+  if (a.autotune) cfg.cudnn_autotune = true;
   cfg.out_dir = a.out;
   al::validate(cfg);
   NSAL_CHECK(!cfg.dataset.empty(), "nsal train: no dataset (--dataset or 'dataset' in the config)");
@@ -48,6 +49,7 @@ void run_train(const TrainArgs& a) {
   data::Dataset train = data::read_for_loader(cfg.dataset, "train");
   data::Dataset test = data::read_for_loader(cfg.dataset, "test");
   auto ctx = make_context(cfg.device, cfg.threads, cfg.math);
+  ctx->set_conv_autotune(cfg.cudnn_autotune);
   ModelSpec spec{cfg.model, train.channels(),
                  train.task == data::Task::regression ? (train.y.ndim() > 1 ? train.y.dim(1) : 1)
                                                       : train.num_classes};
@@ -97,6 +99,9 @@ static CommandRegistrar reg("train", [](CLI::App& app) {
   cmd->add_option("--schedule", a->schedule, "constant, multistep or cosine");
   cmd->add_flag("--augment", a->augment, "Random crop with padding and horizontal flip");
   cmd->add_flag("--class-balanced", a->class_balanced, "Inverse-frequency class weights");
+  cmd->add_flag("--cudnn-autotune", a->autotune,
+                "GPU: time cuDNN's convolution algorithms once per shape and keep the fastest "
+                "(results may then differ in the last bits between runs)");
   cmd->add_flag("--no-fused", a->no_fused,
                 "GPU: the evaluations of a resnet on the layer path (fused_inference = false)");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress output");

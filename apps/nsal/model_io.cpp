@@ -35,7 +35,7 @@ void add_exec_options(CLI::App& cmd, ExecArgs& e) {
   cmd.add_option("--threads", e.threads, "CPU threads");
   add_math_option(cmd, e.math);
   cmd.add_flag("--cudnn-autotune", e.autotune,
-               "GPU: time cuDNN's forward convolution algorithms once per shape and keep the "
+               "GPU: time cuDNN's convolution algorithms once per shape and keep the "
                "fastest (results may then differ in the last bits between processes)");
   cmd.add_flag("--fused,!--no-fused", e.fused,
                "GPU: fused inference path of resnet models (BatchNorm folded, conv + bias + ReLU "

@@ -145,15 +145,16 @@ bool refused(cudnnStatus_t s) {
 
 // The first call of the fused conv + bias + activation: besides "not supported", cuDNN may
 // answer a configuration it does not fuse (the activation's NaN option, the bias's data type)
-// with a bad-parameter code, the plain one or (cuDNN 9) a finer one of its category; all of
-// them mean "run the unfused ops", which use the same descriptors and are checked on their own
-// (the note on stderr names cuDNN's code). A null or misaligned pointer, out of memory and
-// failed executions are errors.
+// with the plain bad-parameter code or (cuDNN 9) the finer codes for a descriptor or attribute
+// of a type it does not take there; all of them mean "run the unfused ops", which use the same
+// descriptors and are checked on their own (the note on stderr names cuDNN's code). The other
+// bad-parameter codes (a null or misaligned pointer, a workspace too small, a stream or graph
+// mismatch, shapes that disagree), out of memory and failed executions are errors: they would be
+// nsal's mistakes, not cuDNN's limits.
 bool fusion_refused(cudnnStatus_t s) {
   if (refused(s) || s == CUDNN_STATUS_BAD_PARAM) return true;
 #ifdef CUDNN_STATUS_CATEGORY
-  return CUDNN_STATUS_CATEGORY(s) == CUDNN_STATUS_BAD_PARAM &&
-         s != CUDNN_STATUS_BAD_PARAM_NULL_POINTER && s != CUDNN_STATUS_BAD_PARAM_MISALIGNED_POINTER;
+  return s == CUDNN_STATUS_BAD_PARAM_ATTRIBUTE_TYPE || s == CUDNN_STATUS_BAD_PARAM_DESCRIPTOR_TYPE;
 #else
   return false;
 #endif
@@ -243,45 +244,107 @@ auto bwd_filter_ws_size(kernels::GpuHandles& h, ConvPlan& plan) {
   };
 }
 
-// Autotuning (GpuExec::conv_autotune): cuDNN times every forward algorithm on the call's own x
-// and w, writing into a scratch output (the real output is never touched, so an in-place blend
-// stays right), with at most kAutotuneWorkspaceBytes of trial workspace; the candidates are then
-// the timed ones, fastest first, under the same filters as the heuristics' list. The scratch is
-// a temporary allocation, freed afterwards (the timing waits for the device anyway), so the
-// context's workspace keeps the size the chosen algorithm needs. Returns false, after saying
-// why, when the scratch cannot be had or cuDNN cannot time the shape (the heuristics choose).
+// Autotuning (GpuExec::conv_autotune): cuDNN times every algorithm of a direction on the call's
+// own inputs, writing into a scratch output (the real output is never touched, so an in-place
+// forward blend and the accumulating filter gradient stay right), with at most
+// kAutotuneWorkspaceBytes of trial workspace; the candidates are then the timed ones, fastest
+// first, under the same filters as the heuristics' list. The scratch is a temporary allocation,
+// freed afterwards (the timing waits for the device anyway), so the context's workspace keeps the
+// size the chosen algorithm needs. Each timed choice returns false, after saying why, when the
+// scratch cannot be had or cuDNN cannot time the shape (the heuristics choose).
 constexpr size_t kAutotuneWorkspaceBytes = size_t{256} << 20;
 
-bool choose_fwd_timed(const kernels::GpuExec& ex, ConvPlan& plan, const void* x, const void* w) {
-  kernels::GpuHandles& h = *ex.handles;
+// Scratch for one timing: an output of `out_elems` elements of `plan`'s storage, then the trial
+// workspace. False (after saying why) when there is no room.
+bool autotune_scratch(kernels::GpuHandles& h, const ConvPlan& plan, int64_t out_elems,
+                      const char* direction, kernels::DeviceArray<char>& scratch,
+                      size_t& out_bytes) {
   const size_t elem = plan.storage == ConvStorage::bf16_channels_last ? 2 : 4;
-  const size_t y_bytes = (static_cast<size_t>(plan.params.y_numel()) * elem + 255) / 256 * 256;
-  kernels::DeviceArray<char> scratch;
+  out_bytes = (static_cast<size_t>(out_elems) * elem + 255) / 256 * 256;
   try {
-    scratch.resize(y_bytes + kAutotuneWorkspaceBytes, h.device(), "conv autotune scratch");
+    scratch.resize(out_bytes + kAutotuneWorkspaceBytes, h.device(), "conv autotune scratch");
   } catch (const OutOfMemoryError& e) {
-    fmt::print(stderr, "nsal: conv autotune for {}: {}; using cuDNN's heuristics\n",
+    fmt::print(stderr, "nsal: conv {} autotune for {}: {}; using cuDNN's heuristics\n", direction,
                plan.params.str(), e.what());
     return false;
   }
+  return true;
+}
+
+// Whether cuDNN timed the shape; says why not otherwise.
+bool timed(cudnnStatus_t s, const ConvPlan& plan, const char* direction) {
+  if (s == CUDNN_STATUS_SUCCESS) return true;
+  fmt::print(stderr,
+             "nsal: conv {} autotune for {}: cuDNN could not time it ({}); using its heuristics\n",
+             direction, plan.params.str(), cudnnGetErrorString(s));
+  return false;
+}
+
+bool choose_fwd_timed(const kernels::GpuExec& ex, ConvPlan& plan, const void* x, const void* w) {
+  kernels::GpuHandles& h = *ex.handles;
+  kernels::DeviceArray<char> scratch;
+  size_t y_bytes = 0;
+  if (!autotune_scratch(h, plan, plan.params.y_numel(), "forward", scratch, y_bytes)) return false;
   int max_count = 0;
   NSAL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithmMaxCount(h.cudnn(), &max_count));
   std::vector<cudnnConvolutionFwdAlgoPerf_t> perf(static_cast<size_t>(max_count));
   int returned = 0;
-  const cudnnStatus_t s = cudnnFindConvolutionForwardAlgorithmEx(
-      h.cudnn(), plan.x, x, plan.w, w, plan.fwd, plan.y, scratch.get(), max_count, &returned,
-      perf.data(), scratch.get() + y_bytes, kAutotuneWorkspaceBytes);
-  if (s != CUDNN_STATUS_SUCCESS) {
-    fmt::print(stderr,
-               "nsal: conv autotune for {}: cuDNN could not time it ({}); using its "
-               "heuristics\n",
-               plan.params.str(), cudnnGetErrorString(s));
+  if (!timed(cudnnFindConvolutionForwardAlgorithmEx(
+                 h.cudnn(), plan.x, x, plan.w, w, plan.fwd, plan.y, scratch.get(), max_count,
+                 &returned, perf.data(), scratch.get() + y_bytes, kAutotuneWorkspaceBytes),
+             plan, "forward"))
     return false;
-  }
   plan.fwd_algo.rest =
       candidates(perf, returned, plan.math, plan.deterministic,
                  CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, kAutotuneWorkspaceBytes);
   take_next(plan.fwd_algo, plan.fwd, fwd_ws_size(h, plan), "conv forward");
+  return true;
+}
+
+bool choose_bwd_data_timed(const kernels::GpuExec& ex, ConvPlan& plan, const void* dy,
+                           const void* w) {
+  kernels::GpuHandles& h = *ex.handles;
+  kernels::DeviceArray<char> scratch;
+  size_t dx_bytes = 0;
+  if (!autotune_scratch(h, plan, plan.params.x_numel(), "backward data", scratch, dx_bytes))
+    return false;
+  int max_count = 0;
+  NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h.cudnn(), &max_count));
+  std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(static_cast<size_t>(max_count));
+  int returned = 0;
+  if (!timed(cudnnFindConvolutionBackwardDataAlgorithmEx(
+                 h.cudnn(), plan.w, w, plan.y, dy, plan.bwd_data, plan.x, scratch.get(), max_count,
+                 &returned, perf.data(), scratch.get() + dx_bytes, kAutotuneWorkspaceBytes),
+             plan, "backward data"))
+    return false;
+  plan.bwd_data_algo.rest = candidates(perf, returned, plan.math, plan.deterministic,
+                                       CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, kAutotuneWorkspaceBytes);
+  take_next(plan.bwd_data_algo, plan.bwd_data, bwd_data_ws_size(h, plan), "conv backward data");
+  return true;
+}
+
+bool choose_bwd_filter_timed(const kernels::GpuExec& ex, ConvPlan& plan, const void* x,
+                             const void* dy) {
+  kernels::GpuHandles& h = *ex.handles;
+  kernels::DeviceArray<char> scratch;
+  size_t dw_bytes = 0;
+  if (!autotune_scratch(h, plan, plan.params.w_numel(), "backward filter", scratch, dw_bytes))
+    return false;
+  int max_count = 0;
+  NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h.cudnn(), &max_count));
+  std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(static_cast<size_t>(max_count));
+  int returned = 0;
+  if (!timed(
+          cudnnFindConvolutionBackwardFilterAlgorithmEx(
+              h.cudnn(), plan.x, x, plan.y, dy, plan.bwd_filter, plan.w, scratch.get(), max_count,
+              &returned, perf.data(), scratch.get() + dw_bytes, kAutotuneWorkspaceBytes),
+          plan, "backward filter"))
+    return false;
+  plan.bwd_filter_algo.rest =
+      candidates(perf, returned, plan.math, plan.deterministic, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1,
+                 kAutotuneWorkspaceBytes);
+  take_next(plan.bwd_filter_algo, plan.bwd_filter, bwd_filter_ws_size(h, plan),
+            "conv backward filter");
   return true;
 }
 
@@ -302,8 +365,12 @@ void choose_fwd(kernels::GpuHandles& h, ConvPlan& plan, const kernels::GpuExec* 
   take_next(plan.fwd_algo, plan.fwd, fwd_ws_size(h, plan), "conv forward");
 }
 
-void choose_bwd_data(kernels::GpuHandles& h, ConvPlan& plan) {
+// The backward algorithms, chosen on first use like the forward one: timed on the call's
+// inputs when the plan asks for autotuning and they are given, else from cuDNN's heuristics.
+void choose_bwd_data(kernels::GpuHandles& h, ConvPlan& plan, const kernels::GpuExec* ex = nullptr,
+                     const void* dy = nullptr, const void* w = nullptr) {
   if (plan.bwd_data_algo.ready) return;
+  if (plan.autotune && ex && dy && w && choose_bwd_data_timed(*ex, plan, dy, w)) return;
   int max_count = 0;
   NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithmMaxCount(h.cudnn(), &max_count));
   std::vector<cudnnConvolutionBwdDataAlgoPerf_t> perf(static_cast<size_t>(max_count));
@@ -315,8 +382,10 @@ void choose_bwd_data(kernels::GpuHandles& h, ConvPlan& plan) {
   take_next(plan.bwd_data_algo, plan.bwd_data, bwd_data_ws_size(h, plan), "conv backward data");
 }
 
-void choose_bwd_filter(kernels::GpuHandles& h, ConvPlan& plan) {
+void choose_bwd_filter(kernels::GpuHandles& h, ConvPlan& plan, const kernels::GpuExec* ex = nullptr,
+                       const void* x = nullptr, const void* dy = nullptr) {
   if (plan.bwd_filter_algo.ready) return;
+  if (plan.autotune && ex && x && dy && choose_bwd_filter_timed(*ex, plan, x, dy)) return;
   int max_count = 0;
   NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithmMaxCount(h.cudnn(), &max_count));
   std::vector<cudnnConvolutionBwdFilterAlgoPerf_t> perf(static_cast<size_t>(max_count));
@@ -473,7 +542,7 @@ void conv_backward_data(const GpuExec& ex, const ConvParams& p, const float* dy,
   check_device_ptr(w, "w", op);
   check_device_ptr(dx, "dx", op);
   GpuHandles& h = *ex.handles;
-  cuda::choose_bwd_data(h, plan);
+  cuda::choose_bwd_data(h, plan, &ex, dy, w);
   const float one = 1.f, zero = 0.f;
   cuda::run_choice(
       ex, plan.bwd_data_algo, plan.bwd_data, cuda::bwd_data_ws_size(h, plan),
@@ -492,7 +561,7 @@ void conv_backward_filter(const GpuExec& ex, const ConvParams& p, const float* x
   check_device_ptr(dy, "dy", op);
   check_device_ptr(dw, "dw", op);
   GpuHandles& h = *ex.handles;
-  cuda::choose_bwd_filter(h, plan);
+  cuda::choose_bwd_filter(h, plan, &ex, x, dy);
   const float one = 1.f;  // beta = 1: accumulate into dw
   cuda::run_choice(
       ex, plan.bwd_filter_algo, plan.bwd_filter, cuda::bwd_filter_ws_size(h, plan),
@@ -616,20 +685,27 @@ bool conv_bias_act_forward_bf16(const GpuExec& ex, const ConvParams& p, const ui
 std::string conv_algorithms(const GpuExec& ex, const ConvParams& p) {
   cuda::ConvPlan& plan = cuda::plan_for(ex, p, "conv_algorithms");
   GpuHandles& h = *ex.handles;
-  // An autotuned forward is chosen by its first call, on that call's data: not here.
-  const bool untimed = plan.autotune && !plan.fwd_algo.ready;
-  if (!untimed) cuda::choose_fwd(h, plan);
-  cuda::choose_bwd_data(h, plan);
-  cuda::choose_bwd_filter(h, plan);
-  const std::string fwd =
-      untimed ? std::string("fwd not yet timed")
-              : fmt::format("fwd {} ({}, {} B)", cuda::fwd_algo_name(plan.fwd_algo.algo),
-                            cuda::math_name(plan.fwd_algo.math), plan.fwd_algo.ws);
-  return fmt::format("{}; bwd-data {} ({}, {} B); bwd-filter {} ({}, {} B)", fwd,
-                     cuda::bwd_data_algo_name(plan.bwd_data_algo.algo),
-                     cuda::math_name(plan.bwd_data_algo.math), plan.bwd_data_algo.ws,
-                     cuda::bwd_filter_algo_name(plan.bwd_filter_algo.algo),
-                     cuda::math_name(plan.bwd_filter_algo.math), plan.bwd_filter_algo.ws);
+  // An autotuned algorithm is chosen by its direction's first call, on that call's data: not
+  // here.
+  auto pending = [&](bool ready) { return plan.autotune && !ready; };
+  if (!pending(plan.fwd_algo.ready)) cuda::choose_fwd(h, plan);
+  if (!pending(plan.bwd_data_algo.ready)) cuda::choose_bwd_data(h, plan);
+  if (!pending(plan.bwd_filter_algo.ready)) cuda::choose_bwd_filter(h, plan);
+  auto describe = [](bool untimed, const char* dir, const char* name, cudnnMathType_t math,
+                     size_t ws) {
+    return untimed ? fmt::format("{} not yet timed", dir)
+                   : fmt::format("{} {} ({}, {} B)", dir, name, cuda::math_name(math), ws);
+  };
+  return fmt::format(
+      "{}; {}; {}",
+      describe(pending(plan.fwd_algo.ready), "fwd", cuda::fwd_algo_name(plan.fwd_algo.algo),
+               plan.fwd_algo.math, plan.fwd_algo.ws),
+      describe(pending(plan.bwd_data_algo.ready), "bwd-data",
+               cuda::bwd_data_algo_name(plan.bwd_data_algo.algo), plan.bwd_data_algo.math,
+               plan.bwd_data_algo.ws),
+      describe(pending(plan.bwd_filter_algo.ready), "bwd-filter",
+               cuda::bwd_filter_algo_name(plan.bwd_filter_algo.algo), plan.bwd_filter_algo.math,
+               plan.bwd_filter_algo.ws));
 }
 
 }  // namespace nsal::kernels::gpu

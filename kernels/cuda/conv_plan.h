@@ -48,7 +48,7 @@ struct ConvPlan {
   MathMode math = MathMode::strict_fp32;  // bf16 for bf16 storage, whatever was asked
   bool deterministic = false;
   ConvStorage storage = ConvStorage::f32_nchw;
-  bool autotune = false;  // forward algorithm timed on first use (GpuExec::conv_autotune)
+  bool autotune = false;  // each direction's algorithm timed on first use (GpuExec::conv_autotune)
   TensorDesc x, y, bias;  // bias: (1, C_out, 1, 1[, 1]), of the tensors' data type
   FilterDesc w;
   // One convolution descriptor per direction: each carries the math type of its algorithm.
