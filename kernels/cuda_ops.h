@@ -217,13 +217,15 @@ NSAL_GPU_FN void bias_grad(const GpuExec& ex, int64_t n, int64_t c, int64_t s, c
                            float* db) NSAL_GPU_BODY;
 
 // ---- Optimizers (kernels/cuda/optim.cu) --------------------------------------------------------
-// The per-element rules of kernels/optim.h over n parameters. A step captured in a CUDA graph
-// keeps the step-dependent scalars it was captured with (SGD's first step, Adam's bias
-// corrections): replaying it repeats that step.
+// The per-element rules of kernels/optim.h over n parameters. The learning rate and the step
+// count come from `state` in device memory (p.lr, p.first_step and p.step are not used), and the
+// step advances state.step on the stream: a step captured in a CUDA graph does on each replay
+// what the next eager step would.
 NSAL_GPU_FN void sgd_step(const GpuExec& ex, float* w, const float* g, float* buf, int64_t n,
-                          const SgdParams& p) NSAL_GPU_BODY;
+                          const SgdParams& p, const OptimDeviceState& state) NSAL_GPU_BODY;
 NSAL_GPU_FN void adam_step(const GpuExec& ex, float* w, const float* g, float* m, float* v,
-                           int64_t n, const AdamParams& p) NSAL_GPU_BODY;
+                           int64_t n, const AdamParams& p,
+                           const OptimDeviceState& state) NSAL_GPU_BODY;
 // Gradient clipping without a host read: x *= min(1, max_norm / (sqrt(*sumsq) + 1e-6)), the
 // factor computed on the device from a sum of squares already there (sum_squares above).
 NSAL_GPU_FN void clip_scale(const GpuExec& ex, float* x, int64_t n, const double* sumsq,

@@ -28,6 +28,15 @@ struct AdamParams {
   int64_t step = 1;        // 1-based step for the bias corrections
 };
 
+// An optimizer's step counter and learning rate in device memory, for the GPU steps
+// (kernels/cuda_ops.h): each step reads them there and advances the counter itself, so that a
+// step captured in a CUDA graph does on every replay what the next eager step would do (SGD's
+// first step, Adam's bias corrections, a learning rate set between replays).
+struct OptimDeviceState {
+  int64_t* step = nullptr;  // steps taken so far
+  const float* lr = nullptr;
+};
+
 // w, g, buf: one element each. PyTorch SGD: g += wd*w; buf = mu*buf + (1-damp)*g (buf = g at the
 // first step); g = nesterov ? g + mu*buf : buf; w -= lr*g.
 NSAL_HD void sgd_update(float& w, float g, float& buf, const SgdParams& p) {
@@ -37,6 +46,26 @@ NSAL_HD void sgd_update(float& w, float g, float& buf, const SgdParams& p) {
     g = p.nesterov ? g + p.momentum * buf : buf;
   }
   w -= p.lr * g;
+}
+
+// Adam's bias corrections for a 1-based step: c1 = 1 - beta1^step and c2 = sqrt(1 - beta2^step),
+// as PyTorch computes them (in double: beta^step by repeated squaring, multiplications that no
+// compiler contracts), each rounded to float once. The GPU step computes them so from the step
+// count in device memory (a CUDA graph replay); the CPU loop keeps its float formula
+// (kernels/cpu/optim_cpu.cpp), which agrees to a float ulp or two.
+NSAL_HD double pow_by_squaring(double base, int64_t exponent) {
+  double result = 1.0;
+  while (exponent > 0) {
+    if (exponent & 1) result *= base;
+    base *= base;
+    exponent >>= 1;
+  }
+  return result;
+}
+NSAL_HD void adam_bias_corrections(float beta1, float beta2, int64_t step, float& c1,
+                                   float& c2_sqrt) {
+  c1 = static_cast<float>(1.0 - pow_by_squaring(beta1, step));
+  c2_sqrt = static_cast<float>(sqrt(1.0 - pow_by_squaring(beta2, step)));
 }
 
 // PyTorch Adam/AdamW (amsgrad off), bias corrections from the step count.

@@ -155,6 +155,23 @@ TEST(Checkpoint, AdamStateAndWeightsOnlyLoads) {
   expect_same_state(*a, *c, nullptr, nullptr);
 }
 
+// SGD without momentum has no state: its checkpoint holds none and loads back.
+TEST(Checkpoint, SgdWithoutMomentumHasNoState) {
+  TempDir dir;
+  const std::string path = dir / "plain.h5";
+  auto a = make_model({"mnist-cnn", 1, 10});
+  a->build(Device::cpu(), 3);
+  Sgd oa(a->arena(), SgdOptions{0.05f, 0.0f, 0.0f, 0.0f, false});
+  EXPECT_TRUE(oa.state().empty());
+  train_steps(*a, oa, {3, 1, 28, 28}, 2, 5);
+  save_checkpoint(path, *a, &oa, {});
+  auto b = make_model({"mnist-cnn", 1, 10});
+  b->build(Device::cpu(), 4);
+  Sgd ob(b->arena(), SgdOptions{0.05f, 0.0f, 0.0f, 0.0f, false});
+  load_checkpoint(path, *b, &ob);
+  expect_same_state(*a, *b, &oa, &ob);
+}
+
 TEST(Checkpoint, OptimizerStateLoadsFromSlicesWhenTheLayoutDiffers) {
   TempDir dir;
   const std::string path = dir / "layout.h5";

@@ -106,6 +106,23 @@ TEST_P(AdamVariants, MatchesPyTorchFormula) {
 }
 INSTANTIATE_TEST_SUITE_P(Optim, AdamVariants, ::testing::Values(false, true));
 
+// Adam's bias corrections (kernels/optim.h, the same function on the GPU): PyTorch's
+// 1 - beta^step and sqrt(1 - beta2^step) in double, rounded to float, for every step up to 10^5
+// (at most one float ulp from std::pow's double, whose own last bit may differ).
+TEST(Optim, AdamBiasCorrectionsAreDoublePowersRoundedOnce) {
+  for (float b1 : {0.9f, 0.5f}) {
+    const float b2 = 0.999f;
+    for (int64_t t = 1; t <= 100000; t += (t < 100 ? 1 : 97)) {
+      float c1 = 0.f, c2 = 0.f;
+      kernels::adam_bias_corrections(b1, b2, t, c1, c2);
+      const float want1 = static_cast<float>(1.0 - std::pow(static_cast<double>(b1), t));
+      const float want2 = static_cast<float>(std::sqrt(1.0 - std::pow(static_cast<double>(b2), t)));
+      ASSERT_LE(std::abs(c1 - want1), std::nextafter(want1, 2.f) - want1) << "step " << t;
+      ASSERT_LE(std::abs(c2 - want2), std::nextafter(want2, 2.f) - want2) << "step " << t;
+    }
+  }
+}
+
 // The optimizers step the whole arena, padding included: the padding of the parameters stays
 // zero because backward never writes the padding of the gradients. Checked on a real model's
 // arena through a backward and steps of SGD (momentum, weight decay) and AdamW.
