@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <memory>
+#include <string>
 #include <vector>
 
 #include "al/noise_stability.h"
@@ -29,6 +30,18 @@ data::Dataset images(int64_t n) {
   o.noise = 0.2;
   o.seed = 5;
   return data::synth_images(o, "train");
+}
+
+// n synthetic CIFAR-shaped images (3 x 32 x 32, 10 classes) as `split`, for resnet18-cifar.
+data::Dataset cifar_like(int64_t n, const std::string& split, uint64_t seed) {
+  data::SynthOptions o;
+  o.train = split == "train" ? n : 4;
+  o.test = split == "test" ? n : 4;
+  o.classes = 10;
+  o.size = 32;
+  o.channels = 3;
+  o.seed = seed;
+  return data::synth_images(o, split);
 }
 
 // A pool of 48 images and mnist-cnn with the same initial weights on the CPU and on the GPU,
@@ -87,14 +100,7 @@ TEST_F(CudaAcquisition, NoiseStabilityScoresMatchTheCpu) {
 // (Spearman's rank correlation recorded; at least 0.5 required, a broken path is uncorrelated)
 // and the weights to come back bit for bit.
 TEST_F(CudaAcquisition, NoiseStabilityTakesTheFusedPathOfResNets) {
-  data::SynthOptions o;
-  o.train = 64;
-  o.test = 4;
-  o.classes = 10;
-  o.size = 32;
-  o.channels = 3;
-  o.seed = 9;
-  const data::Dataset cifar = data::synth_images(o, "train");
+  const data::Dataset cifar = cifar_like(64, "train", 9);
   const std::vector<int64_t> p = data::all_indices(64);
   std::unique_ptr<Model> resnet = make_model({"resnet18-cifar", 3, 10});
   resnet->build(Device::cuda(0), 4);
@@ -154,14 +160,7 @@ TEST_F(CudaAcquisition, NoiseStabilityTakesTheFusedPathOfResNets) {
 // rounding (~1e-7 of the outputs; 1e-5 relative allowed on the mean loss, and one sample's
 // prediction may flip at a near tie), but not the same bits, so the fused path did run.
 TEST_F(CudaAcquisition, EvaluationTakesTheFusedPathByTheRule) {
-  data::SynthOptions o;
-  o.train = 4;
-  o.test = 96;
-  o.classes = 10;
-  o.size = 32;
-  o.channels = 3;
-  o.seed = 11;
-  const data::Dataset test = data::synth_images(o, "test");
+  const data::Dataset test = cifar_like(96, "test", 11);
   std::unique_ptr<Model> resnet = make_model({"resnet18-cifar", 3, 10});
   resnet->build(Device::cuda(0), 6);
   ASSERT_TRUE(fused_inference_rule(*resnet, *gpu_ctx, true));
