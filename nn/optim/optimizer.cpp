@@ -26,13 +26,11 @@ int64_t Optimizer::steps_taken() const {
 
 void Optimizer::set_steps_taken(int64_t s) {
   steps_ = s;
-  if (arena_.device().is_cuda())
-    kernels::copy_bytes(gpu_step_.raw(), true, &s, false, sizeof(s));
+  if (arena_.device().is_cuda()) kernels::copy_bytes(gpu_step_.raw(), true, &s, false, sizeof(s));
 }
 
 void Optimizer::write_device_lr(float lr) {
-  if (arena_.device().is_cuda())
-    kernels::copy_bytes(gpu_lr_.raw(), true, &lr, false, sizeof(lr));
+  if (arena_.device().is_cuda()) kernels::copy_bytes(gpu_lr_.raw(), true, &lr, false, sizeof(lr));
 }
 
 kernels::OptimDeviceState Optimizer::device_state() {
@@ -62,8 +60,7 @@ void Optimizer::clip_grad_norm(Context& ctx, double max_norm) {
   const int64_t n = arena_.arena_size();
   if (arena_.device().is_cuda()) {
     const kernels::GpuExec ex = ctx.gpu();
-    if (gpu_sumsq_.empty())
-      gpu_sumsq_ = Tensor({1}, DType::f64, arena_.device(), "gradient norm");
+    if (gpu_sumsq_.empty()) gpu_sumsq_ = Tensor({1}, DType::f64, arena_.device(), "gradient norm");
     kernels::gpu::sum_squares(ex, g, n, gpu_sumsq_.data<double>());
     kernels::gpu::clip_scale(ex, g, n, gpu_sumsq_.data<double>(), max_norm);
     return;
