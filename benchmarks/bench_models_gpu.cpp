@@ -209,7 +209,29 @@ int run(const Options& opt) {
   const std::vector<double> want =
       cpu_model->forward(cpu_ctx, Tensor::from_vector(x8, {kCheck, 3, 32, 32})).to_vector();
 
-  std::vector<Row> rows;
+  // Each row goes to the CSV as soon as it is measured; a configuration that fails (validation,
+  // a cuDNN refusal) becomes a row saying why, the others still run, and the exit status is 1.
+  OutputFile f(opt.csv);
+  f.print("gpu,what,batch,math,path,median_ms,images_per_s,check\n");
+  f.flush();
+  int failures = 0;
+  auto emit = [&](const Row& r) {
+    print_row(r);
+    f.print("{},{},{},{},{},{:.4f},{:.1f},{}\n", csv_quote(gpu_name), r.what, r.batch, r.math,
+            r.path, r.ms, r.images_per_s, csv_quote(r.check));
+    f.flush();
+  };
+  auto attempt = [&](const char* what, int64_t batch, MathMode math, const std::string& path,
+                     const std::function<Row()>& measure) {
+    try {
+      emit(measure());
+    } catch (const std::exception& e) {
+      ++failures;
+      emit({what, batch, math_mode_name(math), path, std::nan(""), 0.0,
+            std::string("FAILED: ") + e.what()});
+    }
+  };
+
   for (int64_t batch : opt.batches) {
     std::vector<double> xs = random_values(batch * 3 * 32 * 32, 12);
     std::copy(x8.begin(), x8.end(), xs.begin());  // the checked images come first
@@ -224,29 +246,32 @@ int run(const Options& opt) {
         const char* path_name = tuned ? "fused-tuned" : fused ? "fused" : "unfused";
         model->set_fused_inference(fused);
         ctx.set_conv_autotune(tuned);
-        const std::vector<double> got = first_rows(model->forward(ctx, x), kCheck);
-        const double err = rel_l2(got, want);
-        // bf16 fused: the bound of tests/test_cuda_bf16.cpp. TF32 (bf16 layer by layer) has no
-        // tested bound: only a sanity bound there (a broken path is off by O(1)); the measured
-        // error is printed either way.
-        const double bound = math == MathMode::strict_fp32 ? 5e-4 : fused ? 2e-2 : 0.2;
-        if (!(err <= bound))
-          throw Error(
-              fmt::format("validation failed: batch {} {} {}: logits differ from the CPU "
-                          "by {:.3g} relative L2 (bound {:.0e})",
-                          batch, math_mode_name(math), path_name, err, bound));
-        std::string check = fmt::format("vs CPU {:.1e}", err);
-        if (!fused) {
-          unfused = got;
-        } else {
-          check += fmt::format(", vs unfused {:.1e}, {} of {} units in cuDNN's fused kernel",
-                               rel_l2(got, unfused), resnet->fused_kernels_last_forward(),
-                               resnet->fused_units());
-        }
-        const double ms = timer.median_ms([&] { model->forward(ctx, x); }, opt.reps);
-        rows.push_back({"forward", batch, math_mode_name(math), path_name, ms,
-                        static_cast<double>(batch) / (ms / 1e3), check});
-        print_row(rows.back());
+        attempt("forward", batch, math, path_name, [&]() -> Row {
+          const std::vector<double> got = first_rows(model->forward(ctx, x), kCheck);
+          const double err = rel_l2(got, want);
+          // bf16 fused: the bound of tests/test_cuda_bf16.cpp. TF32 (bf16 layer by layer) has no
+          // tested bound: only a sanity bound there (a broken path is off by O(1)); the measured
+          // error is printed either way.
+          const double bound = math == MathMode::strict_fp32 ? 5e-4 : fused ? 2e-2 : 0.2;
+          if (!(err <= bound))
+            throw Error(
+                fmt::format("validation failed: batch {} {} {}: logits differ from the CPU "
+                            "by {:.3g} relative L2 (bound {:.0e})",
+                            batch, math_mode_name(math), path_name, err, bound));
+          std::string check = fmt::format("vs CPU {:.1e}", err);
+          if (!fused) {
+            unfused = got;
+          } else {
+            check += fmt::format(
+                ", vs unfused {}, {} of {} units in cuDNN's fused kernel",
+                unfused.empty() ? std::string("n/a") : fmt::format("{:.1e}", rel_l2(got, unfused)),
+                resnet->fused_kernels_last_forward(), resnet->fused_units());
+          }
+          const double ms = timer.median_ms([&] { model->forward(ctx, x); }, opt.reps);
+          return {"forward", batch, math_mode_name(math),
+                  path_name, ms,    static_cast<double>(batch) / (ms / 1e3),
+                  check};
+        });
       }
       ctx.set_conv_autotune(false);
     }
@@ -280,30 +305,32 @@ int run(const Options& opt) {
       for (MathMode math : {MathMode::strict_fp32, MathMode::bf16}) {
         ctx.set_math_mode(math);
         ctx.set_conv_autotune(tuned);
-        step();
-        const double first = ce.loss_value();
-        const double ms = timer.median_ms(step, opt.reps);
-        const double last = ce.loss_value();
-        if (!std::isfinite(first) || !std::isfinite(last))
-          throw Error(fmt::format("validation failed: training loss {} -> {}", first, last));
-        rows.push_back(
-            {"train", b, math_mode_name(math), tuned ? "sgd-tuned" : "sgd", ms,
-             static_cast<double>(b) / (ms / 1e3),
-             fmt::format("loss {:.4f} -> {:.4f} over the timed steps (fixed batch)", first, last)});
-        print_row(rows.back());
+        const char* path_name = tuned ? "sgd-tuned" : "sgd";
+        attempt("train", b, math, path_name, [&]() -> Row {
+          step();
+          const double first = ce.loss_value();
+          const double ms = timer.median_ms(step, opt.reps);
+          const double last = ce.loss_value();
+          if (!std::isfinite(first) || !std::isfinite(last))
+            throw Error(fmt::format("validation failed: training loss {} -> {}", first, last));
+          return {
+              "train",
+              b,
+              math_mode_name(math),
+              path_name,
+              ms,
+              static_cast<double>(b) / (ms / 1e3),
+              fmt::format("loss {:.4f} -> {:.4f} over the timed steps (fixed batch)", first, last)};
+        });
       }
     ctx.set_conv_autotune(false);
     model->set_training(false);
   }
 
-  OutputFile f(opt.csv);
-  f.print("gpu,what,batch,math,path,median_ms,images_per_s,check\n");
-  for (const Row& r : rows)
-    f.print("{},{},{},{},{},{:.4f},{:.1f},{}\n", csv_quote(gpu_name), r.what, r.batch, r.math,
-            r.path, r.ms, r.images_per_s, csv_quote(r.check));
   f.close();
-  fmt::print("\nwrote {}\n", opt.csv);
-  return 0;
+  fmt::print("\nwrote {}{}\n", opt.csv,
+             failures ? fmt::format("; {} configuration(s) FAILED (rows say why)", failures) : "");
+  return failures ? 1 : 0;
 }
 #endif
 

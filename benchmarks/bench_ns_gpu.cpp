@@ -5,9 +5,10 @@
 // channels-last activations); seconds with the split that `nsal score` prints, and how much the
 // top-N set changes from fp32 to bf16. On the CPU: the layer path in fp32 only. The model is first
 // trained for a few steps on the pool (synthetic images of 10 classes) so that its outputs are not
-// uniform. With --out DIR it writes the checkpoint and the pool as a dataset, so that
-// benchmarks/torch_noise_stability.py scores the same weights and pool in PyTorch
-// (scripts/gpu_check.sh runs both).
+// uniform. With --out DIR it writes the checkpoint and the pool as a dataset, and both again as
+// .npy files in DIR/ns_export (benchmarks/npy_export.h), so that
+// benchmarks/torch_noise_stability.py scores the same weights and pool in PyTorch, with or without
+// h5py (scripts/gpu_check.sh runs both).
 //
 //   bench_ns_gpu [--pool N] [--draws K] [--batch B] [--budget N] [--device cuda|cpu] [--out DIR]
 //
@@ -24,6 +25,7 @@
 #include "al/noise_stability.h"
 #include "al/strategy.h"
 #include "benchmarks/gpu_bench_skip.h"
+#include "benchmarks/npy_export.h"
 #include "data/dataset.h"
 #include "data/synth.h"
 #include "kernels/backend_info.h"
@@ -128,6 +130,9 @@ int main(int argc, char** argv) {
       data::WriteOptions wo;
       wo.force = true;
       data::write_dataset(o.out + "/ns_pool.h5", train, test, wo);
+      // The same as .npy files, for Pythons without h5py (the normalisation the file records).
+      bench::export_npy(o.out + "/ns_export", *model, 3, 10, train,
+                        data::read_info(o.out + "/ns_pool.h5"));
     }
 
     al::NoiseStabilityConfig cfg;
@@ -184,8 +189,10 @@ int main(int argc, char** argv) {
                  100.0 * static_cast<double>(both.size()) / static_cast<double>(o.budget));
     }
     if (!o.out.empty())
-      fmt::print("wrote {0}/ns_checkpoint.h5 and {0}/ns_pool.h5 for torch_noise_stability.py\n",
-                 o.out);
+      fmt::print(
+          "wrote {0}/ns_checkpoint.h5, {0}/ns_pool.h5 and {0}/ns_export/ (the same as .npy files) "
+          "for torch_noise_stability.py\n",
+          o.out);
     return 0;
   } catch (const std::exception& e) {
     fmt::print(stderr, "bench_ns_gpu: {}\n", e.what());

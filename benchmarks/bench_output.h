@@ -43,6 +43,11 @@ class OutputFile {
     if (f_) fmt::print(f_, format, std::forward<Args>(args)...);
   }
 
+  // Hands what was printed to the system now (a row stays even if a later one crashes).
+  void flush() {
+    if (f_) std::fflush(f_);
+  }
+
   // Closes the file; throws naming it when what was printed did not all reach it.
   void close() {
     if (!f_) return;

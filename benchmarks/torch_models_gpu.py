@@ -50,6 +50,7 @@ def main():
         import torch.nn as nn
         import torch.nn.functional as F
         from torch.nn.utils.fusion import fuse_conv_bn_eval
+        from torch_settings import strict_fp32
     except ImportError as e:
         print(f"torch_models_gpu: skipped: PyTorch is not available ({e})")
         return 0
@@ -129,8 +130,7 @@ def main():
         times.sort()
         return times[len(times) // 2]
 
-    torch.backends.cudnn.allow_tf32 = False
-    torch.backends.cuda.matmul.allow_tf32 = False
+    strict_fp32()
     torch.backends.cudnn.benchmark = bool(args.cudnn_benchmark)
     dev = torch.device("cuda", 0)
     props = torch.cuda.get_device_properties(dev)

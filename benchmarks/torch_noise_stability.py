@@ -5,30 +5,57 @@ equivalent torch model), the same pool, K draws with one global xi = lambda ||th
 R(x) = mean_k ||softmax(f(x)) - softmax(f_k(x))||^2. Weights are perturbed through one flat
 buffer (normal_ + add_) and restored from a saved copy, the fastest of the PyTorch variants.
 Prints the seconds of the scoring (data loading excluded) and writes the scores as CSV.
---device cuda runs it on the GPU (TF32 off for fp32; --math bf16: channels-last and bf16
-autocast for the forward passes, the perturbation in fp32), timed after synchronising."""
+--device cuda runs it on the GPU (TF32 off for fp32; --math bf16: channels-last inputs and bf16
+autocast for the forward passes, the perturbation in fp32), timed after synchronising.
+
+The weights and the pool come from an nsal checkpoint and dataset file (HDF5, read with h5py), or
+with --export DIR from the .npy files and meta.json that bench_ns_gpu writes beside them
+(benchmarks/npy_export.h), which need NumPy alone."""
 import argparse
+import json
 import os
 import sys
 import time
 
-import h5py
 import numpy as np
 import torch
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "tests", "torch"))
 import nsal_torch_models  # noqa: E402
-from check_checkpoint import state_dict_from_h5  # noqa: E402
+from torch_settings import strict_fp32  # noqa: E402
 
 
-def load_pool(path, indices):
-    with h5py.File(path, "r") as f:
+def normalised(data, scale, mean, std):
+    shape = (1, -1, *([1] * (data.ndim - 2)))
+    mean = np.asarray(mean, dtype=np.float32).reshape(shape)
+    std = np.asarray(std, dtype=np.float32).reshape(shape)
+    return torch.from_numpy((data.astype(np.float32) * np.float32(scale) - mean) / std)
+
+
+def load_h5(checkpoint, dataset, indices):
+    try:
+        import h5py
+        from check_checkpoint import state_dict_from_h5
+    except ImportError as e:
+        raise SystemExit(f"torch_noise_stability: reading HDF5 needs h5py ({e}); give --export DIR "
+                         "(the .npy files of bench_ns_gpu --out) instead")
+    sd, meta = state_dict_from_h5(checkpoint)
+    with h5py.File(dataset, "r") as f:
         x = f["train"]["x"]
-        scale = float(x.attrs.get("scale", 1.0))
-        data = x[np.sort(indices)].astype(np.float32) * scale
-        mean = np.array(f.attrs["mean"], dtype=np.float32).reshape(1, -1, *([1] * (data.ndim - 2)))
-        std = np.array(f.attrs["std"], dtype=np.float32).reshape(1, -1, *([1] * (data.ndim - 2)))
-    return torch.from_numpy((data - mean) / std)
+        lo, hi = int(indices.min()), int(indices.max())
+        data = x[lo:hi + 1][indices - lo]  # one slab read, then NumPy indexing
+        pool = normalised(data, float(x.attrs.get("scale", 1.0)), f.attrs["mean"], f.attrs["std"])
+    return sd, meta, pool
+
+
+def load_export(directory, indices):
+    with open(os.path.join(directory, "meta.json")) as f:
+        meta = json.load(f)
+    sd = {t["name"]: torch.from_numpy(np.load(os.path.join(directory, t["file"])))
+          for t in meta["tensors"]}
+    xm = meta["x"]
+    data = np.load(os.path.join(directory, xm["file"]), mmap_mode="r")[indices]
+    return sd, meta, normalised(data, xm["scale"], xm["mean"], xm["std"])
 
 
 @torch.no_grad()
@@ -65,8 +92,9 @@ def score(model, x, draws, lam, batch, seed, bf16=False):
 
 def main():
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("checkpoint")
-    ap.add_argument("--dataset", required=True)
+    ap.add_argument("checkpoint", nargs="?", help="nsal checkpoint (.h5); or give --export")
+    ap.add_argument("--dataset", help="nsal dataset file (.h5) holding the pool")
+    ap.add_argument("--export", help="directory of bench_ns_gpu's .npy export (no h5py needed)")
     ap.add_argument("--indices", required=True, help="pool indices, one per line")
     ap.add_argument("--draws", type=int, default=10)
     ap.add_argument("--lambda", dest="lam", type=float, default=1e-3)
@@ -76,20 +104,26 @@ def main():
     ap.add_argument("--device", default="cpu", choices=["cpu", "cuda"])
     ap.add_argument("--math", default="fp32", choices=["fp32", "bf16"])
     a = ap.parse_args()
+    if not a.export and not (a.checkpoint and a.dataset):
+        ap.error("give a checkpoint and --dataset, or --export DIR")
     torch.set_num_threads(a.threads)
+    if a.device == "cuda" and not torch.cuda.is_available():
+        print("torch_noise_stability: skipped, PyTorch sees no CUDA device")
+        return 0
     dev = torch.device(a.device)
     if a.device == "cuda":
-        torch.backends.cudnn.allow_tf32 = False
-        torch.backends.cuda.matmul.allow_tf32 = False
-    sd, meta = state_dict_from_h5(a.checkpoint)
+        strict_fp32()
+    idx = np.sort(np.loadtxt(a.indices, dtype=np.int64, ndmin=1))
+    sd, meta, pool = load_export(a.export, idx) if a.export else load_h5(a.checkpoint, a.dataset, idx)
     model = nsal_torch_models.make(meta["arch"], int(meta["in_channels"]), int(meta["classes"]))
     model.load_state_dict({k: v.float() if v.is_floating_point() else v for k, v in sd.items()})
     model.eval().to(dev)
-    idx = np.loadtxt(a.indices, dtype=np.int64, ndmin=1)
-    x = load_pool(a.dataset, idx).to(dev)
+    x = pool.to(dev)
     bf16 = a.math == "bf16"
     if bf16 and a.device == "cuda":
-        model = model.to(memory_format=torch.channels_last)
+        # Channels-last inputs: cuDNN runs every convolution channels-last (the weights are
+        # converted per call, a small copy). The weights themselves stay contiguous, since the
+        # perturbation works on one flat buffer that they are views of.
         x = x.contiguous(memory_format=torch.channels_last)
 
     def run():
@@ -108,7 +142,7 @@ def main():
     print(f"torch {torch.__version__}: scored {len(idx)} samples, K = {a.draws}, {a.math}, "
           f"{where}: {seconds:.2f} s")
     if a.csv:
-        np.savetxt(a.csv, np.stack([np.sort(idx), s.cpu().numpy()], axis=1), delimiter=",",
+        np.savetxt(a.csv, np.stack([idx, s.cpu().numpy()], axis=1), delimiter=",",
                    header="index,score", comments="", fmt=["%d", "%.9g"])
 
 

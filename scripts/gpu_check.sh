@@ -242,8 +242,9 @@ model_table() {
     FNR > 1 {
       k = $2 "|" $3 "|" $4 "|" $5
       tv = (k in t) ? t[k] : ""
-      ratio = (tv != "" && tv + 0 > 0) ? sprintf("%.2f", $7 / tv) : "n/a"
-      printf "| %s | %s | %s | %s | %.0f | %s | %s |\n", $2, $3, $4, $5, $7, (tv != "" ? sprintf("%.0f", tv) : "not run"), ratio
+      ok = ($7 + 0 > 0)  # a failed configuration has 0 images/s and says why in its check
+      ratio = (ok && tv != "" && tv + 0 > 0) ? sprintf("%.2f", $7 / tv) : "n/a"
+      printf "| %s | %s | %s | %s | %s | %s | %s |\n", $2, $3, $4, $5, (ok ? sprintf("%.0f", $7) : "failed"), (tv != "" ? sprintf("%.0f", tv) : "not run"), ratio
     }' "$nsal"
 }
 
@@ -289,6 +290,12 @@ summary_block() {
     [ -n "$TORCH_CSV" ] && echo "PyTorch: $(grep -m1 '^torch_models_gpu:' "$LOGS/torch_models_gpu.log" 2>/dev/null)"
     echo
     model_table "$RESULTS/bench_models_gpu.csv" "$TORCH_CSV"
+    echo
+    echo "Like for like: fp32 rows (strict fp32 on both), bf16 fused rows (bf16 channels-last on"
+    echo "both). The bf16 unfused and bf16 train rows differ: nsal keeps float32 activations there"
+    echo "(TF32 convolutions, bf16 GEMM inputs), PyTorch runs bf16 autocast channels-last. nsal's"
+    echo "training uses deterministic cuDNN algorithms only, PyTorch its defaults. Failed rows:"
+    echo "logs/bench_models_gpu.log and the CSV's check column."
   fi
 }
 
@@ -411,12 +418,13 @@ if [ "$RUN_OK" = 1 ] && [ "${HAVE[torch]}" = yes ]; then
   fi
 fi
 
-# The PyTorch peer of bench_ns_gpu: the same checkpoint and pool, fp32 and bf16.
-if [ "$RUN_OK" = 1 ] && [ "${HAVE[torch]}" = yes ] && [ -s "$BUILD/ns/ns_checkpoint.h5" ]; then
+# The PyTorch peer of bench_ns_gpu: the same weights and pool (its .npy export, which needs no
+# h5py), fp32 and bf16.
+if [ "$RUN_OK" = 1 ] && [ "${HAVE[torch]}" = yes ] && [ -s "$BUILD/ns/ns_export/meta.json" ]; then
   seq 0 9999 >"$BUILD/ns/pool.txt"
   for math in fp32 bf16; do
     run_step "torch_ns_gpu_$math" 120 python3 -u benchmarks/torch_noise_stability.py \
-      "$BUILD/ns/ns_checkpoint.h5" --dataset "$BUILD/ns/ns_pool.h5" --indices "$BUILD/ns/pool.txt" \
+      --export "$BUILD/ns/ns_export" --indices "$BUILD/ns/pool.txt" \
       --batch-size 1000 --device cuda --math "$math"
     [ "$STEP_RC" = 0 ] || FAILURES+=("torch_ns_gpu_$math: exit $STEP_RC (logs/torch_ns_gpu_$math.log)")
   done
