@@ -227,8 +227,9 @@ int run(const Options& opt) {
       emit(measure());
     } catch (const std::exception& e) {
       ++failures;
-      emit({what, batch, math_mode_name(math), path, std::nan(""), 0.0,
-            std::string("FAILED: ") + e.what()});
+      std::string why = e.what();
+      std::replace(why.begin(), why.end(), '\n', ' ');  // one CSV line per row
+      emit({what, batch, math_mode_name(math), path, std::nan(""), 0.0, "FAILED: " + why});
     }
   };
 

@@ -4,7 +4,9 @@
 //
 //   DIR/meta.json       {"arch", "in_channels", "classes", "tensors": [{"name", "file"}...],
 //                        "x": {"file", "scale", "mean", "std"}}
-//   DIR/<k>.npy         one per parameter and buffer, float32, the PyTorch layout and name
+//   DIR/<k>.npy         one per parameter and buffer, float32 under its PyTorch name, in the
+//                       arena's shape (BatchNorm's step count too, as (1,): PyTorch's loader
+//                       takes that for its int64 scalar)
 //   DIR/x.npy           the pool's inputs as stored (uint8 or float32), (N, C, H, W)
 #pragma once
 

@@ -1,7 +1,5 @@
 // CUDA side of the optimizers (kernels/cuda_ops.h): the same per-element rules as the CPU loop
 // (kernels/optim.h), on the stream of the exec.
-#include <cmath>
-
 #include "kernels/cuda/gpu_handles.h"
 #include "kernels/cuda/launch.cuh"
 #include "kernels/cuda/validate.h"
