@@ -2,9 +2,12 @@
 // that a training or scoring step runs. Each op is validated against a float64 host
 // computation on sampled elements before it is timed, then warmed up and repeated; the table
 // gives the median time, TFLOP/s (convolutions, linear) or GB/s (the rest, counting each tensor
-// read or written once: the minimum traffic), and the fraction of this GPU's fp32 peak measured
-// in the same run (a large strict-fp32 cuBLAS SGEMM) or of its copy bandwidth (a large
-// device-to-device copy).
+// read or written once: the minimum traffic), and the fraction of this GPU's peak measured in the
+// same run for the row's math: a large cuBLAS GEMM in strict fp32, in TF32, and with bf16 inputs
+// (fp32 accumulation) for the fp32, tf32 and bf16 rows (bf16 rows of float32 tensors run their
+// convolutions as TF32, so their fraction of the bf16 GEMM understates them), or of its copy
+// bandwidth (a large device-to-device copy) for the memory-bound ops. The data of small shapes
+// can stay in L2, so a fraction of copy bandwidth above 100% says that.
 //
 //   bench_layers_gpu [out.csv]      (default bench_layers_gpu.csv)
 #include <fmt/format.h>
@@ -98,7 +101,10 @@ class Bench {
   }
 
   void add(Row r) {
-    if (r.tflops > 0 && peak_tflops_ > 0) r.frac = r.tflops / peak_tflops_;
+    const double peak = r.math == "tf32"   ? peak_tf32_
+                        : r.math == "bf16" ? peak_bf16_
+                                           : peak_tflops_;
+    if (r.tflops > 0 && peak > 0) r.frac = r.tflops / peak;
     if (r.gbs > 0 && peak_gbs_ > 0) r.frac = r.gbs / peak_gbs_;
     fmt::print("{:<34} {:<30} {:<5} {:>9.4f} {:>8} {:>8} {:>6.1f}%  {}\n", r.op, r.shape, r.math,
                r.ms, r.tflops > 0 ? fmt::format("{:.2f}", r.tflops) : "",
@@ -106,8 +112,10 @@ class Bench {
     std::fflush(stdout);
     rows_.push_back(std::move(r));
   }
-  void set_peaks(double tflops, double gbs) {
+  void set_peaks(double tflops, double tf32, double bf16, double gbs) {
     peak_tflops_ = tflops;
+    peak_tf32_ = tf32;
+    peak_bf16_ = bf16;
     peak_gbs_ = gbs;
   }
   const std::vector<Row>& rows() const { return rows_; }
@@ -126,7 +134,7 @@ class Bench {
   Context ctx_;
   cudaStream_t stream_ = nullptr;
   cudaEvent_t a_ = nullptr, b_ = nullptr;
-  double peak_tflops_ = 0, peak_gbs_ = 0;
+  double peak_tflops_ = 0, peak_tf32_ = 0, peak_bf16_ = 0, peak_gbs_ = 0;
   std::vector<Row> rows_;
 };
 
@@ -166,6 +174,8 @@ void peaks(Bench& B) {
   double tflops = 2.0 * m * m * m / (ms * 1e9);
   B.ctx().set_math_mode(MathMode::tf32);
   double ms_tf32 = B.median_ms(sgemm);
+  B.ctx().set_math_mode(MathMode::bf16);
+  double ms_bf16 = B.median_ms(sgemm);
   B.ctx().set_math_mode(MathMode::strict_fp32);
   // Copy bandwidth: 1 GiB device to device (read + write).
   const int64_t n = int64_t{1} << 28;
@@ -175,11 +185,13 @@ void peaks(Bench& B) {
     NSAL_CUDA_CHECK(cudaMemcpyAsync(dst.raw(), src.raw(), n * 4, cudaMemcpyDeviceToDevice, s));
   });
   double gbs = 2.0 * n * 4 / (ms_copy * 1e6);
-  B.add({"peak: sgemm 8192^3", "", "fp32", ms, tflops, 0, 0, "reference for TFLOP/s fractions"});
-  B.add({"peak: sgemm 8192^3", "", "tf32", ms_tf32, 2.0 * m * m * m / (ms_tf32 * 1e9), 0, 0,
-         "for comparison"});
+  const double tf32 = 2.0 * m * m * m / (ms_tf32 * 1e9), bf16 = 2.0 * m * m * m / (ms_bf16 * 1e9);
+  B.add({"peak: sgemm 8192^3", "", "fp32", ms, tflops, 0, 0, "reference for fp32 rows"});
+  B.add({"peak: sgemm 8192^3", "", "tf32", ms_tf32, tf32, 0, 0, "reference for tf32 rows"});
+  B.add({"peak: gemm 8192^3, bf16 inputs", "", "bf16", ms_bf16, bf16, 0, 0,
+         "reference for bf16 rows"});
   B.add({"peak: device copy 1 GiB", "", "", ms_copy, 0, gbs, 0, "reference for GB/s fractions"});
-  B.set_peaks(tflops, gbs);
+  B.set_peaks(tflops, tf32, bf16, gbs);
 }
 
 // ---- convolutions ---------------------------------------------------------------------------

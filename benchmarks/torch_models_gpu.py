@@ -171,9 +171,18 @@ def main():
     rows = []
 
     def add(what, batch, mathname, path, ms, check):
-        rows.append((what, batch, mathname, path, ms, batch / (ms / 1e3), check))
-        print(f"{what:<10} {batch:>6} {mathname:<5} {path:<11} {ms:>10.3f} {batch / (ms / 1e3):>12.0f}"
+        ips = batch / (ms / 1e3) if math.isfinite(ms) else 0.0
+        rows.append((what, batch, mathname, path, ms, ips, check))
+        print(f"{what:<10} {batch:>6} {mathname:<5} {path:<11} {ms:>10.3f} {ips:>12.0f}"
               f"  {check}", flush=True)
+
+    # A configuration that fails validation becomes a row saying why (0 images/s); the others
+    # still run, and the exit status is 1.
+    failures = []
+
+    def failed(what, batch, mathname, path, why):
+        failures.append(why)
+        add(what, batch, mathname, path, float("nan"), "FAILED: " + why)
 
     for batch in [int(b) for b in args.batches.split(",") if b]:
         x = torch.rand(batch, 3, 32, 32, device=dev) * 2 - 1
@@ -191,9 +200,10 @@ def main():
                 err = rel_l2(got, ref)
                 bound = 1e-4 if mathname == "fp32" else 0.2
                 if not math.isfinite(err) or err > bound:
-                    raise SystemExit(f"torch_models_gpu: validation failed: batch {batch} "
-                                     f"{mathname} {path}: {err:.3g} relative L2 from the fp32 "
-                                     f"unfused logits (bound {bound})")
+                    failed("forward", batch, mathname, path,
+                           f"validation: {err:.3g} relative L2 from the fp32 unfused logits "
+                           f"(bound {bound})")
+                    continue
                 check = "reference" if (mathname, path) == ("fp32", "unfused") else \
                     f"vs fp32 unfused {err:.1e}"
                 add("forward", batch, mathname, path, median_ms(run, args.reps), check)
@@ -222,17 +232,19 @@ def main():
         step()
         ms = median_ms(step, args.reps)
         first, last = losses[0].item(), losses[-1].item()
+        path = "sgd-tuned" if args.tuned else "sgd"
         if not (math.isfinite(first) and math.isfinite(last)):
-            raise SystemExit(f"torch_models_gpu: validation failed: training loss {first} -> {last}")
-        add("train", b, mathname, "sgd-tuned" if args.tuned else "sgd", ms,
+            failed("train", b, mathname, path, f"validation: training loss {first} -> {last}")
+            continue
+        add("train", b, mathname, path, ms,
             f"loss {first:.4f} -> {last:.4f} over the timed steps (fixed batch)")
 
     with open(args.csv, "w") as f:
         f.write("gpu,what,batch,math,path,median_ms,images_per_s,check\n")
         for what, batch, mathname, path, ms, ips, check in rows:
             f.write(f'"{gpu}",{what},{batch},{mathname},{path},{ms:.4f},{ips:.1f},"{check}"\n')
-    print(f"\nwrote {args.csv}")
-    return 0
+    print(f"\nwrote {args.csv}" + (f"; {len(failures)} configuration(s) FAILED" if failures else ""))
+    return 1 if failures else 0
 
 
 if __name__ == "__main__":
