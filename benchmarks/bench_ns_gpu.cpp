@@ -10,9 +10,12 @@
 // benchmarks/torch_noise_stability.py scores the same weights and pool in PyTorch, with or without
 // h5py (scripts/gpu_check.sh runs both).
 //
-//   bench_ns_gpu [--pool N] [--draws K] [--batch B] [--budget N] [--device cuda|cpu] [--out DIR]
+//   bench_ns_gpu [--pool N] [--draws K] [--batch B] [--budget N] [--device cuda|cpu]
+//                [--cpu-check N] [--out DIR]
 //
 // Defaults: pool 10000, K 10, batch 1000, budget 1000, cuda (skipped, exit 0, when none answers).
+// The first --cpu-check samples (default 500 on a GPU, none on the CPU) are scored again on the
+// CPU, and the differences of the scores and of the top tenth are printed (DESIGN section 4).
 #include <fmt/format.h>
 
 #include <algorithm>
@@ -42,6 +45,7 @@ struct Options {
   int64_t pool = 10000;
   int draws = 10, batch = 1000;
   int64_t budget = 1000;
+  int64_t cpu_check = -1;  // samples scored again on the CPU (0: none; -1: 500 on a GPU, else 0)
   std::string device = "cuda", out;
 };
 
@@ -65,14 +69,17 @@ Options parse(int argc, char** argv) {
       o.device = value();
     else if (a == "--out")
       o.out = value();
+    else if (a == "--cpu-check")
+      o.cpu_check = std::atoll(value().c_str());
     else
       throw Error(fmt::format(
           "unknown argument '{}'; usage: bench_ns_gpu [--pool N] [--draws K] [--batch B] "
-          "[--budget N] [--device cuda|cpu] [--out DIR]",
+          "[--budget N] [--device cuda|cpu] [--cpu-check N] [--out DIR]",
           a));
   }
   NSAL_CHECK(o.pool > 0 && o.draws > 0 && o.batch > 0 && o.budget > 0 && o.budget <= o.pool,
              "bench_ns_gpu: pool, draws, batch and budget must be positive, budget <= pool");
+  NSAL_CHECK(o.cpu_check >= -1, "bench_ns_gpu: --cpu-check must be >= 0");
   NSAL_CHECK(o.device == "cuda" || o.device == "cpu", "--device: cuda or cpu, got '{}'", o.device);
   return o;
 }
@@ -93,6 +100,54 @@ void train_briefly(Model& m, Context& ctx, const data::Dataset& d) {
   }
   ctx.synchronize();
   m.set_training(false);
+}
+
+// DESIGN section 4: the same noise on both backends, scores equal within rounding, selections
+// overlapping almost entirely. The first `o.cpu_check` pool samples are scored again on the CPU
+// (the same weights, noise seed and configuration, fp32 layer by layer); printed: the relative
+// difference of each GPU fp32 row's scores (fused, layers) from the CPU's, and how many of the
+// top tenth they share. A sample's score does not depend on the rest of the pool, so the GPU
+// scores of those samples come from the whole-pool runs.
+void compare_with_cpu(Model& gpu_model, const data::Dataset& train,
+                      const std::vector<int64_t>& pool, al::NoiseStabilityConfig cfg,
+                      const Options& o, int64_t samples,
+                      const std::vector<std::pair<std::string, std::vector<float>>>& gpu_rows) {
+  const int64_t n = std::min(samples, o.pool);
+  auto cpu_model = make_model({"resnet18-cifar", 3, 10});
+  cpu_model->build(Device::cpu(), 1);
+  cpu_model->arena().params().copy_from(gpu_model.arena().params());
+  cpu_model->arena().buffers().copy_from(gpu_model.arena().buffers());
+  Context cpu;
+  const std::vector<int64_t> sub(pool.begin(), pool.begin() + n);
+  cfg.fused = false;
+  const auto t0 = std::chrono::steady_clock::now();
+  const al::NoiseStabilityResult c =
+      al::noise_stability_scores(*cpu_model, cpu, train, sub, cfg, std::min<int>(o.batch, 256), 3);
+  const double seconds =
+      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  const int64_t k = std::max<int64_t>(1, n / 10);
+  std::vector<int64_t> top_cpu = al::top_candidates(c.scores, sub, k);
+  std::sort(top_cpu.begin(), top_cpu.end());
+  fmt::print("\nCPU against {}, the first {} pool samples (CPU fp32 layers: {:.1f} s):\n",
+             gpu_model.arena().device().is_cuda() ? "GPU" : "the whole-pool run", n, seconds);
+  for (const auto& [name, all] : gpu_rows) {
+    const std::vector<float> g(all.begin(), all.begin() + n);
+    std::vector<double> rel(static_cast<size_t>(n));
+    for (int64_t i = 0; i < n; ++i) {
+      const double cs = c.scores[static_cast<size_t>(i)], gs = g[static_cast<size_t>(i)];
+      rel[static_cast<size_t>(i)] = std::abs(gs - cs) / std::max(std::abs(cs), 1e-30);
+    }
+    std::vector<double> sorted = rel;
+    std::sort(sorted.begin(), sorted.end());
+    std::vector<int64_t> top_gpu = al::top_candidates(g, sub, k);
+    std::sort(top_gpu.begin(), top_gpu.end());
+    std::vector<int64_t> both;
+    std::set_intersection(top_cpu.begin(), top_cpu.end(), top_gpu.begin(), top_gpu.end(),
+                          std::back_inserter(both));
+    fmt::print(
+        "  {:<12} score difference: median {:.2e}, max {:.2e} relative; top {}: {} the same\n",
+        name, sorted[sorted.size() / 2], sorted.back(), k, both.size());
+  }
 }
 
 }  // namespace
@@ -159,6 +214,7 @@ int main(int argc, char** argv) {
               {MathMode::bf16, true, false, "fused"},
               {MathMode::bf16, true, true, "fused-tuned"}};
     std::vector<std::vector<int64_t>> selected;
+    std::vector<std::vector<float>> scores;
     for (const Run& run : runs) {
       ctx.set_math_mode(run.math);
       ctx.set_conv_autotune(run.tuned);
@@ -169,6 +225,7 @@ int main(int argc, char** argv) {
           al::noise_stability_scores(*model, ctx, train, pool, cfg, o.batch, 3);
       const auto t1 = std::chrono::steady_clock::now();
       selected.push_back(al::top_candidates(r.scores, pool, o.budget));
+      scores.push_back(r.scores);
       const auto t2 = std::chrono::steady_clock::now();
       const double total = std::chrono::duration<double>(t2 - t0).count();
       fmt::print("{:<6} {:<11} {:>9.3f} {:>9.3f} {:>14.4f} {:>12.3f} {:>10.4f}{}\n",
@@ -187,6 +244,14 @@ int main(int argc, char** argv) {
       fmt::print("\nselected set, bf16 against fp32 (fused): {} of {} the same ({:.1f}%)\n",
                  both.size(), o.budget,
                  100.0 * static_cast<double>(both.size()) / static_cast<double>(o.budget));
+    }
+    const int64_t cpu_check = o.cpu_check >= 0 ? o.cpu_check : device.is_cuda() ? 500 : 0;
+    if (cpu_check > 0) {
+      std::vector<std::pair<std::string, std::vector<float>>> fp32_rows;
+      for (size_t i = 0; i < runs.size(); ++i)
+        if (runs[i].math == MathMode::strict_fp32 && !runs[i].tuned)
+          fp32_rows.emplace_back(fmt::format("fp32 {}", runs[i].path), scores[i]);
+      compare_with_cpu(*model, train, pool, cfg, o, cpu_check, fp32_rows);
     }
     if (!o.out.empty())
       fmt::print(

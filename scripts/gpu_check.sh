@@ -332,7 +332,7 @@ write_report() {
     echo "## $b"
     echo
     echo '```'
-    cat "$LOGS/$b.log" 2>/dev/null | head -120
+    cat "$LOGS/$b.log" 2>/dev/null | head -200
     echo '```'
   done
   for m in fp32 bf16; do
