@@ -299,6 +299,15 @@ void dropout_forward(const GpuExec& ex, int64_t n, double p, uint64_t seed, uint
 NSAL_GPU_FN void dropout_backward(const GpuExec& ex, int64_t n, double p, uint64_t seed,
                                   uint64_t step, const float* dy, float* dx, int64_t rows = 1,
                                   const int32_t* row_keys = nullptr) NSAL_GPU_BODY;
+// Training-mode dropout with its step in device memory (`steps`: two uint64, the next step and
+// the last forward's), so that a captured training step draws a new mask at every replay:
+// forward masks with steps[0], then sets steps[1] = steps[0] and advances steps[0]; backward
+// masks with steps[1]. One row, no keys.
+NSAL_GPU_FN void dropout_forward_counted(const GpuExec& ex, int64_t n, double p, uint64_t seed,
+                                         uint64_t* steps, const float* x, float* y) NSAL_GPU_BODY;
+NSAL_GPU_FN void dropout_backward_counted(const GpuExec& ex, int64_t n, double p, uint64_t seed,
+                                          const uint64_t* steps, const float* dy,
+                                          float* dx) NSAL_GPU_BODY;
 // dst (N, sum channels[i], S) = concatenation of srcs[i] (N, channels[i], S) along dim 1.
 // srcs/dsts and channels are host arrays of k entries.
 NSAL_GPU_FN

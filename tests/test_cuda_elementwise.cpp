@@ -5,9 +5,11 @@
 
 #include <cmath>
 #include <cstring>
+#include <vector>
 
 #include "kernels/cpu/dropout_cpu.h"
 #include "kernels/dropout.h"
+#include "kernels/memory.h"
 #include "tests/cuda_test_util.h"
 
 namespace nsal {
@@ -163,6 +165,22 @@ TEST_F(CudaElementwise, DropoutMatchesTheCpuMask) {
   }
   EXPECT_EQ(bad, 0);
   EXPECT_THROW(gpu::dropout_forward(ex(), n, 1.5, seed, step, f32(xt), f32(y)), Error);
+
+  // The counted variant (training steps in device memory): the same mask at the device's step,
+  // which then becomes the backward's while the next one advances.
+  const std::vector<uint64_t> counters = {step, 0};
+  Tensor steps = Tensor({16}, DType::u8, Device::cuda(0));
+  kernels::copy_bytes(steps.raw(), true, counters.data(), false, 16);
+  auto* sp = static_cast<uint64_t*>(steps.raw());
+  Tensor y2 = testing::gpu_nans(n), dx2 = testing::gpu_nans(n);
+  gpu::dropout_forward_counted(ex(), n, p, seed, sp, f32(xt), f32(y2));
+  gpu::dropout_backward_counted(ex(), n, p, seed, sp, f32(dyt), f32(dx2));
+  sync();
+  EXPECT_EQ(to_host(y2), yh);
+  EXPECT_EQ(to_host(dx2), dxh);
+  std::vector<uint64_t> after(2);
+  kernels::copy_bytes(after.data(), false, steps.raw(), true, 16);
+  EXPECT_EQ(after, (std::vector<uint64_t>{step + 1, step}));
 }
 
 // Masked as rows (MC dropout at inference: a row per sample, row r at step + r, elements counted

@@ -11,6 +11,7 @@
 #include <random>
 #include <string>
 
+#include "nn/layers/dropout.h"
 #include "nn/losses.h"
 #include "nn/models/registry.h"
 #include "nn/models/resnet_cifar.h"
@@ -366,6 +367,65 @@ TEST_F(CudaModels, TrainingStepAndScoringPassCaptureInAGraph) {
     for (double v : score.second)
       ASSERT_TRUE(std::isfinite(v)) << "the replay left a poisoned output";
   }
+#endif
+}
+
+// A whole mnist-cnn training step (its dropout layers included) captured once and replayed three
+// times, against three eager steps of a twin: each replay is the next step (new dropout masks
+// from the device step counters, the optimizer's step count and momentum), bit for bit in the
+// weights, buffers, optimizer state and dropout steps (deterministic mode).
+TEST_F(CudaModels, ReplaysOfACapturedTrainingStepAreTheNextSteps) {
+#ifdef NSAL_WITH_CUDA
+  Context ctx(Device::cuda(0));
+  ctx.set_deterministic(true);
+  std::unique_ptr<Model> models[2] = {make_model({"mnist-cnn", 1, 10}),
+                                      make_model({"mnist-cnn", 1, 10})};
+  std::mt19937_64 rng(21);
+  Tensor x({16, 1, 28, 28});
+  fill_uniform(x, rng);
+  Tensor xg = x.to(Device::cuda(0));
+  std::vector<double> labels;
+  for (int i = 0; i < 16; ++i)
+    labels.push_back(i % 10);
+  Tensor tg = Tensor::from_vector(labels, {16}, DType::i32).to(Device::cuda(0));
+  std::unique_ptr<Sgd> opts[2];
+  CrossEntropyLoss losses[2];
+  for (int i = 0; i < 2; ++i) {
+    models[i]->build(Device::cuda(0), 8);
+    models[i]->set_training(true);
+    opts[i] = std::make_unique<Sgd>(models[i]->arena(), SgdOptions{0.05f, 0.9f, 0.f, 5e-4f, false});
+  }
+  auto step = [&](int i) {
+    opts[i]->zero_grad(ctx);
+    losses[i].forward_async(ctx, models[i]->forward(ctx, xg), tg);
+    models[i]->backward(ctx, losses[i].backward(ctx));
+    opts[i]->step(ctx);
+  };
+  auto dropout_steps = [](Model& m) {
+    std::vector<uint64_t> s;
+    for (const auto& l : m.layers())
+      if (auto* d = dynamic_cast<const Dropout*>(l.get())) s.push_back(d->step());
+    return s;
+  };
+  for (int i = 0; i < 2; ++i)
+    step(i);  // warm-up (plans, algorithms, workspaces, device counters): step 1 on both
+  ctx.synchronize();
+  ASSERT_FALSE(dropout_steps(*models[0]).empty()) << "the test needs dropout layers";
+  testing::CapturedGraph graph(ctx.gpu().handles->stream(), [&] { step(1); });
+  for (int k = 0; k < 3; ++k) {
+    step(0);
+    graph.replay();
+  }
+  ctx.synchronize();
+  EXPECT_EQ(models[1]->arena().params().to_vector(), models[0]->arena().params().to_vector());
+  EXPECT_EQ(models[1]->arena().buffers().to_vector(), models[0]->arena().buffers().to_vector());
+  EXPECT_EQ(opts[1]->state()[0].second->to_vector(), opts[0]->state()[0].second->to_vector());
+  EXPECT_EQ(opts[1]->steps_taken(), 4);
+  EXPECT_EQ(opts[0]->steps_taken(), 4);
+  EXPECT_EQ(dropout_steps(*models[1]), dropout_steps(*models[0]));
+  for (uint64_t s : dropout_steps(*models[1]))
+    EXPECT_EQ(s, 4u) << "each replay advanced the dropout step";
+  EXPECT_TRUE(std::isfinite(losses[1].loss_value()));
 #endif
 }
 

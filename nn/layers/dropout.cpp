@@ -58,6 +58,28 @@ static void apply_mask(const T* src, T* dst, int64_t n, uint64_t seed, uint64_t 
                               keys);
 }
 
+uint64_t Dropout::step() const {
+  if (gpu_steps_.empty()) return step_;
+  uint64_t s = 0;
+  kernels::copy_bytes(&s, false, gpu_steps_.raw(), true, sizeof(s));  // waits for queued steps
+  return s;
+}
+
+void Dropout::set_step(uint64_t step) {
+  step_ = step;
+  if (!gpu_steps_.empty()) kernels::copy_bytes(gpu_steps_.raw(), true, &step, false, sizeof(step));
+}
+
+uint64_t* Dropout::gpu_steps(Device device) {
+  if (gpu_steps_.empty()) {
+    gpu_steps_ = Tensor({2 * static_cast<int64_t>(sizeof(uint64_t))}, DType::u8, device,
+                        "dropout step counter");
+    const uint64_t init[2] = {step_, step_};
+    kernels::copy_bytes(gpu_steps_.raw(), true, init, false, sizeof(init));
+  }
+  return static_cast<uint64_t*>(gpu_steps_.raw());
+}
+
 // Chooses the mask of this forward: in training mode the next step (advanced); in MC dropout at
 // inference one row per sample at the samples' own steps. Returns whether anything is dropped.
 bool Dropout::choose_mask(const Tensor& x) {
@@ -99,11 +121,18 @@ bool Dropout::choose_mask(const Tensor& x) {
 }
 
 void Dropout::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
+  // A masking GPU training forward takes its step from the device copy (made before the host
+  // count advances, so both start at the same step).
+  counted_ = use_gpu(x) && training() && p_ != 0.0;
+  uint64_t* steps = counted_ ? gpu_steps(x.device()) : nullptr;
   const bool drop = choose_mask(x);
   if (use_gpu(x)) {  // the same mask as the CPU: kernels/dropout.h
     const kernels::GpuExec ex = ctx.gpu();
     if (!drop)
       kernels::gpu::copy(ex, y.raw(), x.raw(), x.nbytes());
+    else if (counted_)
+      kernels::gpu::dropout_forward_counted(ex, x.numel(), p_, seed_, steps, x.data<float>(),
+                                            y.data<float>());
     else
       kernels::gpu::dropout_forward(ex, x.numel(), p_, seed_, mask_step_, x.data<float>(),
                                     y.data<float>(), mask_rows_, mask_keys_);
@@ -126,6 +155,10 @@ void Dropout::backward_impl(Context& ctx, const Tensor& x, const Tensor&, const 
     const kernels::GpuExec ex = ctx.gpu();
     if (!masked_)
       kernels::gpu::copy(ex, dx->raw(), dy.raw(), dy.nbytes());
+    else if (counted_)
+      kernels::gpu::dropout_backward_counted(ex, dy.numel(), p_, seed_,
+                                             static_cast<const uint64_t*>(gpu_steps_.raw()),
+                                             dy.data<float>(), dx->data<float>());
     else
       kernels::gpu::dropout_backward(ex, dy.numel(), p_, seed_, mask_step_, dy.data<float>(),
                                      dx->data<float>(), mask_rows_, mask_keys_);

@@ -6,7 +6,10 @@
 // by Philox4x32-10 with key = seed and counter = (i / 4, s) (kernels/dropout.h). Model::build
 // gives each dropout layer its own seed, derived from the build seed. Every forward
 // in training mode uses the current step and then advances it; backward applies the same mask
-// again. step() is part of a run's state: set_step() restores it on resume.
+// again. step() is part of a run's state: set_step() restores it on resume. On a GPU the
+// training-mode step lives in device memory and the forward advances it there
+// (kernels::gpu::dropout_forward_counted), so that a training step captured in a CUDA graph draws
+// a new mask at every replay; step() and set_step() read and write that copy.
 //
 // MC dropout at inference (eval mode, MC on) does not use or advance the step: each sample gets
 // its own mask, chosen by the pass and a key of the sample (kernels::mc_dropout_step), which the
@@ -42,8 +45,8 @@ class Dropout : public Layer {
   bool is_identity() const override { return !active(); }
   BackwardReads backward_reads(bool) const override { return {false, false}; }  // the mask
   // The step the next training-mode forward() will use.
-  uint64_t step() const { return step_; }
-  void set_step(uint64_t step) { step_ = step; }
+  uint64_t step() const;
+  void set_step(uint64_t step);
   // MC dropout at inference: the pass, and either the keys of the next forward's rows (dataset
   // indices, below 2^31; used by that forward and its backward only) or the pool position of the
   // first row of forwards without keys (clears pending keys). set_mc_row_keys copies the keys
@@ -65,6 +68,8 @@ class Dropout : public Layer {
 
  private:
   bool choose_mask(const Tensor& x);
+  // The device copy of the training steps (allocated at the first masking GPU training forward).
+  uint64_t* gpu_steps(Device device);
 
   bool masked_ = false;  // whether the last forward applied a mask
   double p_;
@@ -73,7 +78,11 @@ class Dropout : public Layer {
   uint64_t step_ = 0;
   int64_t mc_pass_ = 0, mc_first_ = 0;
   uint64_t mask_step_ = 0;  // the step of the last forward's mask, for backward
-  int64_t mask_rows_ = 1;   // and its rows (one per sample in MC dropout at inference)
+  // GPU training: (next step, last forward's step) as two uint64 in device memory; whether the
+  // last forward took them from there.
+  Tensor gpu_steps_;
+  bool counted_ = false;
+  int64_t mask_rows_ = 1;  // and its rows (one per sample in MC dropout at inference)
   // Row keys: the pending ones (for the next forward; rows < 0: none), the copies
   // set_mc_row_keys keeps, and those of the last forward's mask (null: positions).
   const int32_t* pending_host_ = nullptr;
