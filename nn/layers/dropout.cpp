@@ -61,7 +61,9 @@ static void apply_mask(const T* src, T* dst, int64_t n, uint64_t seed, uint64_t 
 uint64_t Dropout::step() const {
   if (gpu_steps_.empty()) return step_;
   uint64_t s = 0;
-  kernels::copy_bytes(&s, false, gpu_steps_.raw(), true, sizeof(s));  // waits for queued steps
+  // A synchronous copy on the legacy stream: it waits for the advances queued on the context's
+  // stream because that stream is a blocking one (kernels/cuda/gpu_handles.cpp).
+  kernels::copy_bytes(&s, false, gpu_steps_.raw(), true, sizeof(s));
   return s;
 }
 
@@ -71,6 +73,10 @@ void Dropout::set_step(uint64_t step) {
 }
 
 uint64_t* Dropout::gpu_steps(Device device) {
+  if (!gpu_steps_.empty() && gpu_steps_.device() != device) {  // another GPU: the count moves
+    step_ = step();
+    gpu_steps_ = Tensor();
+  }
   if (gpu_steps_.empty()) {
     gpu_steps_ = Tensor({2 * static_cast<int64_t>(sizeof(uint64_t))}, DType::u8, device,
                         "dropout step counter");
@@ -125,6 +131,10 @@ void Dropout::forward_impl(Context& ctx, const Tensor& x, Tensor& y) {
   // count advances, so both start at the same step).
   counted_ = use_gpu(x) && training() && p_ != 0.0;
   uint64_t* steps = counted_ ? gpu_steps(x.device()) : nullptr;
+  if (!use_gpu(x) && !gpu_steps_.empty()) {  // back on the CPU: the device count is the truth
+    step_ = step();
+    gpu_steps_ = Tensor();
+  }
   const bool drop = choose_mask(x);
   if (use_gpu(x)) {  // the same mask as the CPU: kernels/dropout.h
     const kernels::GpuExec ex = ctx.gpu();

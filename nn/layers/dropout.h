@@ -9,7 +9,9 @@
 // again. step() is part of a run's state: set_step() restores it on resume. On a GPU the
 // training-mode step lives in device memory and the forward advances it there
 // (kernels::gpu::dropout_forward_counted), so that a training step captured in a CUDA graph draws
-// a new mask at every replay; step() and set_step() read and write that copy.
+// a new mask at every replay; step() and set_step() read and write that copy (the first such
+// forward makes it, so it belongs to the warm-up before a capture). A layer with p = 0 is the
+// identity and keeps its step on the host.
 //
 // MC dropout at inference (eval mode, MC on) does not use or advance the step: each sample gets
 // its own mask, chosen by the pass and a key of the sample (kernels::mc_dropout_step), which the
