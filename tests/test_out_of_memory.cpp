@@ -6,6 +6,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -41,6 +42,13 @@ data::Dataset images(int64_t n) {
   return data::synth_images(o, "test");
 }
 
+// mnist-cnn for the 4 classes of images(), the same weights in every test.
+std::unique_ptr<Model> small_model() {
+  auto m = make_model({"mnist-cnn", 1, 4});
+  m->build(Device::cpu(), 3);
+  return m;
+}
+
 // mnist-cnn's largest layer output is conv1's: 32 x 24 x 24 floats = 72 KiB per sample, so a
 // 1 MiB limit admits batches of at most 14 samples.
 constexpr size_t kLimit = size_t(1) << 20;
@@ -60,8 +68,7 @@ TEST(OutOfMemory, AllocationsAboveTheLimitFailNamingWhat) {
 
 TEST(OutOfMemory, EvaluationShrinksTheBatchAndGivesTheSameResult) {
   data::Dataset d = images(40);
-  auto m = make_model({"mnist-cnn", 1, 4});
-  m->build(Device::cpu(), 3);
+  auto m = small_model();
   Context ctx;
   const EvalResult whole = evaluate(*m, ctx, d, 8);  // fits the limit as it is
   EvalResult shrunk;
@@ -78,8 +85,7 @@ TEST(OutOfMemory, EvaluationShrinksTheBatchAndGivesTheSameResult) {
 
 TEST(OutOfMemory, InferenceReportsTheBatchItEndedWith) {
   data::Dataset d = images(40);
-  auto m = make_model({"mnist-cnn", 1, 4});
-  m->build(Device::cpu(), 3);
+  auto m = small_model();
   Context ctx;
   std::vector<int64_t> all = data::all_indices(40);
   std::vector<int64_t> seen;
@@ -101,8 +107,7 @@ TEST(OutOfMemory, InferenceReportsTheBatchItEndedWith) {
 // caller at once, naming the caller's buffer, and the batch is not shrunk for it.
 TEST(OutOfMemory, ACallersOwnAllocationFailsWithoutShrinkingTheBatch) {
   data::Dataset d = images(40);
-  auto m = make_model({"mnist-cnn", 1, 4});
-  m->build(Device::cpu(), 3);
+  auto m = small_model();
   Context ctx;
   std::vector<int64_t> all = data::all_indices(40);
   int calls = 0;
@@ -123,8 +128,7 @@ TEST(OutOfMemory, ACallersOwnAllocationFailsWithoutShrinkingTheBatch) {
 // to put them back afterwards) is not a property of the input shape: the next training forward
 // with room records the plan.
 TEST(OutOfMemory, TrainingPlanIsRecordedOnceThereIsRoom) {
-  auto m = make_model({"mnist-cnn", 1, 4});
-  m->build(Device::cpu(), 3);  // 0.7 MiB of parameters, so as many bytes of gradients
+  auto m = small_model();  // 0.7 MiB of parameters, so as many bytes of gradients
   m->set_training(true);
   Context ctx;
   Tensor x({2, 1, 28, 28});
