@@ -9,6 +9,7 @@
 
 #include "al/annotation.h"
 #include "al/atomic_file.h"
+#include "al/environment.h"
 #include "al/labels.h"
 #include "al/seeds.h"
 #include "al/strategy.h"
@@ -89,8 +90,9 @@ std::vector<int64_t> complement(const std::vector<int64_t>& sorted, int64_t n) {
 
 class Runner {
  public:
-  Runner(RunConfig cfg, std::string dir, Progress& progress)
-      : cfg_(std::move(cfg)), dir_(std::move(dir)), progress_(progress) {}
+  // `event`: "start" or "resume", as environment.jsonl records it.
+  Runner(RunConfig cfg, std::string dir, Progress& progress, std::string event)
+      : cfg_(std::move(cfg)), dir_(std::move(dir)), progress_(progress), event_(std::move(event)) {}
 
   RunSummary run() {
     train_ = data::read_for_loader(cfg_.dataset, "train");
@@ -107,6 +109,7 @@ class Runner {
     if (math != MathMode::strict_fp32 && !device.is_cuda())
       progress_.line(
           fmt::format("note: math = \"{}\" applies to CUDA; the CPU computes in fp32", cfg_.math));
+    record_environment(dir_, ctx, event_);
     progress_.line(fmt::format("nsal run: {} ({} train / {} test samples), model {}, device {}",
                                cfg_.dataset, train_.size(), test_.size(), cfg_.model,
                                device.str()));
@@ -260,6 +263,7 @@ class Runner {
   RunConfig cfg_;
   std::string dir_;
   Progress& progress_;
+  std::string event_;
   data::Dataset train_, test_;
   std::string waiting_;  // the annotation folder the run stopped at
 };
@@ -287,12 +291,12 @@ RunSummary run_active_learning(const RunConfig& cfg, Progress& progress) {
   data::read_info(cfg.dataset);  // a missing or foreign dataset fails before the run exists
   make_dirs(cfg.out_dir);
   write_file_atomic(cfg.out_dir + "/config.toml", to_toml(cfg));
-  return Runner(cfg, cfg.out_dir, progress).run();
+  return Runner(cfg, cfg.out_dir, progress, "start").run();
 }
 
 RunSummary resume_active_learning(const std::string& dir, Progress& progress) {
   RunConfig cfg = load_saved_run_config(dir + "/config.toml");
-  return Runner(cfg, dir, progress).run();
+  return Runner(cfg, dir, progress, "resume").run();
 }
 
 std::string summary_table(const std::vector<MetricsRow>& rows) {

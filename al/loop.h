@@ -3,6 +3,8 @@
 //
 //   RUN/config.toml                         the resolved configuration
 //   RUN/metrics.csv, RUN/metrics.jsonl       one row per (trial, strategy, cycle)
+//   RUN/environment.jsonl                   one line per start and resume: the machine and
+//                                           settings it ran with (al/environment.h)
 //   RUN/trial_<t>/initial.txt               the trial's initial labelled set
 //   RUN/trial_<t>/<strategy>/cycle_<c>/     labelled.txt (the cycle's training set),
 //                                           checkpoint.h5 (the trained model),

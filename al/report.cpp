@@ -6,6 +6,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include "al/environment.h"
 #include "al/report_metrics.h"
 #include "al/report_plot.h"
 #include "kernels/error.h"
@@ -102,6 +103,7 @@ ReportResult make_report(const ReportOptions& o) {
   std::vector<RunInfo> infos;
   std::vector<fs::path> seen;
   std::vector<std::string> run_names;
+  std::vector<std::pair<std::string, std::vector<std::string>>> machines;
   for (size_t i = 0; i < o.runs.size(); ++i) {
     RunPaths rp = resolve_run(o.runs[i]);
     std::error_code ec;
@@ -118,11 +120,21 @@ ReportResult make_report(const ReportOptions& o) {
     } catch (const Error& e) {
       res.warnings.push_back(fmt::format("{} (the title leaves it out)", e.what()));
     }
+    try {
+      for (const std::string& m : run_machines(rp.dir.string())) {
+        auto it = std::find_if(machines.begin(), machines.end(),
+                               [&](const auto& e) { return e.first == m; });
+        if (it == machines.end()) it = machines.insert(machines.end(), {m, {}});
+        it->second.push_back(rp.dir.string());
+      }
+    } catch (const Error& e) {
+      res.warnings.push_back(fmt::format("{} (the machines section leaves it out)", e.what()));
+    }
   }
 
   res.summary = summarize(rows, o.metric);
   const std::string title = o.title.empty() ? default_title(infos, res.summary) : o.title;
-  res.markdown = summary_markdown(res.summary, {title, run_names});
+  res.markdown = summary_markdown(res.summary, {title, run_names, machines});
 
   const fs::path out = o.out_dir.empty() ? fs::path(run_names[0]) / "report" : fs::path(o.out_dir);
   std::error_code ec;

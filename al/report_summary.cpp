@@ -244,6 +244,19 @@ std::string summary_markdown(const Summary& s, const SummaryText& text) {
     md += fmt::format("| {} | {} | {} | {} |\n", cell_text(c.strategy), c.acquisitions,
                       c.acquisitions ? seconds_text(c.acquisition_seconds) : "-",
                       seconds_text(c.train_seconds));
+
+  if (!text.machines.empty()) {
+    md += "\n## Machines\n\n";
+    md +=
+        "Where the runs ran (from each run's environment.jsonl; the times above are theirs). "
+        "Results repeat bit for bit only on the same backend and kind of machine.\n\n";
+    for (const auto& [machine, runs] : text.machines) {
+      md += "- " + machine + ":";
+      for (const std::string& r : runs)
+        md += " `" + r + "`";
+      md += "\n";
+    }
+  }
   return md;
 }
 

@@ -5,6 +5,7 @@
 
 #include <cstdint>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "al/report_metrics.h"
@@ -56,11 +57,14 @@ ValueFormat value_format(const Summary& s);
 struct SummaryText {
   std::string title;              // first line
   std::vector<std::string> runs;  // the run directories pooled
+  // The machines the runs ran on (al/environment.h run_machines), each with the runs that ran
+  // there; empty: no section.
+  std::vector<std::pair<std::string, std::vector<std::string>>> machines;
 };
 
 // The markdown report: the curve table (rows: labelled count; columns: strategy
 // "mean (min-max)"), the trials per strategy, the ranking by area under the curve, and the
-// acquisition and training times.
+// acquisition and training times, and the machines the runs ran on.
 std::string summary_markdown(const Summary& s, const SummaryText& text);
 
 }  // namespace nsal::al

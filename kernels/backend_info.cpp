@@ -24,6 +24,7 @@ static std::string read_cpu_name() {
 BackendInfo backend_info() {
   BackendInfo info;
   info.blas = openblas_get_config();
+  info.blas_core = openblas_get_corename();
   info.blas_threads = openblas_get_num_threads();
   info.omp_threads = omp_get_max_threads();
   info.cpu_name = read_cpu_name();

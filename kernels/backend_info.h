@@ -10,6 +10,7 @@ struct GpuInfo {
   int index = 0;
   std::string name;
   int cc_major = 0, cc_minor = 0;
+  int sm_count = 0;  // multiprocessors: cuBLAS promises the same bits only for the same count
   size_t memory_bytes = 0;
 };
 
@@ -18,9 +19,11 @@ struct BackendInfo {
   std::string cuda_runtime;  // "13.0" or "" when not compiled
   std::string cuda_driver;   // "" when no driver answers
   std::string cudnn;         // "9.x.y" or ""
+  std::string cublas;        // "13.x.y" or ""
   std::string gpu_unavailable_reason;
   std::vector<GpuInfo> gpus;  // devices that answer
   std::string blas;           // OpenBLAS configuration string
+  std::string blas_core;      // the kernels OpenBLAS chose for this CPU ("SkylakeX")
   std::string cpu_name;
   int blas_threads = 1;
   int omp_threads = 1;

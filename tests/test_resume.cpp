@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
+#include <algorithm>
 #include <csignal>
 #include <cstdlib>
 #include <filesystem>
@@ -73,6 +74,11 @@ draws = 3
     std::string ref = (root_ / "reference").string();
     EXPECT_EQ(metrics_without_times(dir), metrics_without_times(ref)) << point;
     EXPECT_EQ(labelled_sets(dir), labelled_sets(ref)) << point;
+    // environment.jsonl: the killed start, then the resume.
+    std::string env = read_file(dir + "/environment.jsonl");
+    EXPECT_EQ(std::count(env.begin(), env.end(), '\n'), 2) << env;
+    EXPECT_NE(env.find("\"event\":\"start\""), std::string::npos) << env;
+    EXPECT_NE(env.find("\"event\":\"resume\"", env.find('\n')), std::string::npos) << env;
   }
 
   static fs::path root_;
