@@ -41,7 +41,9 @@ struct GpuExec {
   GpuHandles* handles = nullptr;
   GpuWorkspace* workspace = nullptr;
   MathMode math = MathMode::strict_fp32;
-  bool deterministic = false;  // only deterministic cuDNN algorithms (convolution, pooling)
+  // Only algorithms cuDNN reports deterministic, for all three convolution directions (the
+  // other GPU ops always are). Context::gpu() passes the context's flag, on by default.
+  bool deterministic = true;
   // Forward convolutions: cuDNN times its algorithms once per shape on the first call's data and
   // the fastest allowed one is kept (like torch.backends.cudnn.benchmark), instead of taking its
   // heuristics' first choice. The choice can differ between processes, and with it the last bits

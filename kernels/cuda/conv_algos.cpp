@@ -17,23 +17,35 @@ bool math_allowed(MathMode m, cudnnMathType_t t) {
 
 // cuDNN's heuristic candidates (fastest first) that succeeded, have an allowed math type, are
 // deterministic when asked and fit the workspace cap, in cuDNN's order; `fallback` (an algorithm
-// that supports every configuration deterministically in FMA math) closes the list.
+// that cuDNN documents as supporting every configuration deterministically in FMA math) closes
+// the list, unless cuDNN reported it nondeterministic for this shape while determinism is asked
+// for. No candidate left is a CudaError: deterministic mode never runs an algorithm cuDNN calls
+// nondeterministic.
 template <typename Perf, typename Algo>
 std::vector<std::pair<Algo, cudnnMathType_t>> candidates(
     const std::vector<Perf>& perf, int returned, MathMode math, bool deterministic, Algo fallback,
-    size_t max_bytes = kMaxConvWorkspaceBytes) {
+    const char* direction, size_t max_bytes = kMaxConvWorkspaceBytes) {
   std::vector<std::pair<Algo, cudnnMathType_t>> out;
-  bool has_fallback = false;
+  bool has_fallback = false, fallback_nondeterministic = false;
   for (int i = 0; i < returned; ++i) {
     const Perf& r = perf[i];
     if (r.status != CUDNN_STATUS_SUCCESS) continue;
-    if (deterministic && r.determinism != CUDNN_DETERMINISTIC) continue;
+    const bool is_fallback = r.algo == fallback && r.mathType == requested_math(math);
+    if (deterministic && r.determinism != CUDNN_DETERMINISTIC) {
+      fallback_nondeterministic = fallback_nondeterministic || is_fallback;
+      continue;
+    }
     if (!math_allowed(math, r.mathType)) continue;
     if (r.memory > max_bytes) continue;
     out.emplace_back(r.algo, r.mathType);
-    has_fallback = has_fallback || (r.algo == fallback && r.mathType == requested_math(math));
+    has_fallback = has_fallback || is_fallback;
   }
-  if (!has_fallback) out.emplace_back(fallback, requested_math(math));
+  if (!has_fallback && !fallback_nondeterministic) out.emplace_back(fallback, requested_math(math));
+  if (out.empty())
+    throw CudaError(fmt::format(
+        "convolution {}: cuDNN reports no deterministic algorithm for this shape in {} math "
+        "(not even algorithm {}, which it documents as deterministic)",
+        direction, math_mode_name(math), static_cast<int>(fallback)));
   return out;
 }
 
@@ -89,7 +101,7 @@ bool choose_fwd_timed(const kernels::GpuExec& ex, ConvPlan& plan, const void* x,
     return false;
   plan.fwd_algo.rest =
       candidates(perf, returned, plan.math, plan.deterministic,
-                 CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, kAutotuneWorkspaceBytes);
+                 CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, "forward", kAutotuneWorkspaceBytes);
   take_next(plan.fwd_algo, plan.fwd, fwd_ws_size(h, plan), "conv forward");
   return true;
 }
@@ -110,8 +122,9 @@ bool choose_bwd_data_timed(const kernels::GpuExec& ex, ConvPlan& plan, const voi
                  &returned, perf.data(), scratch.get() + dx_bytes, kAutotuneWorkspaceBytes),
              plan, "backward data"))
     return false;
-  plan.bwd_data_algo.rest = candidates(perf, returned, plan.math, plan.deterministic,
-                                       CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, kAutotuneWorkspaceBytes);
+  plan.bwd_data_algo.rest =
+      candidates(perf, returned, plan.math, plan.deterministic, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1,
+                 "backward data", kAutotuneWorkspaceBytes);
   take_next(plan.bwd_data_algo, plan.bwd_data, bwd_data_ws_size(h, plan), "conv backward data");
   return true;
 }
@@ -135,7 +148,7 @@ bool choose_bwd_filter_timed(const kernels::GpuExec& ex, ConvPlan& plan, const v
     return false;
   plan.bwd_filter_algo.rest =
       candidates(perf, returned, plan.math, plan.deterministic, CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1,
-                 kAutotuneWorkspaceBytes);
+                 "backward filter", kAutotuneWorkspaceBytes);
   take_next(plan.bwd_filter_algo, plan.bwd_filter, bwd_filter_ws_size(h, plan),
             "conv backward filter");
   return true;
@@ -246,7 +259,7 @@ void choose_fwd(kernels::GpuHandles& h, ConvPlan& plan, const kernels::GpuExec* 
   NSAL_CUDNN_CHECK(cudnnGetConvolutionForwardAlgorithm_v7(
       h.cudnn(), plan.x, plan.w, plan.fwd, plan.y, max_count, &returned, perf.data()));
   plan.fwd_algo.rest = candidates(perf, returned, plan.math, plan.deterministic,
-                                  CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM);
+                                  CUDNN_CONVOLUTION_FWD_ALGO_IMPLICIT_GEMM, "forward");
   take_next(plan.fwd_algo, plan.fwd, fwd_ws_size(h, plan), "conv forward");
 }
 
@@ -260,8 +273,8 @@ void choose_bwd_data(kernels::GpuHandles& h, ConvPlan& plan, const kernels::GpuE
   int returned = 0;
   NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardDataAlgorithm_v7(
       h.cudnn(), plan.w, plan.y, plan.bwd_data, plan.x, max_count, &returned, perf.data()));
-  plan.bwd_data_algo.rest =
-      candidates(perf, returned, plan.math, plan.deterministic, CUDNN_CONVOLUTION_BWD_DATA_ALGO_1);
+  plan.bwd_data_algo.rest = candidates(perf, returned, plan.math, plan.deterministic,
+                                       CUDNN_CONVOLUTION_BWD_DATA_ALGO_1, "backward data");
   take_next(plan.bwd_data_algo, plan.bwd_data, bwd_data_ws_size(h, plan), "conv backward data");
 }
 
@@ -276,7 +289,7 @@ void choose_bwd_filter(kernels::GpuHandles& h, ConvPlan& plan, const kernels::Gp
   NSAL_CUDNN_CHECK(cudnnGetConvolutionBackwardFilterAlgorithm_v7(
       h.cudnn(), plan.x, plan.y, plan.bwd_filter, plan.w, max_count, &returned, perf.data()));
   plan.bwd_filter_algo.rest = candidates(perf, returned, plan.math, plan.deterministic,
-                                         CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1);
+                                         CUDNN_CONVOLUTION_BWD_FILTER_ALGO_1, "backward filter");
   take_next(plan.bwd_filter_algo, plan.bwd_filter, bwd_filter_ws_size(h, plan),
             "conv backward filter");
 }
