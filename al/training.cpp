@@ -213,6 +213,12 @@ void forward_in_pieces(Model& model, Context& ctx, const Tensor& x, int64_t firs
       fmt::print(stderr, "{}: out of memory with a batch of {}; going on with batches of {}\n",
                  model.arch(), count, piece);
       continue;
+    } catch (const BatchTooLargeError& e) {
+      if (count <= 1) throw;
+      piece = (count + 1) / 2;
+      fmt::print(stderr, "{}: a batch of {} is too large ({}); going on with batches of {}\n",
+                 model.arch(), count, e.what(), piece);
+      continue;
     }
     fn(first + done, count, features ? model.features() : *out);
     done += count;

@@ -62,9 +62,10 @@ int64_t run_inference(Model& model, Context& ctx, const data::Dataset& d,
 
 // Runs the model over x (rows, ...) in slices of at most `piece` rows (Model::infer: under the
 // inference memory plan) and calls fn(first + row, count, outputs) for each. When memory runs out
-// in the model's pass (OutOfMemoryError) on a slice of more than one row, `piece` is halved (and
-// stays so for the caller's later calls) and the rows not yet done are retried; with one row the
-// error propagates, as does any error of fn. Outputs do not depend on the slicing up to the
+// in the model's pass (OutOfMemoryError), or one of its tensors has more elements than cuDNN's
+// 32-bit descriptors take (BatchTooLargeError), on a slice of more than one row, `piece` is halved
+// (and stays so for the caller's later calls) and the rows not yet done are retried; with one row
+// the error propagates, as does any error of fn. Outputs do not depend on the slicing up to the
 // last bits (on a GPU cuDNN may choose another algorithm for another batch size, so a run that
 // had to shrink its batch can differ from one that did not in the last bits): MC-dropout masks
 // follow each row's dataset index (dataset_indices: one per row of x) or, without them, its

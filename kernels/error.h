@@ -20,6 +20,14 @@ class ShapeError : public Error {
   using Error::Error;
 };
 
+// A batch whose tensors have more elements than a library call can index with 32-bit integers
+// (cuDNN's tensor descriptors: kernels::descriptor_element_limit()). Callers whose batch can
+// shrink (evaluation, scoring) catch it, like OutOfMemoryError, and retry with a smaller one.
+class BatchTooLargeError : public ShapeError {
+ public:
+  using ShapeError::ShapeError;
+};
+
 // A file or its contents were not what the reader expected.
 class DataError : public Error {
  public:

@@ -1,6 +1,9 @@
 #include "kernels/memory.h"
 
+#include <algorithm>
 #include <atomic>
+#include <climits>
+#include <cstdint>
 #include <cstdlib>
 #include <cstring>
 #include <new>
@@ -11,6 +14,7 @@ namespace nsal::kernels {
 
 namespace {
 std::atomic<size_t> g_allocation_limit{0};
+std::atomic<int64_t> g_descriptor_element_limit{0};
 }  // namespace
 
 void set_allocation_limit(size_t bytes) {
@@ -18,6 +22,14 @@ void set_allocation_limit(size_t bytes) {
 }
 size_t allocation_limit() {
   return g_allocation_limit.load();
+}
+
+void set_descriptor_element_limit(int64_t elements) {
+  g_descriptor_element_limit.store(elements > 0 ? elements : 0);
+}
+int64_t descriptor_element_limit() {
+  const int64_t v = g_descriptor_element_limit.load();
+  return v > 0 ? std::min<int64_t>(v, INT32_MAX) : INT32_MAX;
 }
 
 void* host_alloc(size_t bytes, const char* what) {

@@ -3,6 +3,7 @@
 #pragma once
 
 #include <cstddef>
+#include <cstdint>
 
 namespace nsal::kernels {
 
@@ -17,6 +18,12 @@ void host_free(void* p) noexcept;
 // out. 0 lifts the limit. Process-wide.
 void set_allocation_limit(size_t bytes);
 size_t allocation_limit();
+
+// The most elements one tensor of a cuDNN call may have (its descriptors index with 32-bit
+// integers): 2^31 - 1. A larger tensor is a BatchTooLargeError. Tests lower it to exercise the
+// batch splitting; 0 restores the default. Process-wide.
+void set_descriptor_element_limit(int64_t elements);
+int64_t descriptor_element_limit();
 
 // True when this build contains the CUDA backend.
 bool cuda_compiled();

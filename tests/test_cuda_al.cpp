@@ -14,6 +14,7 @@
 #include "al/training.h"
 #include "data/loader.h"
 #include "data/synth.h"
+#include "kernels/memory.h"
 #include "nn/models/registry.h"
 #include "tests/gpu_skip.h"
 #include "tests/tensor_bytes.h"
@@ -173,6 +174,36 @@ TEST_F(CudaAcquisition, EvaluationTakesTheFusedPathByTheRule) {
   EXPECT_NE(fused.loss, layers.loss) << "bit-equal losses: the fused path did not run";
   EXPECT_NEAR(fused.value, layers.value, 1.0 / 96 + 1e-12);
   EXPECT_FALSE(fused_inference_rule(*gpu_model, *gpu_ctx, true)) << "mnist-cnn has no fused path";
+}
+
+// A batch whose activations exceed cuDNN's 32-bit descriptors shrinks like one that runs out of
+// memory: with the limit lowered to 20 samples' worth of mnist-cnn's first convolution output
+// (32 x 28 x 28 per sample), evaluation in batches of 48 ends in batches of 12 and gives the same
+// predictions as batches of 12 from the start (same algorithms, same bits).
+TEST_F(CudaAcquisition, ABatchTooLargeForCudnnShrinks) {
+  struct Limit {
+    Limit() { kernels::set_descriptor_element_limit(20 * 32 * 28 * 28); }
+    ~Limit() { kernels::set_descriptor_element_limit(0); }
+  };
+  auto outputs = [&](int batch, int64_t& ended) {
+    std::vector<double> out;
+    ended =
+        run_inference(*gpu_model, *gpu_ctx, d, pool, batch, [&](int64_t, int64_t, const Tensor& o) {
+          const std::vector<double> h = o.to_vector();
+          out.insert(out.end(), h.begin(), h.end());
+        });
+    return out;
+  };
+  int64_t ended_small = 0, ended_large = 0;
+  const std::vector<double> small = outputs(12, ended_small);
+  std::vector<double> large;
+  {
+    Limit limit;
+    large = outputs(48, ended_large);
+  }
+  EXPECT_EQ(ended_small, 12);
+  EXPECT_EQ(ended_large, 12);  // 48 -> 24 -> 12
+  EXPECT_EQ(large, small);
 }
 
 // Each sample's dropout masks follow its pool position and the pass on both devices, so the GPU

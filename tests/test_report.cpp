@@ -210,7 +210,7 @@ TEST(ReportSummary, MetricChoice) {
 
 TEST(ReportSummary, MarkdownTables) {
   Summary s = summarize(parse_metrics_csv(table(), "m.csv"));
-  std::string md = summary_markdown(s, {"Test title", {"runs/a"}});
+  std::string md = summary_markdown(s, {"Test title", {"runs/a"}, {}});
   auto has = [&](const std::string& part) { return md.find(part) != std::string::npos; };
   EXPECT_TRUE(has("# Test title\n")) << md;
   EXPECT_TRUE(has("| labelled | random (2 trials) | entropy (1 trial) |")) << md;
@@ -227,7 +227,7 @@ TEST(ReportSummary, FewerTrialsAtAPointAreMarked) {
   std::string text = std::string(kHeader) + "0,random,0,10,accuracy,0.5,1,1,0\n" +
                      "0,random,1,20,accuracy,0.6,1,0,0\n1,random,0,10,accuracy,0.7,1,1,0\n";
   Summary s = summarize(parse_metrics_csv(text, "m.csv"));
-  std::string md = summary_markdown(s, {"t", {}});
+  std::string md = summary_markdown(s, {"t", {}, {}});
   EXPECT_NE(md.find("| 20 | 60.00 (60.00-60.00, n=1) |"), std::string::npos) << md;
 }
 

@@ -12,6 +12,7 @@
 #include "kernels/cuda/gpu_handles.h"
 #include "kernels/cuda/validate.h"
 #include "kernels/cuda_ops.h"
+#include "kernels/memory.h"
 
 namespace nsal::kernels::gpu {
 
@@ -25,8 +26,11 @@ BnDescs bn_descs(const GpuExec& ex, int64_t n, int64_t c, int64_t s, double eps,
   cuda::check_positive(n, "N", op);
   cuda::check_positive(c, "C", op);
   cuda::check_positive(s, "S (spatial size)", op);
-  NSAL_CHECK_AS(ShapeError, n <= INT_MAX && c <= INT_MAX && s <= INT_MAX && n * c * s <= INT_MAX,
-                "{}: (N, C, S) = ({}, {}, {}) has more than 2^31 - 1 elements", op, n, c, s);
+  NSAL_CHECK_AS(ShapeError, n <= INT_MAX && c <= INT_MAX && s <= INT_MAX,
+                "{}: (N, C, S) = ({}, {}, {}) has a size over 2^31 - 1", op, n, c, s);
+  const int64_t limit = kernels::descriptor_element_limit();
+  NSAL_CHECK_AS(BatchTooLargeError, n * c <= limit && n * c * s <= limit,  // no int64 overflow
+                "{}: (N, C, S) = ({}, {}, {}) has more than {} elements", op, n, c, s, limit);
   NSAL_CHECK(eps > 0 && eps >= CUDNN_BN_MIN_EPSILON, "{}: eps must be positive, got {}", op, eps);
   GpuHandles& h = cuda::handles_of(ex, op);
   int xd[4] = {static_cast<int>(n), static_cast<int>(c), static_cast<int>(s), 1};

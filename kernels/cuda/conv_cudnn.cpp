@@ -10,6 +10,7 @@
 #include "kernels/cuda/gpu_handles.h"
 #include "kernels/cuda/validate.h"
 #include "kernels/cuda_ops.h"
+#include "kernels/memory.h"
 
 namespace nsal::cuda {
 
@@ -67,9 +68,9 @@ void set_channels_last_bf16_tensor(cudnnTensorDescriptor_t d, const int* dims, i
     acc *= dims[i];
   }
   strides[0] = static_cast<int>(acc);
-  NSAL_CHECK_AS(ShapeError, acc * dims[0] <= INT32_MAX,
-                "cuDNN tensor descriptor: {} elements per sample x {} samples exceed 2^31 - 1", acc,
-                dims[0]);
+  NSAL_CHECK_AS(BatchTooLargeError, acc * dims[0] <= kernels::descriptor_element_limit(),
+                "cuDNN tensor descriptor: {} elements per sample x {} samples exceed {}", acc,
+                dims[0], kernels::descriptor_element_limit());
   NSAL_CUDNN_CHECK(cudnnSetTensorNdDescriptor(d, CUDNN_DATA_BFLOAT16, nd, dims, strides));
 }
 

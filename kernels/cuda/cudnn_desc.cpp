@@ -2,6 +2,8 @@
 
 #include <cstdint>
 
+#include "kernels/memory.h"
+
 namespace nsal::cuda {
 
 void set_packed_tensor(cudnnTensorDescriptor_t d, const int* dims, int nd) {
@@ -13,8 +15,9 @@ void set_packed_tensor(cudnnTensorDescriptor_t d, const int* dims, int nd) {
     acc *= dims[i];
   }
   // cuDNN's legacy descriptors index with 32-bit integers.
-  NSAL_CHECK_AS(ShapeError, acc <= INT32_MAX,
-                "cuDNN tensor descriptor: {} elements exceed 2^31 - 1 (split the batch)", acc);
+  NSAL_CHECK_AS(BatchTooLargeError, acc <= kernels::descriptor_element_limit(),
+                "cuDNN tensor descriptor: {} elements exceed {} (split the batch)", acc,
+                kernels::descriptor_element_limit());
   NSAL_CUDNN_CHECK(cudnnSetTensorNdDescriptor(d, CUDNN_DATA_FLOAT, nd, dims, strides));
 }
 

@@ -532,6 +532,7 @@ std::unique_ptr<NoiseBackend> make_cuda_noise_backend(const NoiseLayout& layout,
 
 void noise_fill_cuda(float* out, int64_t first, int64_t n, uint64_t seed, uint64_t draw,
                      NoiseDist dist, void* stream) {
+  if (n <= 0) return;  // no launch of zero blocks
   const int64_t groups = (first + n - 1) / 4 - first / 4 + 1;
   const int blocks = static_cast<int>(std::min<int64_t>((groups + 255) / 256, 65536));
   with_dist(dist, [&](auto d) {
