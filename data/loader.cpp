@@ -71,8 +71,11 @@ struct Loader::Impl {
     }
     src->read(out.indices.data(), k, raw, ydst);
     if (plain) return;
-    int64_t h = x_shape.size() >= 3 ? x_shape[x_shape.size() - 2] : 1;
-    int64_t w = x_shape.size() >= 3 ? x_shape.back() : x_row;
+    // Images (C, H, W) or volumes (C, D, H, W): planes of H x W. Tables (F) and sequences
+    // (C, L): a plane per channel (a table's features are its channels, each normalised alone).
+    const bool image = x_shape.size() >= 3;
+    int64_t h = image ? x_shape[x_shape.size() - 2] : 1;
+    int64_t w = image ? x_shape.back() : x_shape.empty() ? 1 : x_row / x_shape[0];
     int64_t planes = x_row / (h * w);
     for (int64_t i = 0; i < k; ++i) {
       AugmentDraw d;

@@ -178,6 +178,34 @@ TEST(DataLoader, AugmentationMatchesThePlainReference) {
   EXPECT_EQ(one.x.to_vector(), row);
 }
 
+// A table's normalisation is per feature: the loader used to take the whole row for one plane
+// of one channel and divided by zero (SIGFPE) on every regression dataset with mean and std.
+TEST(DataLoader, TablesAreNormalisedPerFeature) {
+  Dataset d;
+  d.task = Task::regression;
+  d.x = Tensor({9, 3});
+  for (int64_t i = 0; i < d.x.numel(); ++i)
+    d.x.data<float>()[i] = static_cast<float>(i);
+  d.y = Tensor({9});
+  for (int64_t i = 0; i < 9; ++i)
+    d.y.data<float>()[i] = static_cast<float>(i);
+  d.mean = {1.f, 2.f, 4.f};
+  d.std = {2.f, 0.5f, 4.f};
+  LoaderOptions o;
+  o.batch_size = 4;
+  o.normalize = true;
+  Loader l(d, all_indices(9), o);
+  std::vector<Batch> batches = epoch_batches(l, 0);
+  ASSERT_EQ(batches.size(), 3u);
+  for (const Batch& b : batches)
+    for (size_t r = 0; r < b.indices.size(); ++r)
+      for (int64_t f = 0; f < 3; ++f) {
+        const float v = static_cast<float>(b.indices[r] * 3 + f);
+        EXPECT_FLOAT_EQ(b.x.data<float>()[r * 3 + f], (v - d.mean[f]) / d.std[f])
+            << "sample " << b.indices[r] << " feature " << f;
+      }
+}
+
 TEST(DataLoader, SegmentationGetsTheSameCropAndFlipOnImageAndMask) {
   Dataset d;
   d.task = Task::segmentation;
