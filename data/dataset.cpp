@@ -84,17 +84,21 @@ static void check_y(const Dataset& d, int64_t n, const Shape& xs) {
   NSAL_CHECK_AS(DataError, d.class_names.empty() || (int)d.class_names.size() == d.num_classes,
                 "{}: {} class names for {} classes", d.where("class_names"), d.class_names.size(),
                 d.num_classes);
-  NSAL_CHECK_AS(DataError, d.mean.size() == d.std.size(), "{}: mean has {} values, std has {}",
-                d.where("mean"), d.mean.size(), d.std.size());
-  if (!d.mean.empty()) {
-    NSAL_CHECK_AS(DataError, !xs.empty() && static_cast<int64_t>(d.mean.size()) == xs[0],
-                  "{}: {} values for samples of shape {}", d.where("mean"), d.mean.size(),
-                  shape_str(xs));
-    for (size_t i = 0; i < d.std.size(); ++i)
-      NSAL_CHECK_AS(DataError, std::isfinite(d.mean[i]) && std::isfinite(d.std[i]) && d.std[i] > 0,
-                    "{}: channel {} has mean {} and std {} (std must be finite and > 0)",
-                    d.where("std"), i, d.mean[i], d.std[i]);
-  }
+  check_normalisation(d.mean, d.std, xs, d.where("std"));
+}
+
+void check_normalisation(const std::vector<float>& mean, const std::vector<float>& std,
+                         const Shape& sample, const std::string& where) {
+  NSAL_CHECK_AS(DataError, mean.size() == std.size(), "{}: mean has {} values, std has {}", where,
+                mean.size(), std.size());
+  if (mean.empty()) return;
+  NSAL_CHECK_AS(DataError, !sample.empty() && static_cast<int64_t>(mean.size()) == sample[0],
+                "{}: {} normalisation values for samples of shape {} (one per channel)", where,
+                mean.size(), shape_str(sample));
+  for (size_t i = 0; i < std.size(); ++i)
+    NSAL_CHECK_AS(DataError, std::isfinite(mean[i]) && std::isfinite(std[i]) && std[i] > 0,
+                  "{}: channel {} has mean {} and std {} (std must be finite and > 0)", where, i,
+                  mean[i], std[i]);
 }
 
 void validate(const Dataset& d) {

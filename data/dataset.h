@@ -62,6 +62,11 @@ struct Dataset : DatasetInfo {
 // length with std > 0. Throws DataError naming the file and the field.
 void validate(const Dataset& d);
 
+// The normalisation rule validate() applies: as many means as stds, one per channel (samples'
+// first dimension), all finite, every std > 0. `where` prefixes the error ("file.h5: /train/std").
+void check_normalisation(const std::vector<float>& mean, const std::vector<float>& std,
+                         const Shape& sample, const std::string& where);
+
 // What a stored uint8 image value v means: v * kUint8Scale. Every reader scales by this one
 // constant, so the in-memory, chunked and image-file sources give the same floats.
 constexpr float kUint8Scale = 1.0f / 255.0f;

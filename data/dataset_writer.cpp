@@ -151,6 +151,9 @@ void DatasetWriter::begin_split(const std::string& split, int64_t n, const Shape
                     split, dtype_name(y_dtype), shape_str(y_sample));
       break;
   }
+  // Given statistics are checked before anything is written (computed ones in finish()).
+  if (!info.mean.empty() && !x_sample.empty())
+    check_normalisation(info.mean, info.std, x_sample, fmt::format("{}: /{}/std", m.path, split));
   m.split = split;
   m.n = n;
   m.written = 0;
@@ -289,6 +292,8 @@ void DatasetWriter::finish() {
     NSAL_CHECK_AS(DataError, m.splits_done.count(s), "{}: the '{}' split was not written", m.path,
                   s);
   const DatasetInfo& i = m.info;
+  if (!m.x_sample.empty())  // computed statistics (a constant channel has std 0): before commit
+    check_normalisation(i.mean, i.std, m.x_sample, m.path + ": std");
   h5::File& f = m.file;
   f.set_string("format", kFormatName);
   f.set_int("format_version", kFormatVersion);

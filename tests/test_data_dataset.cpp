@@ -177,7 +177,7 @@ TEST(DataDataset, ValidationNamesTheFieldAndSample) {
   n.class_names.clear();
   n.mean = {0.5f, 0.5f};
   n.std = {1.f, 1.f};
-  EXPECT_ERROR_HAS(validate(n), "2 values for samples of shape (1, 2, 2)");
+  EXPECT_ERROR_HAS(validate(n), "2 normalisation values for samples of shape (1, 2, 2)");
   n.mean = {0.5f};
   n.std = {0.f};
   EXPECT_ERROR_HAS(validate(n), "std must be finite and > 0");
