@@ -11,6 +11,7 @@
 #include "al/atomic_file.h"
 #include "al/environment.h"
 #include "al/labels.h"
+#include "al/run_fingerprint.h"
 #include "al/seeds.h"
 #include "al/strategy.h"
 #include "al/training.h"
@@ -95,11 +96,13 @@ class Runner {
       : cfg_(std::move(cfg)), dir_(std::move(dir)), progress_(progress), event_(std::move(event)) {}
 
   RunSummary run() {
+    RunLock lock(dir_);
     train_ = data::read_for_loader(cfg_.dataset, "train");
     test_ = data::read_for_loader(cfg_.dataset, "test");
     NSAL_CHECK(test_.task == train_.task, "{}: the train and test splits disagree on the task",
                cfg_.dataset);
     Device device = parse_device(cfg_.device);
+    check_device_available(device);
     Context ctx(device);
     if (cfg_.threads > 0) ctx.set_threads(cfg_.threads);
     MathMode math = MathMode::strict_fp32;
@@ -125,16 +128,18 @@ class Runner {
     for (int t = 0; t < cfg_.trials; ++t) {
       std::string tdir = fmt::format("{}/trial_{}", dir_, t);
       make_dirs(tdir);
-      std::vector<int64_t> init_set;
-      if (file_exists(tdir + "/initial.txt")) {
-        init_set = read_indices(tdir + "/initial.txt");
-      } else {
-        std::vector<int64_t> order = seeded_shuffle(
-            data::all_indices(n), derive_seed(cfg_.seed, t, 0, SeedUse::initial_set));
-        init_set.assign(order.begin(), order.begin() + initial);
-        std::sort(init_set.begin(), init_set.end());
+      // The initial set follows from (seed, trial): a resumed trial's initial.txt must hold it.
+      std::vector<int64_t> order =
+          seeded_shuffle(data::all_indices(n), derive_seed(cfg_.seed, t, 0, SeedUse::initial_set));
+      std::vector<int64_t> init_set(order.begin(), order.begin() + initial);
+      std::sort(init_set.begin(), init_set.end());
+      if (file_exists(tdir + "/initial.txt"))
+        NSAL_CHECK(read_indices(tdir + "/initial.txt") == init_set,
+                   "{}/initial.txt: not the initial set of this run's seed and trial (edited?); "
+                   "put the original back or start a new run",
+                   tdir);
+      else
         write_indices(tdir + "/initial.txt", init_set);
-      }
       for (const StrategyConfig& s : cfg_.strategies) {
         if (!run_strategy(ctx, t, s, init_set, budget, rows)) return {dir_, rows, waiting_};
       }
@@ -291,11 +296,13 @@ RunSummary run_active_learning(const RunConfig& cfg, Progress& progress) {
   data::read_info(cfg.dataset);  // a missing or foreign dataset fails before the run exists
   make_dirs(cfg.out_dir);
   write_file_atomic(cfg.out_dir + "/config.toml", to_toml(cfg));
+  write_run_fingerprint(cfg.out_dir, cfg.dataset);
   return Runner(cfg, cfg.out_dir, progress, "start").run();
 }
 
 RunSummary resume_active_learning(const std::string& dir, Progress& progress) {
   RunConfig cfg = load_saved_run_config(dir + "/config.toml");
+  check_run_fingerprint(dir, cfg.dataset);
   return Runner(cfg, dir, progress, "resume").run();
 }
 

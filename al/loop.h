@@ -5,6 +5,9 @@
 //   RUN/metrics.csv, RUN/metrics.jsonl       one row per (trial, strategy, cycle)
 //   RUN/environment.jsonl                   one line per start and resume: the machine and
 //                                           settings it ran with (al/environment.h)
+//   RUN/fingerprint.json, RUN/run.lock      what the run started from (a resume checks it) and
+//                                           the lock of the process working on it
+//                                           (al/run_fingerprint.h)
 //   RUN/trial_<t>/initial.txt               the trial's initial labelled set
 //   RUN/trial_<t>/<strategy>/cycle_<c>/     labelled.txt (the cycle's training set),
 //                                           checkpoint.h5 (the trained model),

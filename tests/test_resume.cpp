@@ -11,6 +11,7 @@
 #include <fstream>
 
 #include "al/atomic_file.h"
+#include "al/run_fingerprint.h"
 #include "tests/run_test_util.h"
 
 namespace fs = std::filesystem;
@@ -108,8 +109,59 @@ TEST_F(Resume, AMissingDatasetFailsBeforeTheRunDirectoryExists) {
   std::string dir = (root_ / "no_dataset").string();
   int status = run_shell(kNsal + " run -q " + (root_ / "run.toml").string() +
                          " --dataset /nonexistent.h5 -o " + dir + " 2> /dev/null");
-  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 2);  // a missing file: command line
   EXPECT_FALSE(fs::exists(dir + "/config.toml"));
+}
+
+// A resume goes on with what the run started from: an edited config.toml or initial.txt, or a
+// dataset file that now holds other data, is refused naming the file; so is a second process.
+TEST_F(Resume, AnEditedRunDirectoryIsRefused) {
+  auto copy_of_reference = [&](const std::string& name) {
+    const fs::path dir = root_ / name;
+    fs::remove_all(dir);
+    fs::copy(root_ / "reference", dir, fs::copy_options::recursive);
+    fs::remove(dir / "run.lock");
+    return dir.string();
+  };
+  auto refusal = [&](const std::string& dir) {
+    int status = run_shell(kNsal + " run -q --resume " + dir + " 2> " + dir + "/err.txt");
+    EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << dir;
+    return read_file(dir + "/err.txt");
+  };
+  // Untouched, a finished run resumes (and does nothing).
+  const std::string same = copy_of_reference("same");
+  EXPECT_EQ(run_shell(kNsal + " run -q --resume " + same), 0);
+
+  const std::string seed = copy_of_reference("edited_seed");
+  std::string cfg = read_file(seed + "/config.toml");
+  ASSERT_NE(cfg.find("seed = 7"), std::string::npos) << cfg;
+  write_file_atomic(seed + "/config.toml", cfg.replace(cfg.find("seed = 7"), 8, "seed = 8"));
+  EXPECT_NE(refusal(seed).find("config.toml: changed since the run started"), std::string::npos);
+
+  const std::string initial = copy_of_reference("edited_initial");
+  write_indices(initial + "/trial_0/initial.txt", {1});
+  EXPECT_NE(refusal(initial).find("initial.txt: not the initial set"), std::string::npos);
+
+  const std::string data = copy_of_reference("other_data");
+  std::string fp = read_file(data + "/fingerprint.json");
+  const size_t at = fp.find("\"train/y\": \"");
+  ASSERT_NE(at, std::string::npos) << fp;
+  fp[at + 13] = fp[at + 13] == '0' ? '1' : '0';  // another recorded checksum of /train/y
+  write_file_atomic(data + "/fingerprint.json", fp);
+  EXPECT_NE(refusal(data).find("/train/y is not the data this run started with"),
+            std::string::npos);
+}
+
+TEST_F(Resume, ASecondProcessOnTheSameRunIsRefused) {
+  const std::string dir = (root_ / "locked").string();
+  fs::remove_all(dir);
+  fs::copy(root_ / "reference", dir, fs::copy_options::recursive);
+  RunLock held(dir);  // as a live `nsal run` holds it
+  int status = run_shell(kNsal + " run -q --resume " + dir + " 2> " + dir + "/err.txt");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+  EXPECT_NE(read_file(dir + "/err.txt").find("another nsal process is working on this run"),
+            std::string::npos)
+      << read_file(dir + "/err.txt");
 }
 
 TEST_F(Resume, StartingOverAnExistingRunIsRefused) {
