@@ -274,7 +274,29 @@ bool set_fused_inference_by_rule(Model& model, const Context& ctx, bool wanted) 
   return on;
 }
 
+void check_model_fits(const Model& model, const data::Dataset& d) {
+  const Shape want = model.input_shape(), got = d.sample_shape();
+  bool shape_ok = want.size() == got.size();
+  for (size_t i = 0; shape_ok && i < want.size(); ++i)
+    shape_ok = want[i] < 0 || want[i] == got[i];
+  NSAL_CHECK_AS(ShapeError, shape_ok, "model '{}' takes samples {}, but {} holds samples {}",
+                model.arch(), shape_str(want), d.where("x"), shape_str(got));
+  if (d.task == data::Task::regression) {
+    const int64_t targets = d.y.ndim() >= 2 ? d.y.dim(1) : 1;
+    NSAL_CHECK_AS(ShapeError, model.num_outputs() == targets,
+                  "model '{}' gives {} outputs, but {} holds {} regression target{}", model.arch(),
+                  model.num_outputs(), d.where("y"), targets, targets == 1 ? "" : "s");
+  } else {
+    NSAL_CHECK_AS(ShapeError, model.num_outputs() == d.num_classes,
+                  "model '{}' predicts {} classes, but {} has {} ({}): a checkpoint trained on "
+                  "another dataset?",
+                  model.arch(), model.num_outputs(), d.where("y"), d.num_classes,
+                  data::task_name(d.task));
+  }
+}
+
 EvalResult evaluate(Model& model, Context& ctx, const data::Dataset& test, int batch_size) {
+  check_model_fits(model, test);
   EvalResult r;
   r.samples = test.size();
   std::vector<int64_t> all = data::all_indices(test.size());

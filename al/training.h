@@ -31,6 +31,12 @@ std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Data
                                     const std::string& label = "train",
                                     const std::function<void(const EpochStats&)>& on_epoch = {});
 
+// Refuses a model whose outputs do not fit the dataset's task: classes (classification,
+// segmentation) or targets (regression) of another count, or samples of another shape. The
+// error names the model's arch, the dataset (file and split) and both counts. evaluate() and the
+// commands that run a checkpoint over a dataset call it first.
+void check_model_fits(const Model& model, const data::Dataset& d);
+
 struct EvalResult {
   std::string metric;  // "accuracy" | "mIoU" | "MAE"
   double value = 0;    // accuracy and mIoU in [0, 1]; MAE in target units

@@ -1,5 +1,7 @@
 #include "nn/dtype.h"
 
+#include <algorithm>
+
 #include "kernels/error.h"
 #include "kernels/memory.h"
 
@@ -44,14 +46,25 @@ std::string Device::str() const {
 Device parse_device(const std::string& s) {
   if (s == "cpu") return Device::cpu();
   if (s == "auto") return kernels::cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu();
-  if (s == "cuda" || s == "gpu") return Device::cuda(0);
+  if (s == "cuda") return Device::cuda(0);
   if (s.rfind("cuda:", 0) == 0) {
-    try {
-      return Device::cuda(std::stoi(s.substr(5)));
-    } catch (const std::exception&) {
-    }
+    const std::string n = s.substr(5);
+    const bool digits = !n.empty() && n.size() <= 4 && std::all_of(n.begin(), n.end(), [](char c) {
+      return c >= '0' && c <= '9';
+    });
+    if (digits) return Device::cuda(std::stoi(n));
   }
   throw Error("device: expected 'cpu', 'cuda', 'cuda:N' or 'auto', got '" + s + "'");
+}
+
+void check_device_available(Device d) {
+  if (!d.is_cuda()) return;
+  const int count = kernels::cuda_device_count();
+  if (d.index < count) return;
+  throw Error(fmt::format(
+      "device {}: {}; use --device cpu (or auto, which falls back to the cpu)", d.str(),
+      count == 0 ? fmt::format("no CUDA device answers ({})", kernels::cuda_unavailable_reason())
+                 : fmt::format("this machine has {} CUDA device{}", count, count == 1 ? "" : "s")));
 }
 
 }  // namespace nsal

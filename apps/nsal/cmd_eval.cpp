@@ -18,9 +18,13 @@ static CommandRegistrar reg("eval", [](CLI::App& app) {
   cmd->add_option("checkpoint", a->checkpoint, "Checkpoint (.h5)")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--dataset", a->dataset, "HDF5 dataset file")->required();
+  cmd->add_option("--dataset", a->dataset, "HDF5 dataset file")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--split", a->split, "train or test");
-  cmd->add_option("--batch-size", a->batch, "Batch size");
+  cmd->add_option("--batch-size", a->batch, "Batch size")
+      ->check(at_least(1))
+      ->capture_default_str();
   add_exec_options(*cmd, a->exec);
   cmd->callback([a] {
     auto ctx = make_context(a->exec);

@@ -22,18 +22,23 @@ static CommandRegistrar reg("predict", [](CLI::App& app) {
   cmd->add_option("checkpoint", a->checkpoint, "Checkpoint (.h5)")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--dataset", a->dataset, "HDF5 dataset file")->required();
+  cmd->add_option("--dataset", a->dataset, "HDF5 dataset file")
+      ->required()
+      ->check(CLI::ExistingFile);
   cmd->add_option("--split", a->split, "train or test");
   cmd->add_option("--output", a->output, "probs, logits or features")
       ->check(CLI::IsMember({"probs", "logits", "features"}));
   cmd->add_option("-o,--out", a->out, "Output file (.h5)")->required();
   cmd->add_flag("--force", a->force, "Overwrite an existing output file");
-  cmd->add_option("--batch-size", a->batch, "Batch size");
+  cmd->add_option("--batch-size", a->batch, "Batch size")
+      ->check(at_least(1))
+      ->capture_default_str();
   add_exec_options(*cmd, a->exec);
   cmd->callback([a] {
     auto ctx = make_context(a->exec);
     auto model = load_model(a->checkpoint, *ctx, a->exec.fused);
     data::Dataset d = data::read_for_loader(a->dataset, a->split);
+    al::check_model_fits(*model, d);
     std::vector<int64_t> all = data::all_indices(d.size());
     Tensor result;
     al::run_inference(

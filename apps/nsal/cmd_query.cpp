@@ -5,6 +5,7 @@
 
 #include <algorithm>
 #include <chrono>
+#include <filesystem>
 #include <iterator>
 
 #include "al/annotation.h"
@@ -27,6 +28,7 @@ static CommandRegistrar reg("query", [](CLI::App& app) {
   struct Args : ScoringArgs {
     int64_t n = 0;
     std::string out, export_dir, labelled;
+    bool force = false;
     al::StrategyConfig strategy = noise_stability();
   };
   auto a = std::make_shared<Args>();
@@ -45,11 +47,24 @@ static CommandRegistrar reg("query", [](CLI::App& app) {
   cmd->add_option("--labelled", a->labelled,
                   "File of the already labelled indices: left out of the pool; coreset's centres")
       ->check(CLI::ExistingFile);
-  cmd->add_option("-n,--count", a->n, "How many samples to choose")->required();
+  cmd->add_option("-n,--count", a->n, "How many samples to choose")->required()->check(at_least(1));
   cmd->add_option("-o,--out", a->out, "File for the chosen indices, one per line")->required();
   cmd->add_option("--export", a->export_dir,
                   "Folder for annotation: the chosen samples as PNG files, labels.csv to fill");
+  cmd->add_flag("--force", a->force,
+                "Overwrite an existing -o file and replace an existing --export folder");
   cmd->callback([a] {
+    // Before any work: outputs are never overwritten unasked (a labels.csv may hold labels).
+    NSAL_CHECK(a->force || !al::file_exists(a->out), "{} exists; pass --force to overwrite it",
+               a->out);
+    std::error_code ec;
+    const bool export_taken = !a->export_dir.empty() &&
+                              std::filesystem::exists(a->export_dir, ec) &&
+                              !std::filesystem::is_empty(a->export_dir, ec);
+    NSAL_CHECK(a->force || !export_taken,
+               "{}: the folder exists and is not empty (its labels.csv may hold labels); choose "
+               "another or pass --force to replace it",
+               a->export_dir);
     ScoringSetup s = load_scoring_setup(*a);
     std::vector<int64_t> labelled;
     if (!a->labelled.empty()) {
@@ -76,6 +91,7 @@ static CommandRegistrar reg("query", [](CLI::App& app) {
     fmt::print("{} chose {} of {} samples ({:.2f}s): wrote {}\n", sc.label(), acq.selected.size(),
                s.pool.size(), acq.seconds, a->out);
     if (!a->export_dir.empty()) {
+      if (export_taken) std::filesystem::remove_all(a->export_dir);  // --force: replace it
       al::write_annotation_folder(s.data, acq.selected, a->export_dir);
       fmt::print("wrote {}/labels.csv and the samples for annotation\n", a->export_dir);
     }

@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <memory>
+#include <vector>
 
 #include "al/loop.h"
 #include "apps/nsal/command.h"
@@ -86,33 +87,47 @@ static CommandRegistrar reg("run", [](CLI::App& app) {
   auto* cmd = app.add_subcommand("run", "Run an active-learning experiment (configs/*.toml)");
   cmd->add_option("config", args->config, "TOML config file (see docs/cli.md)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--resume", args->resume, "Continue the stopped run in this directory")
-      ->check(CLI::ExistingDirectory);
-  cmd->add_option("--dataset", args->dataset, "HDF5 dataset file (nsal data convert)");
-  cmd->add_option("--model", args->model, "Architecture (mnist-cnn, resnet18-cifar, ...)");
-  cmd->add_option("-o,--out", args->out, "Run directory to create");
-  cmd->add_option("--device", args->device, "cpu, cuda, cuda:N or auto");
-  cmd->add_option("--strategies", args->strategies,
-                  "Comma-separated strategies; noise-stability:paper|released picks the preset");
-  cmd->add_option("--oracle", args->oracle,
-                  "Who labels: dataset (its labels) or human (stops for nsal label import)");
-  cmd->add_option("--initial", args->initial, "Initial labelled set: a count or a percentage");
-  cmd->add_option("--query", args->query, "Samples acquired per cycle: a count or a percentage");
-  cmd->add_option("--cycles", args->cycles, "Cycles (train, evaluate, acquire)");
-  cmd->add_option("--trials", args->trials, "Trials, each with its own initial set and seeds");
-  cmd->add_option("--epochs", args->epochs, "Training epochs per cycle");
-  cmd->add_option("--draws", args->draws, "Noise-stability draws K");
-  cmd->add_option("--subset", args->subset, "Score a random subset of this many unlabelled");
-  cmd->add_option("--seed", args->seed, "Run seed");
-  cmd->add_option("--threads", args->threads, "CPU threads");
-  cmd->add_option("--math", args->math, "CUDA math: fp32 (strict, default), tf32 or bf16")
-      ->check(CLI::IsMember({"fp32", "tf32", "bf16"}));
-  cmd->add_flag("--cudnn-autotune", args->autotune,
-                "GPU: time cuDNN's convolution algorithms once per shape and keep the fastest "
-                "(cudnn_autotune = true; results may then differ in the last bits between runs)");
-  cmd->add_flag("--no-fused", args->no_fused,
-                "GPU: every resnet pass on the layer path (fused_inference and every "
-                "[strategy.noise] fused set to false)");
+  CLI::Option* resume =
+      cmd->add_option("--resume", args->resume, "Continue the stopped run in this directory")
+          ->check(CLI::ExistingDirectory);
+  std::vector<CLI::Option*> settings = {
+      cmd->get_option("config"),
+      cmd->add_option("--dataset", args->dataset, "HDF5 dataset file (nsal data convert)")
+          ->check(CLI::ExistingFile),
+      cmd->add_option("--model", args->model, "Architecture (mnist-cnn, resnet18-cifar, ...)"),
+      cmd->add_option("-o,--out", args->out, "Run directory to create"),
+      cmd->add_option("--device", args->device, "cpu, cuda, cuda:N or auto"),
+      cmd->add_option(
+          "--strategies", args->strategies,
+          "Comma-separated strategies; noise-stability:paper|released picks the preset"),
+      cmd->add_option("--oracle", args->oracle,
+                      "Who labels: dataset (its labels) or human (stops for nsal label import)"),
+      cmd->add_option("--initial", args->initial, "Initial labelled set: a count or a percentage"),
+      cmd->add_option("--query", args->query,
+                      "Samples acquired per cycle: a count or a percentage"),
+      cmd->add_option("--cycles", args->cycles, "Cycles (train, evaluate, acquire)")
+          ->check(at_least(1)),
+      cmd->add_option("--trials", args->trials, "Trials, each with its own initial set and seeds")
+          ->check(at_least(1)),
+      cmd->add_option("--epochs", args->epochs, "Training epochs per cycle")->check(at_least(1)),
+      cmd->add_option("--draws", args->draws, "Noise-stability draws K")->check(at_least(1)),
+      cmd->add_option("--subset", args->subset,
+                      "Score a random subset of this many unlabelled (0: all of them)")
+          ->check(at_least(0)),
+      cmd->add_option("--seed", args->seed, "Run seed")->check(at_least(0)),
+      cmd->add_option("--threads", args->threads, "CPU threads")->check(at_least(1)),
+      cmd->add_option("--math", args->math, "CUDA math: fp32 (strict, default), tf32 or bf16")
+          ->check(CLI::IsMember({"fp32", "tf32", "bf16"})),
+      cmd->add_flag("--cudnn-autotune", args->autotune,
+                    "GPU: time cuDNN's convolution algorithms once per shape and keep the fastest "
+                    "(cudnn_autotune = true; results may then differ in the last bits between "
+                    "runs)"),
+      cmd->add_flag("--no-fused", args->no_fused,
+                    "GPU: every resnet pass on the layer path (fused_inference and every "
+                    "[strategy.noise] fused set to false)")};
+  // A resumed run continues with the config.toml it saved: nothing may change it halfway.
+  for (CLI::Option* o : settings)
+    resume->excludes(o);
   cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
   cmd->callback([args] { run_command(*args); });
 });

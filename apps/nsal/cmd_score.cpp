@@ -19,6 +19,10 @@ static CommandRegistrar reg("score", [](CLI::App& app) {
   cmd->add_option("-o,--out", a->out, "Output prefix: writes PREFIX.h5 and PREFIX.csv")->required();
   cmd->add_flag("--force", a->force, "Overwrite existing outputs");
   cmd->callback([a] {
+    // Before any work: existing outputs are kept unless --force.
+    NSAL_CHECK(a->force || !al::file_exists(a->out + ".csv"),
+               "{}.csv exists; pass --force to overwrite it", a->out);
+    h5::AtomicOutput out(a->out + ".h5", a->force);
     ScoringSetup s = load_scoring_setup(*a);
     fmt::print(stderr, "scoring {} samples of {} ({}), preset {}, K = {}, lambda = {}\n",
                s.pool.size(), a->dataset, a->split, a->ns.preset, a->ns.draws, a->ns.lambda);
@@ -27,9 +31,6 @@ static CommandRegistrar reg("score", [](CLI::App& app) {
     std::string csv = "index,score\n";
     for (size_t i = 0; i < s.pool.size(); ++i)
       csv += fmt::format("{},{:.9g}\n", s.pool[i], r.scores[i]);
-    NSAL_CHECK(a->force || !al::file_exists(a->out + ".csv"),
-               "{}.csv exists; pass --force to overwrite it", a->out);
-    h5::AtomicOutput out(a->out + ".h5", a->force);
     {
       h5::File f = h5::File::create(out.tmp_path());
       Tensor idx({static_cast<int64_t>(s.pool.size())}, DType::i32);
@@ -41,9 +42,24 @@ static CommandRegistrar reg("score", [](CLI::App& app) {
       f.write_tensor("indices", idx);
       f.write_tensor("scores", sc);
       if (a->ns.preset == "released") f.write_tensor("deviation_vectors", r.vectors);
+      // Everything the scores depend on, so that a file says how it was made.
       f.set_string("preset", a->ns.preset);
       f.set_string("checkpoint", a->checkpoint);
       f.set_string("dataset", a->dataset);
+      f.set_string("split", a->split);
+      f.set_int("draws", a->ns.draws);
+      f.set_double("lambda", a->ns.lambda);
+      f.set_string("distribution", a->ns.distribution);
+      f.set_string("magnitude", a->ns.magnitude);
+      f.set_string("output", a->ns.output);
+      f.set_string("groups", a->groups.empty() ? "all" : a->groups);
+      f.set_string("seed", std::to_string(a->seed));  // a uint64 in decimal
+      f.set_int("subset", a->subset);
+      f.set_int("batch_size", a->batch);
+      f.set_string("device", s.ctx->device().str());
+      f.set_string("math", math_mode_name(s.ctx->math_mode()));
+      f.set_string("passes", r.timing.passes);
+      f.set_string("created_by", std::string("nsal ") + NSAL_VERSION);
     }
     out.commit();
     al::write_file_atomic(a->out + ".csv", csv);

@@ -55,6 +55,7 @@ void run_train(const TrainArgs& a) {
                                                       : train.num_classes};
   std::unique_ptr<Model> model = make_model(spec);
   model->build(ctx->device(), cfg.seed);
+  al::check_model_fits(*model, train);  // the model's input shape against the samples
   al::set_fused_inference_by_rule(*model, *ctx, cfg.fused_inference);  // the evaluations
   al::Progress progress(a.quiet);
   std::string history = "epoch,train_loss,test_metric,test_value,seconds,images_per_second\n";
@@ -84,18 +85,18 @@ static CommandRegistrar reg("train", [](CLI::App& app) {
   auto* cmd = app.add_subcommand("train", "Train a model on a dataset's training split");
   cmd->add_option("--config", a->config, "TOML config (the [train] table and model fields)")
       ->check(CLI::ExistingFile);
-  cmd->add_option("--dataset", a->dataset, "HDF5 dataset file");
+  cmd->add_option("--dataset", a->dataset, "HDF5 dataset file")->check(CLI::ExistingFile);
   cmd->add_option("--model", a->model, "Architecture");
   cmd->add_option("-o,--out", a->out, "Output directory")->required();
   cmd->add_option("--device", a->device, "cpu, cuda, cuda:N or auto");
-  cmd->add_option("--threads", a->threads, "CPU threads");
+  cmd->add_option("--threads", a->threads, "CPU threads")->check(at_least(1));
   add_math_option(*cmd, a->math);
-  cmd->add_option("--seed", a->seed, "Seed of initialisation and shuffling");
-  cmd->add_option("--epochs", a->epochs, "Epochs");
-  cmd->add_option("--batch-size", a->batch, "Batch size");
+  cmd->add_option("--seed", a->seed, "Seed of initialisation and shuffling")->check(at_least(0));
+  cmd->add_option("--epochs", a->epochs, "Epochs")->check(at_least(1));
+  cmd->add_option("--batch-size", a->batch, "Batch size")->check(at_least(1));
   cmd->add_option("--optimizer", a->optimizer, "sgd, adam or adamw");
-  cmd->add_option("--lr", a->lr, "Learning rate");
-  cmd->add_option("--weight-decay", a->weight_decay, "Weight decay");
+  cmd->add_option("--lr", a->lr, "Learning rate")->check(finite_positive());
+  cmd->add_option("--weight-decay", a->weight_decay, "Weight decay")->check(finite_positive(true));
   cmd->add_option("--schedule", a->schedule, "constant, multistep or cosine");
   cmd->add_flag("--augment", a->augment, "Random crop with padding and horizontal flip");
   cmd->add_flag("--class-balanced", a->class_balanced, "Inverse-frequency class weights");

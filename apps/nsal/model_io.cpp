@@ -4,6 +4,7 @@
 
 #include "al/run_config.h"
 #include "al/training.h"
+#include "apps/nsal/command.h"
 #include "nn/checkpoint.h"
 #include "nn/models/registry.h"
 
@@ -12,6 +13,7 @@ namespace nsal::app {
 std::unique_ptr<Context> make_context(const std::string& device, int threads,
                                       const std::string& math) {
   Device d = parse_device(device);
+  check_device_available(d);
   auto ctx = std::make_unique<Context>(d);
   if (threads > 0) ctx->set_threads(threads);
   if (device == "auto") fmt::print(stderr, "device: {}\n", d.str());
@@ -31,8 +33,8 @@ void add_math_option(CLI::App& cmd, std::string& math) {
 }
 
 void add_exec_options(CLI::App& cmd, ExecArgs& e) {
-  cmd.add_option("--device", e.device, "cpu, cuda, cuda:N or auto");
-  cmd.add_option("--threads", e.threads, "CPU threads");
+  cmd.add_option("--device", e.device, "cpu, cuda, cuda:N or auto")->capture_default_str();
+  cmd.add_option("--threads", e.threads, "CPU threads (default: OpenMP's)")->check(at_least(1));
   add_math_option(cmd, e.math);
   cmd.add_flag("--cudnn-autotune", e.autotune,
                "GPU: time cuDNN's convolution algorithms once per shape and keep the "

@@ -6,6 +6,8 @@
 
 #include "al/atomic_file.h"
 #include "al/seeds.h"
+#include "al/training.h"
+#include "apps/nsal/command.h"
 #include "apps/nsal/model_io.h"
 #include "data/loader.h"
 
@@ -15,24 +17,40 @@ void add_scoring_options(CLI::App& cmd, ScoringArgs& a) {
   cmd.add_option("checkpoint", a.checkpoint, "Trained model (.h5, from nsal train or nsal run)")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd.add_option("--dataset", a.dataset, "HDF5 dataset file")->required();
-  cmd.add_option("--split", a.split, "Split holding the pool (train or test)");
+  cmd.add_option("--dataset", a.dataset, "HDF5 dataset file")->required()->check(CLI::ExistingFile);
+  cmd.add_option("--split", a.split, "Split holding the pool (train or test)")
+      ->check(CLI::IsMember({"train", "test"}))
+      ->capture_default_str();
   cmd.add_option("--indices", a.indices, "File of pool indices, one per line (default: all)")
       ->check(CLI::ExistingFile);
-  cmd.add_option("--subset", a.subset, "Score a random subset of this many pool samples");
-  cmd.add_option("--preset", a.ns.preset, "paper or released (DESIGN section 3)")
-      ->check(CLI::IsMember({"paper", "released"}));
-  cmd.add_option("-k,--draws", a.ns.draws, "Noise draws K");
-  cmd.add_option("--lambda", a.ns.lambda, "Noise magnitude relative to the weights");
+  cmd.add_option("--subset", a.subset,
+                 "Score a random subset of this many pool samples (0: all of them)")
+      ->check(at_least(0));
+  cmd.add_option("--preset", a.ns.preset,
+                 "paper (the paper's method: top-N of the mean squared deviation) or released "
+                 "(the authors' code: k-center over deviation vectors); docs/noise-kernels.md")
+      ->check(CLI::IsMember({"paper", "released"}))
+      ->capture_default_str();
+  cmd.add_option("-k,--draws", a.ns.draws, "Noise draws K")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_option("--lambda", a.ns.lambda, "Noise magnitude relative to the weights")
+      ->check(finite_positive())
+      ->capture_default_str();
   cmd.add_option("--distribution", a.ns.distribution, "gaussian, uniform or laplace")
-      ->check(CLI::IsMember({"gaussian", "uniform", "laplace"}));
+      ->check(CLI::IsMember({"gaussian", "uniform", "laplace"}))
+      ->capture_default_str();
   cmd.add_option("--magnitude", a.ns.magnitude, "adaptive (relative to the weights) or constant")
-      ->check(CLI::IsMember({"adaptive", "constant"}));
+      ->check(CLI::IsMember({"adaptive", "constant"}))
+      ->capture_default_str();
   cmd.add_option("--groups", a.groups, "Comma-separated layer groups that get noise (default all)");
   cmd.add_option("--output", a.ns.output, "Model output compared: probs, logits or features")
-      ->check(CLI::IsMember({"probs", "logits", "features"}));
-  cmd.add_option("--batch-size", a.batch, "Batch size of the passes");
-  cmd.add_option("--seed", a.seed, "Seed of the noise and of the subset");
+      ->check(CLI::IsMember({"probs", "logits", "features"}))
+      ->capture_default_str();
+  cmd.add_option("--batch-size", a.batch, "Batch size of the passes")
+      ->check(at_least(1))
+      ->capture_default_str();
+  cmd.add_option("--seed", a.seed, "Seed of the noise and of the subset")->capture_default_str();
   add_exec_options(cmd, a.exec);
 }
 
@@ -50,6 +68,7 @@ ScoringSetup load_scoring_setup(ScoringArgs& a) {
   a.ns.fused = a.exec.fused;  // one --fused flag for every command
   s.model = load_model(a.checkpoint, *s.ctx, a.exec.fused);
   s.data = data::read_for_loader(a.dataset, a.split);
+  al::check_model_fits(*s.model, s.data);
   s.pool = a.indices.empty() ? data::all_indices(s.data.size()) : al::read_indices(a.indices);
   for (int64_t i : s.pool)
     NSAL_CHECK(i < s.data.size(), "{}: index {} is outside the {} split ({} samples)", a.indices, i,

@@ -1,0 +1,184 @@
+// The command line against a demanding user: a regression dataset through train, eval and score;
+// a checkpoint run on a dataset of other classes; flags out of range; outputs that exist; a
+// conversion that fails; devices that do not exist. Each refusal exits non-zero, names what was
+// wrong and writes nothing.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <cstdint>
+#include <filesystem>
+#include <fstream>
+#include <string>
+
+#include "al/atomic_file.h"
+#include "tests/run_test_util.h"
+
+namespace fs = std::filesystem;
+
+namespace nsal::al {
+namespace {
+
+using nsal::testing::kNsal;
+using nsal::testing::run_shell;
+
+class CliChecks : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    root_ = fs::temp_directory_path() / ("nsal_cli_checks_" + std::to_string(::getpid()));
+    fs::remove_all(root_);
+    fs::create_directories(root_);
+    ASSERT_EQ(quiet(kNsal + " data synth images -o " + path("d3.h5") +
+                    " --train 60 --test 20 --size 28 --classes 3 --noise 0.3"),
+              0);
+    ASSERT_EQ(quiet(kNsal + " data synth images -o " + path("d4.h5") +
+                    " --train 60 --test 20 --size 28 --classes 4 --noise 0.3"),
+              0);
+    ASSERT_EQ(quiet(kNsal + " train -q --dataset " + path("d3.h5") +
+                    " --model mnist-cnn --device cpu --epochs 1 -o " + path("cnn")),
+              0);
+  }
+  static void TearDownTestSuite() { fs::remove_all(root_); }
+  static std::string path(const std::string& name) { return (root_ / name).string(); }
+  static int quiet(const std::string& cmd) { return run_shell(cmd + " > /dev/null 2>&1"); }
+  // Runs `args` (after the binary), which must fail; returns its stderr.
+  static std::string refusal(const std::string& args) {
+    int rc = run_shell(kNsal + " " + args + " > /dev/null 2> " + path("err.txt"));
+    EXPECT_TRUE(WIFEXITED(rc) && WEXITSTATUS(rc) != 0) << args << ": status " << rc;
+    std::string err = read_file(path("err.txt"));
+    EXPECT_NE(err.find("nsal: error: "), std::string::npos) << args << ": " << err;
+    return err;
+  }
+  // A tiny IDX set (4 training and 4 test images of 3 x 3 pixels, labels 0..2) in `dir`.
+  static void write_idx_set(const std::string& dir) {
+    fs::create_directories(dir);
+    auto be32 = [](std::ofstream& f, uint32_t v) {
+      const char b[4] = {char(v >> 24), char(v >> 16), char(v >> 8), char(v)};
+      f.write(b, 4);
+    };
+    for (const char* prefix : {"train", "t10k"}) {
+      std::ofstream img(dir + "/" + prefix + "-images-idx3-ubyte", std::ios::binary);
+      be32(img, 0x00000803);
+      for (uint32_t d : {4u, 3u, 3u})
+        be32(img, d);
+      for (int i = 0; i < 4 * 9; ++i)
+        img.put(static_cast<char>(i * 7));
+      std::ofstream lab(dir + "/" + prefix + "-labels-idx1-ubyte", std::ios::binary);
+      be32(lab, 0x00000801);
+      be32(lab, 4);
+      for (int i = 0; i < 4; ++i)
+        lab.put(static_cast<char>(i % 3));
+    }
+  }
+  static fs::path root_;
+};
+fs::path CliChecks::root_;
+
+}  // namespace
+
+// Tables normalise per feature (the loader used to divide by zero on every regression set).
+TEST_F(CliChecks, ARegressionDatasetTrainsEvaluatesAndScores) {
+  ASSERT_EQ(quiet(kNsal + " data synth regression -o " + path("reg.h5") + " --train 200 --test 50"),
+            0);
+  ASSERT_EQ(quiet(kNsal + " train -q --dataset " + path("reg.h5") +
+                  " --model mlp --device cpu --epochs 2 -o " + path("mlp")),
+            0);
+  ASSERT_EQ(run_shell(kNsal + " eval " + path("mlp/checkpoint.h5") + " --dataset " +
+                      path("reg.h5") + " --device cpu > " + path("eval.txt") + " 2>&1"),
+            0);
+  EXPECT_NE(read_file(path("eval.txt")).find("MAE"), std::string::npos)
+      << read_file(path("eval.txt"));
+  ASSERT_EQ(quiet(kNsal + " score " + path("mlp/checkpoint.h5") + " --dataset " + path("reg.h5") +
+                  " --device cpu -k 2 -o " + path("reg_scores")),
+            0);
+  EXPECT_TRUE(file_exists(path("reg_scores.csv")));
+}
+
+TEST_F(CliChecks, ACheckpointOfOtherClassesIsRefused) {
+  const std::string ck = path("cnn/checkpoint.h5");
+  for (const std::string& cmd :
+       {"eval " + ck + " --dataset " + path("d4.h5"),
+        "predict " + ck + " --dataset " + path("d4.h5") + " -o " + path("p.h5"),
+        "score " + ck + " --dataset " + path("d4.h5") + " -o " + path("s"),
+        "query " + ck + " --dataset " + path("d4.h5") + " -n 2 -o " + path("q.txt")}) {
+    const std::string err = refusal(cmd + " --device cpu");
+    EXPECT_NE(err.find("predicts 3 classes"), std::string::npos) << cmd << ": " << err;
+    EXPECT_NE(err.find("has 4"), std::string::npos) << cmd << ": " << err;
+  }
+  EXPECT_FALSE(file_exists(path("p.h5")));
+  EXPECT_FALSE(file_exists(path("q.txt")));
+}
+
+TEST_F(CliChecks, FlagsOutOfRangeAreRefusedNamingTheFlag) {
+  const std::string run = "run " + std::string(NSAL_SOURCE_DIR) +
+                          "/configs/quick-fashion-mnist.toml -o " + path("never");
+  const std::string score =
+      "score " + path("cnn/checkpoint.h5") + " --dataset " + path("d3.h5") + " -o " + path("s");
+  struct Bad {
+    std::string args, says;
+  };
+  const Bad cases[] = {
+      {run + " --epochs 0", "--epochs: expected an integer >= 1, got '0'"},
+      {run + " --cycles -1", "--cycles"},
+      {run + " --draws 0", "--draws"},
+      {run + " --trials -2", "--trials"},
+      {run + " --subset -1", "--subset: expected an integer >= 0"},
+      {run + " --seed -1", "--seed"},
+      {run + " --threads 0", "--threads"},
+      {"run --resume " + path("cnn") + " --epochs 1", "--resume excludes --epochs"},
+      {score + " --lambda 0", "--lambda: expected a finite number > 0, got '0'"},
+      {score + " --lambda inf", "--lambda"},
+      {score + " -k 0", "--draws: expected an integer >= 1"},
+      {score + " --subset -10", "--subset"},
+      {score + " --batch-size 0", "--batch-size"},
+      {score + " --device cuda:-1", "got 'cuda:-1'"},
+      {score + " --device cuda:1x", "got 'cuda:1x'"},
+      {score + " --device gpu", "got 'gpu'"},
+      {"train --dataset " + path("d3.h5") + " -o " + path("never") + " --lr -1", "--lr"},
+  };
+  for (const Bad& b : cases) {
+    const std::string err = refusal(b.args);
+    EXPECT_NE(err.find(b.says), std::string::npos) << b.args << ": " << err;
+  }
+  EXPECT_FALSE(fs::exists(path("never")));
+  EXPECT_FALSE(file_exists(path("s.h5")));
+}
+
+TEST_F(CliChecks, QueryOverwritesNothingUnasked) {
+  const std::string q =
+      "query " + path("cnn/checkpoint.h5") + " --dataset " + path("d3.h5") + " --device cpu ";
+  ASSERT_EQ(quiet(kNsal + " " + q + "--strategy entropy -n 4 -o " + path("chosen.txt") +
+                  " --export " + path("ann")),
+            0);
+  const std::string first = read_file(path("chosen.txt"));
+  EXPECT_NE(refusal(q + "-n 2 -o " + path("chosen.txt")).find("pass --force"), std::string::npos);
+  EXPECT_NE(
+      refusal(q + "-n 2 -o " + path("other.txt") + " --export " + path("ann")).find("is not empty"),
+      std::string::npos);
+  EXPECT_EQ(read_file(path("chosen.txt")), first);
+  EXPECT_FALSE(file_exists(path("other.txt")));
+  // --force replaces the folder: the two new samples and nothing of the four before.
+  ASSERT_EQ(quiet(kNsal + " " + q + "--strategy margin -n 2 -o " + path("chosen.txt") +
+                  " --export " + path("ann") + " --force"),
+            0);
+  int pngs = 0;
+  for (const auto& e : fs::directory_iterator(path("ann")))
+    pngs += e.path().extension() == ".png";
+  EXPECT_EQ(pngs, 2);
+}
+
+TEST_F(CliChecks, AFailedConversionLeavesNoFile) {
+  write_idx_set(path("idx"));
+  ASSERT_EQ(quiet(kNsal + " data convert " + path("idx") + " --format idx -o " + path("ok.h5")), 0)
+      << "the IDX set itself converts";
+  // Normalisation statistics that readers would refuse: nothing may be written.
+  for (const char* stats : {"--mean 0.5 --std 0", "--mean 0.5 --std -1", "--mean nan --std 1",
+                            "--mean 0.5,0.5 --std 1,1"}) {
+    const std::string out = path("bad.h5");
+    const std::string err =
+        refusal("data convert " + path("idx") + " --format idx " + stats + " -o " + out);
+    EXPECT_NE(err.find("std"), std::string::npos) << stats << ": " << err;
+    EXPECT_FALSE(file_exists(out)) << stats;
+  }
+}
+
+}  // namespace nsal::al
