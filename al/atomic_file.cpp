@@ -77,6 +77,7 @@ std::vector<int64_t> read_indices(const std::string& path) {
   int n = 0;
   while (std::getline(in, line)) {
     ++n;
+    if (!line.empty() && line.back() == '\r') line.pop_back();  // CRLF line ends
     if (line.empty()) continue;
     try {
       size_t used = 0;

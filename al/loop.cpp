@@ -11,6 +11,7 @@
 #include "al/atomic_file.h"
 #include "al/environment.h"
 #include "al/labels.h"
+#include "al/noise_stability.h"
 #include "al/run_fingerprint.h"
 #include "al/seeds.h"
 #include "al/strategy.h"
@@ -95,34 +96,64 @@ class Runner {
   Runner(RunConfig cfg, std::string dir, Progress& progress, std::string event)
       : cfg_(std::move(cfg)), dir_(std::move(dir)), progress_(progress), event_(std::move(event)) {}
 
-  RunSummary run() {
-    RunLock lock(dir_);
+  // Everything that can be checked before a run directory exists: the dataset, the amounts,
+  // the device, and the model with each strategy's options (built once on the CPU). Run
+  // directories are created only for runs that can go.
+  void prepare() {
     train_ = data::read_for_loader(cfg_.dataset, "train");
     test_ = data::read_for_loader(cfg_.dataset, "test");
     NSAL_CHECK(test_.task == train_.task, "{}: the train and test splits disagree on the task",
                cfg_.dataset);
-    Device device = parse_device(cfg_.device);
-    check_device_available(device);
-    Context ctx(device);
+    device_ = parse_device(cfg_.device);
+    check_device_available(device_);
+    const int64_t n = train_.size();
+    initial_ = cfg_.initial.resolve(n);
+    budget_ = cfg_.query.resolve(n);
+    NSAL_CHECK(initial_ >= 1,
+               "field 'initial': {} of the {} training samples is none; ask for at "
+               "least one",
+               cfg_.initial.str(), n);
+    NSAL_CHECK(budget_ >= 1 || cfg_.cycles == 1,
+               "field 'query': {} of the {} training samples "
+               "is none; ask for at least one",
+               cfg_.query.str(), n);
+    NSAL_CHECK(initial_ + budget_ * (cfg_.cycles - 1) <= n,
+               "initial set {} plus {} acquisitions of {} do not fit the {} training samples",
+               initial_, cfg_.cycles - 1, budget_, n);
+    NSAL_CHECK(cfg_.oracle != "human" || train_.task == data::Task::classification,
+               "{}: oracle = \"human\" needs a classification dataset", cfg_.dataset);
+    std::unique_ptr<Model> probe = make_model(model_spec());
+    probe->build(Device::cpu(), 0);
+    check_model_fits(*probe, train_);
+    for (size_t i = 0; i < cfg_.strategies.size(); ++i) {
+      const StrategyConfig& s = cfg_.strategies[i];
+      if (s.name != "noise-stability") continue;
+      try {
+        noise_segments(probe->arena(), s.ns);
+      } catch (const Error& e) {
+        throw Error(fmt::format("field 'strategy[{}].noise.groups': {}", i, e.what()));
+      }
+    }
+    prepared_ = true;
+  }
+
+  RunSummary run() {
+    RunLock lock(dir_);
+    if (!prepared_) prepare();
+    Context ctx(device_);
     if (cfg_.threads > 0) ctx.set_threads(cfg_.threads);
     MathMode math = MathMode::strict_fp32;
     parse_math_mode(cfg_.math, math);  // validated with the config
     ctx.set_math_mode(math);
     ctx.set_conv_autotune(cfg_.cudnn_autotune);
-    if (math != MathMode::strict_fp32 && !device.is_cuda())
+    if (math != MathMode::strict_fp32 && !device_.is_cuda())
       progress_.line(
           fmt::format("note: math = \"{}\" applies to CUDA; the CPU computes in fp32", cfg_.math));
     record_environment(dir_, ctx, event_);
     progress_.line(fmt::format("nsal run: {} ({} train / {} test samples), model {}, device {}",
                                cfg_.dataset, train_.size(), test_.size(), cfg_.model,
-                               device.str()));
-    const int64_t n = train_.size();
-    const int64_t initial = cfg_.initial.resolve(n), budget = cfg_.query.resolve(n);
-    NSAL_CHECK(initial >= 1 && initial + budget * (cfg_.cycles - 1) <= n,
-               "initial set {} plus {} acquisitions of {} do not fit the {} training samples",
-               initial, cfg_.cycles - 1, budget, n);
-    NSAL_CHECK(cfg_.oracle != "human" || train_.task == data::Task::classification,
-               "{}: oracle = \"human\" needs a classification dataset", cfg_.dataset);
+                               device_.str()));
+    const int64_t n = train_.size(), initial = initial_, budget = budget_;
 
     std::vector<MetricsRow> rows;
     for (int t = 0; t < cfg_.trials; ++t) {
@@ -197,10 +228,7 @@ class Runner {
       row.labelled = static_cast<int64_t>(labelled.size());
       row.seed = derive_seed(cfg_.seed, t, c, SeedUse::model_init);
       if (cfg_.reinit_each_cycle || !model) {
-        model = make_model({cfg_.model, train_.channels(),
-                            train_.task == data::Task::regression
-                                ? (train_.y.ndim() > 1 ? train_.y.dim(1) : 1)
-                                : train_.num_classes});
+        model = make_model(model_spec());
         model->build(ctx.device(), row.seed);
         // A run that keeps its model across cycles continues from the last cycle's checkpoint
         // (after a resume the model is not in memory any more).
@@ -265,10 +293,20 @@ class Runner {
     return true;
   }
 
+  // The run's model for its dataset: the training split's channels, and its classes or targets.
+  ModelSpec model_spec() const {
+    return {cfg_.model, train_.channels(),
+            train_.task == data::Task::regression ? (train_.y.ndim() > 1 ? train_.y.dim(1) : 1)
+                                                  : train_.num_classes};
+  }
+
   RunConfig cfg_;
   std::string dir_;
   Progress& progress_;
   std::string event_;
+  bool prepared_ = false;
+  Device device_;
+  int64_t initial_ = 0, budget_ = 0;
   data::Dataset train_, test_;
   std::string waiting_;  // the annotation folder the run stopped at
 };
@@ -293,11 +331,12 @@ RunSummary run_active_learning(const RunConfig& cfg, Progress& progress) {
              "{}: a run already lives here; continue it with --resume {} or choose another "
              "--out",
              cfg.out_dir, cfg.out_dir);
-  data::read_info(cfg.dataset);  // a missing or foreign dataset fails before the run exists
+  Runner runner(cfg, cfg.out_dir, progress, "start");
+  runner.prepare();  // a bad dataset, amount, model or option fails before the run exists
   make_dirs(cfg.out_dir);
   write_file_atomic(cfg.out_dir + "/config.toml", to_toml(cfg));
   write_run_fingerprint(cfg.out_dir, cfg.dataset);
-  return Runner(cfg, cfg.out_dir, progress, "start").run();
+  return runner.run();
 }
 
 RunSummary resume_active_learning(const std::string& dir, Progress& progress) {

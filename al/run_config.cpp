@@ -1,12 +1,16 @@
 #include "al/run_config.h"
 
+#include <fmt/format.h>
 #include <toml++/toml.h>
+
+#include <algorithm>
 #include <cmath>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include "kernels/error.h"
+#include "nn/models/registry.h"
 
 namespace nsal::al {
 
@@ -226,7 +230,11 @@ RunConfig parse_run_config(const std::string& text, const std::string& source) {
     }
   }
   r.reject_unknown();
-  validate(c);
+  try {
+    validate(c);
+  } catch (const Error& e) {
+    throw Error(fmt::format("{}: {}", source, e.what()));
+  }
   return c;
 }
 
@@ -264,11 +272,14 @@ RunConfig load_saved_run_config(const std::string& path) {
 void validate_strategy(const StrategyConfig& s, const std::string& f) {
   NSAL_CHECK(one_of(s.name, {"random", "entropy", "margin", "least-confidence", "noise-stability",
                              "mc-dropout", "bald", "coreset"}),
-             "field '{}.name': unknown strategy '{}'", f, s.name);
+             "field '{}.name': unknown strategy '{}' (expected random, entropy, margin, "
+             "least-confidence, noise-stability, mc-dropout, bald or coreset)",
+             f, s.name);
   NSAL_CHECK(one_of(s.ns.preset, {"paper", "released"}),
              "field '{}.noise.preset': expected paper or released, got '{}'", f, s.ns.preset);
   NSAL_CHECK(s.ns.draws >= 1, "field '{}.noise.draws': expected at least 1", f);
-  NSAL_CHECK(s.ns.lambda > 0, "field '{}.noise.lambda': expected a positive number", f);
+  NSAL_CHECK(std::isfinite(s.ns.lambda) && s.ns.lambda > 0,
+             "field '{}.noise.lambda': expected a finite number > 0, got {}", f, s.ns.lambda);
   NSAL_CHECK(one_of(s.ns.distribution, {"gaussian", "uniform", "laplace"}),
              "field '{}.noise.distribution': expected gaussian, uniform or laplace, got '{}'", f,
              s.ns.distribution);
@@ -297,7 +308,12 @@ void validate(const RunConfig& c) {
   NSAL_CHECK(one_of(c.train.schedule, {"constant", "multistep", "cosine"}),
              "field 'train.schedule': expected constant, multistep or cosine, got '{}'",
              c.train.schedule);
-  NSAL_CHECK(c.train.lr > 0, "field 'train.lr': expected a positive number");
+  NSAL_CHECK(std::isfinite(c.train.lr) && c.train.lr > 0,
+             "field 'train.lr': expected a finite number > 0, got {}", c.train.lr);
+  const std::vector<std::string> models = model_names();
+  NSAL_CHECK(std::find(models.begin(), models.end(), c.model) != models.end(),
+             "field 'model': unknown architecture '{}' (expected one of: {})", c.model,
+             fmt::format("{}", fmt::join(models, ", ")));
   NSAL_CHECK(!c.strategies.empty(), "at least one [[strategy]] is needed");
   NSAL_CHECK(one_of(c.math, {"fp32", "tf32", "bf16"}),
              "field 'math': expected fp32, tf32 or bf16, got '{}'", c.math);

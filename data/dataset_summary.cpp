@@ -22,7 +22,11 @@ FileSummary summarize(const std::string& path) {
   if (f.has_attr("created_by")) s.created_by = f.get_string("created_by");
   ReadOptions labels;
   labels.load_x = false;
-  for (const auto& split : list_splits(path)) {
+  const std::vector<std::string> splits = list_splits(path);
+  for (const char* need : {"train", "test"})
+    NSAL_CHECK_AS(DataError, std::find(splits.begin(), splits.end(), need) != splits.end(),
+                  "{}: no '{}' split (a dataset file holds /train and /test)", path, need);
+  for (const auto& split : splits) {
     Dataset d = read_dataset(path, split, labels);
     SplitSummary sp;
     sp.name = split;

@@ -631,6 +631,7 @@ File File::open(const std::string& path, bool writable) {
   struct stat st {};
   if (::stat(path.c_str(), &st) != 0)
     throw DataError(fmt::format("{}: cannot open: {}", path, std::strerror(errno)));
+  if (S_ISDIR(st.st_mode)) throw DataError(fmt::format("{}: a directory, not an HDF5 file", path));
   htri_t is = H5Fis_hdf5(path.c_str());
   H5Eclear2(H5E_DEFAULT);
   if (is <= 0)

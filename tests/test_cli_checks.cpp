@@ -181,4 +181,58 @@ TEST_F(CliChecks, AFailedConversionLeavesNoFile) {
   }
 }
 
+// A run that cannot go fails before its directory exists, so that the fixed command can be run
+// as it was; a config's own errors name the file and list what it may say.
+TEST_F(CliChecks, ARunThatCannotGoLeavesNoDirectoryAndConfigErrorsNameTheFile) {
+  auto config = [&](const std::string& name, const std::string& extra) {
+    const std::string p = path(name + ".toml");
+    std::ofstream(p) << "dataset = \"" << path("d3.h5") << "\"\n"
+                     << extra << "\ninitial = 10\nquery = 10\ncycles = 2\n"
+                     << "[train]\nepochs = 1\n[[strategy]]\nname = \"noise-stability\"\n"
+                     << "[strategy.noise]\ndraws = 2\n";
+    return p;
+  };
+  struct Bad {
+    std::string config, says;
+  };
+  const Bad cases[] = {
+      {config("model", "model = \"resnet19\""), "unknown architecture 'resnet19'"},
+      {config("lambda", "model = \"mnist-cnn\"") + "", ""},
+  };
+  std::ofstream(path("lambda.toml"), std::ios::app) << "lambda = inf\n";  // in [strategy.noise]
+  for (Bad b : cases) {
+    if (b.says.empty()) b.says = "field 'strategy[0].noise.lambda': expected a finite number > 0";
+    const std::string err = refusal("run " + b.config + " -o " + path("never_run"));
+    EXPECT_NE(err.find(b.says), std::string::npos) << b.config << ": " << err;
+    EXPECT_NE(err.find(b.config), std::string::npos) << "the file is not named: " << err;
+  }
+  // Checked against the dataset and the model before the directory is made.
+  const std::string ok = config("ok", "model = \"mnist-cnn\"");
+  EXPECT_NE(refusal("run " + ok + " -o " + path("never_run") + " --initial 0.01%")
+                .find("field 'initial': 0.01% of the 60 training samples is none"),
+            std::string::npos);
+  EXPECT_NE(refusal("run " + ok + " -o " + path("never_run") + " --query 100")
+                .find("do not fit the 60 training samples"),
+            std::string::npos);
+  EXPECT_NE(refusal("run " + ok + " -o " + path("never_run") + " --model mlp")
+                .find("model 'mlp' takes samples"),
+            std::string::npos);
+  const std::string groups = config("groups", "model = \"mnist-cnn\"");
+  std::ofstream(groups, std::ios::app) << "groups = [\"layer9\"]\n";
+  EXPECT_NE(refusal("run " + groups + " -o " + path("never_run"))
+                .find("field 'strategy[0].noise.groups': noise-stability: unknown layer group "
+                      "'layer9'"),
+            std::string::npos);
+  EXPECT_FALSE(fs::exists(path("never_run")));
+}
+
+TEST_F(CliChecks, SmallMistakesGetPlainMessages) {
+  EXPECT_NE(refusal("bogus").find("unknown command 'bogus' (commands: "), std::string::npos);
+  EXPECT_NE(refusal("data info " + root_.string()).find("a directory, not an HDF5 file"),
+            std::string::npos);
+  // An indices file written on Windows (CRLF) reads like any other.
+  std::ofstream(path("crlf.txt"), std::ios::binary) << "5\r\n7\r\n";
+  EXPECT_EQ(read_indices(path("crlf.txt")), (std::vector<int64_t>{5, 7}));
+}
+
 }  // namespace nsal::al

@@ -16,9 +16,9 @@ void print_status(const std::string& run) {
     return;
   }
   for (const al::AnnotationRequest& r : reqs)
-    fmt::print("cycle {}: {} of {} labelled{}  ({}/labels.csv)\n", r.cycle + 1, r.labelled,
-               r.indices.size(),
-               r.labelled == static_cast<int64_t>(r.indices.size()) ? "" : ", waiting", r.dir);
+    // The folder's number is the cycle counted from 0, as the run directory counts them.
+    fmt::print("{}/labels.csv: {} of {} labelled{}\n", r.dir, r.labelled, r.indices.size(),
+               r.labelled == static_cast<int64_t>(r.indices.size()) ? "" : ", waiting");
 }
 
 }  // namespace

@@ -2,6 +2,7 @@
 #include <fmt/core.h>
 
 #include <CLI/CLI.hpp>
+#include <string>
 
 #include "apps/nsal/command.h"
 #include "kernels/error.h"
@@ -11,6 +12,18 @@ int main(int argc, char** argv) {
   app.set_version_flag("--version", std::string("nsal ") + NSAL_VERSION);
   app.require_subcommand(1);
   nsal::app::setup_all_commands(app);
+  if (argc >= 2 && argv[1][0] != '-') {  // a first word that names no command
+    std::string names;
+    bool known = false;
+    for (const CLI::App* sub : app.get_subcommands({})) {
+      known = known || sub->get_name() == argv[1];
+      names += (names.empty() ? "" : ", ") + sub->get_name();
+    }
+    if (!known) {
+      fmt::print(stderr, "nsal: error: unknown command '{}' (commands: {})\n", argv[1], names);
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
