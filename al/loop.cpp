@@ -127,6 +127,11 @@ class Runner {
     check_model_fits(*probe, train_);
     for (size_t i = 0; i < cfg_.strategies.size(); ++i) {
       const StrategyConfig& s = cfg_.strategies[i];
+      try {
+        check_mc_dropout_fits(s, *probe, train_.task);
+      } catch (const Error& e) {
+        throw Error(fmt::format("field 'strategy[{}]': {}", i, e.what()));
+      }
       if (s.name != "noise-stability") continue;
       try {
         noise_segments(probe->arena(), s.ns);

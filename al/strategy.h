@@ -46,6 +46,11 @@ class Strategy {
 
 std::unique_ptr<Strategy> make_strategy(const StrategyConfig& cfg);
 
+// mc-dropout and bald need a model with dropout, and mc_score = "variance" exactly for
+// regression; throws Error saying which (a no-op for other strategies). Runs check it before
+// they start; the strategies check it again when they select.
+void check_mc_dropout_fits(const StrategyConfig& cfg, const Model& model, data::Task task);
+
 // Shared helpers of the strategies.
 // The `budget` highest-scoring candidates (ties: lower candidate position; NaN never chosen).
 std::vector<int64_t> top_candidates(const std::vector<float>& scores,

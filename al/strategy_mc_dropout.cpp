@@ -11,6 +11,21 @@
 namespace nsal::al {
 
 namespace {
+
+void check_fits(const std::string& name, const std::string& score, const Model& model,
+                data::Task task) {
+  bool has_dropout = false;
+  for (const auto& l : model.layers())
+    has_dropout |= dynamic_cast<Dropout*>(l.get()) != nullptr;
+  NSAL_CHECK(has_dropout, "{}: model '{}' has no dropout layer to keep on at inference", name,
+             model.arch());
+  const bool regression = task == data::Task::regression;
+  NSAL_CHECK(!regression || score == "variance",
+             "{}: regression needs mc_score = \"variance\", got '{}'", name, score);
+  NSAL_CHECK(regression || score != "variance",
+             "{}: mc_score = \"variance\" is for regression datasets", name);
+}
+
 class McDropoutStrategy : public Strategy {
  public:
   McDropoutStrategy(std::string score, int passes) : score_(std::move(score)), passes_(passes) {}
@@ -18,16 +33,8 @@ class McDropoutStrategy : public Strategy {
 
  protected:
   Acquisition select(const AcquisitionInput& in) override {
-    bool has_dropout = false;
-    for (const auto& l : in.model.layers())
-      has_dropout |= dynamic_cast<Dropout*>(l.get()) != nullptr;
-    NSAL_CHECK(has_dropout, "{}: model '{}' has no dropout layer to keep on at inference", name(),
-               in.model.arch());
+    check_fits(name(), score_, in.model, in.pool_data.task);
     const bool regression = in.pool_data.task == data::Task::regression;
-    NSAL_CHECK(!regression || score_ == "variance",
-               "{}: regression needs mc_score = \"variance\", got '{}'", name(), score_);
-    NSAL_CHECK(regression || score_ != "variance",
-               "{}: mc_score = \"variance\" is for regression datasets", name());
     const int64_t n = static_cast<int64_t>(in.candidates.size());
     std::vector<float> all;  // (T, N, C)
     int64_t c = 0;
@@ -82,6 +89,11 @@ class McDropoutStrategy : public Strategy {
 std::unique_ptr<Strategy> make_mc_dropout_strategy(const std::string& score, int passes) {
   NSAL_CHECK(passes >= 1, "mc-dropout: passes must be at least 1, got {}", passes);
   return std::make_unique<McDropoutStrategy>(score, passes);
+}
+
+void check_mc_dropout_fits(const StrategyConfig& cfg, const Model& model, data::Task task) {
+  if (cfg.name == "mc-dropout") check_fits(cfg.name, cfg.mc_score, model, task);
+  if (cfg.name == "bald") check_fits(cfg.name, "bald", model, task);
 }
 
 }  // namespace nsal::al

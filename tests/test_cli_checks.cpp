@@ -223,7 +223,20 @@ TEST_F(CliChecks, ARunThatCannotGoLeavesNoDirectoryAndConfigErrorsNameTheFile) {
                 .find("field 'strategy[0].noise.groups': noise-stability: unknown layer group "
                       "'layer9'"),
             std::string::npos);
+  // MC-dropout on a regression set scores the output variance, and says so before starting.
+  ASSERT_EQ(quiet(kNsal + " data synth regression -o " + path("reg2.h5") + " --train 80 --test 20"),
+            0);
+  const std::string mc = path("mc.toml");
+  std::ofstream(mc) << "dataset = \"" << path("reg2.h5") << "\"\nmodel = \"mlp\"\n"
+                    << "initial = 10\nquery = 10\ncycles = 2\n[[strategy]]\n"
+                    << "name = \"mc-dropout\"\n";
+  EXPECT_NE(refusal("run " + mc + " -o " + path("never_run"))
+                .find("field 'strategy[0]': mc-dropout: regression needs mc_score = \"variance\""),
+            std::string::npos);
   EXPECT_FALSE(fs::exists(path("never_run")));
+  std::ofstream(mc, std::ios::app) << "mc_score = \"variance\"\nmc_passes = 3\n";
+  EXPECT_EQ(quiet(kNsal + " run -q " + mc + " -o " + path("mc_run") + " --epochs 1"), 0)
+      << "the mlp's dropout serves MC-dropout";
 }
 
 TEST_F(CliChecks, SmallMistakesGetPlainMessages) {

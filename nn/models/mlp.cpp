@@ -1,6 +1,7 @@
 #include "nn/models/mlp.h"
 
 #include "nn/layers/activation.h"
+#include "nn/layers/dropout.h"
 #include "nn/layers/linear.h"
 
 namespace nsal {
@@ -19,6 +20,7 @@ Mlp::Mlp(int64_t in_features, int64_t outputs, std::vector<int64_t> hidden)
     body_.push(add<ReLU>("relu" + k));
     in = hidden_[i];
   }
+  drop_ = add<Dropout>("drop", kDropout);
   head_ = add<Linear>("head", in, outputs);
 }
 
@@ -30,11 +32,11 @@ ModelSpec Mlp::spec() const {
 
 const Tensor& Mlp::forward_impl(Context& ctx, const Tensor& x) {
   check_input(ctx, x);
-  return head_->forward(ctx, body_.forward(ctx, x));
+  return head_->forward(ctx, drop_->forward(ctx, body_.forward(ctx, x)));
 }
 
 void Mlp::backward_impl(Context& ctx, const Tensor& doutput) {
-  body_.backward(ctx, head_->backward(ctx, doutput));
+  body_.backward(ctx, drop_->backward(ctx, head_->backward(ctx, doutput)));
 }
 
 }  // namespace nsal
