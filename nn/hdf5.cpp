@@ -522,9 +522,19 @@ std::vector<std::string> Group::children() const {
   return names;
 }
 
+// Creation properties of class `cls` without HDF5's object modification times, so that the same
+// content gives the same bytes (a file written twice compares equal with cmp or sha256sum).
+static Handle untimed_creation(hid_t cls) {
+  Handle p(H5Pcreate(cls));
+  if (!p.valid() || H5Pset_obj_track_times(p.id(), false) < 0)
+    throw DataError("HDF5: cannot make an object creation property list");
+  return p;
+}
+
 Group Group::create_group(const std::string& name) {
   quiet();
-  Handle g(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  Handle gcpl = untimed_creation(H5P_GROUP_CREATE);
+  Handle g(H5Gcreate2(id(), name.c_str(), H5P_DEFAULT, gcpl.id(), H5P_DEFAULT));
   if (!g.valid()) fail(file_, child_path(name), "cannot create the group");
   return Group(std::move(g), file_, child_path(name));
 }
@@ -549,7 +559,7 @@ Dataset Group::create_dataset(const std::string& name, Type type, const Shape& s
                    ? H5Screate(H5S_SCALAR)
                    : H5Screate_simple(static_cast<int>(dims.size()), dims.data(), nullptr));
   if (!space.valid()) fail(file_, p, "cannot create the dataspace");
-  Handle dcpl(H5Pcreate(H5P_DATASET_CREATE));
+  Handle dcpl = untimed_creation(H5P_DATASET_CREATE);
   bool chunked = opts.chunk_rows > 0 && !shape.empty() && shape_numel(shape) > 0;
   NSAL_CHECK_AS(DataError,
                 chunked || (opts.deflate == 0 && !opts.fletcher32) || shape_numel(shape) == 0,
@@ -596,8 +606,8 @@ void Group::write_strings(const std::string& name, const std::vector<std::string
   H5Tset_cset(t.id(), H5T_CSET_UTF8);
   hsize_t n = values.size();
   Handle space(H5Screate_simple(1, &n, nullptr));
-  Handle d(
-      H5Dcreate2(id(), name.c_str(), t.id(), space.id(), H5P_DEFAULT, H5P_DEFAULT, H5P_DEFAULT));
+  Handle dcpl = untimed_creation(H5P_DATASET_CREATE);
+  Handle d(H5Dcreate2(id(), name.c_str(), t.id(), space.id(), H5P_DEFAULT, dcpl.id(), H5P_DEFAULT));
   if (!d.valid()) fail(file_, p, "cannot create the string array");
   std::vector<const char*> ptrs;
   for (const auto& v : values)
@@ -621,7 +631,8 @@ std::vector<std::string> Group::read_strings(const std::string& name) const {
 
 File File::create(const std::string& path) {
   quiet();
-  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, H5P_DEFAULT, H5P_DEFAULT));
+  Handle fcpl = untimed_creation(H5P_FILE_CREATE);  // the root group
+  Handle f(H5Fcreate(path.c_str(), H5F_ACC_TRUNC, fcpl.id(), H5P_DEFAULT));
   if (!f.valid()) fail(path, "/", "cannot create the file");
   return File(std::move(f), path);
 }

@@ -4,8 +4,10 @@
 #include <hdf5.h>
 
 #include <algorithm>
+#include <chrono>
 #include <cstring>
 #include <numeric>
+#include <thread>
 
 #include "tests/test_data_util.h"
 
@@ -62,6 +64,26 @@ TEST(Hdf5, WholeArraysRoundTripInEveryType) {
   Tensor t = g.open_dataset("i32").read_tensor(DType::f64);
   EXPECT_EQ(t.shape(), (Shape{3, 2}));
   EXPECT_EQ(t.at(1), 2147483647.0);
+}
+
+// No object modification times are stored: the same content written a second later is the same
+// bytes, so outputs (checkpoints, scores, datasets) can be compared with cmp or sha256sum.
+TEST(Hdf5, TheSameContentIsTheSameBytesWhenEverWritten) {
+  TempDir dir;
+  auto write = [&](const std::string& path) {
+    File f = File::create(path);
+    Group g = f.create_group("split");
+    Tensor t({3, 2});
+    for (int i = 0; i < 6; ++i)
+      t.data<float>()[i] = static_cast<float>(i);
+    g.write_tensor("x", t, {2, 1, true});
+    g.write_strings("names", {"a", "b"});
+    f.set_string("what", "test");
+  };
+  write(dir / "a.h5");
+  std::this_thread::sleep_for(std::chrono::milliseconds(1100));  // times have 1 s resolution
+  write(dir / "b.h5");
+  EXPECT_EQ(nsal::testing::read_bytes(dir / "a.h5"), nsal::testing::read_bytes(dir / "b.h5"));
 }
 
 TEST(Hdf5, HyperslabsReadAndWriteBlocks) {
