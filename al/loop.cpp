@@ -128,7 +128,7 @@ class Runner {
     for (size_t i = 0; i < cfg_.strategies.size(); ++i) {
       const StrategyConfig& s = cfg_.strategies[i];
       try {
-        check_mc_dropout_fits(s, *probe, train_.task);
+        check_strategy_fits(s, *probe, train_.task);
       } catch (const Error& e) {
         throw Error(fmt::format("field 'strategy[{}]': {}", i, e.what()));
       }

@@ -122,12 +122,20 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
              "noise-stability: float32 weights expected, got {}",
              dtype_name(model.arena().dtype()));
   NoiseStabilityResult r;
+  // auto: class probabilities, or a regression model's raw outputs (a softmax over its values
+  // would make every score 0).
+  const bool regression = d.task == data::Task::regression;
+  r.output = cfg.output == "auto" ? (regression ? "logits" : "probs") : cfg.output;
+  NSAL_CHECK(!(regression && r.output == "probs"),
+             "noise-stability: output = \"probs\" is a softmax over classes, but {} holds "
+             "regression targets; use auto, logits (the outputs themselves) or features",
+             d.where("y"));
   const int64_t n = static_cast<int64_t>(pool.size());
   r.scores.assign(static_cast<size_t>(n), 0.0f);
   if (n == 0) return r;
   const bool on_cuda = ctx.device().is_cuda();
-  const bool features = cfg.output == "features";
-  const bool softmax = cfg.output == "probs";
+  const bool features = r.output == "features";
+  const bool softmax = r.output == "probs";
   const bool released = cfg.preset == "released";
   // Everything runs on the context's stream; on a GPU each timed phase ends by waiting for it,
   // so that the clocks measure the work and not only its queueing.

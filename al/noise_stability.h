@@ -36,6 +36,7 @@ struct NoiseStabilityTiming {
 };
 
 struct NoiseStabilityResult {
+  std::string output;         // what was compared: "probs", "logits" or "features" (auto resolved)
   std::vector<float> scores;  // (N,) R(x) of each pool sample (NaN: non-finite outputs)
   Tensor vectors;             // released only: (N, C * K) deviation vectors, host float32
   int64_t nonfinite = 0;      // samples whose outputs were NaN or infinite in some draw

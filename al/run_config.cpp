@@ -286,14 +286,14 @@ void validate_strategy(const StrategyConfig& s, const std::string& f) {
   NSAL_CHECK(one_of(s.ns.magnitude, {"adaptive", "constant"}),
              "field '{}.noise.magnitude': expected adaptive or constant, got '{}'", f,
              s.ns.magnitude);
-  NSAL_CHECK(one_of(s.ns.output, {"probs", "logits", "features"}),
-             "field '{}.noise.output': expected probs, logits or features, got '{}'", f,
+  NSAL_CHECK(one_of(s.ns.output, {"auto", "probs", "logits", "features"}),
+             "field '{}.noise.output': expected auto, probs, logits or features, got '{}'", f,
              s.ns.output);
   NSAL_CHECK(s.mc_passes >= 1 && s.mc_passes <= (1 << 20),
              "field '{}.mc_passes': expected 1 to 1048576, got {}", f, s.mc_passes);
-  NSAL_CHECK(one_of(s.mc_score, {"entropy", "variation-ratio", "variance"}),
-             "field '{}.mc_score': expected entropy, variation-ratio or variance, got '{}'", f,
-             s.mc_score);
+  NSAL_CHECK(one_of(s.mc_score, {"auto", "entropy", "variation-ratio", "variance"}),
+             "field '{}.mc_score': expected auto, entropy, variation-ratio or variance, got '{}'",
+             f, s.mc_score);
 }
 
 void validate(const RunConfig& c) {

@@ -44,7 +44,9 @@ struct NoiseStabilityConfig {
   std::string distribution = "gaussian";  // gaussian | uniform | laplace
   std::string magnitude = "adaptive";     // adaptive | constant
   std::vector<std::string> groups;        // layer groups that get noise; empty: all
-  std::string output = "probs";           // probs | logits | features
+  // auto | probs | logits | features. auto: probs (softmax over classes; per pixel for
+  // segmentation), except for regression, whose raw outputs are compared (logits).
+  std::string output = "auto";
   // On a GPU, the passes of a model with a fused inference path (resnet18-cifar, resnet18-3d;
   // nn/fuse.h) take it: BatchNorm folded into the convolutions, cuDNN's conv + bias + ReLU, and
   // under bf16 math the bf16 channels-last path. The CPU keeps the layer path, the reference
@@ -56,9 +58,11 @@ struct StrategyConfig {
   std::string name = "random";  // random | entropy | margin | least-confidence | noise-stability
                                 // | mc-dropout | bald | coreset
   NoiseStabilityConfig ns;
-  int mc_passes = 10;                // MC-dropout / BALD: T
-  std::string mc_score = "entropy";  // mc-dropout: entropy | variation-ratio (| variance)
-  std::string label() const;         // "noise-stability(paper)", "entropy", ...
+  int mc_passes = 10;  // MC-dropout / BALD: T
+  // mc-dropout: auto | entropy | variation-ratio | variance. auto: entropy, except for
+  // regression, which scores the variance of the outputs.
+  std::string mc_score = "auto";
+  std::string label() const;  // "noise-stability(paper)", "entropy", ...
 };
 
 struct RunConfig {

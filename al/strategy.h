@@ -46,9 +46,13 @@ class Strategy {
 
 std::unique_ptr<Strategy> make_strategy(const StrategyConfig& cfg);
 
-// mc-dropout and bald need a model with dropout, and mc_score = "variance" exactly for
-// regression; throws Error saying which (a no-op for other strategies). Runs check it before
-// they start; the strategies check it again when they select.
+// Whether a strategy can score this model on this task; throws Error saying why not: entropy,
+// margin and least-confidence need classification; mc-dropout and bald a model with dropout,
+// classification (bald) or classification and regression (mc-dropout, whose mc_score must fit
+// the task). Runs check it before they start and `nsal query` before it scores; the strategies
+// check again when they select.
+void check_strategy_fits(const StrategyConfig& cfg, const Model& model, data::Task task);
+// The mc-dropout part of it (al/strategy_mc_dropout.cpp).
 void check_mc_dropout_fits(const StrategyConfig& cfg, const Model& model, data::Task task);
 
 // Shared helpers of the strategies.

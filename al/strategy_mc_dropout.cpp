@@ -12,6 +12,13 @@ namespace nsal::al {
 
 namespace {
 
+// The score a strategy computes on `task`: mc_score = "auto" is the output variance for
+// regression and the entropy of the mean prediction otherwise.
+std::string resolved_score(const std::string& score, data::Task task) {
+  if (score != "auto") return score;
+  return task == data::Task::regression ? "variance" : "entropy";
+}
+
 void check_fits(const std::string& name, const std::string& score, const Model& model,
                 data::Task task) {
   bool has_dropout = false;
@@ -19,9 +26,17 @@ void check_fits(const std::string& name, const std::string& score, const Model& 
     has_dropout |= dynamic_cast<Dropout*>(l.get()) != nullptr;
   NSAL_CHECK(has_dropout, "{}: model '{}' has no dropout layer to keep on at inference", name,
              model.arch());
+  NSAL_CHECK(task != data::Task::segmentation,
+             "{}: segmentation is not supported (scores are per sample over class probabilities)",
+             name);
   const bool regression = task == data::Task::regression;
+  NSAL_CHECK(!(regression && score == "bald"),
+             "bald: the mutual information needs class probabilities; for regression use "
+             "mc-dropout, which scores the variance of the outputs");
   NSAL_CHECK(!regression || score == "variance",
-             "{}: regression needs mc_score = \"variance\", got '{}'", name, score);
+             "{}: regression scores the variance of the outputs (mc_score = \"auto\" or "
+             "\"variance\"), not '{}'",
+             name, score);
   NSAL_CHECK(regression || score != "variance",
              "{}: mc_score = \"variance\" is for regression datasets", name);
 }
@@ -33,7 +48,8 @@ class McDropoutStrategy : public Strategy {
 
  protected:
   Acquisition select(const AcquisitionInput& in) override {
-    check_fits(name(), score_, in.model, in.pool_data.task);
+    const std::string score = resolved_score(score_, in.pool_data.task);
+    check_fits(name(), score, in.model, in.pool_data.task);
     const bool regression = in.pool_data.task == data::Task::regression;
     const int64_t n = static_cast<int64_t>(in.candidates.size());
     std::vector<float> all;  // (T, N, C)
@@ -65,11 +81,11 @@ class McDropoutStrategy : public Strategy {
     }
     in.model.set_mc_dropout(false);
     std::vector<double> s(static_cast<size_t>(n));
-    if (score_ == "bald")
+    if (score == "bald")
       kernels::mc_bald(all.data(), passes_, n, c, s.data());
-    else if (score_ == "variation-ratio")
+    else if (score == "variation-ratio")
       kernels::mc_variation_ratio(all.data(), passes_, n, c, s.data());
-    else if (score_ == "variance")
+    else if (score == "variance")
       kernels::mc_output_variance(all.data(), passes_, n, c, s.data());
     else
       kernels::mc_entropy_of_mean(all.data(), passes_, n, c, s.data());
@@ -92,7 +108,8 @@ std::unique_ptr<Strategy> make_mc_dropout_strategy(const std::string& score, int
 }
 
 void check_mc_dropout_fits(const StrategyConfig& cfg, const Model& model, data::Task task) {
-  if (cfg.name == "mc-dropout") check_fits(cfg.name, cfg.mc_score, model, task);
+  if (cfg.name == "mc-dropout")
+    check_fits(cfg.name, resolved_score(cfg.mc_score, task), model, task);
   if (cfg.name == "bald") check_fits(cfg.name, "bald", model, task);
 }
 

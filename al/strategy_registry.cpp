@@ -14,4 +14,13 @@ std::unique_ptr<Strategy> make_strategy(const StrategyConfig& cfg) {
   throw Error("strategy: unknown name '" + cfg.name + "'");
 }
 
+void check_strategy_fits(const StrategyConfig& cfg, const Model& model, data::Task task) {
+  if (cfg.name == "entropy" || cfg.name == "margin" || cfg.name == "least-confidence")
+    NSAL_CHECK(task == data::Task::classification,
+               "{}: scores class probabilities per sample, so it needs a classification dataset "
+               "(this one is {})",
+               cfg.name, data::task_name(task));
+  check_mc_dropout_fits(cfg, model, task);
+}
+
 }  // namespace nsal::al

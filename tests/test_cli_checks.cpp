@@ -11,6 +11,7 @@
 #include <string>
 
 #include "al/atomic_file.h"
+#include "nn/hdf5.h"
 #include "tests/run_test_util.h"
 
 namespace fs = std::filesystem;
@@ -223,20 +224,99 @@ TEST_F(CliChecks, ARunThatCannotGoLeavesNoDirectoryAndConfigErrorsNameTheFile) {
                 .find("field 'strategy[0].noise.groups': noise-stability: unknown layer group "
                       "'layer9'"),
             std::string::npos);
-  // MC-dropout on a regression set scores the output variance, and says so before starting.
+  // MC-dropout on a regression set scores the output variance (mc_score = "auto"); what cannot
+  // score a regression set says so before starting.
   ASSERT_EQ(quiet(kNsal + " data synth regression -o " + path("reg2.h5") + " --train 80 --test 20"),
             0);
-  const std::string mc = path("mc.toml");
-  std::ofstream(mc) << "dataset = \"" << path("reg2.h5") << "\"\nmodel = \"mlp\"\n"
-                    << "initial = 10\nquery = 10\ncycles = 2\n[[strategy]]\n"
-                    << "name = \"mc-dropout\"\n";
-  EXPECT_NE(refusal("run " + mc + " -o " + path("never_run"))
-                .find("field 'strategy[0]': mc-dropout: regression needs mc_score = \"variance\""),
-            std::string::npos);
+  auto regression_run = [&](const std::string& name, const std::string& strategy) {
+    const std::string p = path(name + ".toml");
+    std::ofstream(p) << "dataset = \"" << path("reg2.h5") << "\"\nmodel = \"mlp\"\n"
+                     << "initial = 10\nquery = 10\ncycles = 2\n[train]\nepochs = 1\n"
+                     << "[[strategy]]\n"
+                     << strategy << "\nmc_passes = 3\n";
+    return p;
+  };
+  const Bad regression_cases[] = {
+      {regression_run("mc_entropy", "name = \"mc-dropout\"\nmc_score = \"entropy\""),
+       "field 'strategy[0]': mc-dropout: regression scores the variance of the outputs"},
+      {regression_run("bald", "name = \"bald\""),
+       "field 'strategy[0]': bald: the mutual information needs class probabilities"},
+      {regression_run("entropy", "name = \"entropy\""),
+       "field 'strategy[0]': entropy: scores class probabilities per sample, so it needs a "
+       "classification dataset (this one is regression)"},
+  };
+  for (const Bad& b : regression_cases)
+    EXPECT_NE(refusal("run " + b.config + " -o " + path("never_run")).find(b.says),
+              std::string::npos)
+        << b.config;
   EXPECT_FALSE(fs::exists(path("never_run")));
-  std::ofstream(mc, std::ios::app) << "mc_score = \"variance\"\nmc_passes = 3\n";
-  EXPECT_EQ(quiet(kNsal + " run -q " + mc + " -o " + path("mc_run") + " --epochs 1"), 0)
+  EXPECT_EQ(quiet(kNsal + " run -q " + regression_run("mc_auto", "name = \"mc-dropout\"") + " -o " +
+                  path("mc_run")),
+            0)
       << "the mlp's dropout serves MC-dropout";
+}
+
+// Noise stability compares a regression model's outputs themselves (auto), never a softmax over
+// one value (every score was 0 and the lowest indices were chosen); predict gives predictions in
+// target units.
+TEST_F(CliChecks, RegressionScoresAndPredictionsAreTheOutputsThemselves) {
+  ASSERT_EQ(quiet(kNsal + " data synth regression -o " + path("reg3.h5") + " --train 60 --test 20"),
+            0);
+  ASSERT_EQ(quiet(kNsal + " train -q --dataset " + path("reg3.h5") +
+                  " --model mlp --device cpu --epochs 2 -o " + path("mlp3")),
+            0);
+  const std::string ck = path("mlp3/checkpoint.h5");
+  ASSERT_EQ(quiet(kNsal + " score " + ck + " --dataset " + path("reg3.h5") +
+                  " --device cpu -k 3 -o " + path("reg3_scores")),
+            0);
+  const std::string csv = read_file(path("reg3_scores.csv"));
+  int zeros = 0, rows = 0;
+  for (size_t at = csv.find('\n'); at + 1 < csv.size(); at = csv.find('\n', at + 1)) {
+    const std::string line = csv.substr(at + 1, csv.find('\n', at + 1) - at - 1);
+    ++rows;
+    zeros += std::stod(line.substr(line.find(',') + 1)) == 0.0;
+  }
+  EXPECT_EQ(rows, 60);
+  EXPECT_EQ(zeros, 0) << csv;
+  EXPECT_NE(refusal("score " + ck + " --dataset " + path("reg3.h5") + " --device cpu --output " +
+                    "probs -o " + path("never_scores"))
+                .find("output = \"probs\" is a softmax over classes"),
+            std::string::npos);
+  ASSERT_EQ(quiet(kNsal + " predict " + ck + " --dataset " + path("reg3.h5") + " --device cpu -o " +
+                  path("reg3_pred.h5")),
+            0);
+  EXPECT_NE(refusal("predict " + ck + " --dataset " + path("reg3.h5") +
+                    " --device cpu --output probs -o " + path("never_pred.h5"))
+                .find("holds regression targets"),
+            std::string::npos);
+}
+
+// Segmentation: class probabilities per pixel by default; the per-sample uncertainty
+// strategies refuse it before any work.
+TEST_F(CliChecks, SegmentationPredictsPerPixelProbabilities) {
+  ASSERT_EQ(quiet(kNsal + " data synth segmentation -o " + path("seg.h5") +
+                  " --train 8 --test 4 --size 16"),
+            0);
+  ASSERT_EQ(quiet(kNsal + " train -q --dataset " + path("seg.h5") +
+                  " --model drn-d-22 --device cpu --epochs 1 -o " + path("drn")),
+            0);
+  ASSERT_EQ(quiet(kNsal + " predict " + path("drn/checkpoint.h5") + " --dataset " + path("seg.h5") +
+                  " --device cpu -o " + path("seg_probs.h5")),
+            0);
+  h5::File f = h5::File::open(path("seg_probs.h5"));
+  const Tensor p = f.open_dataset("probs").read_tensor(DType::f32);
+  ASSERT_EQ(p.shape(), (Shape{4, 4, 16, 16}));
+  for (int64_t i = 0; i < 4; ++i)
+    for (int64_t q = 0; q < 256; ++q) {
+      double sum = 0;
+      for (int64_t c = 0; c < 4; ++c)
+        sum += p.data<float>()[(i * 4 + c) * 256 + q];
+      ASSERT_NEAR(sum, 1.0, 1e-5) << "sample " << i << " pixel " << q;
+    }
+  EXPECT_NE(refusal("query " + path("drn/checkpoint.h5") + " --dataset " + path("seg.h5") +
+                    " --device cpu --strategy margin -n 2 -o " + path("never_q.txt"))
+                .find("margin: scores class probabilities per sample"),
+            std::string::npos);
 }
 
 TEST_F(CliChecks, SmallMistakesGetPlainMessages) {

@@ -1,6 +1,9 @@
 // `nsal predict`: each sample's logits, probabilities or features, written to HDF5.
 #include <fmt/core.h>
 
+#include <algorithm>
+#include <cmath>
+
 #include "al/strategy.h"
 #include "al/training.h"
 #include "apps/nsal/command.h"
@@ -10,9 +13,36 @@
 
 namespace nsal::app {
 
+namespace {
+
+// Softmax over the channel axis of (N, C, P) outputs, pixel by pixel (segmentation).
+void softmax_channels(const float* x, int64_t n, int64_t c, int64_t p, float* y) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t q = 0; q < p; ++q) {
+      const float* xi = x + i * c * p + q;
+      float* yi = y + i * c * p + q;
+      float mx = xi[0];
+      for (int64_t k = 1; k < c; ++k)
+        mx = std::max(mx, xi[k * p]);
+      double sum = 0;
+      for (int64_t k = 0; k < c; ++k)
+        sum += std::exp(static_cast<double>(xi[k * p] - mx));
+      for (int64_t k = 0; k < c; ++k)
+        yi[k * p] = static_cast<float>(std::exp(static_cast<double>(xi[k * p] - mx)) / sum);
+    }
+}
+
+// What --output auto means for a dataset's task.
+std::string resolved_output(const std::string& output, data::Task task) {
+  if (output != "auto") return output;
+  return task == data::Task::regression ? "values" : "probs";
+}
+
+}  // namespace
+
 static CommandRegistrar reg("predict", [](CLI::App& app) {
   struct Args {
-    std::string checkpoint, dataset, split = "test", output = "probs", out;
+    std::string checkpoint, dataset, split = "test", output = "auto", out;
     int batch = 512;
     ExecArgs exec;
     bool force = false;
@@ -25,9 +55,15 @@ static CommandRegistrar reg("predict", [](CLI::App& app) {
   cmd->add_option("--dataset", a->dataset, "HDF5 dataset file")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--split", a->split, "train or test");
-  cmd->add_option("--output", a->output, "probs, logits or features")
-      ->check(CLI::IsMember({"probs", "logits", "features"}));
+  cmd->add_option("--split", a->split, "train or test")
+      ->check(CLI::IsMember({"train", "test"}))
+      ->capture_default_str();
+  cmd->add_option("--output", a->output,
+                  "auto (probs; values for regression), probs (class probabilities, per pixel "
+                  "for segmentation), values (regression predictions in target units), logits "
+                  "(raw outputs; standardised for regression) or features")
+      ->check(CLI::IsMember({"auto", "probs", "values", "logits", "features"}))
+      ->capture_default_str();
   cmd->add_option("-o,--out", a->out, "Output file (.h5)")->required();
   cmd->add_flag("--force", a->force, "Overwrite an existing output file");
   cmd->add_option("--batch-size", a->batch, "Batch size")
@@ -35,10 +71,20 @@ static CommandRegistrar reg("predict", [](CLI::App& app) {
       ->capture_default_str();
   add_exec_options(*cmd, a->exec);
   cmd->callback([a] {
+    h5::AtomicOutput out(a->out, a->force);  // an existing output is refused before any work
     auto ctx = make_context(a->exec);
     auto model = load_model(a->checkpoint, *ctx, a->exec.fused);
     data::Dataset d = data::read_for_loader(a->dataset, a->split);
     al::check_model_fits(*model, d);
+    const bool regression = d.task == data::Task::regression;
+    const std::string output = resolved_output(a->output, d.task);
+    NSAL_CHECK(!(regression && output == "probs"),
+               "predict --output probs: {} holds regression targets, not classes (use values, "
+               "logits or features)",
+               a->dataset);
+    NSAL_CHECK(regression || output != "values",
+               "predict --output values: for regression datasets; {} is {}", a->dataset,
+               data::task_name(d.task));
     std::vector<int64_t> all = data::all_indices(d.size());
     Tensor result;
     al::run_inference(
@@ -50,27 +96,35 @@ static CommandRegistrar reg("predict", [](CLI::App& app) {
             s[0] = d.size();
             result = Tensor(s);
           }
-          if (a->output == "probs") {
-            NSAL_CHECK(h.ndim() == 2, "predict --output probs needs outputs (N, C), got {}",
-                       shape_str(h.shape()));
-            al::softmax_rows(h.data<float>(), count, h.dim(1),
-                             result.data<float>() + first * h.dim(1));
+          const int64_t row = h.numel() / count;
+          float* dst = result.data<float>() + first * row;
+          if (output == "probs") {
+            const int64_t c = h.dim(1), p = row / c;  // p: pixels (1 for classification)
+            softmax_channels(h.data<float>(), count, c, p, dst);
+          } else if (output == "values") {  // (x * std + mean) per target
+            for (int64_t i = 0; i < count; ++i)
+              for (int64_t j = 0; j < row; ++j) {
+                const size_t jj = static_cast<size_t>(j);
+                const float sd = jj < d.target_std.size() ? d.target_std[jj] : 1.0f;
+                const float mean = jj < d.target_mean.size() ? d.target_mean[jj] : 0.0f;
+                dst[i * row + j] = h.data<float>()[i * row + j] * sd + mean;
+              }
           } else {
             result.slice0(first, first + count).copy_from(h);
           }
         },
-        a->output == "features");
-    h5::AtomicOutput out(a->out, a->force);
+        output == "features");
     {
       h5::File f = h5::File::create(out.tmp_path());
-      f.write_tensor(a->output, result);
+      f.write_tensor(output, result);
       f.set_string("checkpoint", a->checkpoint);
       f.set_string("dataset", a->dataset);
       f.set_string("split", a->split);
       f.set_string("arch", model->arch());
+      f.set_string("output", output);
     }
     out.commit();
-    fmt::print("wrote {}: {} {}\n", a->out, a->output, shape_str(result.shape()));
+    fmt::print("wrote {}: {} {}\n", a->out, output, shape_str(result.shape()));
   });
 });
 

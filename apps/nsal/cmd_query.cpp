@@ -42,8 +42,10 @@ static CommandRegistrar reg("query", [](CLI::App& app) {
   cmd->add_option("--mc-passes", a->strategy.mc_passes, "mc-dropout and bald: dropout passes T")
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--mc-score", a->strategy.mc_score,
-                  "mc-dropout: entropy, variation-ratio or variance (regression)")
-      ->check(CLI::IsMember({"entropy", "variation-ratio", "variance"}));
+                  "mc-dropout: auto (entropy; variance for regression), entropy, "
+                  "variation-ratio or variance")
+      ->check(CLI::IsMember({"auto", "entropy", "variation-ratio", "variance"}))
+      ->capture_default_str();
   cmd->add_option("--labelled", a->labelled,
                   "File of the already labelled indices: left out of the pool; coreset's centres")
       ->check(CLI::ExistingFile);
@@ -66,6 +68,10 @@ static CommandRegistrar reg("query", [](CLI::App& app) {
                "another or pass --force to replace it",
                a->export_dir);
     ScoringSetup s = load_scoring_setup(*a);
+    NSAL_CHECK(a->export_dir.empty() || s.data.task == data::Task::classification,
+               "--export writes the chosen samples as images with a class label to fill in, but "
+               "{} holds a {} dataset",
+               a->dataset, data::task_name(s.data.task));
     std::vector<int64_t> labelled;
     if (!a->labelled.empty()) {
       labelled = al::read_indices(a->labelled);
@@ -79,11 +85,14 @@ static CommandRegistrar reg("query", [](CLI::App& app) {
                           std::back_inserter(rest));
       s.pool = std::move(rest);
     }
+    NSAL_CHECK(!s.pool.empty(), "nsal query: the pool is empty: every sample of it is in {}",
+               a->labelled);
     NSAL_CHECK(a->n >= 1 && a->n <= static_cast<int64_t>(s.pool.size()),
                "nsal query: -n must lie in [1, {}] (the pool size), got {}", s.pool.size(), a->n);
     al::StrategyConfig sc = a->strategy;
     sc.ns = a->ns;
     al::validate_strategy(sc, "nsal query");
+    al::check_strategy_fits(sc, *s.model, s.data.task);
     al::AcquisitionInput in{*s.model, *s.ctx, s.data, labelled, s.pool, a->n, a->batch, a->seed};
     al::Acquisition acq = al::make_strategy(sc)->acquire(in);
     al::write_indices(a->out, acq.selected);

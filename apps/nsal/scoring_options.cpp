@@ -44,8 +44,10 @@ void add_scoring_options(CLI::App& cmd, ScoringArgs& a) {
       ->check(CLI::IsMember({"adaptive", "constant"}))
       ->capture_default_str();
   cmd.add_option("--groups", a.groups, "Comma-separated layer groups that get noise (default all)");
-  cmd.add_option("--output", a.ns.output, "Model output compared: probs, logits or features")
-      ->check(CLI::IsMember({"probs", "logits", "features"}))
+  cmd.add_option("--output", a.ns.output,
+                 "Model output compared: auto (probs; the outputs themselves for regression), "
+                 "probs, logits or features")
+      ->check(CLI::IsMember({"auto", "probs", "logits", "features"}))
       ->capture_default_str();
   cmd.add_option("--batch-size", a.batch, "Batch size of the passes")
       ->check(at_least(1))
@@ -70,6 +72,7 @@ ScoringSetup load_scoring_setup(ScoringArgs& a) {
   s.data = data::read_for_loader(a.dataset, a.split);
   al::check_model_fits(*s.model, s.data);
   s.pool = a.indices.empty() ? data::all_indices(s.data.size()) : al::read_indices(a.indices);
+  NSAL_CHECK(!s.pool.empty(), "{}: holds no index (the pool would be empty)", a.indices);
   for (int64_t i : s.pool)
     NSAL_CHECK(i < s.data.size(), "{}: index {} is outside the {} split ({} samples)", a.indices, i,
                a.split, s.data.size());
