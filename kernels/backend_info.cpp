@@ -34,6 +34,10 @@ BackendInfo backend_info() {
   return info;
 }
 
+void set_blas_threads(int n) {
+  openblas_set_num_threads(n);
+}
+
 #ifndef NSAL_WITH_CUDA
 void fill_cuda_info(BackendInfo&) {}
 #endif

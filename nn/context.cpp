@@ -2,6 +2,8 @@
 
 #include <omp.h>
 
+#include "kernels/backend_info.h"
+
 namespace nsal {
 
 Context::Context(Device device) : device_(device), threads_(omp_get_max_threads()) {}
@@ -30,6 +32,7 @@ void Context::set_threads(int n) {
   NSAL_CHECK(n >= 1, "threads: expected at least 1, got {}", n);
   threads_ = n;
   omp_set_num_threads(n);
+  kernels::set_blas_threads(n);
 }
 
 }  // namespace nsal
