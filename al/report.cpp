@@ -104,6 +104,7 @@ ReportResult make_report(const ReportOptions& o) {
   std::vector<fs::path> seen;
   std::vector<std::string> run_names;
   std::vector<std::pair<std::string, std::vector<std::string>>> machines;
+  std::vector<std::vector<std::string>> run_metrics;  // per run kept: the metrics it holds
   for (size_t i = 0; i < o.runs.size(); ++i) {
     RunPaths rp = resolve_run(o.runs[i]);
     std::error_code ec;
@@ -113,11 +114,18 @@ ReportResult make_report(const ReportOptions& o) {
                "{}: given twice (its trials would count double)", rp.metrics.string());
     seen.push_back(canon);
     std::vector<MetricRow> r = read_metrics_csv(rp.metrics.string(), static_cast<int>(i));
+    if (r.empty()) {  // a run that has not finished a cycle yet
+      res.warnings.push_back(
+          fmt::format("{}: no rows yet (no cycle has finished); left out", rp.metrics.string()));
+      continue;
+    }
     rows.insert(rows.end(), r.begin(), r.end());
     run_names.push_back(rp.dir.string());
+    run_metrics.push_back(metrics_present(r));
     try {
       infos.push_back(read_run_info(rp.dir.string()));
     } catch (const Error& e) {
+      infos.push_back({});  // one entry per run kept
       res.warnings.push_back(fmt::format("{} (the title leaves it out)", e.what()));
     }
     try {
@@ -132,8 +140,24 @@ ReportResult make_report(const ReportOptions& o) {
     }
   }
 
+  NSAL_CHECK_AS(DataError, !rows.empty(), "report: none of the runs has a finished cycle yet");
   res.summary = summarize(rows, o.metric);
-  const std::string title = o.title.empty() ? default_title(infos, res.summary) : o.title;
+  // The title and the run list name only the runs that hold the metric reported.
+  {
+    std::vector<std::string> names;
+    std::vector<RunInfo> kept_infos;
+    for (size_t i = 0; i < run_names.size(); ++i) {
+      const auto& m = run_metrics[i];
+      if (std::find(m.begin(), m.end(), res.summary.metric) == m.end()) continue;
+      names.push_back(run_names[i]);
+      kept_infos.push_back(infos[i]);
+    }
+    run_names = names;
+    infos = kept_infos;
+  }
+  std::string title = o.title.empty() ? default_title(infos, res.summary) : o.title;
+  std::replace(title.begin(), title.end(), '\n', ' ');  // one heading line
+  std::replace(title.begin(), title.end(), '\r', ' ');
   res.markdown = summary_markdown(res.summary, {title, run_names, machines});
 
   const fs::path out = o.out_dir.empty() ? fs::path(run_names[0]) / "report" : fs::path(o.out_dir);

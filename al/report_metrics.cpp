@@ -102,7 +102,6 @@ std::vector<MetricRow> parse_metrics_csv(const std::string& text, const std::str
   NSAL_CHECK_AS(DataError, missing.empty(),
                 "{}: line 1: not a metrics table: the header lacks {} (expected '{}')", name,
                 missing, kMetricsCsvHeader);
-  NSAL_CHECK_AS(DataError, !t.rows.empty(), "{}: no rows after the header", name);
 
   std::vector<MetricRow> rows;
   rows.reserve(t.rows.size());

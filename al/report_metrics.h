@@ -34,7 +34,8 @@ bool metric_lower_is_better(const std::string& metric);
 // Parses a metrics table. `name` is used in errors, which are DataErrors naming it and the line:
 // a missing column, a row with the wrong number of fields, a number that does not parse, a value
 // out of range (accuracy/mIoU outside [0, 1], negative times or counts, NaN), or a second row
-// for the same trial, strategy and cycle. An empty table is an error too.
+// for the same trial, strategy and cycle. An empty file is an error; a header alone gives no rows
+// (a run that has not finished a cycle).
 std::vector<MetricRow> parse_metrics_csv(const std::string& text, const std::string& name,
                                          int source = 0);
 std::vector<MetricRow> read_metrics_csv(const std::string& path, int source = 0);

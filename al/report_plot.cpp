@@ -64,9 +64,10 @@ std::string tick_label(double value, double step) {
 }
 
 unsigned strategy_colour(size_t k) {
-  // Okabe & Ito (2008), ordered for contrast on white; yellow last.
-  static const unsigned palette[] = {0x0072B2, 0xD55E00, 0x009E73, 0xCC79A7,
-                                     0xE69F00, 0x56B4E9, 0x000000, 0xF0E442};
+  // Okabe & Ito (2008), ordered for contrast on white, yellow last; then Tol's wine and teal,
+  // so that all nine strategies (and one more) get colours of their own.
+  static const unsigned palette[] = {0x0072B2, 0xD55E00, 0x009E73, 0xCC79A7, 0xE69F00,
+                                     0x56B4E9, 0x000000, 0xF0E442, 0x882255, 0x44AA99};
   return palette[k % (sizeof(palette) / sizeof(palette[0]))];
 }
 
@@ -266,10 +267,11 @@ class Figure {
     cairo_stroke(cr_);
   }
 
-  // Marker k: circle, square, triangle, diamond, inverted triangle, pentagon, ...
+  // Marker k: circle, square, triangle, diamond, inverted triangle, pentagon, hexagon, inverted
+  // pentagon, octagon, heptagon (ten shapes, like the ten colours).
   void marker_path(size_t k, double x, double y) {
     const double r = 4.2 * sc_;
-    switch (k % 6) {
+    switch (k % 10) {
       case 0:
         cairo_new_sub_path(cr_);
         cairo_arc(cr_, x, y, r, 0, 2 * kPi);
@@ -278,12 +280,13 @@ class Figure {
         cairo_rectangle(cr_, x - r * 0.85, y - r * 0.85, r * 1.7, r * 1.7);
         return;
       default: {
-        static const int sides[] = {0, 0, 3, 4, 3, 5};
-        static const double turn[] = {0, 0, -kPi / 2, 0, kPi / 2, -kPi / 2};
-        const int n = sides[k % 6];
+        static const int sides[] = {0, 0, 3, 4, 3, 5, 6, 5, 8, 7};
+        static const double turn[] = {0,        0, -kPi / 2, 0,       kPi / 2,
+                                      -kPi / 2, 0, kPi / 2,  kPi / 8, -kPi / 2};
+        const int n = sides[k % 10];
         const double rr = r * 1.25;
         for (int i = 0; i < n; ++i) {
-          const double a = turn[k % 6] + 2 * kPi * i / n;
+          const double a = turn[k % 10] + 2 * kPi * i / n;
           if (i == 0)
             cairo_move_to(cr_, x + rr * std::cos(a), y + rr * std::sin(a));
           else

@@ -100,11 +100,19 @@ Summary summarize(const std::vector<MetricRow>& rows, const std::string& metric)
                   "report: the runs hold several metrics ({}); choose one with --metric",
                   join(present, ", "));
     s.metric = present[0];
-  } else {
-    NSAL_CHECK_AS(DataError, std::find(present.begin(), present.end(), metric) != present.end(),
+  } else {  // any case: --metric mae is MAE
+    auto same = [&](const std::string& m) {
+      return m.size() == metric.size() &&
+             std::equal(m.begin(), m.end(), metric.begin(), [](char a, char b) {
+               return std::tolower(static_cast<unsigned char>(a)) ==
+                      std::tolower(static_cast<unsigned char>(b));
+             });
+    };
+    auto it = std::find_if(present.begin(), present.end(), same);
+    NSAL_CHECK_AS(DataError, it != present.end(),
                   "report: no rows for metric '{}' (the runs hold {})", metric,
                   join(present, ", "));
-    s.metric = metric;
+    s.metric = *it;
   }
 
   std::vector<std::string> order;

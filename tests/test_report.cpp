@@ -111,8 +111,8 @@ TEST(ReportMetrics, MalformedTablesNameFileAndLine) {
   e = error_of(h + "0,random,0,100,accuracy,0.5,1,1,0\n0,random,0,100,accuracy,0.6,1,1,0\n");
   EXPECT_TRUE(has(e, "line 3: a second row for trial 0, strategy 'random', cycle 0")) << e;
   EXPECT_TRUE(has(e, "first on line 2")) << e;
-  e = error_of(h);
-  EXPECT_TRUE(has(e, "no rows")) << e;
+  // A header alone is a run without a finished cycle: no rows, no error (make_report warns).
+  EXPECT_TRUE(parse_metrics_csv(h, "runs/a/metrics.csv").empty());
   e = error_of("");
   EXPECT_TRUE(has(e, "runs/a/metrics.csv")) << e;
   EXPECT_TRUE(has(e, "empty")) << e;
@@ -361,6 +361,34 @@ TEST(Report, BadRunsAreClearErrors) {
   ASSERT_EQ(r.warnings.size(), 1u);
   EXPECT_NE(r.warnings[0].find("config.toml"), std::string::npos) << r.warnings[0];
   EXPECT_EQ(r.markdown.rfind("# Learning curves: 1-2 trials\n", 0), 0u) << r.markdown;
+}
+
+// Several runs: one without a finished cycle is left out with a warning; --metric takes any
+// case; the title and run list name only the runs that hold the metric; a title is one line.
+TEST(Report, RunsWithoutRowsOrWithOtherMetricsAreLeftOut) {
+  TempDir dir;
+  nsal::testing::write_text(dir / "acc/metrics.csv", table());
+  nsal::testing::write_text(dir / "acc/config.toml",
+                            "dataset = \"img.h5\"\nmodel = \"mnist-cnn\"\n");
+  nsal::testing::write_text(dir / "mae/metrics.csv",
+                            std::string(kHeader) + "0,random,0,10,MAE,1.5,1,0,1\n");
+  nsal::testing::write_text(dir / "mae/config.toml", "dataset = \"reg.h5\"\nmodel = \"mlp\"\n");
+  nsal::testing::write_text(dir / "new/metrics.csv", kHeader);
+  ReportOptions o;
+  o.runs = {dir / "acc", dir / "mae", dir / "new"};
+  o.out_dir = dir / "out";
+  o.metric = "mae";
+  ReportResult r = make_report(o);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("no rows yet"), std::string::npos) << r.warnings[0];
+  EXPECT_EQ(r.summary.metric, "MAE");
+  EXPECT_EQ(r.markdown.rfind("# reg, mlp: 1 trial\n", 0), 0u) << r.markdown;
+  EXPECT_EQ(r.markdown.find("acc`"), std::string::npos) << r.markdown;
+  o.title = "two\nlines";
+  r = make_report(o);
+  EXPECT_EQ(r.markdown.rfind("# two lines\n", 0), 0u) << r.markdown;
+  o.runs = {dir / "new"};
+  EXPECT_THROW(make_report(o), DataError);  // nothing at all to report
 }
 
 }  // namespace
