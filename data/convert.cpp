@@ -1,6 +1,7 @@
 #include "data/convert.h"
 
 #include <algorithm>
+#include <set>
 
 #include "data/file_bytes.h"
 #include "data/sha256.h"
@@ -30,6 +31,17 @@ void apply_overrides(const ConvertOptions& o, DatasetInfo& info) {
   if (!o.class_names.empty()) {
     NSAL_CHECK_AS(DataError, info.num_classes == 0 || (int)o.class_names.size() == info.num_classes,
                   "{} class names given for {} classes", o.class_names.size(), info.num_classes);
+    // People label by name or by id (nsal label import), so a name must say one class only.
+    std::set<std::string> seen;
+    for (size_t i = 0; i < o.class_names.size(); ++i) {
+      const std::string& n = o.class_names[i];
+      NSAL_CHECK_AS(DataError, !n.empty(), "--class-names: name {} is empty", i);
+      NSAL_CHECK_AS(DataError, seen.insert(n).second, "--class-names: '{}' is given twice", n);
+      const bool digits =
+          std::all_of(n.begin(), n.end(), [](char c) { return c >= '0' && c <= '9'; });
+      NSAL_CHECK_AS(DataError, !digits || n == std::to_string(i),
+                    "--class-names: '{}' names class {}, but reads as class id {}", n, i, n);
+    }
     info.class_names = o.class_names;
   }
   NSAL_CHECK_AS(DataError, o.mean.size() == o.std.size(), "--mean has {} values, --std {}",

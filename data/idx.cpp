@@ -174,7 +174,9 @@ void convert_idx(const IdxFiles& files, const ConvertOptions& opts, const std::s
   info.num_classes =
       opts.num_classes > 0 ? opts.num_classes : infer_num_classes({&train.y, &test.y});
   info.class_names = known_class_names(preset);
-  if ((int)info.class_names.size() != info.num_classes) info.class_names.clear();
+  NSAL_CHECK_AS(DataError, preset.empty() || (int)info.class_names.size() == info.num_classes,
+                "--class-names {}: {} names, but {} has {} classes", preset,
+                info.class_names.size(), files.train_labels, info.num_classes);
   SourceRecord src("idx");
   for (const auto& p :
        {files.train_images, files.train_labels, files.test_images, files.test_labels})

@@ -57,7 +57,17 @@ ImageFolderListing list_image_folder(const std::string& root_str, const ImageFol
   ImageFolderListing l;
   bool split_layout = fs::is_directory(root / "train") &&
                       (fs::is_directory(root / "test") || fs::is_directory(root / "val"));
+  {
+    // Every class asked to be left out must exist: a misspelt one would be left in.
+    const std::vector<std::string> present = sorted_subdirs(split_layout ? root / "train" : root);
+    for (const std::string& c : o.exclude_classes)
+      NSAL_CHECK_AS(DataError, std::find(present.begin(), present.end(), c) != present.end(),
+                    "{}: --exclude {}: no such class folder", root_str, c);
+  }
   if (split_layout) {
+    NSAL_CHECK_AS(DataError, !(fs::is_directory(root / "test") && fs::is_directory(root / "val")),
+                  "{}: both test/ and val/: which one is the test split? Move the other away",
+                  root_str);
     std::string test_dir = fs::is_directory(root / "test") ? "test" : "val";
     for (const auto& c : sorted_subdirs(root / "train"))
       if (!excluded(o, c)) l.classes.push_back(c);
@@ -67,6 +77,9 @@ ImageFolderListing list_image_folder(const std::string& root_str, const ImageFol
           excluded(o, c) || std::find(l.classes.begin(), l.classes.end(), c) != l.classes.end(),
           "{}/{}/{}: a class that train/ does not have", root_str, test_dir, c);
     for (size_t k = 0; k < l.classes.size(); ++k) {
+      NSAL_CHECK_AS(DataError, !images_in(root, "train/" + l.classes[k]).empty(),
+                    "{}/train/{}: a class folder with no JPEG or PNG images", root_str,
+                    l.classes[k]);
       for (const auto& f : images_in(root, "train/" + l.classes[k])) {
         l.train_files.push_back(f);
         l.train_labels.push_back(static_cast<int32_t>(k));

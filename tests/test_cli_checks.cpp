@@ -319,6 +319,29 @@ TEST_F(CliChecks, SegmentationPredictsPerPixelProbabilities) {
             std::string::npos);
 }
 
+// Class names must each say one class: people label by name or by id.
+TEST_F(CliChecks, ClassNamesThatWouldMislabelAreRefused) {
+  write_idx_set(path("idx_names"));
+  struct Bad {
+    std::string names, says;
+  };
+  const Bad cases[] = {
+      {"mnist", "--class-names mnist: 10 names, but"},
+      {"a,a,b", "'a' is given twice"},
+      {"a,,c", "name 1 is empty"},
+      {"2,0,1", "'2' names class 0, but reads as class id 2"},
+  };
+  for (const Bad& b : cases) {
+    const std::string err = refusal("data convert " + path("idx_names") + " --format idx -o " +
+                                    path("names.h5") + " --class-names " + b.names);
+    EXPECT_NE(err.find(b.says), std::string::npos) << b.names << ": " << err;
+    EXPECT_FALSE(file_exists(path("names.h5")));
+  }
+  EXPECT_EQ(quiet(kNsal + " data convert " + path("idx_names") + " --format idx -o " +
+                  path("names.h5") + " --class-names 0,1,2"),
+            0);
+}
+
 TEST_F(CliChecks, SmallMistakesGetPlainMessages) {
   EXPECT_NE(refusal("bogus").find("unknown command 'bogus' (commands: "), std::string::npos);
   EXPECT_NE(refusal("data info " + root_.string()).find("a directory, not an HDF5 file"),

@@ -6,6 +6,7 @@
 #include <set>
 
 #include "apps/nsal/cmd_data.h"
+#include "apps/nsal/command.h"
 #include "data/cifar.h"
 #include "data/cityscapes.h"
 #include "data/csv.h"
@@ -148,27 +149,32 @@ void setup_data_convert(CLI::App& data) {
     formats_of[name] = std::move(formats);
   };
   add(cmd->add_option("--num-classes", a->num_classes,
-                      "Number of classes (default: largest label + 1); labels must be below it"),
+                      "Number of classes (default: largest label + 1); labels must be below it")
+          ->check(at_least(1)),
       {"idx"});
-  add(cmd->add_option("--label", a->label, "CIFAR-100 labels: fine (100) or coarse (20)"),
+  add(cmd->add_option("--label", a->label, "CIFAR-100 labels: fine (100) or coarse (20)")
+          ->check(CLI::IsMember({"fine", "coarse"})),
       {"cifar100"});
-  add(cmd->add_option("--resize", a->resize, "Shorter image side after resizing (0: none)"),
+  add(cmd->add_option("--resize", a->resize, "Shorter image side after resizing (0: none)")
+          ->check(at_least(0)),
       {"imagefolder"});
-  add(cmd->add_option("--crop", a->crop, "Center crop size"), {"imagefolder"});
+  add(cmd->add_option("--crop", a->crop, "Center crop size")->check(at_least(1)), {"imagefolder"});
   add(cmd->add_flag("--keep-files", a->keep_files,
                     "Store image paths; the loader decodes, resizes and crops them"),
       {"imagefolder"});
   add(cmd->add_option("--max-inline-gib", a->max_inline_gib,
-                      "Keep images as files when decoding all would exceed this"),
+                      "Keep images as files when decoding all would exceed this")
+          ->check(finite_positive(true)),
       {"imagefolder"});
   add(cmd->add_option("--test-fraction", a->test_fraction,
                       "Share of rows/images for the test split when there is no test set "
-                      "(imagefolder 0.2, csv 0.5)"),
+                      "(imagefolder 0.2, csv 0.5)")
+          ->check(finite_positive()),
       {"imagefolder", "csv"});
   add(cmd->add_option("--seed", a->seed, "Seed of the train/test split"), {"imagefolder", "csv"});
   add(cmd->add_option("--exclude", a->exclude, "Class folders to leave out")->delimiter(','),
       {"imagefolder"});
-  add(cmd->add_option("--threads", a->threads, "Decoding threads (0: all)"),
+  add(cmd->add_option("--threads", a->threads, "Decoding threads (0: all)")->check(at_least(0)),
       {"imagefolder", "cityscapes"});
   add(cmd->add_option("--size", a->size, "Cityscapes size WIDTHxHEIGHT after resizing"),
       {"cityscapes"});

@@ -21,7 +21,9 @@ static CommandRegistrar reg("eval", [](CLI::App& app) {
   cmd->add_option("--dataset", a->dataset, "HDF5 dataset file")
       ->required()
       ->check(CLI::ExistingFile);
-  cmd->add_option("--split", a->split, "train or test");
+  cmd->add_option("--split", a->split, "train or test")
+      ->check(CLI::IsMember({"train", "test"}))
+      ->capture_default_str();
   cmd->add_option("--batch-size", a->batch, "Batch size")
       ->check(at_least(1))
       ->capture_default_str();
