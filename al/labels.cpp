@@ -138,6 +138,29 @@ void write_label_store(const std::string& path, const LabelMap& labels) {
   write_file_atomic(path, s);
 }
 
+void write_labels_used(const std::string& path, const std::vector<int64_t>& labelled,
+                       const LabelMap& store) {
+  LabelMap used;
+  for (int64_t i : labelled)
+    used.emplace(i, store.at(i));
+  write_label_store(path, used);  // the same "index,label" form
+}
+
+void check_labels_used(const std::string& path, const LabelMap& store,
+                       const std::string& store_path) {
+  if (!file_exists(path)) return;  // a cycle from before the record existed
+  for (const auto& [idx, label] : read_label_store(path)) {
+    auto it = store.find(idx);
+    NSAL_CHECK_AS(
+        DataError, it != store.end() && it->second == label,
+        "{}: sample {} was labelled {} when {} trained, but now {}; a label a finished "
+        "cycle used cannot change or go (the run would mix two labellings): put it "
+        "back, or start a new run",
+        store_path, idx, label, path,
+        it == store.end() ? std::string("has no label") : fmt::format("is {}", it->second));
+  }
+}
+
 LabelMerge merge_labels(const LabelMap& store, const ParsedLabels& p, const std::string& name,
                         const std::string& store_name) {
   LabelMerge m{store, 0, 0};

@@ -65,6 +65,15 @@ struct AnnotationRequest {
 };
 std::vector<AnnotationRequest> annotation_requests(const std::string& run_dir);
 
+// What a cycle trained on: `labels_used_path` ("index,label" of its labelled set) is written
+// before the cycle trains; a resume checks every finished cycle's record against the store, so a
+// hand edit of RUN/labels.csv that changes or removes a label a cycle already used is an error
+// naming the sample, the cycle and both labels (the run would otherwise mix two labellings).
+void write_labels_used(const std::string& path, const std::vector<int64_t>& labelled,
+                       const LabelMap& store);
+void check_labels_used(const std::string& path, const LabelMap& store,
+                       const std::string& store_path);
+
 std::string label_store_path(const std::string& run_dir);  // RUN/labels.csv
 std::string annotation_dir(const std::string& run_dir, int cycle);
 

@@ -215,6 +215,9 @@ class Runner {
     for (int c = 0; c < cfg_.cycles; ++c) {
       std::string cdir = fmt::format("{}/cycle_{}", sdir, c);
       if (file_exists(cdir + "/done.json")) {  // completed before: replay from disk
+        if (cfg_.oracle == "human")
+          check_labels_used(cdir + "/labels_used.csv", read_label_store(label_store_path(dir_)),
+                            label_store_path(dir_));
         MetricsRow r = row_from_json(nlohmann::json::parse(read_file(cdir + "/done.json")),
                                      cdir + "/done.json");
         rows.push_back(r);
@@ -226,6 +229,9 @@ class Runner {
       if (cfg_.oracle == "human" && !apply_human_labels(c, labelled)) return false;
       make_dirs(cdir);
       write_indices(cdir + "/labelled.txt", labelled);
+      if (cfg_.oracle == "human")
+        write_labels_used(cdir + "/labels_used.csv", labelled,
+                          read_label_store(label_store_path(dir_)));
       MetricsRow row;
       row.trial = t;
       row.strategy = s.label();

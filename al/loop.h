@@ -18,7 +18,9 @@
 //                                           done.json (the metrics row; written last)
 //
 //   RUN/labels.csv, RUN/annotate/cycle_<c>/ oracle = "human" only: the imported labels and the
-//                                           samples each cycle asked people to label
+//                                           samples each cycle asked people to label; each
+//                                           cycle's labels_used.csv (what it trained on,
+//                                           checked on resume)
 //
 // Every file appears atomically. A cycle whose done.json exists is complete; resuming replays
 // the completed cycles from disk and recomputes the first incomplete one from its start, which

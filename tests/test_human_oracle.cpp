@@ -146,6 +146,33 @@ TEST_F(HumanOracle, TheRunTrainsOnTheImportedLabels) {
   EXPECT_NE(human.substr(0, human.find('\n')), ref.substr(0, ref.find('\n')));
 }
 
+// A label a finished cycle trained on cannot change behind the run's back: a hand edit of
+// RUN/labels.csv (changing or deleting it) makes the resume stop, naming the sample and cycle.
+TEST_F(HumanOracle, EditingALabelAFinishedCycleUsedIsRefused) {
+  const std::string dir = start_run("edited");
+  fill(dir + "/annotate/cycle_0", root_ / "c0.csv", true_label);
+  ASSERT_EQ(run_shell(kNsal + " label import " + dir + " " + (root_ / "c0.csv").string() +
+                      " > /dev/null"),
+            0);
+  ASSERT_EQ(run_shell(kNsal + " run -q --resume " + dir + " > /dev/null"), 0);  // cycle 0 done
+  ASSERT_TRUE(file_exists(dir + "/trial_0/entropy/cycle_0/labels_used.csv"));
+  LabelMap store = read_label_store(dir + "/labels.csv");
+  const int64_t sample = store.begin()->first;
+  store.begin()->second = (store.begin()->second + 1) % 3;
+  write_label_store(dir + "/labels.csv", store);
+  const std::string err = (root_ / "edited_err.txt").string();
+  int status = run_shell(kNsal + " run -q --resume " + dir + " > /dev/null 2> " + err);
+  EXPECT_TRUE(exited_with(status, 1));
+  EXPECT_NE(read_file(err).find("sample " + std::to_string(sample) + " was labelled"),
+            std::string::npos)
+      << read_file(err);
+  store.erase(store.begin());
+  write_label_store(dir + "/labels.csv", store);
+  status = run_shell(kNsal + " run -q --resume " + dir + " > /dev/null 2> " + err);
+  EXPECT_TRUE(exited_with(status, 1));
+  EXPECT_NE(read_file(err).find("has no label"), std::string::npos) << read_file(err);
+}
+
 TEST_F(HumanOracle, AKilledOrRejectedImportLeavesTheStoreWhole) {
   const std::string dir = start_run("killed");
   const std::string req = dir + "/annotate/cycle_0";
