@@ -5,6 +5,7 @@
 #include <fmt/ranges.h>
 
 #include <algorithm>
+#include <optional>
 #include <set>
 #include <vector>
 
@@ -358,7 +359,9 @@ CheckpointInfo load_checkpoint(const std::string& path, Model& model, Optimizer*
   compare_names(f, "buffers", a.buffer_infos(), pr);
 
   std::vector<Dropout*> drops = dropouts_of(model);
-  std::vector<std::pair<uint64_t, uint64_t>> drop_state;  // (seed, step) per dropout layer
+  // (seed, step) per dropout layer; none for a layer the file has no state of (a file from
+  // another tool, or from before the model had that layer: the layer keeps its own state).
+  std::vector<std::optional<std::pair<uint64_t, uint64_t>>> drop_state(drops.size());
   const bool has_rng = f.exists("rng");  // optional: files from other tools may omit it
   if (has_rng) {
     h5::Group rng = f.open_group("rng");
@@ -367,15 +370,12 @@ CheckpointInfo load_checkpoint(const std::string& path, Model& model, Optimizer*
     } else {
       h5::Group gd = rng.open_group("dropout");
       std::set<std::string> known;
-      for (Dropout* d : drops) {
-        known.insert(d->name());
-        if (!gd.exists(d->name())) {
-          pr.missing.push_back("rng/dropout/" + d->name());
-          continue;
-        }
-        h5::Group l = gd.open_group(d->name());
-        drop_state.emplace_back(static_cast<uint64_t>(l.get_int("seed")),
-                                static_cast<uint64_t>(l.get_int("step")));
+      for (size_t i = 0; i < drops.size(); ++i) {
+        known.insert(drops[i]->name());
+        if (!gd.exists(drops[i]->name())) continue;
+        h5::Group l = gd.open_group(drops[i]->name());
+        drop_state[i] = {static_cast<uint64_t>(l.get_int("seed")),
+                         static_cast<uint64_t>(l.get_int("step"))};
       }
       for (const std::string& n : gd.children())
         if (!known.count(n)) pr.unexpected.push_back("rng/dropout/" + n);
@@ -396,9 +396,10 @@ CheckpointInfo load_checkpoint(const std::string& path, Model& model, Optimizer*
 
   a.params().copy_from(params);
   if (!a.buffer_infos().empty()) a.buffers().copy_from(buffers);
-  for (size_t i = 0; has_rng && i < drops.size(); ++i) {
-    drops[i]->set_seed(drop_state[i].first);
-    drops[i]->set_step(drop_state[i].second);
+  for (size_t i = 0; i < drops.size(); ++i) {
+    if (!drop_state[i]) continue;
+    drops[i]->set_seed(drop_state[i]->first);
+    drops[i]->set_step(drop_state[i]->second);
   }
   if (optimizer) {
     auto state = optimizer->state();
