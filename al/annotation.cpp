@@ -3,6 +3,7 @@
 #include <fmt/core.h>
 
 #include <algorithm>
+#include <filesystem>
 
 #include "al/atomic_file.h"
 #include "data/image.h"
@@ -73,6 +74,18 @@ void write_annotation_folder(const data::Dataset& d, const std::vector<int64_t>&
                     csv_field(c < static_cast<int>(d.class_names.size()) ? d.class_names[c] : ""));
   write_file_atomic(dir + "/classes.csv", classes);
   write_indices(dir + "/requested.txt", indices);
+}
+
+void remove_annotation_folder_files(const std::string& dir) {
+  namespace fs = std::filesystem;
+  const std::string requested = dir + "/requested.txt";
+  if (!file_exists(requested)) return;
+  std::error_code ec;
+  for (int64_t idx : read_indices(requested))
+    fs::remove(fmt::format("{}/{}.png", dir, idx), ec);
+  for (const char* f : {"labels.csv", "classes.csv"})
+    fs::remove(dir + "/" + f, ec);
+  NSAL_CHECK(fs::remove(requested, ec) && !ec, "{}: cannot remove: {}", requested, ec.message());
 }
 
 }  // namespace nsal::al

@@ -24,4 +24,9 @@ namespace nsal::al {
 void write_annotation_folder(const data::Dataset& d, const std::vector<int64_t>& indices,
                              const std::string& dir);
 
+// Removes what write_annotation_folder wrote into `dir`, as its requested.txt lists it (the
+// samples' PNG files, labels.csv, classes.csv, requested.txt last); nothing else in the folder is
+// touched.
+void remove_annotation_folder_files(const std::string& dir);
+
 }  // namespace nsal::al

@@ -10,6 +10,7 @@
 #include <filesystem>
 
 #include "al/atomic_file.h"
+#include "al/file_lock.h"
 #include "al/run_config.h"
 #include "data/dataset.h"
 #include "kernels/error.h"
@@ -45,26 +46,6 @@ int column(const data::CsvTable& t, const std::string& name, const std::string& 
         fmt::format("{}:1: the header has no '{}' column (expected index,...,label)", file, name));
   return static_cast<int>(it - t.header.begin());
 }
-
-// Holds an exclusive flock on a file for its lifetime: one import at a time per run.
-class FileLock {
- public:
-  explicit FileLock(const std::string& path) : fd_(::open(path.c_str(), O_RDWR | O_CREAT, 0644)) {
-    NSAL_CHECK(fd_ >= 0, "{}: cannot open the lock file: {}", path, std::strerror(errno));
-    while (::flock(fd_, LOCK_EX) != 0) {
-      if (errno == EINTR) continue;
-      int e = errno;
-      ::close(fd_);
-      throw Error(fmt::format("{}: cannot lock: {}", path, std::strerror(e)));
-    }
-  }
-  ~FileLock() { ::close(fd_); }  // closing releases the lock
-  FileLock(const FileLock&) = delete;
-  FileLock& operator=(const FileLock&) = delete;
-
- private:
-  int fd_;
-};
 
 }  // namespace
 
@@ -234,7 +215,7 @@ LabelImport import_labels(const std::string& run_dir, const std::string& file) {
   const ParsedLabels parsed = parse_label_file(data::read_csv(file), file, rules);
 
   const std::string store_path = label_store_path(run_dir);
-  FileLock lock(run_dir + "/labels.lock");
+  FileLock lock(run_dir + "/labels.lock", FileLock::Wait::block);
   LabelMerge m = merge_labels(read_label_store(store_path), parsed, file, store_path);
   if (m.added > 0) write_label_store(store_path, m.labels);
   return {m.added, m.known, parsed.blank};

@@ -10,6 +10,7 @@
 #include "al/annotation.h"
 #include "al/atomic_file.h"
 #include "al/environment.h"
+#include "al/file_lock.h"
 #include "al/labels.h"
 #include "al/noise_stability.h"
 #include "al/run_fingerprint.h"
@@ -134,6 +135,11 @@ class Runner {
       }
       if (s.name != "noise-stability") continue;
       try {
+        noise_output(s.ns, train_.task);
+      } catch (const Error& e) {
+        throw Error(fmt::format("field 'strategy[{}].noise.output': {}", i, e.what()));
+      }
+      try {
         noise_segments(probe->arena(), s.ns);
       } catch (const Error& e) {
         throw Error(fmt::format("field 'strategy[{}].noise.groups': {}", i, e.what()));
@@ -143,7 +149,10 @@ class Runner {
   }
 
   RunSummary run() {
-    RunLock lock(dir_);
+    FileLock lock(dir_ + "/run.lock", FileLock::Wait::refuse,
+                  fmt::format("{}: another nsal process is working on this run directory; wait "
+                              "for it to end (or stop it) before resuming",
+                              dir_));
     if (!prepared_) prepare();
     Context ctx(device_);
     if (cfg_.threads > 0) ctx.set_threads(cfg_.threads);
@@ -346,13 +355,16 @@ RunSummary run_active_learning(const RunConfig& cfg, Progress& progress) {
   runner.prepare();  // a bad dataset, amount, model or option fails before the run exists
   make_dirs(cfg.out_dir);
   write_file_atomic(cfg.out_dir + "/config.toml", to_toml(cfg));
-  write_run_fingerprint(cfg.out_dir, cfg.dataset);
+  write_run_fingerprint(cfg.out_dir, cfg);
   return runner.run();
 }
 
-RunSummary resume_active_learning(const std::string& dir, Progress& progress) {
+RunSummary resume_active_learning(const std::string& dir, Progress& progress,
+                                  const std::string& device, int threads) {
   RunConfig cfg = load_saved_run_config(dir + "/config.toml");
-  check_run_fingerprint(dir, cfg.dataset);
+  check_run_fingerprint(dir, cfg);
+  if (!device.empty()) cfg.device = device;
+  if (threads > 0) cfg.threads = threads;
   return Runner(cfg, dir, progress, "resume").run();
 }
 

@@ -60,7 +60,10 @@ struct RunSummary {
 // Starts a run in cfg.out_dir (which must not hold a run already).
 RunSummary run_active_learning(const RunConfig& cfg, Progress& progress);
 // Continues the run in `dir` from its config.toml and completed cycles.
-RunSummary resume_active_learning(const std::string& dir, Progress& progress);
+// `device` and `threads` (when not empty / not 0) replace the saved ones for this resume: they say
+// where the run goes on, not what it computes (environment.jsonl records each resume's machine).
+RunSummary resume_active_learning(const std::string& dir, Progress& progress,
+                                  const std::string& device = "", int threads = 0);
 
 // "noise-stability(paper)" -> "noise-stability-paper": a directory name.
 std::string strategy_dir_name(const std::string& label);

@@ -114,6 +114,15 @@ std::vector<kernels::NoiseSegment> noise_segments(const ParamArena& arena,
   return segs;
 }
 
+std::string noise_output(const NoiseStabilityConfig& cfg, data::Task task) {
+  const bool regression = task == data::Task::regression;
+  NSAL_CHECK(!(regression && cfg.output == "probs"),
+             "noise-stability: output = \"probs\" is a softmax over classes, but the dataset "
+             "holds regression targets; use auto, logits (the outputs themselves) or features");
+  if (cfg.output != "auto") return cfg.output;
+  return regression ? "logits" : "probs";
+}
+
 NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const data::Dataset& d,
                                             const std::vector<int64_t>& pool,
                                             const NoiseStabilityConfig& cfg, int batch_size,
@@ -122,14 +131,7 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
              "noise-stability: float32 weights expected, got {}",
              dtype_name(model.arena().dtype()));
   NoiseStabilityResult r;
-  // auto: class probabilities, or a regression model's raw outputs (a softmax over its values
-  // would make every score 0).
-  const bool regression = d.task == data::Task::regression;
-  r.output = cfg.output == "auto" ? (regression ? "logits" : "probs") : cfg.output;
-  NSAL_CHECK(!(regression && r.output == "probs"),
-             "noise-stability: output = \"probs\" is a softmax over classes, but {} holds "
-             "regression targets; use auto, logits (the outputs themselves) or features",
-             d.where("y"));
+  r.output = noise_output(cfg, d.task);
   const int64_t n = static_cast<int64_t>(pool.size());
   r.scores.assign(static_cast<size_t>(n), 0.0f);
   if (n == 0) return r;

@@ -48,6 +48,12 @@ struct NoiseStabilityResult {
 std::vector<kernels::NoiseSegment> noise_segments(const ParamArena& arena,
                                                   const NoiseStabilityConfig& cfg);
 
+// What cfg.output compares on a dataset of `task`: "auto" resolves to "probs" (class
+// probabilities, per pixel for segmentation), or "logits" (the outputs themselves) for
+// regression; "probs" on regression is an Error (a softmax over the values would make every
+// score 0).
+std::string noise_output(const NoiseStabilityConfig& cfg, data::Task task);
+
 // Scores `pool` (dataset indices) with the model in eval mode. The model's weights are the
 // same bits afterwards. seed picks the noise stream.
 NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const data::Dataset& d,

@@ -165,6 +165,18 @@ TEST_F(CliChecks, QueryOverwritesNothingUnasked) {
   for (const auto& e : fs::directory_iterator(path("ann")))
     pngs += e.path().extension() == ".png";
   EXPECT_EQ(pngs, 2);
+  // --force replaces only what the export wrote: the chosen indices written into the folder stay,
+  // and a folder that is not an export is never emptied.
+  ASSERT_EQ(quiet(kNsal + " " + q + "--strategy entropy -n 3 -o " + path("ann/mine.txt") +
+                  " --export " + path("ann") + " --force"),
+            0);
+  EXPECT_EQ(read_indices(path("ann/mine.txt")).size(), 3u);
+  fs::create_directories(path("keep"));
+  std::ofstream(path("keep/precious.txt")) << "data\n";
+  EXPECT_NE(refusal(q + "-n 2 -o " + path("k.txt") + " --export " + path("keep") + " --force")
+                .find("not an export folder"),
+            std::string::npos);
+  EXPECT_TRUE(file_exists(path("keep/precious.txt")));
 }
 
 TEST_F(CliChecks, AFailedConversionLeavesNoFile) {
@@ -232,8 +244,8 @@ TEST_F(CliChecks, ARunThatCannotGoLeavesNoDirectoryAndConfigErrorsNameTheFile) {
     const std::string p = path(name + ".toml");
     std::ofstream(p) << "dataset = \"" << path("reg2.h5") << "\"\nmodel = \"mlp\"\n"
                      << "initial = 10\nquery = 10\ncycles = 2\n[train]\nepochs = 1\n"
-                     << "[[strategy]]\n"
-                     << strategy << "\nmc_passes = 3\n";
+                     << "[[strategy]]\nmc_passes = 3\n"
+                     << strategy << "\n";
     return p;
   };
   const Bad regression_cases[] = {
@@ -241,6 +253,8 @@ TEST_F(CliChecks, ARunThatCannotGoLeavesNoDirectoryAndConfigErrorsNameTheFile) {
        "field 'strategy[0]': mc-dropout: regression scores the variance of the outputs"},
       {regression_run("bald", "name = \"bald\""),
        "field 'strategy[0]': bald: the mutual information needs class probabilities"},
+      {regression_run("probs", "name = \"noise-stability\"\n[strategy.noise]\noutput = \"probs\""),
+       "field 'strategy[0].noise.output': noise-stability: output = \"probs\" is a softmax"},
       {regression_run("entropy", "name = \"entropy\""),
        "field 'strategy[0]': entropy: scores class probabilities per sample, so it needs a "
        "classification dataset (this one is regression)"},

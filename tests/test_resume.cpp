@@ -11,7 +11,7 @@
 #include <fstream>
 
 #include "al/atomic_file.h"
-#include "al/run_fingerprint.h"
+#include "al/file_lock.h"
 #include "tests/run_test_util.h"
 
 namespace fs = std::filesystem;
@@ -148,15 +148,21 @@ TEST_F(Resume, AnEditedRunDirectoryIsRefused) {
   ASSERT_NE(at, std::string::npos) << fp;
   fp[at + 13] = fp[at + 13] == '0' ? '1' : '0';  // another recorded checksum of /train/y
   write_file_atomic(data + "/fingerprint.json", fp);
-  EXPECT_NE(refusal(data).find("/train/y is not the data this run started with"),
-            std::string::npos);
+  EXPECT_NE(refusal(data).find("/train/y is not what this run started with"), std::string::npos);
+  // Where the run goes on may change: device and threads, in config.toml or as flags.
+  const std::string moved = copy_of_reference("moved");
+  cfg = read_file(moved + "/config.toml");
+  ASSERT_NE(cfg.find("device = 'cpu'"), std::string::npos) << cfg;
+  write_file_atomic(moved + "/config.toml",
+                    cfg.replace(cfg.find("device = 'cpu'"), 14, "device = 'auto'"));
+  EXPECT_EQ(run_shell(kNsal + " run -q --resume " + moved + " --threads 2 --device cpu"), 0);
 }
 
 TEST_F(Resume, ASecondProcessOnTheSameRunIsRefused) {
   const std::string dir = (root_ / "locked").string();
   fs::remove_all(dir);
   fs::copy(root_ / "reference", dir, fs::copy_options::recursive);
-  RunLock held(dir);  // as a live `nsal run` holds it
+  FileLock held(dir + "/run.lock", FileLock::Wait::refuse);  // as a live `nsal run` holds it
   int status = run_shell(kNsal + " run -q --resume " + dir + " 2> " + dir + "/err.txt");
   EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
   EXPECT_NE(read_file(dir + "/err.txt").find("another nsal process is working on this run"),

@@ -65,7 +65,13 @@ static CommandRegistrar reg("query", [](CLI::App& app) {
                               !std::filesystem::is_empty(a->export_dir, ec);
     NSAL_CHECK(a->force || !export_taken,
                "{}: the folder exists and is not empty (its labels.csv may hold labels); choose "
-               "another or pass --force to replace it",
+               "another or pass --force to replace the export in it",
+               a->export_dir);
+    // --force replaces only what an earlier export wrote there (its requested.txt says which);
+    // a folder that holds anything else is never emptied.
+    NSAL_CHECK(!export_taken || al::file_exists(a->export_dir + "/requested.txt"),
+               "{}: not empty and not an export folder (no requested.txt): choose an empty or new "
+               "folder for --export",
                a->export_dir);
     ScoringSetup s = load_scoring_setup(*a);
     NSAL_CHECK(a->export_dir.empty() || s.data.task == data::Task::classification,
@@ -100,7 +106,7 @@ static CommandRegistrar reg("query", [](CLI::App& app) {
     fmt::print("{} chose {} of {} samples ({:.2f}s): wrote {}\n", sc.label(), acq.selected.size(),
                s.pool.size(), acq.seconds, a->out);
     if (!a->export_dir.empty()) {
-      if (export_taken) std::filesystem::remove_all(a->export_dir);  // --force: replace it
+      if (export_taken) al::remove_annotation_folder_files(a->export_dir);  // --force
       al::write_annotation_folder(s.data, acq.selected, a->export_dir);
       fmt::print("wrote {}/labels.csv and the samples for annotation\n", a->export_dir);
     }

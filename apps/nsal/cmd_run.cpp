@@ -33,7 +33,7 @@ void report_waiting(const al::RunSummary& r) {
 void run_command(const RunArgs& a) {
   al::Progress progress(a.quiet);
   if (!a.resume.empty()) {
-    report_waiting(al::resume_active_learning(a.resume, progress));
+    report_waiting(al::resume_active_learning(a.resume, progress, a.device, a.threads));
     return;
   }
   al::RunConfig cfg;
@@ -96,7 +96,6 @@ static CommandRegistrar reg("run", [](CLI::App& app) {
           ->check(CLI::ExistingFile),
       cmd->add_option("--model", args->model, "Architecture (mnist-cnn, resnet18-cifar, ...)"),
       cmd->add_option("-o,--out", args->out, "Run directory to create"),
-      cmd->add_option("--device", args->device, "cpu, cuda, cuda:N or auto"),
       cmd->add_option(
           "--strategies", args->strategies,
           "Comma-separated strategies; noise-stability:paper|released picks the preset"),
@@ -115,7 +114,6 @@ static CommandRegistrar reg("run", [](CLI::App& app) {
                       "Score a random subset of this many unlabelled (0: all of them)")
           ->check(at_least(0)),
       cmd->add_option("--seed", args->seed, "Run seed")->check(at_least(0)),
-      cmd->add_option("--threads", args->threads, "CPU threads")->check(at_least(1)),
       cmd->add_option("--math", args->math, "CUDA math: fp32 (strict, default), tf32 or bf16")
           ->check(CLI::IsMember({"fp32", "tf32", "bf16"})),
       cmd->add_flag("--cudnn-autotune", args->autotune,
@@ -125,9 +123,13 @@ static CommandRegistrar reg("run", [](CLI::App& app) {
       cmd->add_flag("--no-fused", args->no_fused,
                     "GPU: every resnet pass on the layer path (fused_inference and every "
                     "[strategy.noise] fused set to false)")};
-  // A resumed run continues with the config.toml it saved: nothing may change it halfway.
+  // A resumed run continues with the config.toml it saved: nothing may change it halfway, but
+  // where it runs (--device, --threads) may.
   for (CLI::Option* o : settings)
     resume->excludes(o);
+  cmd->add_option("--device", args->device, "cpu, cuda, cuda:N or auto (also with --resume)");
+  cmd->add_option("--threads", args->threads, "CPU threads (also with --resume)")
+      ->check(at_least(1));
   cmd->add_flag("-q,--quiet", args->quiet, "No progress output");
   cmd->callback([args] { run_command(*args); });
 });

@@ -51,7 +51,7 @@ static CommandRegistrar reg("score", [](CLI::App& app) {
       f.set_double("lambda", a->ns.lambda);
       f.set_string("distribution", a->ns.distribution);
       f.set_string("magnitude", a->ns.magnitude);
-      f.set_string("output", a->ns.output);
+      f.set_string("output", r.output);  // auto resolved
       f.set_string("groups", a->groups.empty() ? "all" : a->groups);
       f.set_string("seed", std::to_string(a->seed));  // a uint64 in decimal
       f.set_int("subset", a->subset);
