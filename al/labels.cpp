@@ -79,6 +79,15 @@ ParsedLabels parse_label_file(const data::CsvTable& t, const std::string& name,
     }
     int64_t label = -1;
     if (parse_int(label_text, label)) {
+      // A number that is also another class's name (folders named 1, 2, 3 are classes 0, 1, 2)
+      // could mean either: refuse to guess.
+      auto named = std::find(rules.class_names.begin(), rules.class_names.end(), label_text);
+      if (named != rules.class_names.end() && named - rules.class_names.begin() != label)
+        throw DataError(fmt::format(
+            "{}:{}: field 'label': '{}' is class id {} but also the name of class {}, so it could "
+            "mean either; give the dataset class names that are not numbers (nsal data convert "
+            "--class-names) and label by name",
+            name, line, label_text, label, named - rules.class_names.begin()));
       if (label < 0 || label >= rules.num_classes)
         throw DataError(fmt::format(
             "{}:{}: field 'label': class {} is out of range: the dataset has {} classes (0-{})",

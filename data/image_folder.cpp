@@ -59,10 +59,15 @@ ImageFolderListing list_image_folder(const std::string& root_str, const ImageFol
                       (fs::is_directory(root / "test") || fs::is_directory(root / "val"));
   {
     // Every class asked to be left out must exist: a misspelt one would be left in.
-    const std::vector<std::string> present = sorted_subdirs(split_layout ? root / "train" : root);
+    std::vector<std::string> present = sorted_subdirs(split_layout ? root / "train" : root);
+    for (const char* test_dir : {"test", "val"})
+      if (split_layout && fs::is_directory(root / test_dir))
+        for (const std::string& c : sorted_subdirs(root / test_dir))
+          present.push_back(c);
     for (const std::string& c : o.exclude_classes)
       NSAL_CHECK_AS(DataError, std::find(present.begin(), present.end(), c) != present.end(),
-                    "{}: --exclude {}: no such class folder", root_str, c);
+                    "{}: --exclude {}: no such class folder (in train/ or the test split)",
+                    root_str, c);
   }
   if (split_layout) {
     NSAL_CHECK_AS(DataError, !(fs::is_directory(root / "test") && fs::is_directory(root / "val")),

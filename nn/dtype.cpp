@@ -46,7 +46,7 @@ std::string Device::str() const {
 Device parse_device(const std::string& s) {
   if (s == "cpu") return Device::cpu();
   if (s == "auto") return kernels::cuda_device_count() > 0 ? Device::cuda(0) : Device::cpu();
-  if (s == "cuda") return Device::cuda(0);
+  if (s == "cuda" || s == "gpu") return Device::cuda(0);  // "gpu": an alias, kept for old configs
   if (s.rfind("cuda:", 0) == 0) {
     const std::string n = s.substr(5);
     const bool digits = !n.empty() && n.size() <= 4 && std::all_of(n.begin(), n.end(), [](char c) {

@@ -52,7 +52,7 @@ struct Device {
   bool operator!=(const Device& o) const { return !(*this == o); }
 };
 
-// Parses "cpu", "cuda", "cuda:1" or "auto" (CUDA when a GPU answers, else the CPU).
+// Parses "cpu", "cuda" (or "gpu"), "cuda:1" or "auto" (CUDA when a GPU answers, else the CPU).
 Device parse_device(const std::string& s);
 // Throws Error naming the device and why when `d` is a CUDA device this machine does not have
 // (no device answers, or the index is too high); the commands call it before any work.

@@ -133,7 +133,7 @@ TEST_F(CliChecks, FlagsOutOfRangeAreRefusedNamingTheFlag) {
       {score + " --batch-size 0", "--batch-size"},
       {score + " --device cuda:-1", "got 'cuda:-1'"},
       {score + " --device cuda:1x", "got 'cuda:1x'"},
-      {score + " --device gpu", "got 'gpu'"},
+      {score + " --device cuda:", "got 'cuda:'"},
       {"train --dataset " + path("d3.h5") + " -o " + path("never") + " --lr -1", "--lr"},
   };
   for (const Bad& b : cases) {

@@ -51,6 +51,21 @@ TEST(Labels, ParsesIdsNamesAndEmptyRows) {
   EXPECT_EQ(q.rows[0].label, 2);
 }
 
+// Class folders named 1, 2, 3 are classes 0, 1, 2: a label "1" could mean id 1 or class 0, so
+// it is refused; a number that names no other class is its id.
+TEST(Labels, ANumberThatIsAlsoAnotherClassesNameIsRefused) {
+  LabelRules r = rules();
+  r.class_names = {"1", "2", "3"};
+  auto parse_with = [&](const std::string& text) {
+    return parse_label_file(data::parse_csv(text.data(), text.size(), "l.csv"), "l.csv", r);
+  };
+  expect_has(error_of([&] { parse_with("index,label\n3,1\n"); }),
+             {"l.csv:2", "'1' is class id 1 but also the name of class 0"});
+  EXPECT_EQ(parse_with("index,label\n3,0\n").rows[0].label, 0);
+  r.class_names = {"0", "1", "2"};  // names equal to their ids: no doubt
+  EXPECT_EQ(parse_with("index,label\n3,1\n").rows[0].label, 1);
+}
+
 TEST(Labels, BadLinesAreNamed) {
   expect_has(error_of([] { parse("idx,label\n3,1\n"); }), {"l.csv:1", "'index'"});
   expect_has(error_of([] { parse("index,file\n3,a\n"); }), {"l.csv:1", "'label'"});
