@@ -104,7 +104,8 @@ ReportResult make_report(const ReportOptions& o) {
   std::vector<fs::path> seen;
   std::vector<std::string> run_names;
   std::vector<std::pair<std::string, std::vector<std::string>>> machines;
-  std::vector<std::vector<std::string>> run_metrics;  // per run kept: the metrics it holds
+  std::vector<std::vector<std::string>> run_metrics;        // per run kept: the metrics it holds
+  std::vector<std::vector<std::string>> run_machine_lists;  // per run kept: where it ran
   for (size_t i = 0; i < o.runs.size(); ++i) {
     RunPaths rp = resolve_run(o.runs[i]);
     std::error_code ec;
@@ -129,28 +130,30 @@ ReportResult make_report(const ReportOptions& o) {
       res.warnings.push_back(fmt::format("{} (the title leaves it out)", e.what()));
     }
     try {
-      for (const std::string& m : run_machines(rp.dir.string())) {
-        auto it = std::find_if(machines.begin(), machines.end(),
-                               [&](const auto& e) { return e.first == m; });
-        if (it == machines.end()) it = machines.insert(machines.end(), {m, {}});
-        it->second.push_back(rp.dir.string());
-      }
+      run_machine_lists.push_back(run_machines(rp.dir.string()));
     } catch (const Error& e) {
+      run_machine_lists.push_back({});
       res.warnings.push_back(fmt::format("{} (the machines section leaves it out)", e.what()));
     }
   }
 
   NSAL_CHECK_AS(DataError, !rows.empty(), "report: none of the runs has a finished cycle yet");
   res.summary = summarize(rows, o.metric);
-  // The title and the run list name only the runs that hold the metric reported.
+  // The title, the run list and the machines name only the runs that hold the metric reported.
   {
     std::vector<std::string> names;
     std::vector<RunInfo> kept_infos;
     for (size_t i = 0; i < run_names.size(); ++i) {
-      const auto& m = run_metrics[i];
-      if (std::find(m.begin(), m.end(), res.summary.metric) == m.end()) continue;
+      const auto& held = run_metrics[i];
+      if (std::find(held.begin(), held.end(), res.summary.metric) == held.end()) continue;
       names.push_back(run_names[i]);
       kept_infos.push_back(infos[i]);
+      for (const std::string& m : run_machine_lists[i]) {
+        auto it = std::find_if(machines.begin(), machines.end(),
+                               [&](const auto& e) { return e.first == m; });
+        if (it == machines.end()) it = machines.insert(machines.end(), {m, {}});
+        it->second.push_back(run_names[i]);
+      }
     }
     run_names = names;
     infos = kept_infos;
@@ -160,7 +163,8 @@ ReportResult make_report(const ReportOptions& o) {
   std::replace(title.begin(), title.end(), '\r', ' ');
   res.markdown = summary_markdown(res.summary, {title, run_names, machines});
 
-  const fs::path out = o.out_dir.empty() ? fs::path(run_names[0]) / "report" : fs::path(o.out_dir);
+  const fs::path out = o.out_dir.empty() ? resolve_run(o.runs[0]).dir / "report"
+                                         : fs::path(o.out_dir);  // first given
   std::error_code ec;
   fs::create_directories(out, ec);
   NSAL_CHECK(!ec && fs::is_directory(out), "{}: cannot create the output directory: {}",
