@@ -11,6 +11,7 @@
 #include <string>
 
 #include "al/atomic_file.h"
+#include "data/dataset.h"
 #include "nn/hdf5.h"
 #include "tests/run_test_util.h"
 
@@ -299,6 +300,20 @@ TEST_F(CliChecks, RegressionScoresAndPredictionsAreTheOutputsThemselves) {
   ASSERT_EQ(quiet(kNsal + " predict " + ck + " --dataset " + path("reg3.h5") + " --device cpu -o " +
                   path("reg3_pred.h5")),
             0);
+  ASSERT_EQ(quiet(kNsal + " predict " + ck + " --dataset " + path("reg3.h5") +
+                  " --device cpu --output logits -o " + path("reg3_logits.h5")),
+            0);
+  // values = logits (standardised) * target std + target mean
+  const data::DatasetInfo info = data::read_info(path("reg3.h5"));
+  ASSERT_EQ(info.target_mean.size(), 1u);
+  const Tensor values =
+      h5::File::open(path("reg3_pred.h5")).open_dataset("values").read_tensor(DType::f32);
+  const Tensor logits =
+      h5::File::open(path("reg3_logits.h5")).open_dataset("logits").read_tensor(DType::f32);
+  ASSERT_EQ(values.numel(), 20);
+  for (int64_t i = 0; i < values.numel(); ++i)
+    EXPECT_FLOAT_EQ(values.data<float>()[i],
+                    logits.data<float>()[i] * info.target_std[0] + info.target_mean[0]);
   EXPECT_NE(refusal("predict " + ck + " --dataset " + path("reg3.h5") +
                     " --device cpu --output probs -o " + path("never_pred.h5"))
                 .find("holds regression targets"),

@@ -177,12 +177,13 @@ TEST_F(CudaAcquisition, EvaluationTakesTheFusedPathByTheRule) {
 }
 
 // A batch whose activations exceed cuDNN's 32-bit descriptors shrinks like one that runs out of
-// memory: with the limit lowered to 20 samples' worth of mnist-cnn's first convolution output
-// (32 x 28 x 28 per sample), evaluation in batches of 48 ends in batches of 12 and gives the same
-// predictions as batches of 12 from the start (same algorithms, same bits).
+// memory: with the limit lowered to 16 samples' worth of mnist-cnn's largest tensor (the first
+// convolution's output, 32 x 24 x 24 per sample), batches of 48 and 24 are too large, and
+// evaluation asked for 48 ends in batches of 12 with the same outputs as batches of 12 from the
+// start (same algorithms, same bits).
 TEST_F(CudaAcquisition, ABatchTooLargeForCudnnShrinks) {
   struct Limit {
-    Limit() { kernels::set_descriptor_element_limit(20 * 32 * 28 * 28); }
+    Limit() { kernels::set_descriptor_element_limit(16 * 32 * 24 * 24); }
     ~Limit() { kernels::set_descriptor_element_limit(0); }
   };
   auto outputs = [&](int batch, int64_t& ended) {

@@ -46,14 +46,14 @@ TEST(Environment, RecordNamesTheDeviceAndSettingsAndOnlyTheGpuInUse) {
   EXPECT_EQ(machine_text(r),
             "nsal " NSAL_VERSION "; cpu: Test CPU (OpenBLAS SkylakeX, 1 thread); math fp32");
 
-  // A record as a run on cuda:1 writes it (built by hand: no GPU needs to answer here).
-  r["device"] = "cuda:1";
-  r["machine"]["gpu"] = {{"index", 1},
-                         {"name", "GPU one"},
-                         {"compute_capability", "8.0"},
-                         {"multiprocessors", 108},
-                         {"memory_bytes", 1}};
-  r["deterministic"] = false;
+  // A context on cuda:1 (one can be made without a GPU; nothing runs on it) records GPU 1 only.
+  Context gpu1(Device::cuda(1));
+  gpu1.set_threads(1);
+  gpu1.set_deterministic(false);
+  r = environment_record(sample_info(), gpu1, "resume");
+  EXPECT_EQ(r.at("device"), "cuda:1");
+  EXPECT_EQ(r.at("machine").at("gpu").at("name"), "GPU one");
+  EXPECT_EQ(r.at("machine").at("gpu").at("multiprocessors"), 108);
   EXPECT_EQ(machine_text(r),
             "nsal " NSAL_VERSION
             "; cpu: Test CPU (OpenBLAS SkylakeX, 1 thread); gpu: GPU one (compute capability "
