@@ -314,11 +314,7 @@ class Runner {
   }
 
   // The run's model for its dataset: the training split's channels, and its classes or targets.
-  ModelSpec model_spec() const {
-    return {cfg_.model, train_.channels(),
-            train_.task == data::Task::regression ? (train_.y.ndim() > 1 ? train_.y.dim(1) : 1)
-                                                  : train_.num_classes};
-  }
+  ModelSpec model_spec() const { return {cfg_.model, train_.channels(), train_.num_outputs()}; }
 
   RunConfig cfg_;
   std::string dir_;

@@ -84,10 +84,7 @@ void standardise_targets(const data::Dataset& d, const Tensor& y, const Shape& o
                 "{}: {} regression targets per batch do not fit the model's outputs {}",
                 d.where("y"), y.numel(), shape_str(out_shape));
   for (int64_t i = 0; i < host.numel(); ++i) {
-    size_t j = static_cast<size_t>(i % t);
-    float mean = j < d.target_mean.size() ? d.target_mean[j] : 0.0f;
-    float sd = j < d.target_std.size() ? d.target_std[j] : 1.0f;
-    out[i] = (src[i] - mean) / sd;
+    out[i] = (src[i] - d.target_mean_of(i % t)) / d.target_std_of(i % t);
   }
   dst.resize(out_shape, DType::f32, device, "regression targets");
   dst.copy_from(host);
@@ -207,17 +204,13 @@ void forward_in_pieces(Model& model, Context& ctx, const Tensor& x, int64_t firs
     const Tensor* out = nullptr;
     try {
       out = &model.infer(ctx, count < rows ? slice : x);
-    } catch (const OutOfMemoryError&) {
-      if (count <= 1) throw;
+    } catch (const Error& e) {
+      // Out of memory, or tensors beyond cuDNN's 32-bit indexing: a smaller batch may go.
+      const bool oom = dynamic_cast<const OutOfMemoryError*>(&e) != nullptr;
+      if ((!oom && !dynamic_cast<const BatchTooLargeError*>(&e)) || count <= 1) throw;
       piece = (count + 1) / 2;
-      fmt::print(stderr, "{}: out of memory with a batch of {}; going on with batches of {}\n",
-                 model.arch(), count, piece);
-      continue;
-    } catch (const BatchTooLargeError& e) {
-      if (count <= 1) throw;
-      piece = (count + 1) / 2;
-      fmt::print(stderr, "{}: a batch of {} is too large ({}); going on with batches of {}\n",
-                 model.arch(), count, e.what(), piece);
+      fmt::print(stderr, "{}: {} with a batch of {}; going on with batches of {}\n", model.arch(),
+                 oom ? "out of memory" : fmt::format("too large ({})", e.what()), count, piece);
       continue;
     }
     fn(first + done, count, features ? model.features() : *out);
@@ -282,7 +275,7 @@ void check_model_fits(const Model& model, const data::Dataset& d) {
   NSAL_CHECK_AS(ShapeError, shape_ok, "model '{}' takes samples {}, but {} holds samples {}",
                 model.arch(), shape_str(want), d.where("x"), shape_str(got));
   if (d.task == data::Task::regression) {
-    const int64_t targets = d.y.ndim() >= 2 ? d.y.dim(1) : 1;
+    const int64_t targets = d.num_outputs();
     NSAL_CHECK_AS(ShapeError, model.num_outputs() == targets,
                   "model '{}' gives {} outputs, but {} holds {} regression target{}", model.arch(),
                   model.num_outputs(), d.where("y"), targets, targets == 1 ? "" : "s");
@@ -314,10 +307,7 @@ EvalResult evaluate(Model& model, Context& ctx, const data::Dataset& test, int b
       int64_t t = out.numel() / n;
       for (int64_t i = 0; i < n; ++i)
         for (int64_t j = 0; j < t; ++j) {
-          size_t jj = static_cast<size_t>(j);
-          float mean = jj < test.target_mean.size() ? test.target_mean[jj] : 0.0f;
-          float sd = jj < test.target_std.size() ? test.target_std[jj] : 1.0f;
-          double pred = p[i * t + j] * sd + mean;
+          double pred = p[i * t + j] * test.target_std_of(j) + test.target_mean_of(j);
           double err = pred - y[(first + i) * t + j];
           abs_err += std::abs(err);
           loss_sum += err * err;

@@ -44,6 +44,11 @@ int64_t Dataset::channels() const {
   return sample_shape()[0];
 }
 
+int64_t Dataset::num_outputs() const {
+  if (task != Task::regression) return num_classes;
+  return y.ndim() > 1 ? y.dim(1) : 1;
+}
+
 std::string Dataset::where(const std::string& field) const {
   std::string f = split.empty() ? field : split + "/" + field;
   return file.empty() ? f : file + ": /" + f;

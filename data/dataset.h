@@ -40,6 +40,16 @@ struct DatasetInfo {
   // image_root, resizes the shorter side to `resize` and center-crops `crop` x `crop`.
   std::string image_root;
   int resize = 0, crop = 0;
+
+  // Regression: target j's statistics, mean 0 and std 1 where the file has none. Models learn
+  // (y - mean) / std and predict in those units; y = output * std + mean.
+  float target_mean_of(int64_t j) const {
+    return j < static_cast<int64_t>(target_mean.size()) ? target_mean[static_cast<size_t>(j)]
+                                                        : 0.0f;
+  }
+  float target_std_of(int64_t j) const {
+    return j < static_cast<int64_t>(target_std.size()) ? target_std[static_cast<size_t>(j)] : 1.0f;
+  }
 };
 
 struct Dataset : DatasetInfo {
@@ -53,6 +63,9 @@ struct Dataset : DatasetInfo {
   bool images_as_files() const { return !files.empty(); }
   Shape sample_shape() const;  // x's shape without N; (3, crop, crop) for files
   int64_t channels() const;    // sample_shape()[0]
+  // What a model for this data outputs per sample: its classes, or for regression its targets
+  // (T of (N, T) targets, 1 of (N)).
+  int64_t num_outputs() const;
   // "file.h5: /train/y" (or "train/y" in memory): prefix for error messages about `field`.
   std::string where(const std::string& field) const;
 };

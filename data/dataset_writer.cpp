@@ -292,7 +292,7 @@ void DatasetWriter::finish() {
     NSAL_CHECK_AS(DataError, m.splits_done.count(s), "{}: the '{}' split was not written", m.path,
                   s);
   const DatasetInfo& i = m.info;
-  if (!m.x_sample.empty())  // computed statistics (a constant channel has std 0): before commit
+  if (!m.x_sample.empty())  // given or computed statistics, checked once more before commit
     check_normalisation(i.mean, i.std, m.x_sample, m.path + ": std");
   h5::File& f = m.file;
   f.set_string("format", kFormatName);

@@ -103,12 +103,9 @@ static CommandRegistrar reg("predict", [](CLI::App& app) {
             softmax_channels(h.data<float>(), count, c, p, dst);
           } else if (output == "values") {  // (x * std + mean) per target
             for (int64_t i = 0; i < count; ++i)
-              for (int64_t j = 0; j < row; ++j) {
-                const size_t jj = static_cast<size_t>(j);
-                const float sd = jj < d.target_std.size() ? d.target_std[jj] : 1.0f;
-                const float mean = jj < d.target_mean.size() ? d.target_mean[jj] : 0.0f;
-                dst[i * row + j] = h.data<float>()[i * row + j] * sd + mean;
-              }
+              for (int64_t j = 0; j < row; ++j)
+                dst[i * row + j] =
+                    h.data<float>()[i * row + j] * d.target_std_of(j) + d.target_mean_of(j);
           } else {
             result.slice0(first, first + count).copy_from(h);
           }

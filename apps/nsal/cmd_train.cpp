@@ -50,9 +50,7 @@ void run_train(const TrainArgs& a) {
   data::Dataset test = data::read_for_loader(cfg.dataset, "test");
   auto ctx = make_context(cfg.device, cfg.threads, cfg.math);
   ctx->set_conv_autotune(cfg.cudnn_autotune);
-  ModelSpec spec{cfg.model, train.channels(),
-                 train.task == data::Task::regression ? (train.y.ndim() > 1 ? train.y.dim(1) : 1)
-                                                      : train.num_classes};
+  ModelSpec spec{cfg.model, train.channels(), train.num_outputs()};
   std::unique_ptr<Model> model = make_model(spec);
   model->build(ctx->device(), cfg.seed);
   al::check_model_fits(*model, train);  // the model's input shape against the samples
