@@ -58,6 +58,12 @@ EncodedTable encode_csv(const CsvTable& train, const std::string& train_name, co
                 train_name);
   NSAL_CHECK_AS(DataError, test.header == train.header, "{}: the columns differ from those of {}",
                 test_name, train_name);
+  for (size_t i = 0; i < train.header.size(); ++i)
+    for (size_t j = 0; j < i; ++j)
+      NSAL_CHECK_AS(DataError, train.header[i] != train.header[j],
+                    "{}: line 1: columns {} and {} are both named '{}' (--target, --drop and "
+                    "--categorical could not tell them apart)",
+                    train_name, j + 1, i + 1, train.header[i]);
   auto col_of = [&](const std::string& c) -> size_t {
     auto it = std::find(train.header.begin(), train.header.end(), c);
     NSAL_CHECK_AS(DataError, it != train.header.end(), "{}: no column named '{}'", train_name, c);

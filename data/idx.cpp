@@ -152,10 +152,11 @@ Dataset load_idx_split(const std::string& images, const std::string& labels, int
 
 IdxFiles find_idx_files(const std::string& dir) {
   auto find = [&](const char* stem) {
-    for (const char* ext : {"", ".gz"}) {
-      std::string p = dir + "/" + stem + ext;
-      if (file_exists(p)) return p;
-    }
+    const std::string plain = dir + "/" + stem, gz = plain + ".gz";
+    NSAL_CHECK_AS(DataError, !(file_exists(plain) && file_exists(gz)),
+                  "{}: both {} and {}.gz: which one? Move the other away", dir, stem, stem);
+    if (file_exists(plain)) return plain;
+    if (file_exists(gz)) return gz;
     throw DataError(fmt::format("{}: no {} or {}.gz", dir, stem, stem));
   };
   return {find("train-images-idx3-ubyte"), find("train-labels-idx1-ubyte"),

@@ -28,8 +28,11 @@ bool is_image_name(const std::string& name) {
 
 std::vector<std::string> sorted_subdirs(const fs::path& p) {
   std::vector<std::string> out;
-  for (const auto& e : fs::directory_iterator(p))
-    if (e.is_directory()) out.push_back(e.path().filename().string());
+  for (const auto& e : fs::directory_iterator(p)) {
+    const std::string name = e.path().filename().string();
+    // Hidden folders (.ipynb_checkpoints, .git, ...) are never classes.
+    if (e.is_directory() && !name.empty() && name[0] != '.') out.push_back(name);
+  }
   std::sort(out.begin(), out.end());
   return out;
 }

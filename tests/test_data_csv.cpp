@@ -99,6 +99,9 @@ TEST(DataCsv, BadValuesNameTheFileLineAndColumn) {
   o.target = "y";
   expect_has(error_of([&] { encode_csv(parse("x,y\n"), "a.csv", ok, "b.csv", o); }),
              {"a.csv", "empty dataset"});
+  const CsvTable twice = parse("x,y,x\n1,2,3\n");
+  expect_has(error_of([&] { encode_csv(twice, "a.csv", twice, "b.csv", o); }),
+             {"a.csv", "columns 1 and 3 are both named 'x'"});
 }
 
 TEST(DataCsv, ConvertSplitsRowsBySeed) {

@@ -123,6 +123,10 @@ TEST(DataIdx, ConvertsGzippedAndPlainFiles) {
   expect_has(error_of([&] { convert_idx(files, o, ""); }), {"already exists", "--force"});
   o.force = true;
   EXPECT_NO_THROW(convert_idx(files, o, ""));
+  // A plain and a gzipped copy of the same file: which one is meant is not guessed.
+  nsal::testing::write_bytes(dir / "in/train-images-idx3-ubyte", images(12, 4, 5));
+  expect_has(error_of([&] { find_idx_files(dir / "in"); }),
+             {"both train-images-idx3-ubyte and train-images-idx3-ubyte.gz"});
 }
 
 TEST(DataIdx, CountsLabelsAndTruncationAreChecked) {

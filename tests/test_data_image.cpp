@@ -213,6 +213,7 @@ TEST(DataImageFolder, SingleFolderIsSplitPerClassBySeed) {
     nsal::testing::write_bytes(root + "/ant/" + std::to_string(i) + ".png",
                                encode_png(pattern(4, 4, 3, i)));
   nsal::testing::write_bytes(root + "/BACKGROUND_Google/x.png", encode_png(pattern(4, 4, 3)));
+  nsal::testing::write_bytes(root + "/.ipynb_checkpoints/y.png", encode_png(pattern(4, 4, 3)));
   ImageFolderOptions fo;
   fo.test_fraction = 0.3;
   fo.seed = 7;
@@ -226,6 +227,9 @@ TEST(DataImageFolder, SingleFolderIsSplitPerClassBySeed) {
   fo.seed = 8;
   EXPECT_NE(list_image_folder(root, fo).test_files, l.test_files);
   expect_has(error_of([&] { list_image_folder(dir / "none", fo); }), {"none", "not a folder"});
+  fo.exclude_classes = {"BACKGROUND_Gogle"};  // misspelt: it would have been left in
+  expect_has(error_of([&] { list_image_folder(root, fo); }),
+             {"--exclude BACKGROUND_Gogle", "no such class folder"});
 }
 
 TEST(DataCityscapes, LabelIdsMapToTrainIds) {
