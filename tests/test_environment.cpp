@@ -15,6 +15,12 @@ namespace {
 
 using nsal::testing::TempDir;
 
+void write_one_row_metrics(const std::string& run) {
+  write_file_atomic(run + "/metrics.csv",
+                    "trial,strategy,cycle,labelled,metric,value,train_seconds,"
+                    "acquisition_seconds,seed\n0,random,0,10,accuracy,0.5,1.0,0.0,1\n");
+}
+
 kernels::BackendInfo sample_info() {
   kernels::BackendInfo b;
   b.cuda_compiled = true;
@@ -79,9 +85,7 @@ TEST(Environment, StartsAndResumesAppendLinesAndTheReportListsEachMachineOnce) {
   ASSERT_EQ(run_machines(run).size(), 2u);
   EXPECT_NE(run_machines(run)[1].find("2 threads"), std::string::npos);
 
-  write_file_atomic(run + "/metrics.csv",
-                    "trial,strategy,cycle,labelled,metric,value,train_seconds,"
-                    "acquisition_seconds,seed\n0,random,0,10,accuracy,0.5,1.0,0.0,1\n");
+  write_one_row_metrics(run);
   ReportOptions o;
   o.runs = {run};
   ReportResult r = make_report(o);
@@ -106,9 +110,7 @@ TEST(Environment, AMissingFileHasNoMachinesAndABadLineIsNamed) {
         << e.what();
   }
   // The report still comes out, with a warning and without the section.
-  write_file_atomic(run + "/metrics.csv",
-                    "trial,strategy,cycle,labelled,metric,value,train_seconds,"
-                    "acquisition_seconds,seed\n0,random,0,10,accuracy,0.5,1.0,0.0,1\n");
+  write_one_row_metrics(run);
   ReportOptions o;
   o.runs = {run};
   ReportResult r = make_report(o);

@@ -15,15 +15,8 @@ static CommandRegistrar reg("eval", [](CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("eval", "Evaluate a checkpoint on a dataset split");
-  cmd->add_option("checkpoint", a->checkpoint, "Checkpoint (.h5)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--dataset", a->dataset, "HDF5 dataset file")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--split", a->split, "train or test")
-      ->check(CLI::IsMember({"train", "test"}))
-      ->capture_default_str();
+  add_checkpoint_data_options(*cmd, a->checkpoint, a->dataset, a->split,
+                              "Split to evaluate (train or test)");
   cmd->add_option("--batch-size", a->batch, "Batch size")
       ->check(at_least(1))
       ->capture_default_str();

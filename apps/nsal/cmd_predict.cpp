@@ -49,15 +49,8 @@ static CommandRegistrar reg("predict", [](CLI::App& app) {
   };
   auto a = std::make_shared<Args>();
   auto* cmd = app.add_subcommand("predict", "Write every sample's outputs to an HDF5 file");
-  cmd->add_option("checkpoint", a->checkpoint, "Checkpoint (.h5)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--dataset", a->dataset, "HDF5 dataset file")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd->add_option("--split", a->split, "train or test")
-      ->check(CLI::IsMember({"train", "test"}))
-      ->capture_default_str();
+  add_checkpoint_data_options(*cmd, a->checkpoint, a->dataset, a->split,
+                              "Split to predict (train or test)");
   cmd->add_option("--output", a->output,
                   "auto (probs; values for regression), probs (class probabilities, per pixel "
                   "for segmentation), values (regression predictions in target units), logits "

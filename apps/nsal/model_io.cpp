@@ -44,6 +44,17 @@ void add_exec_options(CLI::App& cmd, ExecArgs& e) {
                "in one call; with --math bf16 bf16 channels-last); default on");
 }
 
+void add_checkpoint_data_options(CLI::App& cmd, std::string& checkpoint, std::string& dataset,
+                                 std::string& split, const std::string& split_help) {
+  cmd.add_option("checkpoint", checkpoint, "Trained model (.h5, from nsal train or nsal run)")
+      ->required()
+      ->check(CLI::ExistingFile);
+  cmd.add_option("--dataset", dataset, "HDF5 dataset file")->required()->check(CLI::ExistingFile);
+  cmd.add_option("--split", split, split_help)
+      ->check(CLI::IsMember({"train", "test"}))
+      ->capture_default_str();
+}
+
 std::unique_ptr<Model> load_model(const std::string& checkpoint, Context& ctx, bool fused) {
   CheckpointInfo info = read_checkpoint_info(checkpoint);
   std::unique_ptr<Model> m = make_model(info.spec);

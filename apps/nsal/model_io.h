@@ -26,6 +26,11 @@ struct ExecArgs {
   bool fused = true;      // --no-fused: GPU passes of resnets on the layer path (al/training.h)
 };
 void add_exec_options(CLI::App& cmd, ExecArgs& e);
+// What a command that runs a checkpoint over a dataset split takes: the checkpoint (positional,
+// an existing file), --dataset (an existing file) and --split (train or test; `split_help` says
+// what it holds).
+void add_checkpoint_data_options(CLI::App& cmd, std::string& checkpoint, std::string& dataset,
+                                 std::string& split, const std::string& split_help);
 inline std::unique_ptr<Context> make_context(const ExecArgs& e) {
   std::unique_ptr<Context> ctx = make_context(e.device, e.threads, e.math);
   ctx->set_conv_autotune(e.autotune);

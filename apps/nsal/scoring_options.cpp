@@ -14,13 +14,8 @@
 namespace nsal::app {
 
 void add_scoring_options(CLI::App& cmd, ScoringArgs& a) {
-  cmd.add_option("checkpoint", a.checkpoint, "Trained model (.h5, from nsal train or nsal run)")
-      ->required()
-      ->check(CLI::ExistingFile);
-  cmd.add_option("--dataset", a.dataset, "HDF5 dataset file")->required()->check(CLI::ExistingFile);
-  cmd.add_option("--split", a.split, "Split holding the pool (train or test)")
-      ->check(CLI::IsMember({"train", "test"}))
-      ->capture_default_str();
+  add_checkpoint_data_options(cmd, a.checkpoint, a.dataset, a.split,
+                              "Split holding the pool (train or test)");
   cmd.add_option("--indices", a.indices, "File of pool indices, one per line (default: all)")
       ->check(CLI::ExistingFile);
   cmd.add_option("--subset", a.subset,
