@@ -50,8 +50,7 @@ data::Image sample_image(const data::Dataset& d, int64_t idx) {
 void write_annotation_folder(const data::Dataset& d, const std::vector<int64_t>& indices,
                              const std::string& dir) {
   make_dirs(dir);
-  const Shape s = d.sample_shape();
-  const bool images = !d.images_as_files() && s.size() == 3 && (s[0] == 1 || s[0] == 3);
+  const bool images = !d.images_as_files() && annotation_shows_samples(d);
   std::string csv = "index,file,label\n";
   for (int64_t idx : indices) {
     NSAL_CHECK(idx >= 0 && idx < d.size(), "{}: sample {} is out of range [0, {})", d.where("x"),
@@ -74,6 +73,12 @@ void write_annotation_folder(const data::Dataset& d, const std::vector<int64_t>&
                     csv_field(c < static_cast<int>(d.class_names.size()) ? d.class_names[c] : ""));
   write_file_atomic(dir + "/classes.csv", classes);
   write_indices(dir + "/requested.txt", indices);
+}
+
+bool annotation_shows_samples(const data::Dataset& d) {
+  if (d.images_as_files()) return true;
+  const Shape s = d.sample_shape();
+  return s.size() == 3 && (s[0] == 1 || s[0] == 3);
 }
 
 void remove_annotation_folder_files(const std::string& dir) {

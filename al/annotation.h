@@ -19,6 +19,10 @@
 
 namespace nsal::al {
 
+// Whether people can look at d's samples in an annotation folder: 2-D images of 1 or 3 channels
+// (written as PNG files), or images kept as files (listed by path). Volumes and tables are not.
+bool annotation_shows_samples(const data::Dataset& d);
+
 // Writes the folder for `indices` (samples of `d`); every file appears atomically and
 // requested.txt last, so a folder with requested.txt is complete.
 void write_annotation_folder(const data::Dataset& d, const std::vector<int64_t>& indices,

@@ -121,11 +121,16 @@ class Runner {
     NSAL_CHECK(initial_ + budget_ * (cfg_.cycles - 1) <= n,
                "initial set {} plus {} acquisitions of {} do not fit the {} training samples",
                initial_, cfg_.cycles - 1, budget_, n);
-    NSAL_CHECK(cfg_.oracle != "human" || train_.task == data::Task::classification,
-               "{}: oracle = \"human\" needs a classification dataset", cfg_.dataset);
+    NSAL_CHECK(cfg_.oracle != "human" ||
+                   (train_.task == data::Task::classification && annotation_shows_samples(train_)),
+               "{}: oracle = \"human\" needs a classification dataset of images people can look "
+               "at (2-D, 1 or 3 channels), not {} samples {}",
+               cfg_.dataset, data::task_name(train_.task), shape_str(train_.sample_shape()));
     std::unique_ptr<Model> probe = make_model(model_spec());
     probe->build(Device::cpu(), 0);
     check_model_fits(*probe, train_);
+    Context cpu;
+    check_model_runs(*probe, cpu, train_);
     for (size_t i = 0; i < cfg_.strategies.size(); ++i) {
       const StrategyConfig& s = cfg_.strategies[i];
       try {

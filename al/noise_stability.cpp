@@ -119,8 +119,13 @@ std::string noise_output(const NoiseStabilityConfig& cfg, data::Task task) {
   NSAL_CHECK(!(regression && cfg.output == "probs"),
              "noise-stability: output = \"probs\" is a softmax over classes, but the dataset "
              "holds regression targets; use auto, logits (the outputs themselves) or features");
-  if (cfg.output != "auto") return cfg.output;
-  return regression ? "logits" : "probs";
+  const std::string output = cfg.output != "auto" ? cfg.output : regression ? "logits" : "probs";
+  NSAL_CHECK(
+      !(cfg.preset == "released" && task == data::Task::segmentation && output != "features"),
+      "noise-stability: the released preset compares one vector per sample, but a "
+      "segmentation model's outputs are per pixel; use output = \"features\" (--output "
+      "features) or the paper preset");
+  return output;
 }
 
 NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const data::Dataset& d,

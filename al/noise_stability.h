@@ -51,7 +51,8 @@ std::vector<kernels::NoiseSegment> noise_segments(const ParamArena& arena,
 // What cfg.output compares on a dataset of `task`: "auto" resolves to "probs" (class
 // probabilities, per pixel for segmentation), or "logits" (the outputs themselves) for
 // regression; "probs" on regression is an Error (a softmax over the values would make every
-// score 0).
+// score 0), and so is the released preset on segmentation outputs other than features (its
+// deviation vectors are one per sample).
 std::string noise_output(const NoiseStabilityConfig& cfg, data::Task task);
 
 // Scores `pool` (dataset indices) with the model in eval mode. The model's weights are the

@@ -107,7 +107,7 @@ std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Data
                                     const std::function<void(const EpochStats&)>& on_epoch) {
   NSAL_CHECK(!subset.empty(), "{}: nothing to train on (the labelled set is empty)", label);
   data::LoaderOptions lo = loader_options(cfg.batch_size, true, seed);
-  if (cfg.augment && train.sample_shape().size() == 3) {
+  if (cfg.augment && train.sample_shape().size() >= 3) {  // images (C, H, W), volumes (C, D, H, W)
     lo.augment.crop_padding = cfg.crop_padding;
     lo.augment.hflip = true;
   }
@@ -272,8 +272,17 @@ void check_model_fits(const Model& model, const data::Dataset& d) {
   bool shape_ok = want.size() == got.size();
   for (size_t i = 0; shape_ok && i < want.size(); ++i)
     shape_ok = want[i] < 0 || want[i] == got[i];
+  std::string want_text = shape_str(want);  // "(3, -1, -1)" -> "(3, *, *)": any size
+  for (size_t at = want_text.find("-1"); at != std::string::npos; at = want_text.find("-1"))
+    want_text.replace(at, 2, "*");
   NSAL_CHECK_AS(ShapeError, shape_ok, "model '{}' takes samples {}, but {} holds samples {}",
-                model.arch(), shape_str(want), d.where("x"), shape_str(got));
+                model.arch(), want_text, d.where("x"), shape_str(got));
+  const bool segmentation = d.task == data::Task::segmentation;
+  NSAL_CHECK_AS(ShapeError, model.per_pixel_outputs() == segmentation,
+                "model '{}' {}, but {} is a {} dataset", model.arch(),
+                model.per_pixel_outputs() ? "segments (per-pixel outputs)"
+                                          : "gives one output vector per sample",
+                d.file.empty() ? std::string("the data") : d.file, data::task_name(d.task));
   if (d.task == data::Task::regression) {
     const int64_t targets = d.num_outputs();
     NSAL_CHECK_AS(ShapeError, model.num_outputs() == targets,
@@ -286,6 +295,25 @@ void check_model_fits(const Model& model, const data::Dataset& d) {
                   model.arch(), model.num_outputs(), d.where("y"), d.num_classes,
                   data::task_name(d.task));
   }
+}
+
+void check_model_runs(Model& model, Context& ctx, const data::Dataset& d) {
+  data::Loader loader(d, {0}, loader_options(1, false, 0));
+  data::Batch b;
+  NSAL_CHECK(loader.next(b), "{}: cannot load a sample", d.where("x"));
+  const bool was_training = model.training();
+  model.set_training(false);
+  try {
+    DeviceBatch db;
+    db.load(b, ctx.device());
+    model.infer(ctx, *db.px);
+  } catch (const OutOfMemoryError&) {  // a matter of the batch, not of the sample's shape
+  } catch (const Error& e) {
+    model.set_training(was_training);
+    throw Error(fmt::format("model '{}' cannot run on the samples of {}: {}", model.arch(),
+                            d.file.empty() ? std::string("the data") : d.file, e.what()));
+  }
+  model.set_training(was_training);
 }
 
 EvalResult evaluate(Model& model, Context& ctx, const data::Dataset& test, int batch_size) {

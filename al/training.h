@@ -37,6 +37,12 @@ std::vector<EpochStats> train_model(Model& model, Context& ctx, const data::Data
 // commands that run a checkpoint over a dataset call it first.
 void check_model_fits(const Model& model, const data::Dataset& d);
 
+// Runs the model in eval mode over the first sample of `d` on ctx, so that what only a forward
+// pass finds (a size the architecture cannot take, such as segmentation sides that are not a
+// multiple of 8) fails before any work, naming the model and the dataset. The model is left as
+// it was.
+void check_model_runs(Model& model, Context& ctx, const data::Dataset& d);
+
 struct EvalResult {
   std::string metric;  // "accuracy" | "mIoU" | "MAE"
   double value = 0;    // accuracy and mIoU in [0, 1]; MAE in target units

@@ -102,6 +102,8 @@ class Model {
   // batch dimension comes first in forward().
   virtual Shape input_shape() const = 0;
   virtual int64_t num_outputs() const = 0;
+  // True for models whose outputs are per pixel, (N, classes, H, W): segmentation models.
+  virtual bool per_pixel_outputs() const { return false; }
   // (N, ...input_shape) -> outputs (N, num_outputs) (segmentation: (N, classes, H, W)). In
   // training mode it runs under the training memory plan (see set_training_plan), which the
   // first training forward for a per-sample input shape records.

@@ -371,6 +371,43 @@ TEST_F(CliChecks, ClassNamesThatWouldMislabelAreRefused) {
             0);
 }
 
+// A model that cannot run on the data is refused before an output folder is made: a segmentation
+// model on a classification set, sides the architecture cannot take, the released preset on
+// per-pixel outputs; train does not overwrite a checkpoint unasked.
+TEST_F(CliChecks, ModelsThatCannotRunOnTheDataAreRefusedFirst) {
+  const std::string train = "train -q --device cpu --epochs 1 ";
+  EXPECT_NE(refusal(train + "--dataset " + path("d3.h5") + " --model drn-d-22 -o " + path("no1"))
+                .find("model 'drn-d-22' segments (per-pixel outputs), but"),
+            std::string::npos);
+  ASSERT_EQ(quiet(kNsal + " data synth segmentation -o " + path("seg12.h5") +
+                  " --train 4 --test 2 --size 12"),
+            0);
+  EXPECT_NE(refusal(train + "--dataset " + path("seg12.h5") + " --model drn-d-22 -o " + path("no2"))
+                .find("model 'drn-d-22' cannot run on the samples of"),
+            std::string::npos);
+  ASSERT_EQ(quiet(kNsal + " data synth segmentation -o " + path("seg28.h5") +
+                  " --train 4 --test 2 --size 28"),
+            0);
+  EXPECT_NE(
+      refusal(train + "--dataset " + path("seg28.h5") + " --model mnist-cnn -o " + path("no3"))
+          .find("gives one output vector per sample, but"),
+      std::string::npos);
+  const std::string seg = path("seg16.h5");
+  ASSERT_EQ(quiet(kNsal + " data synth segmentation -o " + seg + " --train 8 --test 4 --size 16"),
+            0);
+  std::ofstream(path("released.toml"))
+      << "dataset = \"" << seg << "\"\nmodel = \"drn-d-22\"\ninitial = 4\nquery = 2\ncycles = 2\n"
+      << "[[strategy]]\nname = \"noise-stability\"\n[strategy.noise]\npreset = \"released\"\n";
+  EXPECT_NE(refusal("run " + path("released.toml") + " -o " + path("no4"))
+                .find("the released preset compares one vector per sample"),
+            std::string::npos);
+  for (const char* dir : {"no1", "no2", "no3", "no4"})
+    EXPECT_FALSE(fs::exists(path(dir))) << dir;
+  EXPECT_NE(refusal(train + "--dataset " + path("d3.h5") + " --model mnist-cnn -o " + path("cnn"))
+                .find("checkpoint.h5 exists; pass --force"),
+            std::string::npos);
+}
+
 TEST_F(CliChecks, SmallMistakesGetPlainMessages) {
   EXPECT_NE(refusal("bogus").find("unknown command 'bogus' (commands: "), std::string::npos);
   EXPECT_NE(refusal("data info " + root_.string()).find("a directory, not an HDF5 file"),

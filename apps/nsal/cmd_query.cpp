@@ -74,10 +74,11 @@ static CommandRegistrar reg("query", [](CLI::App& app) {
                "folder for --export",
                a->export_dir);
     ScoringSetup s = load_scoring_setup(*a);
-    NSAL_CHECK(a->export_dir.empty() || s.data.task == data::Task::classification,
+    NSAL_CHECK(a->export_dir.empty() || (s.data.task == data::Task::classification &&
+                                         al::annotation_shows_samples(s.data)),
                "--export writes the chosen samples as images with a class label to fill in, but "
-               "{} holds a {} dataset",
-               a->dataset, data::task_name(s.data.task));
+               "{} holds a {} dataset of samples {}",
+               a->dataset, data::task_name(s.data.task), shape_str(s.data.sample_shape()));
     std::vector<int64_t> labelled;
     if (!a->labelled.empty()) {
       labelled = al::read_indices(a->labelled);

@@ -18,7 +18,8 @@ struct TrainArgs {
   int epochs = 0, batch = 0, threads = 0;
   double lr = 0, weight_decay = -1;
   int64_t seed = -1;
-  bool augment = false, class_balanced = false, quiet = false, no_fused = false, autotune = false;
+  bool augment = false, class_balanced = false, quiet = false, no_fused = false, autotune = false,
+       force = false;
 };
 
 void run_train(const TrainArgs& a) {
@@ -43,9 +44,10 @@ void run_train(const TrainArgs& a) {
   cfg.out_dir = a.out;
   al::validate(cfg);
   NSAL_CHECK(!cfg.dataset.empty(), "nsal train: no dataset (--dataset or 'dataset' in the config)");
-  al::make_dirs(a.out);
-  al::write_file_atomic(a.out + "/config.toml", al::to_toml(cfg));
+  NSAL_CHECK(a.force || !al::file_exists(a.out + "/checkpoint.h5"),
+             "{}/checkpoint.h5 exists; pass --force to overwrite it", a.out);
 
+  // Everything that can fail before training does so before the output folder is made.
   data::Dataset train = data::read_for_loader(cfg.dataset, "train");
   data::Dataset test = data::read_for_loader(cfg.dataset, "test");
   auto ctx = make_context(cfg.device, cfg.threads, cfg.math);
@@ -53,8 +55,11 @@ void run_train(const TrainArgs& a) {
   ModelSpec spec{cfg.model, train.channels(), train.num_outputs()};
   std::unique_ptr<Model> model = make_model(spec);
   model->build(ctx->device(), cfg.seed);
-  al::check_model_fits(*model, train);  // the model's input shape against the samples
+  al::check_model_fits(*model, train);
+  al::check_model_runs(*model, *ctx, train);
   al::set_fused_inference_by_rule(*model, *ctx, cfg.fused_inference);  // the evaluations
+  al::make_dirs(a.out);
+  al::write_file_atomic(a.out + "/config.toml", al::to_toml(cfg));
   al::Progress progress(a.quiet);
   std::string history = "epoch,train_loss,test_metric,test_value,seconds,images_per_second\n";
   al::train_model(*model, *ctx, train, data::all_indices(train.size()), cfg.train, cfg.seed,
@@ -103,6 +108,7 @@ static CommandRegistrar reg("train", [](CLI::App& app) {
                 "(results may then differ in the last bits between runs)");
   cmd->add_flag("--no-fused", a->no_fused,
                 "GPU: the evaluations of a resnet on the layer path (fused_inference = false)");
+  cmd->add_flag("--force", a->force, "Overwrite a checkpoint already in the output folder");
   cmd->add_flag("-q,--quiet", a->quiet, "No progress output");
   cmd->callback([a] { run_train(*a); });
 });

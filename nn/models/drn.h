@@ -44,6 +44,7 @@ class DrnD22 : public Model {
   DrnD22(int64_t in_channels, int64_t classes);
   Shape input_shape() const override { return {in_channels_, -1, -1}; }
   int64_t num_outputs() const override { return classes_; }
+  bool per_pixel_outputs() const override { return true; }
   // (N, C, H, W) -> (N, classes, H, W); throws ShapeError unless H and W are multiples of 8.
   const Tensor& features() const override { return feature_pool_.output(); }
 
