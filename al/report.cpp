@@ -158,6 +158,16 @@ ReportResult make_report(const ReportOptions& o) {
     run_names = names;
     infos = kept_infos;
   }
+  // Trials pool by strategy: runs of other models or datasets become trials of one curve.
+  std::vector<std::string> models, datasets;
+  for (const RunInfo& r : infos) {
+    add_unique(models, r.model);
+    add_unique(datasets, r.dataset);
+  }
+  if (models.size() > 1 || datasets.size() > 1)
+    res.warnings.push_back(fmt::format(
+        "the runs differ in {} ({}); their trials are pooled into one curve per strategy",
+        models.size() > 1 ? "model" : "dataset", join(models.size() > 1 ? models : datasets)));
   std::string title = o.title.empty() ? default_title(infos, res.summary) : o.title;
   std::replace(title.begin(), title.end(), '\n', ' ');  // one heading line
   std::replace(title.begin(), title.end(), '\r', ' ');

@@ -412,6 +412,15 @@ TEST_F(CliChecks, SmallMistakesGetPlainMessages) {
   EXPECT_NE(refusal("bogus").find("unknown command 'bogus' (commands: "), std::string::npos);
   EXPECT_NE(refusal("data info " + root_.string()).find("a directory, not an HDF5 file"),
             std::string::npos);
+  // An option of another strategy is ignored, and said to be.
+  ASSERT_EQ(run_shell(kNsal + " query " + path("cnn/checkpoint.h5") + " --dataset " +
+                      path("d3.h5") + " --device cpu --strategy entropy --lambda 0.01 -n 2 -o " +
+                      path("noted.txt") + " > /dev/null 2> " + path("noted_err.txt")),
+            0);
+  EXPECT_NE(read_file(path("noted_err.txt"))
+                .find("note: --lambda applies to --strategy noise-stability, not entropy; ignored"),
+            std::string::npos)
+      << read_file(path("noted_err.txt"));
   // An indices file written on Windows (CRLF) reads like any other.
   std::ofstream(path("crlf.txt"), std::ios::binary) << "5\r\n7\r\n";
   EXPECT_EQ(read_indices(path("crlf.txt")), (std::vector<int64_t>{5, 7}));

@@ -389,6 +389,17 @@ TEST(Report, RunsWithoutRowsOrWithOtherMetricsAreLeftOut) {
   EXPECT_EQ(r.markdown.rfind("# two lines\n", 0), 0u) << r.markdown;
   o.runs = {dir / "new"};
   EXPECT_THROW(make_report(o), DataError);  // nothing at all to report
+  // Runs of two models pooled into one curve per strategy: said in a warning.
+  nsal::testing::write_text(dir / "acc2/metrics.csv", table());
+  nsal::testing::write_text(dir / "acc2/config.toml",
+                            "dataset = \"img.h5\"\nmodel = \"resnet18-cifar\"\n");
+  o.runs = {dir / "acc", dir / "acc2"};
+  o.metric = "";
+  o.title = "";
+  r = make_report(o);
+  ASSERT_EQ(r.warnings.size(), 1u);
+  EXPECT_NE(r.warnings[0].find("differ in model (mnist-cnn, resnet18-cifar)"), std::string::npos)
+      << r.warnings[0];
 }
 
 }  // namespace

@@ -55,7 +55,20 @@ static CommandRegistrar reg("query", [](CLI::App& app) {
                   "Folder for annotation: the chosen samples as PNG files, labels.csv to fill");
   cmd->add_flag("--force", a->force,
                 "Overwrite an existing -o file and replace an existing --export folder");
-  cmd->callback([a] {
+  cmd->callback([a, cmd] {
+    // Options of one strategy given with another are ignored, and said to be (a loop over
+    // strategies may pass them all alike).
+    const std::string chosen = a->strategy.name;
+    auto ignored = [&](const char* option, bool applies, const char* to) {
+      if (cmd->count(option) > 0 && !applies)
+        fmt::print(stderr, "note: {} applies to --strategy {}, not {}; ignored\n", option, to,
+                   chosen);
+    };
+    for (const char* o : {"--preset", "--draws", "--lambda", "--distribution", "--magnitude",
+                          "--groups", "--output"})
+      ignored(o, chosen == "noise-stability", "noise-stability");
+    ignored("--mc-passes", chosen == "mc-dropout" || chosen == "bald", "mc-dropout or bald");
+    ignored("--mc-score", chosen == "mc-dropout", "mc-dropout");
     // Before any work: outputs are never overwritten unasked (a labels.csv may hold labels).
     NSAL_CHECK(a->force || !al::file_exists(a->out), "{} exists; pass --force to overwrite it",
                a->out);
