@@ -60,18 +60,24 @@ std::vector<int64_t> top_candidates(const std::vector<float>& scores,
   return out;
 }
 
+void softmax_channels(const float* logits, int64_t n, int64_t c, int64_t p, float* probs) {
+  for (int64_t i = 0; i < n; ++i)
+    for (int64_t q = 0; q < p; ++q) {
+      const float* x = logits + i * c * p + q;
+      float* y = probs + i * c * p + q;
+      double mx = x[0];
+      for (int64_t j = 1; j < c; ++j)
+        mx = std::max(mx, static_cast<double>(x[j * p]));
+      double sum = 0;
+      for (int64_t j = 0; j < c; ++j)
+        sum += std::exp(x[j * p] - mx);
+      for (int64_t j = 0; j < c; ++j)
+        y[j * p] = static_cast<float>(std::exp(x[j * p] - mx) / sum);
+    }
+}
+
 void softmax_rows(const float* logits, int64_t n, int64_t c, float* probs) {
-  for (int64_t i = 0; i < n; ++i) {
-    const float* x = logits + i * c;
-    double mx = x[0];
-    for (int64_t j = 1; j < c; ++j)
-      mx = std::max(mx, static_cast<double>(x[j]));
-    double sum = 0;
-    for (int64_t j = 0; j < c; ++j)
-      sum += std::exp(x[j] - mx);
-    for (int64_t j = 0; j < c; ++j)
-      probs[i * c + j] = static_cast<float>(std::exp(x[j] - mx) / sum);
-  }
+  softmax_channels(logits, n, c, 1, probs);
 }
 
 std::vector<float> candidate_probabilities(const AcquisitionInput& in, int64_t& classes) {

@@ -66,7 +66,9 @@ std::vector<int64_t> top_candidates(const std::vector<float>& scores,
 // origin).
 std::vector<int64_t> kcenter_rows(Context& ctx, const Tensor& rows,
                                   const std::vector<int64_t>& initial, int64_t budget);
-// Row-wise softmax of host logits (N, C) in double, into float probabilities.
+// Softmax over the class axis of host logits (N, C, P) in double, into float probabilities:
+// per pixel for segmentation (P pixels), per row for P = 1 (softmax_rows).
+void softmax_channels(const float* logits, int64_t n, int64_t c, int64_t p, float* probs);
 void softmax_rows(const float* logits, int64_t n, int64_t c, float* probs);
 // Class probabilities (N, C) of the candidates on the host (eval mode; dropout per the model).
 std::vector<float> candidate_probabilities(const AcquisitionInput& in, int64_t& classes);

@@ -1,9 +1,6 @@
 // `nsal predict`: each sample's logits, probabilities or features, written to HDF5.
 #include <fmt/core.h>
 
-#include <algorithm>
-#include <cmath>
-
 #include "al/strategy.h"
 #include "al/training.h"
 #include "apps/nsal/command.h"
@@ -14,23 +11,6 @@
 namespace nsal::app {
 
 namespace {
-
-// Softmax over the channel axis of (N, C, P) outputs, pixel by pixel (segmentation).
-void softmax_channels(const float* x, int64_t n, int64_t c, int64_t p, float* y) {
-  for (int64_t i = 0; i < n; ++i)
-    for (int64_t q = 0; q < p; ++q) {
-      const float* xi = x + i * c * p + q;
-      float* yi = y + i * c * p + q;
-      float mx = xi[0];
-      for (int64_t k = 1; k < c; ++k)
-        mx = std::max(mx, xi[k * p]);
-      double sum = 0;
-      for (int64_t k = 0; k < c; ++k)
-        sum += std::exp(static_cast<double>(xi[k * p] - mx));
-      for (int64_t k = 0; k < c; ++k)
-        yi[k * p] = static_cast<float>(std::exp(static_cast<double>(xi[k * p] - mx)) / sum);
-    }
-}
 
 // What --output auto means for a dataset's task.
 std::string resolved_output(const std::string& output, data::Task task) {
@@ -93,7 +73,7 @@ static CommandRegistrar reg("predict", [](CLI::App& app) {
           float* dst = result.data<float>() + first * row;
           if (output == "probs") {
             const int64_t c = h.dim(1), p = row / c;  // p: pixels (1 for classification)
-            softmax_channels(h.data<float>(), count, c, p, dst);
+            al::softmax_channels(h.data<float>(), count, c, p, dst);
           } else if (output == "values") {  // (x * std + mean) per target
             for (int64_t i = 0; i < count; ++i)
               for (int64_t j = 0; j < row; ++j)
