@@ -481,6 +481,14 @@ void Dataset::write_rows(int64_t begin, int64_t n, const void* data, Type mem) {
 }
 
 Tensor Dataset::read_tensor(DType dtype) const {
+  // A corrupt shape must not become a huge allocation: the array cannot hold more than its
+  // stored bytes could give (deflate expands at most about 1032 times), plus fill values.
+  const double want =
+      static_cast<double>(shape_numel(shape())) * static_cast<double>(dtype_size(dtype));
+  const double stored = static_cast<double>(H5Dget_storage_size(id()));
+  if (want > stored * 1100.0 + 64.0 * 1048576.0)
+    throw DataError(where(fmt::format("a shape of {} bytes, but only {} bytes are stored: corrupt",
+                                      static_cast<int64_t>(want), static_cast<int64_t>(stored))));
   Tensor t(shape(), dtype, Device::cpu(), "HDF5 array");
   read(t.raw(), type_of(dtype));
   return t;
