@@ -26,10 +26,12 @@ bool contains(const std::vector<std::string>& v, const std::string& s) {
 
 enum class Parse { ok, not_a_number, non_finite };
 
-// A whole field as a number: surrounding blanks allowed, nothing else.
+// A whole field as a decimal number: surrounding blanks allowed, nothing else. Hexadecimal
+// forms that strtod would take ("0x1A", "0x1p3") are text, as a spreadsheet or pandas reads
+// them: such a column is more likely an identifier or a code than a quantity.
 Parse parse_number(const std::string& raw, double& out) {
   std::string s = trim(raw);
-  if (s.empty()) return Parse::not_a_number;
+  if (s.empty() || s.find_first_of("xX") != std::string::npos) return Parse::not_a_number;
   errno = 0;
   char* end = nullptr;
   double v = std::strtod(s.c_str(), &end);

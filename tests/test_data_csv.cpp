@@ -91,6 +91,11 @@ TEST(DataCsv, BadValuesNameTheFileLineAndColumn) {
              {"b.csv", "line 2", "'abc', not a finite number"});
   expect_has(error_of([&] { encode_csv(ok, "a.csv", parse("x,y\nfoo,1\n"), "b.csv", o); }),
              {"b.csv", "column 'x'", "'foo' is not a finite number"});
+  // Hexadecimal is text, not a number (strtod alone would read 0x1A as 26).
+  expect_has(error_of([&] { encode_csv(ok, "a.csv", parse("x,y\n0x1A,1\n"), "b.csv", o); }),
+             {"b.csv", "column 'x'", "'0x1A' is not a finite number"});
+  expect_has(error_of([&] { encode_csv(ok, "a.csv", parse("x,y\n1,0x1p3\n"), "b.csv", o); }),
+             {"b.csv", "line 2", "'0x1p3', not a finite number"});
   expect_has(error_of([&] { encode_csv(ok, "a.csv", parse("x,z\n1,1\n"), "b.csv", o); }),
              {"b.csv", "columns differ"});
   o.target = "price";
