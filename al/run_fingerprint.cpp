@@ -2,6 +2,8 @@
 
 #include <fmt/format.h>
 
+#include <filesystem>
+
 #include "al/atomic_file.h"
 #include "data/dataset.h"
 #include "data/sha256.h"
@@ -32,21 +34,50 @@ std::string dataset_metadata(const std::string& path) {
   return m.dump();
 }
 
+// Images kept as files: the dataset stores only their paths, so this hashes each path with the
+// file's size in bytes (one stat per image; -1 for a missing file). The contents are not read:
+// that would mean reading the whole image collection at every start and resume, so an image
+// replaced by one of exactly the same size goes unnoticed.
+std::string image_files_sha256(const std::string& image_root,
+                               const std::vector<std::string>& files) {
+  data::Sha256 h;
+  for (const std::string& rel : files) {
+    std::error_code ec;
+    const auto size = std::filesystem::file_size(image_root + "/" + rel, ec);
+    const std::string line =
+        fmt::format("{}\t{}\n", rel, ec ? int64_t{-1} : static_cast<int64_t>(size));
+    h.update(line.data(), line.size());
+  }
+  return h.hex();
+}
+
+std::string what_changed(const std::string& key) {
+  if (key == "metadata") return "the metadata (classes, normalisation, sizes)";
+  if (key.size() > 6 && key.compare(key.size() - 6, 6, "/files") == 0)
+    return "/" + key + " (the image files' paths or sizes)";
+  return "/" + key;
+}
+
 }  // namespace
 
 nlohmann::json run_fingerprint(const RunConfig& cfg) {
   RunConfig what = cfg;  // where it runs is not what it computes
   what.device = RunConfig().device;
   what.threads = RunConfig().threads;
-  // The checksums the dataset writer stored with each array (attributes only: nothing is read).
+  // The checksums the dataset writer stored with each array (attributes only: no array is read),
+  // and for images kept as files, their paths and sizes.
   nlohmann::json sums = nlohmann::json::object();
   h5::File f = h5::File::open(cfg.dataset);
+  const std::string image_root = data::read_info(cfg.dataset).image_root;
   for (const std::string& split : data::list_splits(cfg.dataset)) {
     h5::Group g = f.open_group(split);
     for (const char* array : {"x", "y"}) {
       if (!g.exists(array)) continue;
       h5::Dataset d = g.open_dataset(array);
       if (d.has_attr("sha256")) sums[split + "/" + array] = d.get_string("sha256");
+    }
+    if (g.exists("files")) {
+      sums[split + "/files"] = image_files_sha256(image_root, g.read_strings("files"));
     }
   }
   sums["metadata"] = sha256_of(dataset_metadata(cfg.dataset));
@@ -83,9 +114,7 @@ void check_run_fingerprint(const std::string& run_dir, const RunConfig& cfg) {
     NSAL_CHECK(it != sums.end() && it->second == sum,
                "{}: {} is not what this run started with (sha256 {}, recorded {} in {}); resume "
                "with the original dataset file",
-               cfg.dataset,
-               what == "metadata" ? "the metadata (classes, normalisation, sizes)" : "/" + what,
-               it == sums.end() ? "none" : it->second, sum, path);
+               cfg.dataset, what_changed(what), it == sums.end() ? "none" : it->second, sum, path);
   }
 }
 

@@ -1,0 +1,77 @@
+// The run fingerprint (al/run_fingerprint.h) on a dataset whose images are kept as files: the
+// stored arrays hold only paths and labels, so an image that changed size, or went missing,
+// after the run started must make a resume refuse.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+
+#include "al/run_config.h"
+#include "al/run_fingerprint.h"
+#include "data/convert.h"
+#include "data/image.h"
+#include "data/image_folder.h"
+#include "tests/test_data_util.h"
+
+namespace nsal::al {
+
+namespace {
+
+using nsal::testing::expect_has;
+using nsal::testing::TempDir;
+
+std::string refusal(const std::string& run, const RunConfig& cfg) {
+  try {
+    check_run_fingerprint(run, cfg);
+  } catch (const std::exception& e) {
+    return e.what();
+  }
+  return "(no error)";
+}
+
+data::Image stripes(int side, int shift) {
+  data::Image img;
+  img.height = side;
+  img.width = side;
+  img.channels = 3;
+  for (int i = 0; i < side * side * 3; ++i)
+    img.pixels.push_back(static_cast<uint8_t>((i * 5 + shift * 60) % 256));
+  return img;
+}
+
+}  // namespace
+
+TEST(RunFingerprint, ImageFilesThatChangeSizeOrGoMissingAreNoticed) {
+  TempDir dir;
+  const std::string root = dir / "imgs";
+  const char* files[] = {"/train/a/0.png", "/train/b/1.png", "/test/a/2.png", "/test/b/3.png"};
+  for (int i = 0; i < 4; ++i)
+    nsal::testing::write_bytes(root + files[i], data::encode_png(stripes(10, i)));
+  data::ImageFolderOptions fo;
+  fo.resize = 8;
+  fo.crop = 8;
+  fo.keep_files = true;
+  data::ConvertOptions co;
+  co.output = dir / "files.h5";
+  data::convert_image_folder(root, fo, co);
+
+  RunConfig cfg;
+  cfg.dataset = co.output;
+  const std::string run = dir / "run";
+  std::filesystem::create_directories(run);
+  write_run_fingerprint(run, cfg);
+  EXPECT_NO_THROW(check_run_fingerprint(run, cfg));
+  const auto sums = run_fingerprint(cfg)["dataset_sha256"];
+  EXPECT_TRUE(sums.contains("train/files") && sums.contains("test/files")) << sums.dump();
+
+  // Another image of another size in place of a test image.
+  nsal::testing::write_bytes(root + "/test/b/3.png", data::encode_png(stripes(14, 3)));
+  expect_has(refusal(run, cfg), {"files.h5", "/test/files", "the image files' paths or sizes",
+                                 "is not what this run started with", "fingerprint.json"});
+  nsal::testing::write_bytes(root + "/test/b/3.png", data::encode_png(stripes(10, 3)));
+  EXPECT_NO_THROW(check_run_fingerprint(run, cfg));  // the same bytes back: the same sum
+
+  std::filesystem::remove(root + "/train/a/0.png");
+  expect_has(refusal(run, cfg), {"/train/files"});
+}
+
+}  // namespace nsal::al
