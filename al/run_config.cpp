@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <cmath>
 #include <fstream>
+#include <limits>
 #include <set>
 #include <sstream>
 
@@ -52,6 +53,17 @@ std::string StrategyConfig::label() const {
 
 namespace {
 
+template <typename T>
+bool fits(int64_t v) {
+  if constexpr (std::is_same_v<T, bool>) {
+    return true;
+  } else if constexpr (std::is_signed_v<T>) {
+    return v >= std::numeric_limits<T>::min() && v <= std::numeric_limits<T>::max();
+  } else {
+    return v >= 0 && static_cast<uint64_t>(v) <= std::numeric_limits<T>::max();
+  }
+}
+
 // Reads typed fields from one TOML table and reports unknown keys, naming the source and path.
 class Reader {
  public:
@@ -70,6 +82,9 @@ class Reader {
     } else if constexpr (std::is_integral_v<T>) {
       auto v = n->value<int64_t>();
       if (!v || !n->is_integer()) fail(key, "an integer");
+      if (!fits<T>(*v))
+        fail(key, fmt::format("an integer from {} to {}, got {}", std::numeric_limits<T>::min(),
+                              std::numeric_limits<T>::max(), *v));
       out = static_cast<T>(*v);
     } else if constexpr (std::is_floating_point_v<T>) {
       auto v = n->value<double>();
@@ -80,18 +95,22 @@ class Reader {
       if (!v) fail(key, "a string");
       out = *v;
     } else if constexpr (std::is_same_v<T, Amount>) {
-      if (n->is_string())
-        out = Amount::parse(*n->value<std::string>(), path(key));
-      else if (n->is_integer())
-        out = Amount::parse(std::to_string(*n->value<int64_t>()), path(key));
-      else
+      if (!n->is_string() && !n->is_integer())
         fail(key, "a count (50) or a percentage string (\"10%\")");
+      try {
+        out = Amount::parse(
+            n->is_string() ? *n->value<std::string>() : std::to_string(*n->value<int64_t>()),
+            path(key));
+      } catch (const Error& e) {
+        throw Error(fmt::format("{}: {}", source_, e.what()));
+      }
     } else if constexpr (std::is_same_v<T, std::vector<int>>) {
       const toml::array* a = n->as_array();
       if (!a) fail(key, "an array of integers");
       out.clear();
       for (const auto& e : *a) {
-        if (!e.is_integer()) fail(key, "an array of integers");
+        if (!e.is_integer() || !fits<int>(*e.value<int64_t>()))
+          fail(key, "an array of integers (32-bit)");
         out.push_back(static_cast<int>(*e.value<int64_t>()));
       }
     } else if constexpr (std::is_same_v<T, std::vector<std::string>>) {
@@ -190,6 +209,8 @@ RunConfig parse_run_config(const std::string& text, const std::string& source) {
   r.get("cudnn_autotune", c.cudnn_autotune);
   int64_t seed = 0;
   r.get("seed", seed);
+  if (seed < 0)
+    throw Error(fmt::format("{}: field 'seed': expected an integer >= 0, got {}", source, seed));
   c.seed = static_cast<uint64_t>(seed);
   r.get("initial", c.initial);
   r.get("query", c.query);
@@ -296,20 +317,46 @@ void validate_strategy(const StrategyConfig& s, const std::string& f) {
              f, s.mc_score);
 }
 
+void validate_train(const TrainConfig& t) {
+  NSAL_CHECK(one_of(t.optimizer, {"sgd", "adam", "adamw"}),
+             "field 'train.optimizer': expected sgd, adam or adamw, got '{}'", t.optimizer);
+  NSAL_CHECK(one_of(t.schedule, {"constant", "multistep", "cosine"}),
+             "field 'train.schedule': expected constant, multistep or cosine, got '{}'",
+             t.schedule);
+  NSAL_CHECK(std::isfinite(t.lr) && t.lr > 0,
+             "field 'train.lr': expected a finite number > 0, got {}", t.lr);
+  NSAL_CHECK(std::isfinite(t.momentum) && t.momentum >= 0,
+             "field 'train.momentum': expected a finite number >= 0, got {}", t.momentum);
+  NSAL_CHECK(std::isfinite(t.weight_decay) && t.weight_decay >= 0,
+             "field 'train.weight_decay': expected a finite number >= 0, got {}", t.weight_decay);
+  if (t.nesterov) {
+    NSAL_CHECK(t.optimizer == "sgd",
+               "field 'train.nesterov': Nesterov momentum is an SGD option (optimizer is '{}')",
+               t.optimizer);
+    NSAL_CHECK(t.momentum > 0, "field 'train.nesterov': needs train.momentum > 0");
+  }
+  NSAL_CHECK(std::isfinite(t.gamma) && t.gamma > 0,
+             "field 'train.gamma': expected a finite number > 0, got {}", t.gamma);
+  for (int m : t.milestones)
+    NSAL_CHECK(m >= 1, "field 'train.milestones': expected epochs >= 1, got {}", m);
+  NSAL_CHECK(t.crop_padding >= 0 && t.crop_padding <= 4096,
+             "field 'train.crop_padding': expected 0 to 4096 pixels, got {}", t.crop_padding);
+  NSAL_CHECK(std::isfinite(t.clip_grad_norm) && t.clip_grad_norm >= 0,
+             "field 'train.clip_grad_norm': expected a finite number >= 0 (0: off), got {}",
+             t.clip_grad_norm);
+}
+
 void validate(const RunConfig& c) {
   NSAL_CHECK(c.cycles >= 1, "field 'cycles': expected at least 1, got {}", c.cycles);
   NSAL_CHECK(c.trials >= 1, "field 'trials': expected at least 1, got {}", c.trials);
   NSAL_CHECK(c.train.epochs >= 1, "field 'train.epochs': expected at least 1");
   NSAL_CHECK(c.train.batch_size >= 1, "field 'train.batch_size': expected at least 1");
-  NSAL_CHECK(c.eval_batch >= 1 && c.score_batch >= 1, "eval_batch and score_batch must be >= 1");
+  NSAL_CHECK(c.eval_batch >= 1, "field 'eval_batch': expected at least 1, got {}", c.eval_batch);
+  NSAL_CHECK(c.score_batch >= 1, "field 'score_batch': expected at least 1, got {}", c.score_batch);
   NSAL_CHECK(c.unlabelled_subset >= 0, "field 'unlabelled_subset': expected >= 0");
-  NSAL_CHECK(one_of(c.train.optimizer, {"sgd", "adam", "adamw"}),
-             "field 'train.optimizer': expected sgd, adam or adamw, got '{}'", c.train.optimizer);
-  NSAL_CHECK(one_of(c.train.schedule, {"constant", "multistep", "cosine"}),
-             "field 'train.schedule': expected constant, multistep or cosine, got '{}'",
-             c.train.schedule);
-  NSAL_CHECK(std::isfinite(c.train.lr) && c.train.lr > 0,
-             "field 'train.lr': expected a finite number > 0, got {}", c.train.lr);
+  NSAL_CHECK(c.threads >= 0, "field 'threads': expected 0 (OpenMP's default) or more, got {}",
+             c.threads);
+  validate_train(c.train);
   const std::vector<std::string> models = model_names();
   NSAL_CHECK(std::find(models.begin(), models.end(), c.model) != models.end(),
              "field 'model': unknown architecture '{}' (expected one of: {})", c.model,

@@ -11,6 +11,7 @@
 #include <string>
 
 #include "al/atomic_file.h"
+#include "al/run_config.h"
 #include "data/dataset.h"
 #include "nn/hdf5.h"
 #include "tests/run_test_util.h"
@@ -269,6 +270,30 @@ TEST_F(CliChecks, ARunThatCannotGoLeavesNoDirectoryAndConfigErrorsNameTheFile) {
                   path("mc_run")),
             0)
       << "the mlp's dropout serves MC-dropout";
+}
+
+// --strategies picks and orders strategies; one the file also lists keeps the file's settings
+// (its [strategy.noise] used to be dropped for the defaults without a word).
+TEST_F(CliChecks, StrategiesFlagKeepsTheFilesSettings) {
+  const std::string p = path("strategies.toml");
+  std::ofstream(p) << "dataset = \"" << path("d3.h5") << "\"\ninitial = 10\nquery = 10\n"
+                   << "cycles = 1\n[train]\nepochs = 1\n"
+                   << "[[strategy]]\nname = \"noise-stability\"\n[strategy.noise]\n"
+                   << "preset = \"released\"\ndraws = 2\nlambda = 0.01\n"
+                   << "[[strategy]]\nname = \"mc-dropout\"\nmc_passes = 3\n";
+  ASSERT_EQ(quiet(kNsal + " run -q " + p + " -o " + path("flagged") +
+                  " --strategies random,noise-stability:released,mc-dropout,"
+                  "noise-stability:paper"),
+            0);
+  const RunConfig saved = load_run_config(path("flagged") + "/config.toml");
+  ASSERT_EQ(saved.strategies.size(), 4u);
+  EXPECT_EQ(saved.strategies[0].name, "random");
+  EXPECT_EQ(saved.strategies[1].label(), "noise-stability(released)");
+  EXPECT_EQ(saved.strategies[1].ns.draws, 2);  // from the file
+  EXPECT_DOUBLE_EQ(saved.strategies[1].ns.lambda, 0.01);
+  EXPECT_EQ(saved.strategies[2].mc_passes, 3);
+  EXPECT_EQ(saved.strategies[3].label(), "noise-stability(paper)");  // not in the file: defaults
+  EXPECT_EQ(saved.strategies[3].ns.draws, StrategyConfig().ns.draws);
 }
 
 // Noise stability compares a regression model's outputs themselves (auto), never a softmax over

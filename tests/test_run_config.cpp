@@ -97,6 +97,28 @@ TEST(RunConfig, BadInputNamesTheFileAndField) {
             std::string::npos);
   EXPECT_NE(error_of("math = \"fp16\"").find("field 'math': expected fp32, tf32 or bf16"),
             std::string::npos);
+  // Every numeric field is checked where it is read, naming the file and the field.
+  const std::pair<const char*, const char*> bad[] = {
+      {"initial = 0", "bad.toml: field 'initial': '0' is not a positive count"},
+      {"seed = -1", "bad.toml: field 'seed': expected an integer >= 0, got -1"},
+      {"threads = -4", "bad.toml: field 'threads': expected 0"},
+      {"cycles = 5000000000", "bad.toml: field 'cycles': expected an integer from"},
+      {"eval_batch = 0", "bad.toml: field 'eval_batch': expected at least 1"},
+      {"score_batch = 0", "bad.toml: field 'score_batch': expected at least 1"},
+      {"[train]\nmomentum = -3.0", "bad.toml: field 'train.momentum': expected a finite number"},
+      {"[train]\nweight_decay = -1.0", "bad.toml: field 'train.weight_decay'"},
+      {"[train]\ngamma = -1.0", "bad.toml: field 'train.gamma': expected a finite number > 0"},
+      {"[train]\nmilestones = [-5]", "bad.toml: field 'train.milestones': expected epochs >= 1"},
+      {"[train]\nmilestones = [5000000000]", "field 'train.milestones': expected an array"},
+      {"[train]\ncrop_padding = -2", "bad.toml: field 'train.crop_padding': expected 0 to"},
+      {"[train]\nclip_grad_norm = -1.0", "bad.toml: field 'train.clip_grad_norm'"},
+      {"[train]\nclip_grad_norm = nan", "bad.toml: field 'train.clip_grad_norm'"},
+      {"[train]\noptimizer = \"adam\"\nnesterov = true",
+       "bad.toml: field 'train.nesterov': Nesterov momentum is an SGD option"},
+      {"[train]\nmomentum = 0.0\nnesterov = true", "field 'train.nesterov': needs"},
+  };
+  for (const auto& [text, expected] : bad)
+    EXPECT_NE(error_of(text).find(expected), std::string::npos) << text << ": " << error_of(text);
 }
 
 TEST(RunConfig, MathModesByName) {

@@ -30,6 +30,35 @@ void report_waiting(const al::RunSummary& r) {
       r.waiting_for_labels, r.dir);
 }
 
+// --strategies "random,entropy,noise-stability:paper,noise-stability:released": the listed
+// strategies, in that order. One the config file also lists (same name, and same preset where
+// the flag names one) keeps the file's settings ([strategy.noise], mc_passes, ...); the others
+// take the defaults.
+std::vector<al::StrategyConfig> strategies_from_flag(const std::string& flag,
+                                                     const std::vector<al::StrategyConfig>& file) {
+  std::vector<al::StrategyConfig> out;
+  size_t start = 0;
+  while (start <= flag.size()) {
+    const size_t comma = flag.find(',', start);
+    const std::string item = flag.substr(start, comma - start);
+    const size_t colon = item.find(':');
+    const std::string name = item.substr(0, colon);
+    const std::string preset = colon == std::string::npos ? "" : item.substr(colon + 1);
+    al::StrategyConfig s;
+    s.name = name;
+    for (const al::StrategyConfig& f : file)
+      if (f.name == name && (preset.empty() || f.ns.preset == preset)) {
+        s = f;
+        break;
+      }
+    if (!preset.empty()) s.ns.preset = preset;
+    out.push_back(s);
+    if (comma == std::string::npos) break;
+    start = comma + 1;
+  }
+  return out;
+}
+
 void run_command(const RunArgs& a) {
   al::Progress progress(a.quiet);
   if (!a.resume.empty()) {
@@ -53,22 +82,7 @@ void run_command(const RunArgs& a) {
   if (a.autotune) cfg.cudnn_autotune = true;
   if (a.subset >= 0) cfg.unlabelled_subset = a.subset;
   if (a.seed >= 0) cfg.seed = static_cast<uint64_t>(a.seed);
-  if (!a.strategies.empty()) {
-    // "random,entropy,noise-stability:paper,noise-stability:released"
-    cfg.strategies.clear();
-    size_t start = 0;
-    while (start <= a.strategies.size()) {
-      size_t comma = a.strategies.find(',', start);
-      std::string item = a.strategies.substr(start, comma - start);
-      al::StrategyConfig s;
-      size_t colon = item.find(':');
-      s.name = item.substr(0, colon);
-      if (colon != std::string::npos) s.ns.preset = item.substr(colon + 1);
-      cfg.strategies.push_back(s);
-      if (comma == std::string::npos) break;
-      start = comma + 1;
-    }
-  }
+  if (!a.strategies.empty()) cfg.strategies = strategies_from_flag(a.strategies, cfg.strategies);
   if (a.draws > 0)
     for (auto& s : cfg.strategies)
       s.ns.draws = a.draws;
@@ -98,7 +112,8 @@ static CommandRegistrar reg("run", [](CLI::App& app) {
       cmd->add_option("-o,--out", args->out, "Run directory to create"),
       cmd->add_option(
           "--strategies", args->strategies,
-          "Comma-separated strategies; noise-stability:paper|released picks the preset"),
+          "Comma-separated strategies; noise-stability:paper|released picks the preset (one "
+          "the config also lists keeps its settings)"),
       cmd->add_option("--oracle", args->oracle,
                       "Who labels: dataset (its labels) or human (stops for nsal label import)"),
       cmd->add_option("--initial", args->initial, "Initial labelled set: a count or a percentage"),

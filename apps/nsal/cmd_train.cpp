@@ -16,7 +16,8 @@ namespace {
 struct TrainArgs {
   std::string config, dataset, model, out, device, optimizer, schedule, math;
   int epochs = 0, batch = 0, threads = 0;
-  double lr = 0, weight_decay = -1;
+  double lr = 0, weight_decay = -1, momentum = -1, gamma = 0;
+  std::vector<int> milestones;
   int64_t seed = -1;
   bool augment = false, class_balanced = false, quiet = false, no_fused = false, autotune = false,
        force = false;
@@ -35,6 +36,9 @@ void run_train(const TrainArgs& a) {
   if (a.batch > 0) cfg.train.batch_size = a.batch;
   if (a.lr > 0) cfg.train.lr = a.lr;
   if (a.weight_decay >= 0) cfg.train.weight_decay = a.weight_decay;
+  if (a.momentum >= 0) cfg.train.momentum = a.momentum;
+  if (!a.milestones.empty()) cfg.train.milestones = a.milestones;
+  if (a.gamma > 0) cfg.train.gamma = a.gamma;
   if (!a.optimizer.empty()) cfg.train.optimizer = a.optimizer;
   if (!a.schedule.empty()) cfg.train.schedule = a.schedule;
   if (a.augment) cfg.train.augment = true;
@@ -100,7 +104,14 @@ static CommandRegistrar reg("train", [](CLI::App& app) {
   cmd->add_option("--optimizer", a->optimizer, "sgd, adam or adamw");
   cmd->add_option("--lr", a->lr, "Learning rate")->check(finite_positive());
   cmd->add_option("--weight-decay", a->weight_decay, "Weight decay")->check(finite_positive(true));
+  cmd->add_option("--momentum", a->momentum, "SGD momentum")->check(finite_positive(true));
   cmd->add_option("--schedule", a->schedule, "constant, multistep or cosine");
+  cmd->add_option("--milestones", a->milestones,
+                  "multistep: epochs at which the learning rate is multiplied by --gamma")
+      ->delimiter(',')
+      ->check(at_least(1));
+  cmd->add_option("--gamma", a->gamma, "multistep: the factor at each milestone (default 0.1)")
+      ->check(finite_positive());
   cmd->add_flag("--augment", a->augment, "Random crop with padding and horizontal flip");
   cmd->add_flag("--class-balanced", a->class_balanced, "Inverse-frequency class weights");
   cmd->add_flag("--cudnn-autotune", a->autotune,
