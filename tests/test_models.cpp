@@ -43,6 +43,8 @@ TEST(Models, ForwardShapesAndFeatures) {
   {
     auto m = make_model({"resnet18-3d", 1, 7});
     m->build(Device::cpu(), 3);
+    // The PyTorch definition (resnet18-cifar with Conv3d / BatchNorm3d) has as many parameters.
+    EXPECT_EQ(m->arena().num_params(), 33143367);
     Tensor x = Tensor::zeros({2, 1, 32, 32, 32});
     EXPECT_EQ(m->forward(ctx, x).shape(), (Shape{2, 7}));
     EXPECT_EQ(m->features().shape(), (Shape{2, 512}));
