@@ -212,12 +212,14 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
         const float* cl = clean.data<float>() + first * c * p;
         // Non-finite samples are counted once at the end (their score stays NaN), so that the
         // GPU pass does not wait for the device at every batch.
-        kernels::accumulate_sq_deviation(cl, o.data<float>(), count, c, p, nullptr, softmax,
-                                         score.data<float>() + first, on_cuda, stream, false);
-        if (released)
+        float* sc = score.data<float>() + first;
+        if (released)  // the vectors and the scores in one pass over both outputs
           kernels::deviation_vectors(cl, o.data<float>(), count, c, softmax, k, cfg.draws,
-                                     vectors.data<float>() + first * c * cfg.draws, on_cuda, stream,
-                                     false);
+                                     vectors.data<float>() + first * c * cfg.draws, sc, on_cuda,
+                                     stream, false);
+        else
+          kernels::accumulate_sq_deviation(cl, o.data<float>(), count, c, p, nullptr, softmax, sc,
+                                           on_cuda, stream, false);
       });
     } catch (...) {
       perturber.restore(w);  // never leave the model perturbed

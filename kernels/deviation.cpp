@@ -35,16 +35,17 @@ void finalize_mean(float* score, int64_t n, int64_t num_draws, bool on_cuda, voi
 }
 
 int64_t deviation_vectors(const float* clean, const float* perturbed, int64_t n, int64_t c,
-                          bool softmax, int64_t draw, int64_t num_draws, float* out, bool on_cuda,
-                          void* stream, bool count_nonfinite) {
+                          bool softmax, int64_t draw, int64_t num_draws, float* out, float* score,
+                          bool on_cuda, void* stream, bool count_nonfinite) {
   check_common("deviation_vectors", clean, perturbed, n, c, 1, out);
   NSAL_CHECK(num_draws >= 1 && draw >= 0 && draw < num_draws,
              "deviation_vectors: draw {} outside [0, {})", draw, num_draws);
   if (n == 0) return 0;
   if (on_cuda)
-    return deviation_vectors_cuda(clean, perturbed, n, c, softmax, draw, num_draws, out, stream,
-                                  count_nonfinite);
-  const int64_t bad = deviation_vectors_cpu(clean, perturbed, n, c, softmax, draw, num_draws, out);
+    return deviation_vectors_cuda(clean, perturbed, n, c, softmax, draw, num_draws, out, score,
+                                  stream, count_nonfinite);
+  const int64_t bad =
+      deviation_vectors_cpu(clean, perturbed, n, c, softmax, draw, num_draws, out, score);
   return count_nonfinite ? bad : 0;
 }
 
@@ -57,7 +58,7 @@ void finalize_mean_cuda(float*, int64_t, int64_t, void*) {
   throw Error("finalize_mean on CUDA: nsal was built without the CUDA backend");
 }
 int64_t deviation_vectors_cuda(const float*, const float*, int64_t, int64_t, bool, int64_t, int64_t,
-                               float*, void*, bool) {
+                               float*, float*, void*, bool) {
   throw Error("deviation_vectors on CUDA: nsal was built without the CUDA backend");
 }
 #endif

@@ -35,8 +35,11 @@ void finalize_mean(float* score, int64_t n, int64_t num_draws, bool on_cuda = fa
 // [k C, (k + 1) C) of every row with (g(perturbed) - g(clean)) / ||g(clean)||.
 // clean, perturbed: (N, C). A row with a non-finite input or a zero clean norm is written as
 // NaN and counted; returns the count (0 with count_nonfinite off, as above).
+// score: (N,) or nullptr. When given, the same pass (one read of both outputs) also does what
+// accumulate_sq_deviation does for P = 1 with no mask, with the same bits: score[n] += the
+// squared deviation, NaN for a row with a non-finite input.
 int64_t deviation_vectors(const float* clean, const float* perturbed, int64_t n, int64_t c,
-                          bool softmax, int64_t draw, int64_t num_draws, float* out,
+                          bool softmax, int64_t draw, int64_t num_draws, float* out, float* score,
                           bool on_cuda = false, void* stream = nullptr,
                           bool count_nonfinite = true);
 

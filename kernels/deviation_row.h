@@ -70,9 +70,12 @@ NSAL_HD double pixel_sq_deviation(const float* a, const float* b, int64_t c, int
 }
 
 // One row of the `released` vectors: out[k] = (g(b)_k - g(a)_k) / ||g(a)|| for k < C. Returns
-// false (and writes NaN) when an input is not finite or ||g(a)|| is zero.
+// false (and writes NaN) when an input is not finite or ||g(a)|| is zero. In the same pass, with
+// `sq` given: *sq = the squared L2 distance between g(b) and g(a) (pixel_sq_deviation's value,
+// the same arithmetic bit for bit) and *finite = whether every input was finite (*sq is 0 if
+// not); a zero ||g(a)|| leaves both meaningful.
 NSAL_HD bool deviation_vector_row(const float* a, const float* b, int64_t c, bool softmax,
-                                  float* out) {
+                                  float* out, double* sq = nullptr, bool* finite = nullptr) {
   double ma = 0, sa = 1, mb = 0, sb = 1;
   bool ok = true;
   if (softmax) {
@@ -83,26 +86,37 @@ NSAL_HD bool deviation_vector_row(const float* a, const float* b, int64_t c, boo
     for (int64_t k = 0; k < c; ++k)
       ok = ok && dev_finite(a[k]) && dev_finite(b[k]);
   }
+  if (finite) *finite = ok;
+  if (sq) *sq = 0.0;
   double norm2 = 0.0;
   if (ok) {
     for (int64_t k = 0; k < c; ++k) {
       const double ga = softmax ? dev_exp(static_cast<double>(a[k]) - ma) / sa : a[k];
       norm2 += ga * ga;
     }
-    ok = norm2 > 0.0;
   }
-  if (!ok) {
-    for (int64_t k = 0; k < c; ++k)
-      out[k] = NAN;
-    return false;
-  }
-  const double inv = 1.0 / sqrt(norm2);
+  const bool nonzero = ok && norm2 > 0.0;
+  const double inv = nonzero ? 1.0 / sqrt(norm2) : 0.0;
+  double acc = 0.0;
   for (int64_t k = 0; k < c; ++k) {
-    const double ga = softmax ? dev_exp(static_cast<double>(a[k]) - ma) / sa : a[k];
-    const double gb = softmax ? dev_exp(static_cast<double>(b[k]) - mb) / sb : b[k];
-    out[k] = static_cast<float>((gb - ga) * inv);
+    if (!ok) {
+      out[k] = NAN;
+      continue;
+    }
+    // The probabilities as pixel_sq_deviation forms them (b minus a in one expression).
+    const double d = softmax ? dev_exp(static_cast<double>(b[k]) - mb) / sb -
+                                   dev_exp(static_cast<double>(a[k]) - ma) / sa
+                             : static_cast<double>(b[k]) - static_cast<double>(a[k]);
+    acc += d * d;
+    out[k] = nonzero ? static_cast<float>(d * inv) : NAN;
   }
-  return true;
+  if (sq && ok) *sq = acc;
+  return nonzero;
+}
+
+// score += sq (through double), or NaN when the sample's outputs were not finite.
+NSAL_HD void accumulate_row_score(float& score, double sq, bool finite) {
+  score = finite ? static_cast<float>(static_cast<double>(score) + sq) : NAN;
 }
 
 }  // namespace nsal::kernels

@@ -51,12 +51,22 @@ TEST(DeviationCuda, MatchesTheCpu) {
       }
     }
     if (p == 1) {
-      std::vector<float> vc(n * c * 2);
-      CudaBuffer<float> vg(vc);
+      std::vector<float> vc(n * c * 2), sc(n, 0.5f);
+      CudaBuffer<float> vg(vc), sg(sc);
       CudaBuffer<float> gc(o.clean), gp(o.pert);
-      EXPECT_EQ(
-          kernels::deviation_vectors(o.clean.data(), o.pert.data(), n, c, true, 1, 2, vc.data()),
-          kernels::deviation_vectors(gc.get(), gp.get(), n, c, true, 1, 2, vg.get(), true));
+      EXPECT_EQ(kernels::deviation_vectors(o.clean.data(), o.pert.data(), n, c, true, 1, 2,
+                                           vc.data(), sc.data()),
+                kernels::deviation_vectors(gc.get(), gp.get(), n, c, true, 1, 2, vg.get(), sg.get(),
+                                           true));
+      // The scores of the same pass: as the separate accumulation's (same tolerance).
+      const std::vector<float> gs = sg.host();
+      for (int64_t s = 0; s < n; ++s) {
+        if (std::isnan(sc[s])) {
+          EXPECT_TRUE(std::isnan(gs[s])) << s;
+        } else {
+          EXPECT_NEAR(gs[s], sc[s], 1.2e-7 * sc[s]) << s;
+        }
+      }
       std::vector<float> g = vg.host();
       for (int64_t i = 0; i < n * c * 2; ++i) {
         if (i % (2 * c) < c) continue;  // column block 0 was never written

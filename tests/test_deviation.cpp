@@ -117,10 +117,38 @@ TEST(Deviation, NonFiniteOutputsAreReportedNotScored) {
       EXPECT_EQ(std::isnan(score[s]), s == 1 || s == 4) << s;
   }
   std::vector<float> out(n * c * 2, 0.0f);
-  EXPECT_EQ(kernels::deviation_vectors(o.clean.data(), o.pert.data(), n, c, true, 1, 2, out.data()),
+  std::vector<float> score(n, 0.0f);
+  EXPECT_EQ(kernels::deviation_vectors(o.clean.data(), o.pert.data(), n, c, true, 1, 2, out.data(),
+                                       score.data()),
             2);
   EXPECT_TRUE(std::isnan(out[1 * c * 2 + c]));
   EXPECT_FALSE(std::isnan(out[0 * c * 2 + c]));
+  for (int64_t s = 0; s < n; ++s)
+    EXPECT_EQ(std::isnan(score[s]), s == 1 || s == 4) << s;
+}
+
+// The `released` pass scores in the same read of the outputs: the same bits as the separate
+// accumulation, draw after draw, with softmax or without; a zero clean row (no direction, its
+// vector NaN) still gets its finite score.
+TEST(Deviation, ReleasedPassScoresAsTheSeparateAccumulation) {
+  const int64_t n = 41, c = 9, k_draws = 3;
+  for (bool softmax : {true, false}) {
+    std::vector<float> fused(n, 0.0f), separate(n, 0.0f), out(n * c * k_draws);
+    for (int64_t k = 0; k < k_draws; ++k) {
+      Outputs d = random_outputs(n, c, 1, 3.0f, 20 + static_cast<int>(k));
+      for (int64_t j = 0; j < c; ++j)
+        d.clean[5 * c + j] = 0.0f;  // sample 5: a zero clean row
+      kernels::deviation_vectors(d.clean.data(), d.pert.data(), n, c, softmax, k, k_draws,
+                                 out.data(), fused.data());
+      kernels::accumulate_sq_deviation(d.clean.data(), d.pert.data(), n, c, 1, nullptr, softmax,
+                                       separate.data());
+    }
+    for (int64_t s = 0; s < n; ++s) {
+      EXPECT_EQ(fused[s], separate[s]) << s;
+      EXPECT_GT(fused[s], 0.0f) << s;
+    }
+    EXPECT_EQ(std::isnan(out[5 * c * k_draws]), !softmax);  // softmax of zeros is uniform
+  }
 }
 
 TEST(Deviation, ReleasedVectorsMatchNaive) {
@@ -135,7 +163,7 @@ TEST(Deviation, ReleasedVectorsMatchNaive) {
       d.pert[i] = d.clean[i] + 0.01f * noise.clean[i];
     draws.push_back(d);
     EXPECT_EQ(kernels::deviation_vectors(d.clean.data(), d.pert.data(), n, c, true, k, k_draws,
-                                         out.data()),
+                                         out.data(), nullptr),
               0);
   }
   for (int64_t s = 0; s < n; ++s)
@@ -152,8 +180,12 @@ TEST(Deviation, ReleasedVectorsMatchNaive) {
     }
   // Identity g: a zero clean row has no direction and is reported.
   std::vector<float> zero(c, 0.0f), one(c, 1.0f), row(c);
-  EXPECT_EQ(kernels::deviation_vectors(zero.data(), one.data(), 1, c, false, 0, 1, row.data()), 1);
-  EXPECT_EQ(kernels::deviation_vectors(one.data(), zero.data(), 1, c, false, 0, 1, row.data()), 0);
+  EXPECT_EQ(
+      kernels::deviation_vectors(zero.data(), one.data(), 1, c, false, 0, 1, row.data(), nullptr),
+      1);
+  EXPECT_EQ(
+      kernels::deviation_vectors(one.data(), zero.data(), 1, c, false, 0, 1, row.data(), nullptr),
+      0);
   EXPECT_NEAR(row[0], -1.0 / std::sqrt(double(c)), 1e-7);
 }
 
@@ -162,7 +194,8 @@ TEST(Deviation, BadArgumentsAreClearErrors) {
   EXPECT_THROW(
       kernels::accumulate_sq_deviation(a.data(), a.data(), 2, 0, 1, nullptr, true, s.data()),
       ShapeError);
-  EXPECT_THROW(kernels::deviation_vectors(a.data(), a.data(), 2, 2, true, 3, 3, s.data()), Error);
+  EXPECT_THROW(kernels::deviation_vectors(a.data(), a.data(), 2, 2, true, 3, 3, s.data(), nullptr),
+               Error);
   EXPECT_THROW(kernels::finalize_mean(s.data(), 4, 0), Error);
 }
 

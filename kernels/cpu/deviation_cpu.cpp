@@ -41,12 +41,17 @@ void finalize_mean_cpu(float* score, int64_t n, int64_t num_draws) {
 }
 
 int64_t deviation_vectors_cpu(const float* clean, const float* perturbed, int64_t n, int64_t c,
-                              bool softmax, int64_t draw, int64_t num_draws, float* out) {
+                              bool softmax, int64_t draw, int64_t num_draws, float* out,
+                              float* score) {
   int64_t bad = 0;
 #pragma omp parallel for schedule(static) reduction(+ : bad)
-  for (int64_t s = 0; s < n; ++s)
+  for (int64_t s = 0; s < n; ++s) {
+    double sq = 0.0;
+    bool finite = true;
     bad += !deviation_vector_row(clean + s * c, perturbed + s * c, c, softmax,
-                                 out + s * c * num_draws + draw * c);
+                                 out + s * c * num_draws + draw * c, &sq, &finite);
+    if (score) accumulate_row_score(score[s], sq, finite);
+  }
   return bad;
 }
 

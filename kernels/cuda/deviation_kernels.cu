@@ -76,12 +76,15 @@ __global__ void finalize_mean_kernel(float* score, int64_t n, int64_t num_draws)
 
 __global__ void deviation_vectors_kernel(const float* clean, const float* perturbed, int64_t n,
                                          int64_t c, bool softmax, int64_t draw, int64_t num_draws,
-                                         float* out, unsigned long long* bad) {
+                                         float* out, float* score, unsigned long long* bad) {
   const int64_t s = blockIdx.x * static_cast<int64_t>(blockDim.x) + threadIdx.x;
   if (s >= n) return;
+  double sq = 0.0;
+  bool finite = true;
   if (!deviation_vector_row(clean + s * c, perturbed + s * c, c, softmax,
-                            out + s * c * num_draws + draw * c))
+                            out + s * c * num_draws + draw * c, &sq, &finite))
     if (bad) atomicAdd(bad, 1ull);
+  if (score) accumulate_row_score(score[s], sq, finite);
 }
 
 unsigned grid_for(int64_t n) {
@@ -143,11 +146,11 @@ void finalize_mean_cuda(float* score, int64_t n, int64_t num_draws, void* stream
 
 int64_t deviation_vectors_cuda(const float* clean, const float* perturbed, int64_t n, int64_t c,
                                bool softmax, int64_t draw, int64_t num_draws, float* out,
-                               void* stream, bool count_nonfinite) {
+                               float* score, void* stream, bool count_nonfinite) {
   cudaStream_t st = static_cast<cudaStream_t>(stream);
   BadCounter bad(st, count_nonfinite);
   deviation_vectors_kernel<<<grid_for(n), kThreads, 0, st>>>(clean, perturbed, n, c, softmax, draw,
-                                                             num_draws, out, bad.get());
+                                                             num_draws, out, score, bad.get());
   NSAL_CUDA_CHECK_LAUNCH();
   return bad.read();
 }
