@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <map>
+#include <memory>
 #include <nlohmann/json.hpp>
 #include <set>
 
@@ -118,7 +119,7 @@ class Runner {
                "field 'query': {} of the {} training samples "
                "is none; ask for at least one",
                cfg_.query.str(), n);
-    NSAL_CHECK(initial_ + budget_ * (cfg_.cycles - 1) <= n,
+    NSAL_CHECK(initial_ <= n && (cfg_.cycles == 1 || budget_ <= (n - initial_) / (cfg_.cycles - 1)),
                "initial set {} plus {} acquisitions of {} do not fit the {} training samples",
                initial_, cfg_.cycles - 1, budget_, n);
     NSAL_CHECK(cfg_.oracle != "human" ||
@@ -153,11 +154,18 @@ class Runner {
     prepared_ = true;
   }
 
+  // Takes run.lock (for the Runner's lifetime): refuses when another process works on the run.
+  void lock() {
+    if (lock_) return;
+    lock_ = std::make_unique<FileLock>(
+        dir_ + "/run.lock", FileLock::Wait::refuse,
+        fmt::format("{}: another nsal process is working on this run directory; wait for it to "
+                    "end (or stop it), then resume it or choose another --out",
+                    dir_));
+  }
+
   RunSummary run() {
-    FileLock lock(dir_ + "/run.lock", FileLock::Wait::refuse,
-                  fmt::format("{}: another nsal process is working on this run directory; wait "
-                              "for it to end (or stop it) before resuming",
-                              dir_));
+    lock();
     if (!prepared_) prepare();
     Context ctx(device_);
     if (cfg_.threads > 0) ctx.set_threads(cfg_.threads);
@@ -328,6 +336,7 @@ class Runner {
   bool prepared_ = false;
   Device device_;
   int64_t initial_ = 0, budget_ = 0;
+  std::unique_ptr<FileLock> lock_;
   data::Dataset train_, test_;
   std::string waiting_;  // the annotation folder the run stopped at
 };
@@ -355,6 +364,12 @@ RunSummary run_active_learning(const RunConfig& cfg, Progress& progress) {
   Runner runner(cfg, cfg.out_dir, progress, "start");
   runner.prepare();  // a bad dataset, amount, model or option fails before the run exists
   make_dirs(cfg.out_dir);
+  // Under the lock, checked again: two starts on one directory cannot both write the config.
+  runner.lock();
+  NSAL_CHECK(!file_exists(cfg.out_dir + "/config.toml"),
+             "{}: a run already lives here; continue it with --resume {} or choose another "
+             "--out",
+             cfg.out_dir, cfg.out_dir);
   write_file_atomic(cfg.out_dir + "/config.toml", to_toml(cfg));
   write_run_fingerprint(cfg.out_dir, cfg);
   return runner.run();

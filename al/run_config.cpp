@@ -21,9 +21,8 @@ int64_t Amount::resolve(int64_t total) const {
 }
 
 std::string Amount::str() const {
-  std::ostringstream os;
-  os << value;
-  return percent ? os.str() + "%" : os.str();
+  const std::string v = fmt::format("{}", value);  // the shortest text that reads back exactly
+  return percent ? v + "%" : v;
 }
 
 Amount Amount::parse(const std::string& text, const std::string& field) {
@@ -41,8 +40,9 @@ Amount Amount::parse(const std::string& text, const std::string& field) {
     throw Error(fmt::format("field '{}': expected a count (50) or a percentage (10%), got '{}'",
                             field, text));
   }
-  NSAL_CHECK(a.value > 0 && (!a.percent || a.value <= 100) &&
-                 (a.percent || a.value == std::floor(a.value)),
+  // Counts up to 2^53: every one exact in a double, and far beyond any dataset.
+  NSAL_CHECK(std::isfinite(a.value) && a.value > 0 && (!a.percent || a.value <= 100) &&
+                 (a.percent || (a.value == std::floor(a.value) && a.value <= 0x1p53)),
              "field '{}': '{}' is not a positive count or a percentage in (0, 100]", field, text);
   return a;
 }

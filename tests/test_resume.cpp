@@ -168,6 +168,20 @@ TEST_F(Resume, ASecondProcessOnTheSameRunIsRefused) {
   EXPECT_NE(read_file(dir + "/err.txt").find("another nsal process is working on this run"),
             std::string::npos)
       << read_file(dir + "/err.txt");
+  // A start into a directory whose run is being started by another process (it holds the lock
+  // and has not written its config yet) is refused before it writes anything.
+  const std::string starting = (root_ / "starting").string();
+  fs::remove_all(starting);
+  fs::create_directories(starting);
+  FileLock other(starting + "/run.lock", FileLock::Wait::refuse);
+  status = run_shell(kNsal + " run -q " + (root_ / "run.toml").string() + " -o " + starting +
+                     " 2> " + root_.string() + "/err_start.txt");
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1);
+  EXPECT_NE(read_file(root_.string() + "/err_start.txt").find("another nsal process"),
+            std::string::npos)
+      << read_file(root_.string() + "/err_start.txt");
+  EXPECT_FALSE(fs::exists(starting + "/config.toml"));
+  EXPECT_FALSE(fs::exists(starting + "/fingerprint.json"));
 }
 
 TEST_F(Resume, StartingOverAnExistingRunIsRefused) {

@@ -52,8 +52,16 @@ TEST(RunConfig, ResolvedTomlRoundTrips) {
   c.fused_inference = false;  // not the default, so that the round trip shows it
   c.strategies[0].ns.fused = false;
   c.cudnn_autotune = true;
+  c.initial = {1234567, false};  // amounts with more than six digits come back exactly
+  c.query = {12.3456789, true};
+  c.train.lr = 0.0123456789;
   RunConfig back = parse_run_config(to_toml(c), "resolved.toml");
   EXPECT_EQ(to_toml(back), to_toml(c));
+  EXPECT_EQ(back.initial.value, 1234567.0);
+  EXPECT_FALSE(back.initial.percent);
+  EXPECT_EQ(back.query.value, 12.3456789);
+  EXPECT_TRUE(back.query.percent);
+  EXPECT_EQ(back.train.lr, c.train.lr);
   EXPECT_EQ(back.strategies[0].ns.groups, c.strategies[0].ns.groups);
   EXPECT_FALSE(back.fused_inference);
   EXPECT_FALSE(back.strategies[0].ns.fused);
@@ -100,6 +108,9 @@ TEST(RunConfig, BadInputNamesTheFileAndField) {
   // Every numeric field is checked where it is read, naming the file and the field.
   const std::pair<const char*, const char*> bad[] = {
       {"initial = 0", "bad.toml: field 'initial': '0' is not a positive count"},
+      {"initial = \"inf\"", "bad.toml: field 'initial': 'inf' is not a positive count"},
+      {"query = \"1e30\"", "bad.toml: field 'query': '1e30' is not a positive count"},
+      {"query = 9223372036854775807", "field 'query': '9223372036854775807' is not a positive"},
       {"seed = -1", "bad.toml: field 'seed': expected an integer >= 0, got -1"},
       {"threads = -4", "bad.toml: field 'threads': expected 0"},
       {"cycles = 5000000000", "bad.toml: field 'cycles': expected an integer from"},
