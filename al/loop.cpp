@@ -39,8 +39,10 @@ nlohmann::json row_json(const MetricsRow& r) {
           {"seed", r.seed}};
 }
 
-MetricsRow row_from_json(const nlohmann::json& j, const std::string& where) {
+// A cycle's done.json (text), read back into its metrics row.
+MetricsRow row_from_json(const std::string& text, const std::string& where) {
   try {
+    const nlohmann::json j = nlohmann::json::parse(text);
     MetricsRow r;
     r.trial = j.at("trial").get<int>();
     r.strategy = j.at("strategy").get<std::string>();
@@ -223,9 +225,17 @@ class Runner {
                                  cycle + 1, cfg_.cycles, missing.size(), waiting_));
       return false;
     }
+    // labels.csv is written by `nsal label import`, which checks every label, but it is a text
+    // file people may edit: a class out of range would index past the class counts.
     int32_t* y = train_.y.data<int32_t>();
-    for (int64_t i : labelled)
-      y[i] = store.at(i);
+    for (int64_t i : labelled) {
+      const int32_t label = store.at(i);
+      NSAL_CHECK_AS(DataError, label < train_.num_classes,
+                    "{}: sample {} has class {}, but the dataset has {} classes (0-{}); correct "
+                    "the file (nsal label import checks what it merges)",
+                    label_store_path(dir_), i, label, train_.num_classes, train_.num_classes - 1);
+      y[i] = label;
+    }
     return true;
   }
 
@@ -240,8 +250,7 @@ class Runner {
         if (cfg_.oracle == "human")
           check_labels_used(cdir + "/labels_used.csv", read_label_store(label_store_path(dir_)),
                             label_store_path(dir_));
-        MetricsRow r = row_from_json(nlohmann::json::parse(read_file(cdir + "/done.json")),
-                                     cdir + "/done.json");
+        MetricsRow r = row_from_json(read_file(cdir + "/done.json"), cdir + "/done.json");
         rows.push_back(r);
         if (c + 1 < cfg_.cycles)
           labelled = sorted_union(labelled, read_indices(cdir + "/selected.txt"));

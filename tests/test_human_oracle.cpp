@@ -173,6 +173,25 @@ TEST_F(HumanOracle, EditingALabelAFinishedCycleUsedIsRefused) {
   EXPECT_NE(read_file(err).find("has no label"), std::string::npos) << read_file(err);
 }
 
+// A hand-written RUN/labels.csv with a class the dataset does not have stops the resume with the
+// file and sample named (it used to index past the class counts of class-balanced training).
+TEST_F(HumanOracle, AHandWrittenClassOutOfRangeIsRefused) {
+  const std::string dir = start_run("out_of_range");
+  LabelMap store;
+  for (int64_t i : read_indices(dir + "/annotate/cycle_0/requested.txt"))
+    store[i] = truth_[static_cast<size_t>(i)];
+  const int64_t sample = store.rbegin()->first;
+  store.rbegin()->second = 99;
+  write_label_store(dir + "/labels.csv", store);
+  const std::string err = (root_ / "out_of_range_err.txt").string();
+  const int status = run_shell(kNsal + " run -q --resume " + dir + " > /dev/null 2> " + err);
+  EXPECT_TRUE(exited_with(status, 1));
+  EXPECT_NE(read_file(err).find("labels.csv: sample " + std::to_string(sample) +
+                                " has class 99, but the dataset has 3 classes"),
+            std::string::npos)
+      << read_file(err);
+}
+
 TEST_F(HumanOracle, AKilledOrRejectedImportLeavesTheStoreWhole) {
   const std::string dir = start_run("killed");
   const std::string req = dir + "/annotate/cycle_0";

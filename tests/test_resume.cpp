@@ -149,6 +149,10 @@ TEST_F(Resume, AnEditedRunDirectoryIsRefused) {
   fp[at + 13] = fp[at + 13] == '0' ? '1' : '0';  // another recorded checksum of /train/y
   write_file_atomic(data + "/fingerprint.json", fp);
   EXPECT_NE(refusal(data).find("/train/y is not what this run started with"), std::string::npos);
+  // A damaged completion marker is named (it used to surface as a bare JSON parse error).
+  const std::string marker = copy_of_reference("damaged_marker");
+  write_file_atomic(marker + "/trial_0/random/cycle_1/done.json", "{\"trial\": 0, \"strat");
+  EXPECT_NE(refusal(marker).find("cycle_1/done.json: not a metrics row"), std::string::npos);
   // Where the run goes on may change: device and threads, in config.toml or as flags.
   const std::string moved = copy_of_reference("moved");
   cfg = read_file(moved + "/config.toml");
