@@ -128,6 +128,31 @@ std::string noise_output(const NoiseStabilityConfig& cfg, data::Task task) {
   return output;
 }
 
+namespace {
+
+// Restores the weights when a draw ends early (an exception from a pass, or a device error at
+// a synchronisation): the model is never left perturbed. A failure of that restore is not
+// thrown over the error already on its way (the model is then lost with the device anyway).
+class RestoreOnExit {
+ public:
+  RestoreOnExit(kernels::NoisePerturber& p, float* w) : p_(p), w_(w) {}
+  ~RestoreOnExit() {
+    if (!p_.is_perturbed()) return;
+    try {
+      p_.restore(w_);
+    } catch (...) {
+    }
+  }
+  RestoreOnExit(const RestoreOnExit&) = delete;
+  RestoreOnExit& operator=(const RestoreOnExit&) = delete;
+
+ private:
+  kernels::NoisePerturber& p_;
+  float* w_;
+};
+
+}  // namespace
+
 NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const data::Dataset& d,
                                             const std::vector<int64_t>& pool,
                                             const NoiseStabilityConfig& cfg, int batch_size,
@@ -202,12 +227,16 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
   for (int k = 0; k < cfg.draws; ++k) {
     auto tp = Clock::now();
     kernels::NoiseDrawStats st = perturber.perturb(w, spec, static_cast<uint64_t>(k));
-    finished();
+    {
+      RestoreOnExit guard(perturber, w);
+      finished();
+    }
     r.timing.perturb_seconds += since(tp);
     r.timing.logged += st.logged;
     r.timing.fallback_tiles += st.fallback_tiles;
     auto tr = Clock::now();
-    try {
+    {
+      RestoreOnExit guard(perturber, w);  // never leave the model perturbed on an error
       inputs.for_each(model, ctx, features, [&](int64_t first, int64_t count, const Tensor& o) {
         const float* cl = clean.data<float>() + first * c * p;
         // Non-finite samples are counted once at the end (their score stays NaN), so that the
@@ -221,16 +250,13 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
           kernels::accumulate_sq_deviation(cl, o.data<float>(), count, c, p, nullptr, softmax, sc,
                                            on_cuda, stream, false);
       });
-    } catch (...) {
-      perturber.restore(w);  // never leave the model perturbed
-      throw;
+      finished();  // a device error of the passes shows here, with the guard still armed
+      r.timing.perturbed_seconds += since(tr);
+      tp = Clock::now();
+      perturber.restore(w);
+      finished();
+      r.timing.perturb_seconds += since(tp);
     }
-    finished();
-    r.timing.perturbed_seconds += since(tr);
-    tp = Clock::now();
-    perturber.restore(w);
-    finished();
-    r.timing.perturb_seconds += since(tp);
   }
   kernels::finalize_mean(score.data<float>(), n, cfg.draws, on_cuda, stream);
   r.timing.extra_bytes = perturber.extra_bytes();
