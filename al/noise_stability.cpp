@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <chrono>
 #include <cmath>
+#include <exception>
 
 #include "al/training.h"
 #include "data/loader.h"
@@ -130,25 +131,28 @@ std::string noise_output(const NoiseStabilityConfig& cfg, data::Task task) {
 
 namespace {
 
-// Restores the weights when a draw ends early (an exception from a pass, or a device error at
-// a synchronisation): the model is never left perturbed. A failure of that restore is not
-// thrown over the error already on its way (the model is then lost with the device anyway).
-class RestoreOnExit {
+// Restores the weights when a draw ends by an exception (from a pass, or a device error that
+// surfaces at a synchronisation): the model is never left perturbed. The normal way out
+// restores explicitly, timed. A failure of this restore is not thrown over the error already on
+// its way (the model is then lost with the device anyway).
+class RestoreOnError {
  public:
-  RestoreOnExit(kernels::NoisePerturber& p, float* w) : p_(p), w_(w) {}
-  ~RestoreOnExit() {
-    if (!p_.is_perturbed()) return;
+  RestoreOnError(kernels::NoisePerturber& p, float* w)
+      : p_(p), w_(w), exceptions_(std::uncaught_exceptions()) {}
+  ~RestoreOnError() {
+    if (std::uncaught_exceptions() == exceptions_ || !p_.is_perturbed()) return;
     try {
       p_.restore(w_);
     } catch (...) {
     }
   }
-  RestoreOnExit(const RestoreOnExit&) = delete;
-  RestoreOnExit& operator=(const RestoreOnExit&) = delete;
+  RestoreOnError(const RestoreOnError&) = delete;
+  RestoreOnError& operator=(const RestoreOnError&) = delete;
 
  private:
   kernels::NoisePerturber& p_;
   float* w_;
+  int exceptions_;
 };
 
 }  // namespace
@@ -228,15 +232,12 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
     auto tp = Clock::now();
     kernels::NoiseDrawStats st = perturber.perturb(w, spec, static_cast<uint64_t>(k));
     {
-      RestoreOnExit guard(perturber, w);
+      RestoreOnError guard(perturber, w);  // never leave the model perturbed
       finished();
-    }
-    r.timing.perturb_seconds += since(tp);
-    r.timing.logged += st.logged;
-    r.timing.fallback_tiles += st.fallback_tiles;
-    auto tr = Clock::now();
-    {
-      RestoreOnExit guard(perturber, w);  // never leave the model perturbed on an error
+      r.timing.perturb_seconds += since(tp);
+      r.timing.logged += st.logged;
+      r.timing.fallback_tiles += st.fallback_tiles;
+      auto tr = Clock::now();
       inputs.for_each(model, ctx, features, [&](int64_t first, int64_t count, const Tensor& o) {
         const float* cl = clean.data<float>() + first * c * p;
         // Non-finite samples are counted once at the end (their score stays NaN), so that the

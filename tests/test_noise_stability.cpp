@@ -51,6 +51,21 @@ class TinyMlp : public Model {
   Sequential body_;
 };
 
+// TinyMlp whose forward fails on its n-th call: a pass that breaks in the middle of a draw.
+class FailingTinyMlp : public TinyMlp {
+ public:
+  explicit FailingTinyMlp(int fail_at) : fail_at_(fail_at) {}
+
+ protected:
+  const Tensor& forward_impl(Context& ctx, const Tensor& x) override {
+    if (++calls_ == fail_at_) throw Error("the pass failed here");
+    return TinyMlp::forward_impl(ctx, x);
+  }
+
+ private:
+  int calls_ = 0, fail_at_;
+};
+
 // Squared Frobenius norm of the per-sample Jacobian of the outputs w.r.t. all parameters, by
 // one backward per output, for each sample of `pool` (inputs as the scorer's loader sees them).
 std::vector<double> jacobian_sq_norms(Model& m, const data::Dataset& d,
@@ -179,6 +194,29 @@ TEST(NoiseStability, WeightsAreBitIdenticalAfterScoring) {
     cfg.lambda = 0.05;
     noise_stability_scores(*m, ctx, d, pool, cfg, 8, 11);
     EXPECT_EQ(testing::bytes_of(m->arena().params()), before) << preset;
+  }
+}
+
+// A draw that ends by an exception (a pass failed mid-way, whether in the first or a later draw)
+// leaves the weights as they were, bit for bit.
+TEST(NoiseStability, AFailedPassLeavesTheWeightsUnperturbed) {
+  data::Dataset d = data::synth_regression(synth(30, 16), "train");
+  const std::vector<int64_t> pool = data::all_indices(30);
+  for (int fail_at : {6, 15}) {  // 4 batches of 8 per pass: the first and the third draw
+    FailingTinyMlp m(fail_at);
+    m.build(Device::cpu(), 2);
+    const std::vector<uint8_t> before = testing::bytes_of(m.arena().params());
+    Context ctx;
+    NoiseStabilityConfig cfg;
+    cfg.draws = 5;
+    cfg.lambda = 0.1;
+    try {
+      noise_stability_scores(m, ctx, d, pool, cfg, 8, 3);
+      ADD_FAILURE() << "no error at call " << fail_at;
+    } catch (const Error& e) {
+      EXPECT_NE(std::string(e.what()).find("the pass failed here"), std::string::npos) << e.what();
+    }
+    EXPECT_EQ(testing::bytes_of(m.arena().params()), before) << "failed at call " << fail_at;
   }
 }
 
