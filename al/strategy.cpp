@@ -20,6 +20,8 @@ Acquisition Strategy::acquire(const AcquisitionInput& in) {
   NSAL_CHECK(static_cast<int64_t>(a.selected.size()) == in.budget,
              "{}: selected {} samples instead of {} (too many non-finite scores?)", name(),
              a.selected.size(), in.budget);
+  NSAL_CHECK(a.scores.empty() || a.scores.size() == in.candidates.size(),
+             "{}: {} scores for {} candidates", name(), a.scores.size(), in.candidates.size());
   return a;
 }
 
@@ -89,12 +91,13 @@ std::vector<float> candidate_probabilities(const AcquisitionInput& in, int64_t& 
                 [&](int64_t first, int64_t count, const Tensor& o) {
                   Tensor host = o.device().is_cpu() ? Tensor() : o.to(Device::cpu());
                   const Tensor& out = o.device().is_cpu() ? o : host;
+                  NSAL_CHECK(out.ndim() == 2 && (classes == 0 || out.dim(1) == classes),
+                             "class probabilities need outputs (N, C), got {}",
+                             shape_str(out.shape()));
                   if (classes == 0) {
                     classes = out.dim(1);
                     probs.resize(in.candidates.size() * static_cast<size_t>(classes));
                   }
-                  NSAL_CHECK(out.ndim() == 2, "class probabilities need outputs (N, C), got {}",
-                             shape_str(out.shape()));
                   softmax_rows(out.data<float>(), count, classes, probs.data() + first * classes);
                 });
   return probs;

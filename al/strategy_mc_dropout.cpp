@@ -54,8 +54,8 @@ class McDropoutStrategy : public Strategy {
     const int64_t n = static_cast<int64_t>(in.candidates.size());
     std::vector<float> all;  // (T, N, C)
     int64_t c = 0;
-    in.model.set_mc_dropout(true);
-    try {
+    {
+      McDropoutScope mc(in.model);
       for (int t = 0; t < passes_; ++t) {
         in.model.set_mc_pass(t);
         if (regression) {
@@ -75,11 +75,7 @@ class McDropoutStrategy : public Strategy {
           std::copy(p.begin(), p.end(), all.begin() + t * n * c);
         }
       }
-    } catch (...) {
-      in.model.set_mc_dropout(false);
-      throw;
     }
-    in.model.set_mc_dropout(false);
     std::vector<double> s(static_cast<size_t>(n));
     if (score == "bald")
       kernels::mc_bald(all.data(), passes_, n, c, s.data());

@@ -224,8 +224,7 @@ int64_t run_inference(Model& model, Context& ctx, const data::Dataset& d,
   if (subset.empty()) return batch_size;
   int64_t piece = inference_batch(model, ctx, d, subset[0], batch_size);
   data::Loader loader(d, subset, loader_options(piece, false, 0));
-  bool was_training = model.training();
-  model.set_training(false);
+  TrainingModeScope eval(model, false);
   DeviceBatch db;
   data::Batch batch;
   int64_t first = 0;
@@ -234,7 +233,6 @@ int64_t run_inference(Model& model, Context& ctx, const data::Dataset& d,
     forward_in_pieces(model, ctx, *db.px, first, piece, features, fn, batch.indices.data());
     first += batch.size();
   }
-  model.set_training(was_training);
   return piece;
 }
 
@@ -244,10 +242,10 @@ int64_t inference_batch(Model& model, Context& ctx, const data::Dataset& d, int6
   data::Loader loader(d, {probe}, loader_options(1, false, 0));
   data::Batch b;
   NSAL_CHECK(loader.next(b), "inference: cannot load sample {} of {}", probe, d.where("x"));
-  const bool was_training = model.training();
-  model.set_training(false);
-  model.infer(ctx, b.x);
-  model.set_training(was_training);
+  {
+    TrainingModeScope eval(model, false);
+    model.infer(ctx, b.x);
+  }
   // The inference plan's arena per sample; without a plan every layer that ran keeps its output.
   size_t per_sample = model.infer_uses_plan() ? model.inference_bytes_per_sample() : 0;
   if (per_sample == 0)
@@ -301,19 +299,16 @@ void check_model_runs(Model& model, Context& ctx, const data::Dataset& d) {
   data::Loader loader(d, {0}, loader_options(1, false, 0));
   data::Batch b;
   NSAL_CHECK(loader.next(b), "{}: cannot load a sample", d.where("x"));
-  const bool was_training = model.training();
-  model.set_training(false);
+  TrainingModeScope eval(model, false);
   try {
     DeviceBatch db;
     db.load(b, ctx.device());
     model.infer(ctx, *db.px);
   } catch (const OutOfMemoryError&) {  // a matter of the batch, not of the sample's shape
   } catch (const Error& e) {
-    model.set_training(was_training);
     throw Error(fmt::format("model '{}' cannot run on the samples of {}: {}", model.arch(),
                             d.file.empty() ? std::string("the data") : d.file, e.what()));
   }
-  model.set_training(was_training);
 }
 
 EvalResult evaluate(Model& model, Context& ctx, const data::Dataset& test, int batch_size) {

@@ -212,4 +212,31 @@ class Model {
   int forward_path(const Context& ctx) const;
 };
 
+// Sets a model's training mode for a scope and puts the previous mode back on every way out.
+class TrainingModeScope {
+ public:
+  TrainingModeScope(Model& m, bool training) : m_(m), was_(m.training()) {
+    m.set_training(training);
+  }
+  ~TrainingModeScope() { m_.set_training(was_); }
+  TrainingModeScope(const TrainingModeScope&) = delete;
+  TrainingModeScope& operator=(const TrainingModeScope&) = delete;
+
+ private:
+  Model& m_;
+  bool was_;
+};
+
+// Turns MC-dropout on for a scope (from pass 0) and off on every way out.
+class McDropoutScope {
+ public:
+  explicit McDropoutScope(Model& m) : m_(m) { m.set_mc_dropout(true); }
+  ~McDropoutScope() { m_.set_mc_dropout(false); }
+  McDropoutScope(const McDropoutScope&) = delete;
+  McDropoutScope& operator=(const McDropoutScope&) = delete;
+
+ private:
+  Model& m_;
+};
+
 }  // namespace nsal
