@@ -4,8 +4,8 @@
 
 #include <algorithm>
 #include <filesystem>
-#include <fstream>
 
+#include "al/atomic_file.h"
 #include "al/environment.h"
 #include "al/report_metrics.h"
 #include "al/report_plot.h"
@@ -59,20 +59,6 @@ RunPaths resolve_run(const std::string& arg) {
   NSAL_CHECK_AS(DataError, fs::is_regular_file(metrics, ec),
                 "{}: no metrics.csv (is this a run directory written by `nsal run`?)", arg);
   return {p, metrics};
-}
-
-void write_text(const fs::path& path, const std::string& text) {
-  const fs::path tmp = path.string() + ".tmp";
-  {
-    std::ofstream f(tmp, std::ios::binary);
-    NSAL_CHECK(f.good(), "{}: cannot open for writing", tmp.string());
-    f << text;
-    f.close();
-    NSAL_CHECK(f.good(), "{}: write failed", tmp.string());
-  }
-  std::error_code ec;
-  fs::rename(tmp, path, ec);
-  NSAL_CHECK(!ec, "{}: cannot rename into place: {}", path.string(), ec.message());
 }
 
 }  // namespace
@@ -187,7 +173,7 @@ ReportResult make_report(const ReportOptions& o) {
                  md = out / "summary.md";
   write_learning_curves_png(png.string(), res.summary, plot);
   write_learning_curves_svg(svg.string(), res.summary, plot);
-  write_text(md, res.markdown);
+  write_file_atomic(md, res.markdown);
   res.files = {png.string(), svg.string(), md.string()};
   return res;
 }

@@ -10,6 +10,7 @@
 #include <limits>
 #include <memory>
 
+#include "al/atomic_file.h"
 #include "kernels/error.h"
 
 namespace nsal::al {
@@ -414,10 +415,10 @@ void draw_on(cairo_surface_t* surface, const Summary& s, const PlotOptions& o,
   check_cairo(cairo_status(cr.get()), path, "drawing failed");
 }
 
-void rename_into_place(const std::string& tmp, const std::string& path) {
-  std::error_code ec;
-  std::filesystem::rename(tmp, path, ec);
-  NSAL_CHECK(!ec, "{}: cannot rename {} into place: {}", path, tmp, ec.message());
+// Cairo's stream writer: appends to a std::string (the closure).
+cairo_status_t append_bytes(void* closure, const unsigned char* data, unsigned int length) {
+  static_cast<std::string*>(closure)->append(reinterpret_cast<const char*>(data), length);
+  return CAIRO_STATUS_SUCCESS;
 }
 
 }  // namespace
@@ -428,21 +429,22 @@ void write_learning_curves_png(const std::string& path, const Summary& s, const 
                      cairo_surface_destroy);
   check_cairo(cairo_surface_status(surface.get()), path, "cannot create the image");
   draw_on(surface.get(), s, o, path);
-  const std::string tmp = path + ".tmp";
-  check_cairo(cairo_surface_write_to_png(surface.get(), tmp.c_str()), path, "cannot write PNG");
-  rename_into_place(tmp, path);
+  std::string png;  // encoded in memory, then written whole (write_file_atomic)
+  check_cairo(cairo_surface_write_to_png_stream(surface.get(), append_bytes, &png), path,
+              "cannot encode the PNG");
+  write_file_atomic(path, png);
 }
 
 void write_learning_curves_svg(const std::string& path, const Summary& s, const PlotOptions& o) {
   check_options(s, o, path);
-  const std::string tmp = path + ".tmp";
-  SurfacePtr surface(cairo_svg_surface_create(tmp.c_str(), o.width, o.height),
+  std::string svg;  // written in memory, then whole (write_file_atomic)
+  SurfacePtr surface(cairo_svg_surface_create_for_stream(append_bytes, &svg, o.width, o.height),
                      cairo_surface_destroy);
-  check_cairo(cairo_surface_status(surface.get()), path, "cannot create the SVG file");
+  check_cairo(cairo_surface_status(surface.get()), path, "cannot create the SVG surface");
   draw_on(surface.get(), s, o, path);
   cairo_surface_finish(surface.get());
   check_cairo(cairo_surface_status(surface.get()), path, "cannot write SVG");
-  rename_into_place(tmp, path);
+  write_file_atomic(path, svg);
 }
 
 }  // namespace nsal::al
