@@ -1,12 +1,6 @@
 #include "al/labels.h"
 
-#include <fcntl.h>
-#include <sys/file.h>
-#include <unistd.h>
-
 #include <algorithm>
-#include <cerrno>
-#include <cstring>
 #include <filesystem>
 
 #include "al/atomic_file.h"
@@ -204,7 +198,7 @@ std::vector<AnnotationRequest> annotation_requests(const std::string& run_dir) {
 }
 
 LabelImport import_labels(const std::string& run_dir, const std::string& file) {
-  const RunConfig cfg = load_run_config(run_dir + "/config.toml");
+  const RunConfig cfg = load_saved_run_config(run_dir + "/config.toml");
   NSAL_CHECK(cfg.oracle == "human",
              "{}/config.toml: field 'oracle' is '{}': labels are imported only into runs with "
              "oracle = \"human\"",

@@ -290,12 +290,18 @@ RunConfig load_saved_run_config(const std::string& path) {
   return c;
 }
 
+const std::vector<std::string>& strategy_names() {
+  static const std::vector<std::string> names = {
+      "random",          "entropy",    "margin", "least-confidence",
+      "noise-stability", "mc-dropout", "bald",   "coreset"};
+  return names;
+}
+
 void validate_strategy(const StrategyConfig& s, const std::string& f) {
-  NSAL_CHECK(one_of(s.name, {"random", "entropy", "margin", "least-confidence", "noise-stability",
-                             "mc-dropout", "bald", "coreset"}),
-             "field '{}.name': unknown strategy '{}' (expected random, entropy, margin, "
-             "least-confidence, noise-stability, mc-dropout, bald or coreset)",
-             f, s.name);
+  const std::vector<std::string>& names = strategy_names();
+  NSAL_CHECK(std::find(names.begin(), names.end(), s.name) != names.end(),
+             "field '{}.name': unknown strategy '{}' (expected one of: {})", f, s.name,
+             fmt::format("{}", fmt::join(names, ", ")));
   NSAL_CHECK(one_of(s.ns.preset, {"paper", "released"}),
              "field '{}.noise.preset': expected paper or released, got '{}'", f, s.ns.preset);
   NSAL_CHECK(s.ns.draws >= 1, "field '{}.noise.draws': expected at least 1", f);

@@ -107,6 +107,8 @@ RunConfig load_saved_run_config(const std::string& path);
 RunConfig parse_run_config(const std::string& toml_text, const std::string& source_name);
 // Checks ranges and names; throws nsal::Error naming the field.
 void validate(const RunConfig& c);
+// The strategies a configuration may name (al/strategy_registry.cpp builds each).
+const std::vector<std::string>& strategy_names();
 // The checks of one strategy; `field` prefixes the field names ("strategy[0]").
 void validate_strategy(const StrategyConfig& s, const std::string& field);
 // The resolved configuration as TOML (round-trips through parse_run_config).

@@ -146,14 +146,18 @@ TEST(ModelsMore, MobileNetV2KeepsCifarResolution) {
   EXPECT_EQ(m->features().shape(), (Shape{2, 1280}));
   // The stem and the 24-channel stage keep 32x32; three stride-2 stages leave 4x4 before the
   // last 1x1 conv (features.18).
+  int found = 0;
   for (const auto& l : m->layers()) {
     if (l->name() == "features.3.conv.2") {
       EXPECT_EQ(l->output().shape(), (Shape{2, 24, 32, 32}));
+      ++found;
     }
     if (l->name() == "features.18.2") {
       EXPECT_EQ(l->output().shape(), (Shape{2, 1280, 4, 4}));
+      ++found;
     }
   }
+  EXPECT_EQ(found, 2) << "the layers checked above were renamed";
 }
 
 TEST(ModelsMore, ResNet18GradientsMatchFiniteDifferences) {

@@ -37,8 +37,7 @@ static CommandRegistrar reg("query", [](CLI::App& app) {
   cmd->add_option("--strategy", a->strategy.name,
                   "noise-stability (default), random, entropy, margin, least-confidence, "
                   "mc-dropout, bald or coreset")
-      ->check(CLI::IsMember({"noise-stability", "random", "entropy", "margin", "least-confidence",
-                             "mc-dropout", "bald", "coreset"}));
+      ->check(CLI::IsMember(al::strategy_names()));
   cmd->add_option("--mc-passes", a->strategy.mc_passes, "mc-dropout and bald: dropout passes T")
       ->check(CLI::Range(1, 1 << 20));
   cmd->add_option("--mc-score", a->strategy.mc_score,

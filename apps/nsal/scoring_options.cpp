@@ -74,6 +74,8 @@ ScoringSetup load_scoring_setup(ScoringArgs& a) {
   std::sort(s.pool.begin(), s.pool.end());
   s.pool.erase(std::unique(s.pool.begin(), s.pool.end()), s.pool.end());
   if (a.subset > 0 && a.subset < static_cast<int64_t>(s.pool.size())) {
+    // The subset's stream (seed ^ 5) is fixed for good: a seed picks the same subset in every
+    // nsal version (it is not derive_seed's, which `nsal run` uses per trial and cycle).
     s.pool = al::seeded_shuffle(s.pool, al::mix64(a.seed ^ 0x5u));
     s.pool.resize(static_cast<size_t>(a.subset));
     std::sort(s.pool.begin(), s.pool.end());
