@@ -60,8 +60,7 @@ MetricsRow row_from_json(const std::string& text, const std::string& where) {
 }
 
 void write_metrics(const std::string& dir, const std::vector<MetricsRow>& rows) {
-  std::string csv =
-      "trial,strategy,cycle,labelled,metric,value,train_seconds,acquisition_seconds,seed\n";
+  std::string csv = std::string(kMetricsCsvHeader) + "\n";
   std::string jsonl;
   for (const MetricsRow& r : rows) {
     csv +=
@@ -326,11 +325,11 @@ class Runner {
       write_file_atomic(cdir + "/done.json", row_json(row).dump(2) + "\n");
       rows.push_back(row);
       write_metrics(dir_, rows);
-      progress_.line(
-          fmt::format("{}  labelled {}  {} {:.2f}{}  train {:.1f}s  acquisition {:.1f}s{}", label,
-                      row.labelled, row.metric, row.metric == "MAE" ? row.value : 100 * row.value,
-                      row.metric == "MAE" ? "" : "%", row.train_seconds, row.acquisition_seconds,
-                      acq_note.empty() ? "" : "  (" + acq_note + ")"));
+      progress_.line(fmt::format(
+          "{}  labelled {}  {} {:.2f}{}  train {:.1f}s  acquisition {:.1f}s{}", label, row.labelled,
+          row.metric, metric_is_fraction(row.metric) ? 100 * row.value : row.value,
+          metric_is_fraction(row.metric) ? "%" : "", row.train_seconds, row.acquisition_seconds,
+          acq_note.empty() ? "" : "  (" + acq_note + ")"));
     }
     return true;
   }
@@ -406,7 +405,7 @@ std::string summary_table(const std::vector<MetricsRow>& rows) {
     c.second += 1;
     counts.insert(r.labelled);
   }
-  bool pct = metric != "MAE";
+  const bool pct = metric_is_fraction(metric);
   std::string out = fmt::format("{:>9}", "labelled");
   for (const auto& s : strategies)
     out += fmt::format("  {:>24}", s);

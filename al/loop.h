@@ -33,21 +33,13 @@
 #include <vector>
 
 #include "al/progress.h"
+#include "al/report_metrics.h"
 #include "al/run_config.h"
 
 namespace nsal::al {
 
-struct MetricsRow {
-  int trial = 0;
-  std::string strategy;
-  int cycle = 0;
-  int64_t labelled = 0;
-  std::string metric;
-  double value = 0;
-  double train_seconds = 0;
-  double acquisition_seconds = 0;
-  uint64_t seed = 0;
-};
+// One row of metrics.csv (the same row `nsal report` reads back; source and line stay 0 here).
+using MetricsRow = MetricRow;
 
 struct RunSummary {
   std::string dir;
