@@ -240,19 +240,13 @@ class Runner {
 
   bool run_strategy(Context& ctx, int t, const StrategyConfig& s, std::vector<int64_t> labelled,
                     int64_t budget, std::vector<MetricsRow>& rows) {
-    std::string sdir = fmt::format("{}/trial_{}/{}", dir_, t, strategy_dir_name(s.label()));
+    const std::string sdir = fmt::format("{}/trial_{}/{}", dir_, t, strategy_dir_name(s.label()));
     std::unique_ptr<Strategy> strategy = make_strategy(s);
     std::unique_ptr<Model> model;
     for (int c = 0; c < cfg_.cycles; ++c) {
-      std::string cdir = fmt::format("{}/cycle_{}", sdir, c);
+      const std::string cdir = fmt::format("{}/cycle_{}", sdir, c);
       if (file_exists(cdir + "/done.json")) {  // completed before: replay from disk
-        if (cfg_.oracle == "human")
-          check_labels_used(cdir + "/labels_used.csv", read_label_store(label_store_path(dir_)),
-                            label_store_path(dir_));
-        MetricsRow r = row_from_json(read_file(cdir + "/done.json"), cdir + "/done.json");
-        rows.push_back(r);
-        if (c + 1 < cfg_.cycles)
-          labelled = sorted_union(labelled, read_indices(cdir + "/selected.txt"));
+        rows.push_back(replay_cycle(cdir, c, labelled));
         model.reset();  // a later cycle re-initialises or loads this cycle's checkpoint
         continue;
       }
@@ -262,65 +256,12 @@ class Runner {
       if (cfg_.oracle == "human")
         write_labels_used(cdir + "/labels_used.csv", labelled,
                           read_label_store(label_store_path(dir_)));
-      MetricsRow row;
-      row.trial = t;
-      row.strategy = s.label();
-      row.cycle = c;
-      row.labelled = static_cast<int64_t>(labelled.size());
-      row.seed = derive_seed(cfg_.seed, t, c, SeedUse::model_init);
-      if (cfg_.reinit_each_cycle || !model) {
-        model = make_model(model_spec());
-        model->build(ctx.device(), row.seed);
-        // A run that keeps its model across cycles continues from the last cycle's checkpoint
-        // (after a resume the model is not in memory any more).
-        if (!cfg_.reinit_each_cycle && c > 0)
-          load_checkpoint(fmt::format("{}/cycle_{}/checkpoint.h5", sdir, c - 1), *model);
-        // Training ignores it; evaluation and acquisition passes take it.
-        set_fused_inference_by_rule(*model, ctx, cfg_.fused_inference);
-      }
-      std::string label = fmt::format("trial {}/{}  {}  cycle {}/{}", t + 1, cfg_.trials, s.label(),
-                                      c + 1, cfg_.cycles);
-      std::vector<EpochStats> ep =
-          train_model(*model, ctx, train_, labelled, cfg_.train,
-                      derive_seed(cfg_.seed, t, c, SeedUse::training), progress_, label);
-      for (const EpochStats& e : ep)
-        row.train_seconds += e.seconds;
-      CheckpointMeta meta;
-      meta.epoch = cfg_.train.epochs;
-      meta.seed = cfg_.seed;
-      meta.extra = {
-          {"trial", std::to_string(t)}, {"strategy", s.label()}, {"cycle", std::to_string(c)}};
-      save_checkpoint(cdir + "/checkpoint.h5", *model, nullptr, meta);
-      EvalResult ev = evaluate(*model, ctx, test_, cfg_.eval_batch);
-      row.metric = ev.metric;
-      row.value = ev.value;
-
+      const std::string label = fmt::format("trial {}/{}  {}  cycle {}/{}", t + 1, cfg_.trials,
+                                            s.label(), c + 1, cfg_.cycles);
+      MetricsRow row = train_and_evaluate(ctx, t, s, c, sdir, labelled, model, label);
       std::string acq_note;
-      if (c + 1 < cfg_.cycles) {
-        std::vector<int64_t> unlabelled = complement(labelled, train_.size());
-        if (cfg_.unlabelled_subset > 0 &&
-            cfg_.unlabelled_subset < static_cast<int64_t>(unlabelled.size())) {
-          unlabelled = seeded_shuffle(unlabelled, derive_seed(cfg_.seed, t, c, SeedUse::subset));
-          unlabelled.resize(static_cast<size_t>(cfg_.unlabelled_subset));
-          std::sort(unlabelled.begin(), unlabelled.end());
-        }
-        progress_.update(
-            fmt::format("{}  acquiring {} of {} candidates", label, budget, unlabelled.size()));
-        AcquisitionInput in{*model,           ctx,
-                            train_,           labelled,
-                            unlabelled,       budget,
-                            cfg_.score_batch, derive_seed(cfg_.seed, t, c, SeedUse::acquisition)};
-        Acquisition a = strategy->acquire(in);
-        kill_point("after-scoring");
-        row.acquisition_seconds = a.seconds;
-        acq_note = a.timing;
-        std::string scores = "index,score\n";
-        for (size_t i = 0; i < a.scores.size(); ++i)
-          scores += fmt::format("{},{:.9g}\n", unlabelled[i], a.scores[i]);
-        write_file_atomic(cdir + "/scores.csv", scores);
-        write_indices(cdir + "/selected.txt", a.selected);
-        labelled = sorted_union(labelled, a.selected);
-      }
+      if (c + 1 < cfg_.cycles)
+        acq_note = acquire(ctx, t, c, *strategy, *model, budget, cdir, label, labelled, row);
       kill_point("before-done");
       write_file_atomic(cdir + "/done.json", row_json(row).dump(2) + "\n");
       rows.push_back(row);
@@ -332,6 +273,86 @@ class Runner {
           acq_note.empty() ? "" : "  (" + acq_note + ")"));
     }
     return true;
+  }
+
+  // A cycle that finished before (its done.json exists): its metrics row, and the labelled set
+  // grown by what it selected.
+  MetricsRow replay_cycle(const std::string& cdir, int c, std::vector<int64_t>& labelled) {
+    if (cfg_.oracle == "human")
+      check_labels_used(cdir + "/labels_used.csv", read_label_store(label_store_path(dir_)),
+                        label_store_path(dir_));
+    MetricsRow r = row_from_json(read_file(cdir + "/done.json"), cdir + "/done.json");
+    if (c + 1 < cfg_.cycles)
+      labelled = sorted_union(labelled, read_indices(cdir + "/selected.txt"));
+    return r;
+  }
+
+  // Builds (or keeps) the cycle's model, trains it on `labelled`, saves its checkpoint and
+  // evaluates it on the test split: the cycle's metrics row without its acquisition.
+  MetricsRow train_and_evaluate(Context& ctx, int t, const StrategyConfig& s, int c,
+                                const std::string& sdir, const std::vector<int64_t>& labelled,
+                                std::unique_ptr<Model>& model, const std::string& label) {
+    MetricsRow row;
+    row.trial = t;
+    row.strategy = s.label();
+    row.cycle = c;
+    row.labelled = static_cast<int64_t>(labelled.size());
+    row.seed = derive_seed(cfg_.seed, t, c, SeedUse::model_init);
+    if (cfg_.reinit_each_cycle || !model) {
+      model = make_model(model_spec());
+      model->build(ctx.device(), row.seed);
+      // A run that keeps its model across cycles continues from the last cycle's checkpoint
+      // (after a resume the model is not in memory any more).
+      if (!cfg_.reinit_each_cycle && c > 0)
+        load_checkpoint(fmt::format("{}/cycle_{}/checkpoint.h5", sdir, c - 1), *model);
+      // Training ignores it; evaluation and acquisition passes take it.
+      set_fused_inference_by_rule(*model, ctx, cfg_.fused_inference);
+    }
+    std::vector<EpochStats> ep =
+        train_model(*model, ctx, train_, labelled, cfg_.train,
+                    derive_seed(cfg_.seed, t, c, SeedUse::training), progress_, label);
+    for (const EpochStats& e : ep)
+      row.train_seconds += e.seconds;
+    CheckpointMeta meta;
+    meta.epoch = cfg_.train.epochs;
+    meta.seed = cfg_.seed;
+    meta.extra = {
+        {"trial", std::to_string(t)}, {"strategy", s.label()}, {"cycle", std::to_string(c)}};
+    save_checkpoint(fmt::format("{}/cycle_{}/checkpoint.h5", sdir, c), *model, nullptr, meta);
+    EvalResult ev = evaluate(*model, ctx, test_, cfg_.eval_batch);
+    row.metric = ev.metric;
+    row.value = ev.value;
+    return row;
+  }
+
+  // Chooses `budget` samples among the unlabelled ones (or the configured random subset of
+  // them), records every candidate's score and the selection in `cdir`, adds the selection to
+  // `labelled` and its time to `row`; returns the strategy's note on where the time went.
+  std::string acquire(Context& ctx, int t, int c, Strategy& strategy, Model& model, int64_t budget,
+                      const std::string& cdir, const std::string& label,
+                      std::vector<int64_t>& labelled, MetricsRow& row) {
+    std::vector<int64_t> unlabelled = complement(labelled, train_.size());
+    if (cfg_.unlabelled_subset > 0 &&
+        cfg_.unlabelled_subset < static_cast<int64_t>(unlabelled.size())) {
+      unlabelled = seeded_shuffle(unlabelled, derive_seed(cfg_.seed, t, c, SeedUse::subset));
+      unlabelled.resize(static_cast<size_t>(cfg_.unlabelled_subset));
+      std::sort(unlabelled.begin(), unlabelled.end());
+    }
+    progress_.update(
+        fmt::format("{}  acquiring {} of {} candidates", label, budget, unlabelled.size()));
+    AcquisitionInput in{
+        model,      ctx,    train_,           labelled,
+        unlabelled, budget, cfg_.score_batch, derive_seed(cfg_.seed, t, c, SeedUse::acquisition)};
+    Acquisition a = strategy.acquire(in);
+    kill_point("after-scoring");
+    row.acquisition_seconds = a.seconds;
+    std::string scores = "index,score\n";
+    for (size_t i = 0; i < a.scores.size(); ++i)
+      scores += fmt::format("{},{:.9g}\n", unlabelled[i], a.scores[i]);
+    write_file_atomic(cdir + "/scores.csv", scores);
+    write_indices(cdir + "/selected.txt", a.selected);
+    labelled = sorted_union(labelled, a.selected);
+    return a.timing;
   }
 
   // The run's model for its dataset: the training split's channels, and its classes or targets.
