@@ -155,6 +155,32 @@ class RestoreOnError {
   int exceptions_;
 };
 
+// The clean model's outputs for the whole pool, kept on the context's device: (N, C, P).
+Tensor clean_outputs(Model& model, Context& ctx, PoolInputs& inputs, bool features, int64_t n) {
+  Tensor clean;
+  inputs.for_each(model, ctx, features, [&](int64_t first, int64_t count, const Tensor& o) {
+    if (clean.empty()) {
+      const int64_t c = o.dim(1), p = o.numel() / (o.dim(0) * c);
+      clean = Tensor({n, c, p}, DType::f32, ctx.device(), "clean-output cache");
+    }
+    clean.slice0(first, first + count).reshaped(o.shape()).copy_from(o);
+  });
+  return clean;
+}
+
+// The noise of every draw: the paper's one global scale, the released code's per-tensor ones,
+// or a constant magnitude.
+kernels::NoiseSpec noise_spec(const NoiseStabilityConfig& cfg, uint64_t seed) {
+  kernels::NoiseSpec spec;
+  spec.seed = seed;
+  spec.dist = kernels::parse_noise_dist(cfg.distribution.c_str());
+  spec.lambda = cfg.lambda;
+  spec.scaling = cfg.magnitude == "constant" ? kernels::NoiseScaling::constant
+                 : cfg.preset == "released"  ? kernels::NoiseScaling::segment_relative
+                                             : kernels::NoiseScaling::global_relative;
+  return spec;
+}
+
 }  // namespace
 
 NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const data::Dataset& d,
@@ -192,17 +218,9 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
   batch_size = static_cast<int>(inference_batch(model, ctx, d, pool[0], batch_size));
   PoolInputs inputs(d, pool, batch_size, ctx.device());
   auto t0 = Clock::now();
-  model.set_training(false);
-  Tensor clean;  // (N, C, P) on the context's device
-  int64_t c = 0, p = 1;
-  inputs.for_each(model, ctx, features, [&](int64_t first, int64_t count, const Tensor& o) {
-    if (clean.empty()) {
-      c = o.dim(1);
-      p = o.numel() / (o.dim(0) * c);
-      clean = Tensor({n, c, p}, DType::f32, ctx.device(), "clean-output cache");
-    }
-    clean.slice0(first, first + count).reshaped(o.shape()).copy_from(o);
-  });
+  TrainingModeScope eval(model, false);
+  const Tensor clean = clean_outputs(model, ctx, inputs, features, n);  // (N, C, P)
+  const int64_t c = clean.dim(1), p = clean.dim(2);
   finished();
   r.timing.clean_seconds = since(t0);
   NSAL_CHECK(!released || p == 1,
@@ -220,13 +238,7 @@ NoiseStabilityResult noise_stability_scores(Model& model, Context& ctx, const da
                                     model.arena().arena_size(), on_cuda, ctx.device().index,
                                     stream);
   perturber.measure_weights(w);
-  kernels::NoiseSpec spec;
-  spec.seed = seed;
-  spec.dist = kernels::parse_noise_dist(cfg.distribution.c_str());
-  spec.lambda = cfg.lambda;
-  spec.scaling = cfg.magnitude == "constant" ? kernels::NoiseScaling::constant
-                 : released                  ? kernels::NoiseScaling::segment_relative
-                                             : kernels::NoiseScaling::global_relative;
+  const kernels::NoiseSpec spec = noise_spec(cfg, seed);
 
   for (int k = 0; k < cfg.draws; ++k) {
     auto tp = Clock::now();
