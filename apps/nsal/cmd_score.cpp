@@ -1,5 +1,5 @@
 // `nsal score`: every pool sample's noise-stability score, to HDF5 and CSV.
-#include <fmt/core.h>
+#include <fmt/format.h>
 
 #include "al/atomic_file.h"
 #include "apps/nsal/command.h"
@@ -52,7 +52,8 @@ static CommandRegistrar reg("score", [](CLI::App& app) {
       f.set_string("distribution", a->ns.distribution);
       f.set_string("magnitude", a->ns.magnitude);
       f.set_string("output", r.output);  // auto resolved
-      f.set_string("groups", a->groups.empty() ? "all" : a->groups);
+      f.set_string("groups",
+                   a->ns.groups.empty() ? "all" : fmt::format("{}", fmt::join(a->ns.groups, ",")));
       f.set_string("seed", std::to_string(a->seed));  // a uint64 in decimal
       f.set_int("subset", a->subset);
       f.set_int("batch_size", a->batch);

@@ -38,7 +38,9 @@ void add_scoring_options(CLI::App& cmd, ScoringArgs& a) {
   cmd.add_option("--magnitude", a.ns.magnitude, "adaptive (relative to the weights) or constant")
       ->check(CLI::IsMember({"adaptive", "constant"}))
       ->capture_default_str();
-  cmd.add_option("--groups", a.groups, "Comma-separated layer groups that get noise (default all)");
+  cmd.add_option("--groups", a.ns.groups,
+                 "Comma-separated layer groups that get noise (default all)")
+      ->delimiter(',');
   cmd.add_option("--output", a.ns.output,
                  "Model output compared: auto (probs; the outputs themselves for regression), "
                  "probs, logits or features")
@@ -52,17 +54,9 @@ void add_scoring_options(CLI::App& cmd, ScoringArgs& a) {
 }
 
 ScoringSetup load_scoring_setup(ScoringArgs& a) {
-  a.ns.groups.clear();
-  size_t start = 0;
-  while (!a.groups.empty() && start <= a.groups.size()) {
-    size_t comma = a.groups.find(',', start);
-    a.ns.groups.push_back(a.groups.substr(start, comma - start));
-    if (comma == std::string::npos) break;
-    start = comma + 1;
-  }
+  a.ns.fused = a.exec.fused;  // the one --no-fused flag of every model command (add_exec_options)
   ScoringSetup s;
   s.ctx = make_context(a.exec);
-  a.ns.fused = a.exec.fused;  // one --fused flag for every command
   s.model = load_model(a.checkpoint, *s.ctx, a.exec.fused);
   s.data = data::read_for_loader(a.dataset, a.split);
   al::check_model_fits(*s.model, s.data);

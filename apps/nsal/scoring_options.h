@@ -16,7 +16,7 @@
 namespace nsal::app {
 
 struct ScoringArgs {
-  std::string checkpoint, dataset, split = "train", groups, indices;
+  std::string checkpoint, dataset, split = "train", indices;
   al::NoiseStabilityConfig ns;
   int batch = 512;
   ExecArgs exec;
@@ -33,6 +33,7 @@ struct ScoringSetup {
   data::Dataset data;
   std::vector<int64_t> pool;  // dataset indices to score, ascending
 };
+// Also settles a.ns.fused from the --no-fused flag (a.exec).
 ScoringSetup load_scoring_setup(ScoringArgs& a);
 
 // "clean pass 0.41s | perturb+restore 0.012s | perturbed passes 3.90s | ..." for the log.
