@@ -87,6 +87,27 @@ std::string machine_text(const nlohmann::json& r) {
   return s;
 }
 
+std::optional<StartedOn> run_started_on(const std::string& run_dir) {
+  const std::string path = run_dir + "/environment.jsonl";
+  if (!file_exists(path)) return std::nullopt;
+  std::istringstream in(read_file(path));
+  std::string line;
+  int number = 0;
+  while (std::getline(in, line)) {
+    ++number;
+    if (line.empty()) continue;
+    try {
+      const nlohmann::json r = nlohmann::json::parse(line);
+      if (r.at("event").get<std::string>() != "start") continue;
+      return StartedOn{r.at("device").get<std::string>(), r.at("threads").get<int>()};
+    } catch (const nlohmann::json::exception& e) {
+      throw DataError(
+          fmt::format("{}: line {}: not an environment record: {}", path, number, e.what()));
+    }
+  }
+  return std::nullopt;
+}
+
 std::vector<std::string> run_machines(const std::string& run_dir) {
   const std::string path = run_dir + "/environment.jsonl";
   std::vector<std::string> out;

@@ -7,6 +7,7 @@
 #pragma once
 
 #include <nlohmann/json.hpp>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -30,6 +31,14 @@ void record_environment(const std::string& run_dir, const Context& ctx, const st
 // A missing file gives no lines; a line that is not such a record is a DataError naming the file
 // and line.
 std::vector<std::string> run_machines(const std::string& run_dir);
+
+// Where the run started: the device and thread count of environment.jsonl's "start" record.
+// nullopt when the file or that record is missing (a run from before the file existed).
+struct StartedOn {
+  std::string device;
+  int threads = 0;
+};
+std::optional<StartedOn> run_started_on(const std::string& run_dir);
 
 // The one-line description run_machines() gives of a record.
 std::string machine_text(const nlohmann::json& record);

@@ -406,10 +406,33 @@ RunSummary run_active_learning(const RunConfig& cfg, Progress& progress) {
 
 RunSummary resume_active_learning(const std::string& dir, Progress& progress,
                                   const std::string& device, int threads) {
+  NSAL_CHECK(file_exists(dir + "/config.toml"),
+             "{}: not a run directory (no config.toml; `nsal run CONFIG -o {}` starts one)", dir,
+             dir);
   RunConfig cfg = load_saved_run_config(dir + "/config.toml");
   check_run_fingerprint(dir, cfg);
-  if (!device.empty()) cfg.device = device;
-  if (threads > 0) cfg.threads = threads;
+  // Results repeat bit for bit on the backend and thread count a run started with, so a resume
+  // goes on there unless told otherwise, and says so when told.
+  const std::optional<StartedOn> started = run_started_on(dir);
+  if (!device.empty())
+    cfg.device = device;
+  else if (started)
+    cfg.device = started->device;
+  if (threads > 0)
+    cfg.threads = threads;
+  else if (started)
+    cfg.threads = started->threads;
+  if (started) {
+    const Device now = parse_device(cfg.device);
+    const int now_threads = cfg.threads > 0 ? cfg.threads : Context(Device::cpu()).threads();
+    if (now.str() != started->device || (now.is_cpu() && now_threads != started->threads))
+      fmt::print(stderr,
+                 "warning: {}: the run started on {} with {} CPU thread{} and goes on on {} with "
+                 "{}; its remaining cycles can differ in the last bits (and so in what they "
+                 "select) from an uninterrupted run\n",
+                 dir, started->device, started->threads, started->threads == 1 ? "" : "s",
+                 now.str(), now_threads);
+  }
   return Runner(cfg, dir, progress, "resume").run();
 }
 

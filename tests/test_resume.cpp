@@ -62,7 +62,10 @@ draws = 3
   static void TearDownTestSuite() { fs::remove_all(root_); }
 
   // Runs with NSAL_KILL_AT=point, expects death by SIGKILL, resumes, compares with the reference.
-  void kill_and_resume(const std::string& point) {
+  // `resume_env` is the resume's environment: the run started with one OpenMP thread, and goes
+  // on with it whatever OMP_NUM_THREADS says then (environment.jsonl remembers).
+  void kill_and_resume(const std::string& point,
+                       const std::string& resume_env = "OMP_NUM_THREADS=1") {
     std::string dir = (root_ / ("killed_" + point)).string();
     std::string name = point.substr(0, point.find(':'));
     int status = run_shell("OMP_NUM_THREADS=1 NSAL_KILL_AT=" + point + " " + kNsal + " run -q " +
@@ -71,7 +74,11 @@ draws = 3
         << point << ": the run was not killed (status " << status << ")";
     ASSERT_NE(metrics_without_times(dir), metrics_without_times((root_ / "reference").string()))
         << point << ": the kill came after the run had finished";
-    ASSERT_EQ(run_shell("OMP_NUM_THREADS=1 " + kNsal + " run -q --resume " + dir), 0) << point;
+    ASSERT_EQ(run_shell(resume_env + " " + kNsal + " run -q --resume " + dir + " 2> " + dir +
+                        "/resume_err.txt"),
+              0)
+        << point;
+    EXPECT_EQ(read_file(dir + "/resume_err.txt"), "") << point;  // no warning: same threads
     std::string ref = (root_ / "reference").string();
     EXPECT_EQ(metrics_without_times(dir), metrics_without_times(ref)) << point;
     EXPECT_EQ(labelled_sets(dir), labelled_sets(ref)) << point;
@@ -103,6 +110,9 @@ TEST_F(Resume, KilledBeforeTheCycleIsMarkedDone) {
 
 TEST_F(Resume, KilledWhileWritingACheckpoint) {
   kill_and_resume("checkpoint-commit:5");
+}
+TEST_F(Resume, AResumeKeepsTheThreadCountTheRunStartedWith) {
+  kill_and_resume("after-scoring:2", "OMP_NUM_THREADS=2");
 }
 
 TEST_F(Resume, AMissingDatasetFailsBeforeTheRunDirectoryExists) {
@@ -159,7 +169,14 @@ TEST_F(Resume, AnEditedRunDirectoryIsRefused) {
   ASSERT_NE(cfg.find("device = 'cpu'"), std::string::npos) << cfg;
   write_file_atomic(moved + "/config.toml",
                     cfg.replace(cfg.find("device = 'cpu'"), 14, "device = 'auto'"));
-  EXPECT_EQ(run_shell(kNsal + " run -q --resume " + moved + " --threads 2 --device cpu"), 0);
+  EXPECT_EQ(run_shell(kNsal + " run -q --resume " + moved + " --threads 2 --device cpu 2> " +
+                      moved + "/err.txt"),
+            0);
+  // ... but not unnoticed: results repeat only on the thread count the run started with.
+  EXPECT_NE(read_file(moved + "/err.txt")
+                .find("the run started on cpu with 1 CPU thread and goes on on cpu with 2"),
+            std::string::npos)
+      << read_file(moved + "/err.txt");
 }
 
 TEST_F(Resume, ASecondProcessOnTheSameRunIsRefused) {
