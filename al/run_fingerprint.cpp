@@ -6,6 +6,7 @@
 
 #include "al/atomic_file.h"
 #include "data/dataset.h"
+#include "data/dataset_summary.h"
 #include "data/sha256.h"
 #include "kernels/error.h"
 #include "nn/hdf5.h"
@@ -64,8 +65,9 @@ nlohmann::json run_fingerprint(const RunConfig& cfg) {
   RunConfig what = cfg;  // where it runs is not what it computes
   what.device = RunConfig().device;
   what.threads = RunConfig().threads;
-  // The checksums the dataset writer stored with each array (attributes only: no array is read),
-  // and for images kept as files, their paths and sizes.
+  // The checksums the dataset writer stored with each array, once the arrays are read back and
+  // found to match them (an array edited in place, by h5py say, keeps its old checksum), and for
+  // images kept as files, their paths and sizes.
   nlohmann::json sums = nlohmann::json::object();
   h5::File f = h5::File::open(cfg.dataset);
   const std::string image_root = data::read_info(cfg.dataset).image_root;
@@ -74,7 +76,14 @@ nlohmann::json run_fingerprint(const RunConfig& cfg) {
     for (const char* array : {"x", "y"}) {
       if (!g.exists(array)) continue;
       h5::Dataset d = g.open_dataset(array);
-      if (d.has_attr("sha256")) sums[split + "/" + array] = d.get_string("sha256");
+      if (!d.has_attr("sha256")) continue;
+      const std::string stored = d.get_string("sha256");
+      NSAL_CHECK_AS(DataError, data::array_sha256(d) == stored,
+                    "{}: {} no longer matches the checksum stored when the file was written "
+                    "(sha256 {}): it was edited in place; convert the data again (nsal data info "
+                    "--verify checks a file)",
+                    cfg.dataset, d.path(), stored);
+      sums[split + "/" + array] = stored;
     }
     if (g.exists("files")) {
       sums[split + "/files"] = image_files_sha256(image_root, g.read_strings("files"));

@@ -130,8 +130,7 @@ std::string format_summary(const FileSummary& s) {
   return out;
 }
 
-// SHA-256 of a stored array read back in blocks of rows, in its stored element type.
-static std::string hash_array(const h5::Dataset& d) {
+std::string array_sha256(const h5::Dataset& d) {
   Shape s = d.shape();
   h5::Type t = d.type();
   int64_t rows = s.empty() ? 1 : s[0];
@@ -161,7 +160,7 @@ std::vector<std::string> verify_checksums(const std::string& path) {
         bad.push_back(d.path() + ": no recorded sha256");
         continue;
       }
-      std::string stored = d.get_string("sha256"), computed = hash_array(d);
+      std::string stored = d.get_string("sha256"), computed = array_sha256(d);
       if (stored != computed)
         bad.push_back(
             fmt::format("{}: recorded sha256 {}, content {}", d.path(), stored, computed));

@@ -39,5 +39,8 @@ std::string format_summary(const FileSummary& s);
 // Recomputes the SHA-256 of every stored array and compares it with the recorded one; returns
 // the arrays that differ ("/train/x: stored ..., computed ..."), empty when all agree.
 std::vector<std::string> verify_checksums(const std::string& path);
+// SHA-256 of a stored array read back in blocks of rows, in its stored element type: what the
+// dataset writer records in the array's `sha256` attribute.
+std::string array_sha256(const h5::Dataset& d);
 
 }  // namespace nsal::data

@@ -8,8 +8,11 @@
 #include "al/run_config.h"
 #include "al/run_fingerprint.h"
 #include "data/convert.h"
+#include "data/dataset.h"
 #include "data/image.h"
 #include "data/image_folder.h"
+#include "data/synth.h"
+#include "nn/hdf5.h"
 #include "tests/test_data_util.h"
 
 namespace nsal::al {
@@ -72,6 +75,40 @@ TEST(RunFingerprint, ImageFilesThatChangeSizeOrGoMissingAreNoticed) {
 
   std::filesystem::remove(root + "/train/a/0.png");
   expect_has(refusal(run, cfg), {"/train/files"});
+}
+
+// An array edited in place (by h5py, say) keeps the checksum the writer stored with it: the
+// fingerprint reads the arrays back, so neither a start nor a resume takes such a file.
+TEST(RunFingerprint, AnArrayEditedInPlaceIsRefused) {
+  TempDir dir;
+  data::SynthOptions so;
+  so.train = 12;
+  so.test = 4;
+  const std::string path = dir / "d.h5";
+  data::write_dataset(path, data::synth_images(so, "train"), data::synth_images(so, "test"));
+  RunConfig cfg;
+  cfg.dataset = path;
+  const std::string run = dir / "run";
+  std::filesystem::create_directories(run);
+  write_run_fingerprint(run, cfg);
+  EXPECT_NO_THROW(check_run_fingerprint(run, cfg));
+  {
+    h5::File f = h5::File::open(path, /*writable=*/true);
+    h5::Dataset y = f.open_group("train").open_dataset("y");
+    int32_t label = 0;
+    y.read_rows(3, 1, &label, h5::Type::i32);
+    label = (label + 1) % so.classes;  // another class for sample 3
+    y.write_rows(3, 1, &label, h5::Type::i32);
+  }
+  const std::initializer_list<std::string> says = {
+      "d.h5", "/train/y no longer matches the checksum", "edited in place"};
+  expect_has(refusal(run, cfg), says);  // a resume
+  try {
+    run_fingerprint(cfg);  // a start
+    ADD_FAILURE() << "a start took the edited file";
+  } catch (const DataError& e) {
+    expect_has(e.what(), says);
+  }
 }
 
 }  // namespace nsal::al
