@@ -19,6 +19,7 @@
 #include "al/strategy.h"
 #include "al/training.h"
 #include "data/loader.h"
+#include "data/sha256.h"
 #include "nn/checkpoint.h"
 #include "nn/kill_point.h"
 #include "nn/models/registry.h"
@@ -70,6 +71,11 @@ void write_metrics(const std::string& dir, const std::vector<MetricsRow>& rows) 
   }
   write_file_atomic(dir + "/metrics.csv", csv);
   write_file_atomic(dir + "/metrics.jsonl", jsonl);
+}
+
+std::string file_sha256(const std::string& path) {
+  const std::string text = read_file(path);
+  return data::sha256_hex(text.data(), text.size());
 }
 
 std::vector<int64_t> sorted_union(std::vector<int64_t> a, const std::vector<int64_t>& b) {
@@ -246,7 +252,7 @@ class Runner {
     for (int c = 0; c < cfg_.cycles; ++c) {
       const std::string cdir = fmt::format("{}/cycle_{}", sdir, c);
       if (file_exists(cdir + "/done.json")) {  // completed before: replay from disk
-        rows.push_back(replay_cycle(cdir, c, labelled));
+        rows.push_back(replay_cycle(cdir, c, budget, labelled));
         model.reset();  // a later cycle re-initialises or loads this cycle's checkpoint
         continue;
       }
@@ -263,7 +269,10 @@ class Runner {
       if (c + 1 < cfg_.cycles)
         acq_note = acquire(ctx, t, c, *strategy, *model, budget, cdir, label, labelled, row);
       kill_point("before-done");
-      write_file_atomic(cdir + "/done.json", row_json(row).dump(2) + "\n");
+      nlohmann::json done = row_json(row);  // the row, and checksums of what later cycles read
+      done["labelled_sha256"] = file_sha256(cdir + "/labelled.txt");
+      if (c + 1 < cfg_.cycles) done["selected_sha256"] = file_sha256(cdir + "/selected.txt");
+      write_file_atomic(cdir + "/done.json", done.dump(2) + "\n");
       rows.push_back(row);
       write_metrics(dir_, rows);
       progress_.line(fmt::format(
@@ -276,14 +285,51 @@ class Runner {
   }
 
   // A cycle that finished before (its done.json exists): its metrics row, and the labelled set
-  // grown by what it selected.
-  MetricsRow replay_cycle(const std::string& cdir, int c, std::vector<int64_t>& labelled) {
+  // grown by what it selected. What a later cycle builds on is checked: the cycle's labelled.txt
+  // is the set the run has reached, and selected.txt is `budget` new samples of the training
+  // split; both still have the checksums done.json recorded (runs from before the checksums
+  // skip that part).
+  MetricsRow replay_cycle(const std::string& cdir, int c, int64_t budget,
+                          std::vector<int64_t>& labelled) {
     if (cfg_.oracle == "human")
       check_labels_used(cdir + "/labels_used.csv", read_label_store(label_store_path(dir_)),
                         label_store_path(dir_));
-    MetricsRow r = row_from_json(read_file(cdir + "/done.json"), cdir + "/done.json");
-    if (c + 1 < cfg_.cycles)
-      labelled = sorted_union(labelled, read_indices(cdir + "/selected.txt"));
+    const std::string done = cdir + "/done.json";
+    const std::string text = read_file(done);
+    MetricsRow r = row_from_json(text, done);
+    const nlohmann::json j = nlohmann::json::parse(text);
+    auto check_sum = [&](const std::string& file, const char* key) {
+      if (!j.contains(key)) return;
+      const std::string path = cdir + "/" + file;
+      NSAL_CHECK_AS(DataError, file_exists(path) && file_sha256(path) == j.value(key, ""),
+                    "{}: changed or missing since the cycle finished ({} records its sha256); a "
+                    "finished cycle's files are what later cycles build on: put it back",
+                    path, done);
+    };
+    check_sum("labelled.txt", "labelled_sha256");
+    NSAL_CHECK_AS(DataError, read_indices(cdir + "/labelled.txt") == labelled,
+                  "{}/labelled.txt: not the labelled set the run's earlier cycles reach", cdir);
+    if (c + 1 < cfg_.cycles) {
+      check_sum("selected.txt", "selected_sha256");
+      const std::string path = cdir + "/selected.txt";
+      const std::vector<int64_t> selected = read_indices(path);
+      NSAL_CHECK_AS(DataError, static_cast<int64_t>(selected.size()) == budget,
+                    "{}: {} samples, but each cycle selects {}", path, selected.size(), budget);
+      for (int64_t i : selected)
+        NSAL_CHECK_AS(
+            DataError,
+            i >= 0 && i < train_.size() && !std::binary_search(labelled.begin(), labelled.end(), i),
+            "{}: sample {} is {}", path, i,
+            i >= 0 && i < train_.size()
+                ? std::string("already labelled")
+                : fmt::format("outside the training split (0-{})", train_.size() - 1));
+      std::vector<int64_t> sorted = selected;
+      std::sort(sorted.begin(), sorted.end());
+      const auto twice = std::adjacent_find(sorted.begin(), sorted.end());
+      NSAL_CHECK_AS(DataError, twice == sorted.end(), "{}: sample {} is listed twice", path,
+                    twice == sorted.end() ? int64_t{0} : *twice);
+      labelled = sorted_union(labelled, selected);
+    }
     return r;
   }
 

@@ -10,6 +10,7 @@
 #include <filesystem>
 #include <fstream>
 
+#include <nlohmann/json.hpp>
 #include "al/atomic_file.h"
 #include "al/file_lock.h"
 #include "tests/run_test_util.h"
@@ -159,6 +160,34 @@ TEST_F(Resume, AnEditedRunDirectoryIsRefused) {
   fp[at + 13] = fp[at + 13] == '0' ? '1' : '0';  // another recorded checksum of /train/y
   write_file_atomic(data + "/fingerprint.json", fp);
   EXPECT_NE(refusal(data).find("/train/y is not what this run started with"), std::string::npos);
+  // A finished cycle's selection is what later cycles build on: an edit is refused, named.
+  const std::string selected = copy_of_reference("edited_selected");
+  const std::string sel = selected + "/trial_0/random/cycle_1/selected.txt";
+  std::vector<int64_t> picked = read_indices(sel);
+  ASSERT_FALSE(picked.empty());
+  picked[0] = picked[0] == 0 ? 1 : 0;
+  write_indices(sel, picked);
+  EXPECT_NE(refusal(selected).find("cycle_1/selected.txt: changed or missing since the cycle "
+                                   "finished"),
+            std::string::npos);
+  // Without the checksums (a run from before them), the selection is still checked for sense.
+  const std::string old = copy_of_reference("old_selected");
+  const std::string old_done = old + "/trial_0/random/cycle_1/done.json";
+  nlohmann::json done = nlohmann::json::parse(read_file(old_done));
+  done.erase("labelled_sha256");
+  done.erase("selected_sha256");
+  write_file_atomic(old_done, done.dump(2));
+  const std::string old_sel = old + "/trial_0/random/cycle_1/selected.txt";
+  picked = read_indices(old_sel);
+  picked[1] = picked[0];
+  write_indices(old_sel, picked);
+  EXPECT_NE(refusal(old).find("cycle_1/selected.txt: sample " + std::to_string(picked[0]) +
+                              " is listed twice"),
+            std::string::npos);
+  picked[1] = 99999999;
+  write_indices(old_sel, picked);
+  EXPECT_NE(refusal(old).find("sample 99999999 is outside the training split (0-199)"),
+            std::string::npos);
   // A damaged completion marker is named (it used to surface as a bare JSON parse error).
   const std::string marker = copy_of_reference("damaged_marker");
   write_file_atomic(marker + "/trial_0/random/cycle_1/done.json", "{\"trial\": 0, \"strat");
