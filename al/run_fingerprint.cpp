@@ -101,7 +101,16 @@ void write_run_fingerprint(const std::string& run_dir, const RunConfig& cfg) {
 
 void check_run_fingerprint(const std::string& run_dir, const RunConfig& cfg) {
   const std::string path = run_dir + "/fingerprint.json";
-  if (!file_exists(path)) return;  // a run from before fingerprints
+  if (!file_exists(path)) {
+    // A run from before fingerprints has none; one started since (it has environment.jsonl,
+    // which came with them) has lost it, and nothing can check what changed.
+    if (file_exists(run_dir + "/environment.jsonl"))
+      fmt::print(stderr,
+                 "warning: {}: missing; the configuration and dataset cannot be checked against "
+                 "the ones the run started with\n",
+                 path);
+    return;
+  }
   std::string config_was;
   std::map<std::string, std::string> data_was;
   try {

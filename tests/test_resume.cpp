@@ -188,6 +188,14 @@ TEST_F(Resume, AnEditedRunDirectoryIsRefused) {
   write_indices(old_sel, picked);
   EXPECT_NE(refusal(old).find("sample 99999999 is outside the training split (0-199)"),
             std::string::npos);
+  // A lost fingerprint cannot be checked against, and the resume says so.
+  const std::string lost = copy_of_reference("lost_fingerprint");
+  fs::remove(lost + "/fingerprint.json");
+  EXPECT_EQ(run_shell(kNsal + " run -q --resume " + lost + " 2> " + lost + "/err.txt"), 0);
+  EXPECT_NE(read_file(lost + "/err.txt")
+                .find("fingerprint.json: missing; the configuration and dataset cannot be checked"),
+            std::string::npos)
+      << read_file(lost + "/err.txt");
   // A damaged completion marker is named (it used to surface as a bare JSON parse error).
   const std::string marker = copy_of_reference("damaged_marker");
   write_file_atomic(marker + "/trial_0/random/cycle_1/done.json", "{\"trial\": 0, \"strat");

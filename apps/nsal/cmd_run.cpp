@@ -1,7 +1,11 @@
 // `nsal run`: an active-learning experiment from a TOML config (flags override its fields), or
 // `nsal run --resume DIR` to finish a run that was stopped.
 #include <fmt/core.h>
+#include <signal.h>
+#include <unistd.h>
 
+#include <algorithm>
+#include <cstring>
 #include <memory>
 #include <vector>
 
@@ -18,6 +22,32 @@ struct RunArgs {
   int64_t subset = -1, seed = -1;
   bool quiet = false, no_fused = false, autotune = false;
 };
+
+// Ctrl-C or a TERM signal ends a run as a kill does (a resume finishes it exactly); the handler
+// only says how to go on. It writes a message made beforehand (write() is async-signal-safe)
+// and re-raises the signal with its default action (SA_RESETHAND), so the exit status is the
+// signal's.
+char g_interrupt_note[1024];
+size_t g_interrupt_note_size = 0;
+
+extern "C" void on_interrupt(int sig) {
+  ssize_t written = ::write(STDERR_FILENO, g_interrupt_note, g_interrupt_note_size);
+  (void)written;
+  ::raise(sig);
+}
+
+void note_how_to_resume_on_interrupt(const std::string& dir) {
+  const std::string note = fmt::format(
+      "\nnsal: interrupted; `nsal run --resume {}` continues the run where it stopped\n", dir);
+  g_interrupt_note_size = std::min(note.size(), sizeof(g_interrupt_note));
+  std::memcpy(g_interrupt_note, note.data(), g_interrupt_note_size);
+  struct sigaction sa {};
+  sa.sa_handler = on_interrupt;
+  sa.sa_flags = SA_RESETHAND;
+  sigemptyset(&sa.sa_mask);
+  sigaction(SIGINT, &sa, nullptr);
+  sigaction(SIGTERM, &sa, nullptr);
+}
 
 // A run with oracle = "human" stops when the next cycle needs labels: say what to do next.
 void report_waiting(const al::RunSummary& r) {
@@ -62,6 +92,7 @@ std::vector<al::StrategyConfig> strategies_from_flag(const std::string& flag,
 void run_command(const RunArgs& a) {
   al::Progress progress(a.quiet);
   if (!a.resume.empty()) {
+    note_how_to_resume_on_interrupt(a.resume);
     report_waiting(al::resume_active_learning(a.resume, progress, a.device, a.threads));
     return;
   }
@@ -91,6 +122,7 @@ void run_command(const RunArgs& a) {
     for (auto& s : cfg.strategies)
       s.ns.fused = false;
   }
+  note_how_to_resume_on_interrupt(cfg.out_dir);
   report_waiting(al::run_active_learning(cfg, progress));
 }
 
