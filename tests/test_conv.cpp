@@ -14,11 +14,13 @@
 #include "nn/layers/conv.h"
 #include "tests/conv_reference.h"
 #include "tests/gradcheck.h"
+#include "tests/layer_test_util.h"
 
 namespace nsal {
 namespace {
 
 using testing::ConvReference;
+using testing::expect_error_mentions;
 using testing::fill_uniform;
 
 struct ConvCase {
@@ -441,10 +443,13 @@ TEST(ConvErrors, WrongDevice) {
 }
 
 TEST(ConvErrors, BadOptions) {
-  EXPECT_THROW(Conv2d("c", ConvOptions::make2d(6, 4, 3, 1, 1, 1, 4)), Error);  // 6 % 4
-  EXPECT_THROW(Conv2d("c", ConvOptions::make2d(4, 4, 0)), Error);
-  EXPECT_THROW(Conv2d("c", ConvOptions::make2d(4, 4, 3, 1, -1)), Error);
-  EXPECT_THROW(Conv2d("c", ConvOptions::make3d(4, 4, 3)), Error);  // depth kernel 3 in 2D
+  expect_error_mentions([&] { Conv2d("c", ConvOptions::make2d(6, 4, 3, 1, 1, 1, 4)); },
+                        {"divide by groups 4"});  // 6 % 4
+  expect_error_mentions([&] { Conv2d("c", ConvOptions::make2d(4, 4, 0)); }, {"kernel 0", ">= 1"});
+  expect_error_mentions([&] { Conv2d("c", ConvOptions::make2d(4, 4, 3, 1, -1)); },
+                        {"padding -1", ">= 0"});
+  expect_error_mentions([&] { Conv2d("c", ConvOptions::make3d(4, 4, 3)); },
+                        {"2D convolution", "depth"});  // depth kernel 3 in 2D
 }
 
 }  // namespace

@@ -9,6 +9,7 @@
 #include "kernels/memory.h"
 #include "kernels/noise_perturber.h"
 #include "tests/cuda_buffer.h"
+#include "tests/layer_test_util.h"
 #include "tests/noise_test_arenas.h"
 #ifdef NSAL_WITH_CUDA
 #include "tests/curand_reference.h"
@@ -22,6 +23,7 @@ using kernels::NoisePerturber;
 using kernels::NoiseScaling;
 using kernels::NoiseSpec;
 using testing::CudaBuffer;
+using testing::expect_error_mentions;
 using testing::TestArena;
 
 const NoiseDist kAllDists[] = {NoiseDist::gaussian, NoiseDist::uniform, NoiseDist::laplace};
@@ -181,13 +183,15 @@ TEST(NoiseCuda, HostPointerIsAClearError) {
   NSAL_REQUIRE_GPU();
   TestArena a = testing::realistic_arena(6);
   NoisePerturber gpu = make(a, true, 64);
-  EXPECT_THROW(gpu.measure_weights(a.w.data()), Error);
+  expect_error_mentions([&] { gpu.measure_weights(a.w.data()); },
+                        {"measure_weights", "not CUDA device memory"});
 }
 
 TEST(NoiseCuda, WithoutADeviceTheCudaPathSaysWhy) {
   if (kernels::cuda_device_count() > 0) GTEST_SKIP() << "a CUDA device answers";
   std::vector<kernels::NoiseSegment> segs = {{0, 10}};
-  EXPECT_THROW(NoisePerturber(segs.data(), 1, 16, true), Error);
+  expect_error_mentions([&] { NoisePerturber(segs.data(), 1, 16, true); },
+                        {"CUDA device 0", "does not answer"});
 }
 
 }  // namespace

@@ -141,8 +141,9 @@ TEST(Dropout, McMasksFollowThePassAndThePositionNotTheBatch) {
   dy.fill(1.0);
   const std::vector<double> dx = drop.backward(ctx, dy).to_vector();
   EXPECT_EQ(dx, std::vector<double>(whole.begin() + 3 * per_row, whole.end()));
-  EXPECT_THROW(drop.set_mc_pass(-1), Error);
-  EXPECT_THROW(drop.set_mc_first_position(int64_t{1} << 40), Error);
+  expect_error_mentions([&] { drop.set_mc_pass(-1); }, {"MC-dropout pass", "got -1"});
+  expect_error_mentions([&] { drop.set_mc_first_position(int64_t{1} << 40); },
+                        {"sample position", "2^40"});
 }
 
 // Row keys (the samples' dataset indices): a row keyed k gets the mask of pool position k, in

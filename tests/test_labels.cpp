@@ -8,12 +8,14 @@
 #include "al/labels.h"
 #include "al/run_config.h"
 #include "test_data_util.h"
+#include "tests/layer_test_util.h"
 
 namespace nsal::al {
 
 namespace {
 
 using nsal::testing::error_of;
+using nsal::testing::expect_error_mentions;
 using nsal::testing::expect_has;
 using nsal::testing::TempDir;
 
@@ -163,11 +165,11 @@ TEST(Labels, HumanOracleRunsHaveOneTrialAndOneStrategy) {
   c.oracle = "human";
   EXPECT_NO_THROW(validate(c));
   c.trials = 3;
-  EXPECT_THROW(validate(c), Error);
+  expect_error_mentions([&] { validate(c); }, {"trials", "one trial"});
   c.trials = 1;
   c.strategies.push_back(StrategyConfig{});
   c.strategies.back().name = "entropy";
-  EXPECT_THROW(validate(c), Error);
+  expect_error_mentions([&] { validate(c); }, {"strategy", "one strategy"});
   c.strategies.resize(1);
   c.oracle = "crowd";
   try {

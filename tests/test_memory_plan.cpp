@@ -17,10 +17,12 @@
 #include "nn/models/registry.h"
 #include "nn/models/resnet_cifar.h"
 #include "tests/gradcheck.h"
+#include "tests/layer_test_util.h"
 
 namespace nsal {
 namespace {
 
+using testing::expect_error_mentions;
 using testing::fill_uniform;
 
 // A chain a -> b -> c -> d (each op reads the previous output): two buffers take turns.
@@ -97,10 +99,12 @@ TEST(MemoryPlan, RunsThatLeaveTheRecordedSequenceAreErrors) {
   plan.finish_recording(1, {mem.data() + 64});
   std::vector<char> arena(plan.bytes_for(2));
   plan.begin_run(2, arena.data());
-  EXPECT_THROW(plan.next_output(100), Error);  // not 2 x 64
+  expect_error_mentions([&] { plan.next_output(100); },
+                        {"buffer 0", "100 bytes", "recorded 128"});  // not 2 x 64
   plan.begin_run(2, arena.data());
   plan.next_output(128);
-  EXPECT_THROW(plan.end_run(), Error);  // one output short
+  expect_error_mentions([&] { plan.end_run(); },
+                        {"wrote 1 buffers", "recorded 2"});  // one output short
   EXPECT_EQ(plan.state(), MemoryPlan::State::idle);
 }
 
@@ -384,7 +388,9 @@ TEST(TrainingPlan, ReleasingTheArenaMidStepIsRefused) {
   std::mt19937_64 rng(3);
   fill_uniform(x, rng);
   const Tensor& y = m->forward(ctx, x);
-  EXPECT_THROW(m->release_training_arena(), Error);
+  expect_error_mentions(
+      [&] { m->release_training_arena(); },
+      {"release_training_arena()", "between a training forward and its backward"});
   m->backward(ctx, Tensor::zeros(y.shape()));
   EXPECT_NO_THROW(m->release_training_arena());
 }

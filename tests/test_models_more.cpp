@@ -7,10 +7,12 @@
 #include "model_test_util.h"
 #include "nn/models/mlp.h"
 #include "nn/models/registry.h"
+#include "tests/layer_test_util.h"
 
 namespace nsal {
 
 using testing::check_model_gradients;
+using testing::expect_error_mentions;
 
 namespace {
 std::unique_ptr<Model> built(const ModelSpec& spec) {
@@ -112,8 +114,16 @@ TEST(ModelsMore, MlpNamesCountsAndWidths) {
   EXPECT_EQ(small->features().shape(), (Shape{7, 16}));
   Tensor bad = Tensor::zeros({7, 11});
   EXPECT_THROW(small->forward(ctx, bad), ShapeError);
-  EXPECT_THROW(make_model({"mlp", 10, 3, {32, 0}}), Error);
-  EXPECT_THROW(make_model({"resnet18", 3, 10, {32}}), Error);
+  expect_error_mentions(
+      [&] {
+        make_model({"mlp", 10, 3, {32, 0}});
+      },
+      {"hidden width 2", "must be positive"});
+  expect_error_mentions(
+      [&] {
+        make_model({"resnet18", 3, 10, {32}});
+      },
+      {"hidden widths", "mlp option"});
 }
 
 TEST(ModelsMore, MobileNetV2HasTorchvisionNamesAndCounts) {

@@ -8,6 +8,7 @@
 
 #include "kernels/error.h"
 #include "kernels/noise_perturber.h"
+#include "tests/layer_test_util.h"
 #include "tests/noise_test_arenas.h"
 
 namespace nsal {
@@ -17,6 +18,7 @@ using kernels::NoiseDist;
 using kernels::NoisePerturber;
 using kernels::NoiseScaling;
 using kernels::NoiseSpec;
+using testing::expect_error_mentions;
 using testing::TestArena;
 
 bool same_bits(const std::vector<float>& a, const std::vector<float>& b) {
@@ -311,23 +313,27 @@ TEST(NoisePerturb, MisuseIsAClearError) {
   NoisePerturber np = make(a);
   std::vector<float> w = a.w;
   NoiseSpec spec{1, NoiseDist::gaussian, NoiseScaling::global_relative, 1e-3};
-  EXPECT_THROW(np.perturb(w.data(), spec, 0), Error);  // relative scaling, weights not measured
+  expect_error_mentions([&] { np.perturb(w.data(), spec, 0); },
+                        {"measure_weights() first"});  // relative scaling, weights not measured
   np.measure_weights(w.data());
   np.perturb(w.data(), spec, 0);
-  EXPECT_THROW(np.perturb(w.data(), spec, 1), Error);  // twice without restore
+  expect_error_mentions([&] { np.perturb(w.data(), spec, 1); }, {"twice without restore()"});
   std::vector<float> other = a.w;
-  EXPECT_THROW(np.restore(other.data()), Error);  // another buffer
+  expect_error_mentions([&] { np.restore(other.data()); }, {"another buffer"});
   np.restore(w.data());
-  EXPECT_THROW(np.restore(w.data()), Error);  // nothing to restore
+  expect_error_mentions([&] { np.restore(w.data()); }, {"without a perturb()"});
   spec.lambda = -1;
-  EXPECT_THROW(np.perturb(w.data(), spec, 0), Error);
+  expect_error_mentions([&] { np.perturb(w.data(), spec, 0); }, {"lambda", ">= 0"});
 
   std::vector<kernels::NoiseSegment> overlap = {{0, 100}, {50, 10}};
-  EXPECT_THROW(NoisePerturber(overlap.data(), 2, 1000), Error);
+  expect_error_mentions([&] { NoisePerturber(overlap.data(), 2, 1000); },
+                        {"segment 1", "sorted and disjoint"});
   std::vector<kernels::NoiseSegment> outside = {{990, 20}};
-  EXPECT_THROW(NoisePerturber(outside.data(), 1, 1000), Error);
+  expect_error_mentions([&] { NoisePerturber(outside.data(), 1, 1000); },
+                        {"segment 0", "outside the arena"});
   std::vector<kernels::NoiseSegment> ok = {{0, 10}};
-  EXPECT_THROW(NoisePerturber(ok.data(), 1, 1000, false, 0, nullptr, -1), Error);
+  expect_error_mentions([&] { NoisePerturber(ok.data(), 1, 1000, false, 0, nullptr, -1); },
+                        {"log_per_tile", "[0, 4096]"});
 }
 
 TEST(NoisePerturb, LayoutCutsSegmentsIntoTilePieces) {

@@ -16,11 +16,14 @@
 #include "nn/layers/activation.h"
 #include "nn/layers/linear.h"
 #include "nn/models/registry.h"
+#include "tests/layer_test_util.h"
 #include "tests/tensor_bytes.h"
 
 namespace nsal::al {
 
 namespace {
+
+using nsal::testing::expect_error_mentions;
 
 // A small MLP (8 -> 16 -> 16 -> 3) for the theorem check.
 class TinyMlp : public Model {
@@ -311,7 +314,8 @@ TEST(NoiseStability, PresetsPlaceNoiseOnTheRightTensors) {
   EXPECT_EQ(n, 8393728);  // layer4's parameters
   NoiseStabilityConfig bogus;
   bogus.groups = {"layer9"};
-  EXPECT_THROW(noise_segments(m->arena(), bogus), Error);
+  expect_error_mentions([&] { noise_segments(m->arena(), bogus); },
+                        {"unknown layer group", "layer9"});
 }
 
 namespace {

@@ -1,8 +1,11 @@
 #include <gtest/gtest.h>
 
 #include "nn/param_arena.h"
+#include "tests/layer_test_util.h"
 
 namespace nsal {
+
+using testing::expect_error_mentions;
 
 TEST(ParamArena, LaysOutAlignedSegmentsAndBindsViews) {
   ParamArena arena;
@@ -29,9 +32,13 @@ TEST(ParamArena, RejectsDuplicatesAndLateDeclarations) {
   ParamArena arena;
   Tensor a, ga;
   arena.add_param("fc.weight", {2, 2}, "linear", ParamRole::weight, &a, &ga);
-  EXPECT_THROW(arena.add_param("fc.weight", {2}, "linear", ParamRole::weight, &a, &ga), Error);
+  expect_error_mentions(
+      [&] { arena.add_param("fc.weight", {2}, "linear", ParamRole::weight, &a, &ga); },
+      {"fc.weight", "declared twice"});
   arena.allocate(DType::f32, Device::cpu());
-  EXPECT_THROW(arena.add_param("fc.bias", {2}, "linear", ParamRole::bias, &a, &ga), Error);
+  expect_error_mentions(
+      [&] { arena.add_param("fc.bias", {2}, "linear", ParamRole::bias, &a, &ga); },
+      {"fc.bias", "after the arena was allocated"});
 }
 
 TEST(ParamArena, MigrateKeepsValuesAcrossDtypes) {

@@ -11,11 +11,13 @@
 
 #include "kernels/error.h"
 #include "kernels/select.h"
+#include "tests/layer_test_util.h"
 #include "tests/select_test_util.h"
 
 namespace nsal {
 namespace {
 
+using testing::expect_error_mentions;
 using testing::kcenter;
 using testing::random_features;
 using testing::top;
@@ -124,15 +126,25 @@ TEST(KCenter, IdenticalAcrossThreadCounts) {
 TEST(KCenter, BadInputIsAClearError) {
   std::vector<float> x = random_features(10, 4, 4);
   std::vector<int64_t> out(20);
-  EXPECT_THROW(kernels::kcenter_greedy(x.data(), 10, 4, nullptr, 0, 11, out.data()), Error);
+  expect_error_mentions(
+      [&] { kernels::kcenter_greedy(x.data(), 10, 4, nullptr, 0, 11, out.data()); },
+      {"budget 11", "exceeds"});
   std::vector<int64_t> init = {0, 1};
-  EXPECT_THROW(kernels::kcenter_greedy(x.data(), 10, 4, init.data(), 2, 9, out.data()), Error);
+  expect_error_mentions(
+      [&] { kernels::kcenter_greedy(x.data(), 10, 4, init.data(), 2, 9, out.data()); },
+      {"budget 9", "not centres already"});
   std::vector<int64_t> outside = {10};
-  EXPECT_THROW(kernels::kcenter_greedy(x.data(), 10, 4, outside.data(), 1, 1, out.data()), Error);
+  expect_error_mentions(
+      [&] { kernels::kcenter_greedy(x.data(), 10, 4, outside.data(), 1, 1, out.data()); },
+      {"row 10", "outside [0, 10)"});
   x[7 * 4 + 2] = NAN;
-  EXPECT_THROW(kernels::kcenter_greedy(x.data(), 10, 4, nullptr, 0, 3, out.data()), Error);
+  expect_error_mentions(
+      [&] { kernels::kcenter_greedy(x.data(), 10, 4, nullptr, 0, 3, out.data()); },
+      {"row 7", "non-finite"});
   x[7 * 4 + 2] = INFINITY;
-  EXPECT_THROW(kernels::kcenter_greedy(x.data(), 10, 4, init.data(), 2, 3, out.data()), Error);
+  expect_error_mentions(
+      [&] { kernels::kcenter_greedy(x.data(), 10, 4, init.data(), 2, 3, out.data()); },
+      {"row 7", "non-finite"});
   EXPECT_THROW(kernels::kcenter_greedy(x.data(), 10, 0, nullptr, 0, 3, out.data()), ShapeError);
 }
 

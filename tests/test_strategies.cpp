@@ -9,10 +9,13 @@
 #include "kernels/select.h"
 #include "nn/layers/dropout.h"
 #include "nn/layers/linear.h"
+#include "tests/layer_test_util.h"
 
 namespace nsal::al {
 
 namespace {
+
+using nsal::testing::expect_error_mentions;
 
 // logits = W x + b with W = identity and b = 0 after build(); optional dropout on the input.
 class IdentityModel : public Model {
@@ -137,7 +140,7 @@ TEST(Strategies, BaldPrefersSamplesWhosePredictionDependsOnTheDroppedWeights) {
   // Entropy of the mean: sample 0 is exactly uniform (log 2), the most uncertain.
   EXPECT_EQ(f.run(mc, 1).selected, (std::vector<int64_t>{0}));
   Fixture plain({{0, 0}, {1, 0}});
-  EXPECT_THROW(plain.run(mc, 1), Error);  // no dropout layer to keep on
+  expect_error_mentions([&] { plain.run(mc, 1); }, {"no dropout layer"});
 }
 
 TEST(Strategies, NoiseStabilityPicksTheLargestJacobian) {
@@ -163,13 +166,18 @@ TEST(Strategies, NoiseStabilityPicksTheLargestJacobian) {
 // al::kcenter_rows on a GPU context: tests/test_cuda_al.cpp.
 TEST(Strategies, KCenterRowsRefusesRowsItCannotUse) {
   Context ctx;
-  EXPECT_THROW(kcenter_rows(ctx, Tensor({10}), {}, 2), Error);                 // not (N, D)
-  EXPECT_THROW(kcenter_rows(ctx, Tensor({10, 3}, DType::f64), {}, 2), Error);  // not float32
+  expect_error_mentions([&] { kcenter_rows(ctx, Tensor({10}), {}, 2); },
+                        {"(N, D)", "(10,)"});  // not (N, D)
+  expect_error_mentions(
+      [&] {
+        kcenter_rows(ctx, Tensor({10, 3}, DType::f64), {}, 2);
+      },
+      {"float32", "float64"});  // not float32
 }
 
 TEST(Strategies, BudgetLargerThanThePoolIsAnError) {
   Fixture f({{0, 0}, {1, 1}});
-  EXPECT_THROW(f.run(named("random"), 3), Error);
+  expect_error_mentions([&] { f.run(named("random"), 3); }, {"asked for 3", "only 2"});
   EXPECT_TRUE(f.run(named("entropy"), 0).selected.empty());
 }
 

@@ -7,10 +7,14 @@
 #include "data/loader.h"
 #include "data/synth.h"
 #include "nn/models/registry.h"
+#include "tests/layer_test_util.h"
 
 namespace nsal::al {
 
 namespace {
+
+using nsal::testing::expect_error_mentions;
+
 data::SynthOptions small_images() {
   data::SynthOptions o;
   o.train = 240;
@@ -79,7 +83,8 @@ TEST(Training, EmptyLabelledSetIsAClearError) {
   auto m = make_model({"mnist-cnn", 1, 4});
   m->build(Device::cpu(), 0);
   Progress quiet(true);
-  EXPECT_THROW(train_model(*m, ctx, train, {}, TrainConfig{}, 0, quiet), Error);
+  expect_error_mentions([&] { train_model(*m, ctx, train, {}, TrainConfig{}, 0, quiet); },
+                        {"labelled set is empty"});
 }
 
 // mnist-cnn keeps these layer outputs per 28x28 sample at inference: conv1 (32x24x24), pool1 and
