@@ -20,6 +20,7 @@
 #include "al/training.h"
 #include "data/loader.h"
 #include "data/sha256.h"
+#include "kernels/memory.h"
 #include "nn/checkpoint.h"
 #include "nn/kill_point.h"
 #include "nn/models/registry.h"
@@ -445,8 +446,10 @@ RunSummary run_active_learning(const RunConfig& cfg, Progress& progress) {
              "{}: a run already lives here; continue it with --resume {} or choose another "
              "--out",
              cfg.out_dir, cfg.out_dir);
-  write_file_atomic(cfg.out_dir + "/config.toml", to_toml(cfg));
+  // The fingerprint first (it reads the dataset back and can refuse it), config.toml last: a
+  // directory without config.toml is no run yet, and a new start may take it.
   write_run_fingerprint(cfg.out_dir, cfg);
+  write_file_atomic(cfg.out_dir + "/config.toml", to_toml(cfg));
   return runner.run();
 }
 
@@ -459,18 +462,24 @@ RunSummary resume_active_learning(const std::string& dir, Progress& progress,
   check_run_fingerprint(dir, cfg);
   // Results repeat bit for bit on the backend and thread count a run started with, so a resume
   // goes on there unless told otherwise, and says so when told.
+  // A run configured with device = "auto" whose start device is not here (a GPU run resumed on
+  // a CPU machine) goes on where auto leads, with the warning below.
   const std::optional<StartedOn> started = run_started_on(dir);
-  if (!device.empty())
+  const int offered = Context(Device::cpu()).threads();  // OpenMP's default here
+  if (!device.empty()) {
     cfg.device = device;
-  else if (started)
-    cfg.device = started->device;
+  } else if (started) {
+    const Device d = parse_device(started->device);
+    const bool here = !d.is_cuda() || d.index < kernels::cuda_device_count();
+    if (here || cfg.device != "auto") cfg.device = started->device;
+  }
   if (threads > 0)
     cfg.threads = threads;
   else if (started)
     cfg.threads = started->threads;
   if (started) {
     const Device now = parse_device(cfg.device);
-    const int now_threads = cfg.threads > 0 ? cfg.threads : Context(Device::cpu()).threads();
+    const int now_threads = cfg.threads > 0 ? cfg.threads : offered;
     if (now.str() != started->device || (now.is_cpu() && now_threads != started->threads))
       fmt::print(stderr,
                  "warning: {}: the run started on {} with {} CPU thread{} and goes on on {} with "
@@ -478,6 +487,11 @@ RunSummary resume_active_learning(const std::string& dir, Progress& progress,
                  "select) from an uninterrupted run\n",
                  dir, started->device, started->threads, started->threads == 1 ? "" : "s",
                  now.str(), now_threads);
+    else if (now.is_cpu() && threads <= 0 && started->threads > offered)
+      fmt::print(stderr,
+                 "note: {}: goes on with the {} threads it started with (this machine offers {}); "
+                 "--threads {} is faster here but can change the last bits\n",
+                 dir, started->threads, offered, offered);
   }
   return Runner(cfg, dir, progress, "resume").run();
 }

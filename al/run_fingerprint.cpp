@@ -5,6 +5,7 @@
 #include <filesystem>
 
 #include "al/atomic_file.h"
+#include "al/environment.h"
 #include "data/dataset.h"
 #include "data/dataset_summary.h"
 #include "data/sha256.h"
@@ -102,9 +103,9 @@ void write_run_fingerprint(const std::string& run_dir, const RunConfig& cfg) {
 void check_run_fingerprint(const std::string& run_dir, const RunConfig& cfg) {
   const std::string path = run_dir + "/fingerprint.json";
   if (!file_exists(path)) {
-    // A run from before fingerprints has none; one started since (it has environment.jsonl,
-    // which came with them) has lost it, and nothing can check what changed.
-    if (file_exists(run_dir + "/environment.jsonl"))
+    // A run from before fingerprints has none; one started since (its environment.jsonl has a
+    // start record, which came with them) has lost it, and nothing can check what changed.
+    if (run_started_on(run_dir))
       fmt::print(stderr,
                  "warning: {}: missing; the configuration and dataset cannot be checked against "
                  "the ones the run started with\n",

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 #include "al/atomic_file.h"
 #include "al/file_lock.h"
+#include "nn/hdf5.h"
 #include "tests/run_test_util.h"
 
 namespace fs = std::filesystem;
@@ -240,6 +241,57 @@ TEST_F(Resume, ASecondProcessOnTheSameRunIsRefused) {
       << read_file(root_.string() + "/err_start.txt");
   EXPECT_FALSE(fs::exists(starting + "/config.toml"));
   EXPECT_FALSE(fs::exists(starting + "/fingerprint.json"));
+}
+
+// A run of device = "auto" that started on a GPU goes on on the CPU of a machine without one
+// (a human-oracle run labelled on a laptop, say), and says that its results may move.
+TEST_F(Resume, AnAutoRunWhoseGpuIsGoneGoesOnOnTheCpu) {
+  const fs::path dir = root_ / "gpu_start";
+  fs::remove_all(dir);
+  fs::copy(root_ / "reference", dir, fs::copy_options::recursive);
+  fs::remove(dir / "run.lock");
+  std::string cfg = read_file((dir / "config.toml").string());
+  ASSERT_NE(cfg.find("device = 'cpu'"), std::string::npos) << cfg;
+  write_file_atomic((dir / "config.toml").string(),
+                    cfg.replace(cfg.find("device = 'cpu'"), 14, "device = 'auto'"));
+  std::string env = read_file((dir / "environment.jsonl").string());
+  ASSERT_NE(env.find("\"device\":\"cpu\""), std::string::npos) << env;
+  write_file_atomic((dir / "environment.jsonl").string(),
+                    env.replace(env.find("\"device\":\"cpu\""), 14, "\"device\":\"cuda:0\""));
+  fs::remove(dir / "trial_0" / "random" / "cycle_2" / "done.json");  // one cycle left to run
+  const std::string err = (dir / "err.txt").string();
+  EXPECT_EQ(
+      run_shell("OMP_NUM_THREADS=1 " + kNsal + " run -q --resume " + dir.string() + " 2> " + err),
+      0)
+      << read_file(err);
+  EXPECT_NE(read_file(err).find("the run started on cuda:0 with 1 CPU thread and goes on on cpu"),
+            std::string::npos)
+      << read_file(err);
+}
+
+// A start refused for its dataset (here one edited in place after conversion) leaves no run
+// behind: the same command goes once the dataset is right.
+TEST_F(Resume, AStartRefusedForItsDatasetLeavesNoRun) {
+  const fs::path data = root_ / "edited.h5";
+  fs::copy_file(root_ / "d.h5", data, fs::copy_options::overwrite_existing);
+  {
+    h5::File f = h5::File::open(data.string(), /*writable=*/true);
+    h5::Dataset y = f.open_group("train").open_dataset("y");
+    int32_t label = 0;
+    y.read_rows(0, 1, &label, h5::Type::i32);
+    label = (label + 1) % 3;
+    y.write_rows(0, 1, &label, h5::Type::i32);
+  }
+  std::string cfg = read_file((root_ / "run.toml").string());
+  const std::string from = (root_ / "d.h5").string();
+  cfg.replace(cfg.find(from), from.size(), data.string());
+  write_file_atomic((root_ / "edited.toml").string(), cfg);
+  const std::string dir = (root_ / "edited_start").string();
+  const std::string start = kNsal + " run -q " + (root_ / "edited.toml").string() + " -o " + dir;
+  EXPECT_NE(run_shell(start + " 2> /dev/null"), 0);
+  EXPECT_FALSE(fs::exists(dir + "/config.toml"));
+  fs::copy_file(root_ / "d.h5", data, fs::copy_options::overwrite_existing);
+  EXPECT_EQ(run_shell("OMP_NUM_THREADS=1 " + start), 0);
 }
 
 TEST_F(Resume, StartingOverAnExistingRunIsRefused) {
