@@ -190,7 +190,11 @@ bool one_of(const std::string& v, std::initializer_list<const char*> options) {
 
 }  // namespace
 
-RunConfig parse_run_config(const std::string& text, const std::string& source) {
+namespace {
+
+// `saved`: a run directory's config.toml, read as the run that wrote it did (seeds below 0,
+// once taken modulo 2^64, still are).
+RunConfig parse_config_text(const std::string& text, const std::string& source, bool saved) {
   toml::table root;
   try {
     root = toml::parse(text, source);
@@ -209,7 +213,7 @@ RunConfig parse_run_config(const std::string& text, const std::string& source) {
   r.get("cudnn_autotune", c.cudnn_autotune);
   int64_t seed = 0;
   r.get("seed", seed);
-  if (seed < 0)
+  if (seed < 0 && !saved)
     throw Error(fmt::format("{}: field 'seed': expected an integer >= 0, got {}", source, seed));
   c.seed = static_cast<uint64_t>(seed);
   r.get("initial", c.initial);
@@ -259,6 +263,12 @@ RunConfig parse_run_config(const std::string& text, const std::string& source) {
   return c;
 }
 
+}  // namespace
+
+RunConfig parse_run_config(const std::string& text, const std::string& source) {
+  return parse_config_text(text, source, false);
+}
+
 bool parse_math_mode(const std::string& name, MathMode& out) {
   for (MathMode m : {MathMode::strict_fp32, MathMode::tf32, MathMode::bf16})
     if (name == math_mode_name(m)) {
@@ -284,7 +294,7 @@ RunConfig load_run_config(const std::string& path) {
 
 RunConfig load_saved_run_config(const std::string& path) {
   const std::string text = read_config_text(path);
-  RunConfig c = parse_run_config(text, path);
+  RunConfig c = parse_config_text(text, path, /*saved=*/true);
   // Saved before the field existed: that run evaluated on the layer path, and goes on so.
   if (!toml::parse(text).contains("fused_inference")) c.fused_inference = false;
   return c;

@@ -81,6 +81,10 @@ TEST(RunConfig, SavedConfigsWithoutANewFieldKeepTheirBehaviour) {
   EXPECT_FALSE(load_saved_run_config(old_run).fused_inference);
   const std::string new_run = write("new.toml", "dataset = \"x.h5\"\nfused_inference = true\n");
   EXPECT_TRUE(load_saved_run_config(new_run).fused_inference);
+  // Older nsal took a negative seed modulo 2^64 and saved it as given: its runs still resume
+  // (a new configuration is refused it: BadInputNamesTheFileAndField).
+  const std::string negative = write("negative.toml", "dataset = \"x.h5\"\nseed = -1\n");
+  EXPECT_EQ(load_saved_run_config(negative).seed, ~uint64_t{0});
 }
 
 static std::string error_of(const std::string& text) {
