@@ -4,6 +4,7 @@
 
 #include <algorithm>
 #include <ctime>
+#include <functional>
 #include <sstream>
 
 #include "al/atomic_file.h"
@@ -87,9 +88,15 @@ std::string machine_text(const nlohmann::json& r) {
   return s;
 }
 
-std::optional<StartedOn> run_started_on(const std::string& run_dir) {
+namespace {
+
+// Calls fn(record) for each line of the run's environment.jsonl, in order, until fn returns
+// false; a line that is not such a record is a DataError naming the file and line. A missing
+// file has no records.
+void for_each_record(const std::string& run_dir,
+                     const std::function<bool(const nlohmann::json&)>& fn) {
   const std::string path = run_dir + "/environment.jsonl";
-  if (!file_exists(path)) return std::nullopt;
+  if (!file_exists(path)) return;
   std::istringstream in(read_file(path));
   std::string line;
   int number = 0;
@@ -97,36 +104,33 @@ std::optional<StartedOn> run_started_on(const std::string& run_dir) {
     ++number;
     if (line.empty()) continue;
     try {
-      const nlohmann::json r = nlohmann::json::parse(line);
-      if (r.at("event").get<std::string>() != "start") continue;
-      return StartedOn{r.at("device").get<std::string>(), r.at("threads").get<int>()};
+      if (!fn(nlohmann::json::parse(line))) return;
     } catch (const nlohmann::json::exception& e) {
       throw DataError(
           fmt::format("{}: line {}: not an environment record: {}", path, number, e.what()));
     }
   }
-  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<StartedOn> run_started_on(const std::string& run_dir) {
+  std::optional<StartedOn> out;
+  for_each_record(run_dir, [&](const nlohmann::json& r) {
+    if (r.at("event").get<std::string>() != "start") return true;
+    out = StartedOn{r.at("device").get<std::string>(), r.at("threads").get<int>()};
+    return false;
+  });
+  return out;
 }
 
 std::vector<std::string> run_machines(const std::string& run_dir) {
-  const std::string path = run_dir + "/environment.jsonl";
   std::vector<std::string> out;
-  if (!file_exists(path)) return out;
-  std::istringstream in(read_file(path));
-  std::string line;
-  int number = 0;
-  while (std::getline(in, line)) {
-    ++number;
-    if (line.empty()) continue;
-    std::string text;
-    try {
-      text = machine_text(nlohmann::json::parse(line));
-    } catch (const nlohmann::json::exception& e) {
-      throw DataError(
-          fmt::format("{}: line {}: not an environment record: {}", path, number, e.what()));
-    }
+  for_each_record(run_dir, [&](const nlohmann::json& r) {
+    const std::string text = machine_text(r);
     if (std::find(out.begin(), out.end(), text) == out.end()) out.push_back(text);
-  }
+    return true;
+  });
   return out;
 }
 
