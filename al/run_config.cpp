@@ -333,6 +333,30 @@ void validate_strategy(const StrategyConfig& s, const std::string& f) {
              f, s.mc_score);
 }
 
+std::vector<std::string> unused_settings(const RunConfig& c) {
+  const TrainConfig& t = c.train;
+  const TrainConfig defaults;
+  std::vector<std::string> out;
+  if (t.optimizer != "sgd" && t.momentum != defaults.momentum)
+    out.push_back(
+        fmt::format("field 'train.momentum': {} has no effect with optimizer '{}' (its "
+                    "betas are 0.9 and 0.999)",
+                    t.momentum, t.optimizer));
+  if (t.schedule != "multistep" && !t.milestones.empty())
+    out.push_back(fmt::format(
+        "field 'train.milestones': only the multistep schedule uses them (schedule is '{}')",
+        t.schedule));
+  if (t.schedule != "multistep" && t.gamma != defaults.gamma)
+    out.push_back(fmt::format(
+        "field 'train.gamma': only the multistep schedule uses it (schedule is '{}')", t.schedule));
+  if (t.schedule == "multistep" && t.milestones.empty())
+    out.push_back(
+        "field 'train.milestones': none given, so the multistep schedule keeps the rate constant");
+  if (!t.augment && t.crop_padding != defaults.crop_padding)
+    out.push_back("field 'train.crop_padding': used only with augment = true");
+  return out;
+}
+
 void validate_train(const TrainConfig& t) {
   NSAL_CHECK(one_of(t.optimizer, {"sgd", "adam", "adamw"}),
              "field 'train.optimizer': expected sgd, adam or adamw, got '{}'", t.optimizer);

@@ -107,6 +107,10 @@ RunConfig load_saved_run_config(const std::string& path);
 RunConfig parse_run_config(const std::string& toml_text, const std::string& source_name);
 // Checks ranges and names; throws nsal::Error naming the field.
 void validate(const RunConfig& c);
+// Settings that are valid but have no effect in this configuration (a momentum set for Adam,
+// milestones without the multistep schedule), one message each naming the field; a new run or
+// training prints them as warnings. Saved runs are not held to them.
+std::vector<std::string> unused_settings(const RunConfig& c);
 // The strategies a configuration may name (al/strategy_registry.cpp builds each).
 const std::vector<std::string>& strategy_names();
 // The checks of one strategy; `field` prefixes the field names ("strategy[0]").

@@ -20,6 +20,7 @@ TEST(Configs, EveryShippedConfigIsValid) {
     RunConfig c = load_run_config(e.path().string());
     EXPECT_FALSE(c.dataset.empty());
     EXPECT_FALSE(c.strategies.empty());
+    EXPECT_TRUE(unused_settings(c).empty()) << unused_settings(c).front();
     ++n;
   }
   EXPECT_GE(n, 3);

@@ -136,6 +136,29 @@ TEST(RunConfig, BadInputNamesTheFileAndField) {
     EXPECT_NE(error_of(text).find(expected), std::string::npos) << text << ": " << error_of(text);
 }
 
+// Valid settings that do nothing in their configuration are named, so that a run does not
+// silently ignore what its author meant; the defaults and the shipped configs name none.
+TEST(RunConfig, UnusedSettingsAreNamed) {
+  auto unused = [](const std::string& train_table) {
+    std::string all;
+    for (const std::string& w :
+         unused_settings(parse_run_config("[train]\n" + train_table, "t.toml")))
+      all += w + "\n";
+    return all;
+  };
+  EXPECT_EQ(unused(""), "");
+  EXPECT_EQ(unused("schedule = \"multistep\"\nmilestones = [5]\ngamma = 0.5"), "");
+  EXPECT_NE(unused("optimizer = \"adam\"\nmomentum = 0.5")
+                .find("'train.momentum': 0.5 has no "
+                      "effect with optimizer 'adam'"),
+            std::string::npos);
+  EXPECT_NE(unused("milestones = [3]").find("'train.milestones': only the multistep schedule"),
+            std::string::npos);
+  EXPECT_NE(unused("schedule = \"cosine\"\ngamma = 0.5").find("'train.gamma'"), std::string::npos);
+  EXPECT_NE(unused("schedule = \"multistep\"").find("none given"), std::string::npos);
+  EXPECT_NE(unused("crop_padding = 2").find("used only with augment = true"), std::string::npos);
+}
+
 TEST(RunConfig, MathModesByName) {
   for (MathMode m : {MathMode::strict_fp32, MathMode::tf32, MathMode::bf16}) {
     MathMode back = MathMode::strict_fp32;

@@ -122,6 +122,8 @@ void run_command(const RunArgs& a) {
     for (auto& s : cfg.strategies)
       s.ns.fused = false;
   }
+  for (const std::string& w : al::unused_settings(cfg))
+    fmt::print(stderr, "warning: {}: {}\n", a.config.empty() ? "nsal run" : a.config, w);
   note_how_to_resume_on_interrupt(cfg.out_dir);
   report_waiting(al::run_active_learning(cfg, progress));
 }

@@ -47,6 +47,8 @@ void run_train(const TrainArgs& a) {
   if (a.autotune) cfg.cudnn_autotune = true;
   cfg.out_dir = a.out;
   al::validate(cfg);
+  for (const std::string& w : al::unused_settings(cfg))
+    fmt::print(stderr, "warning: {}: {}\n", a.config.empty() ? "nsal train" : a.config, w);
   NSAL_CHECK(!cfg.dataset.empty(), "nsal train: no dataset (--dataset or 'dataset' in the config)");
   NSAL_CHECK(a.force || !al::file_exists(a.out + "/checkpoint.h5"),
              "{}/checkpoint.h5 exists; pass --force to overwrite it", a.out);
