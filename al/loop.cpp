@@ -210,6 +210,8 @@ class Runner {
         if (!run_strategy(ctx, t, s, init_set, budget, rows)) return {dir_, rows, waiting_};
       }
     }
+    if (event_ == "resume" && cycles_run_ == 0)
+      progress_.line("every cycle had finished before this resume: nothing left to run");
     progress_.line("\n" + summary_table(rows));
     progress_.line(fmt::format("run directory: {} (metrics.csv, metrics.jsonl)", dir_));
     return {dir_, rows, ""};
@@ -276,6 +278,7 @@ class Runner {
       write_file_atomic(cdir + "/done.json", done.dump(2) + "\n");
       rows.push_back(row);
       write_metrics(dir_, rows);
+      ++cycles_run_;
       progress_.line(fmt::format(
           "{}  labelled {}  {} {:.2f}{}  train {:.1f}s  acquisition {:.1f}s{}", label, row.labelled,
           row.metric, metric_is_fraction(row.metric) ? 100 * row.value : row.value,
@@ -413,6 +416,7 @@ class Runner {
   Device device_;
   int64_t initial_ = 0, budget_ = 0;
   std::unique_ptr<FileLock> lock_;
+  int cycles_run_ = 0;  // cycles this process ran (not replayed from disk)
   data::Dataset train_, test_;
   std::string waiting_;  // the annotation folder the run stopped at
 };

@@ -140,9 +140,13 @@ TEST_F(Resume, AnEditedRunDirectoryIsRefused) {
     EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 1) << dir;
     return read_file(dir + "/err.txt");
   };
-  // Untouched, a finished run resumes (and does nothing).
+  // Untouched, a finished run resumes, does nothing, and says so.
   const std::string same = copy_of_reference("same");
-  EXPECT_EQ(run_shell(kNsal + " run -q --resume " + same), 0);
+  EXPECT_EQ(
+      run_shell("OMP_NUM_THREADS=1 " + kNsal + " run --resume " + same + " > " + same + "/out.txt"),
+      0);
+  EXPECT_NE(read_file(same + "/out.txt").find("nothing left to run"), std::string::npos)
+      << read_file(same + "/out.txt");
 
   const std::string seed = copy_of_reference("edited_seed");
   std::string cfg = read_file(seed + "/config.toml");
