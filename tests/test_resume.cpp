@@ -142,9 +142,9 @@ TEST_F(Resume, AnEditedRunDirectoryIsRefused) {
   };
   // Untouched, a finished run resumes, does nothing, and says so.
   const std::string same = copy_of_reference("same");
-  EXPECT_EQ(
-      run_shell("OMP_NUM_THREADS=1 " + kNsal + " run --resume " + same + " > " + same + "/out.txt"),
-      0);
+  EXPECT_EQ(run_shell("OMP_NUM_THREADS=1 " + kNsal + " run --resume " + same + " 2> " + same +
+                      "/out.txt"),
+            0);
   EXPECT_NE(read_file(same + "/out.txt").find("nothing left to run"), std::string::npos)
       << read_file(same + "/out.txt");
 
