@@ -35,9 +35,8 @@ bool parse_int(const std::string& s, int64_t& out) {
 
 int column(const data::CsvTable& t, const std::string& name, const std::string& file) {
   auto it = std::find(t.header.begin(), t.header.end(), name);
-  if (it == t.header.end())
-    throw DataError(
-        fmt::format("{}:1: the header has no '{}' column (expected index,...,label)", file, name));
+  NSAL_CHECK_AS(DataError, it != t.header.end(),
+                "{}:1: the header has no '{}' column (expected index,...,label)", file, name);
   return static_cast<int>(it - t.header.begin());
 }
 
@@ -53,20 +52,17 @@ ParsedLabels parse_label_file(const data::CsvTable& t, const std::string& name,
     const std::string idx_text = trim(t.rows[r][static_cast<size_t>(ci)]);
     const std::string label_text = trim(t.rows[r][static_cast<size_t>(cl)]);
     int64_t idx = 0;
-    if (!parse_int(idx_text, idx))
-      throw DataError(fmt::format("{}:{}: field 'index': expected a sample index, got '{}'", name,
-                                  line, idx_text));
-    if (idx < 0 || idx >= rules.num_samples)
-      throw DataError(
-          fmt::format("{}:{}: sample {} is out of range: the training split has {} samples (0-{})",
-                      name, line, idx, rules.num_samples, rules.num_samples - 1));
-    if (!rules.requested.count(idx))
-      throw DataError(fmt::format("{}:{}: sample {} was not requested for labelling (see {})", name,
-                                  line, idx, rules.requested_from));
+    NSAL_CHECK_AS(DataError, parse_int(idx_text, idx),
+                  "{}:{}: field 'index': expected a sample index, got '{}'", name, line, idx_text);
+    NSAL_CHECK_AS(DataError, idx >= 0 && idx < rules.num_samples,
+                  "{}:{}: sample {} is out of range: the training split has {} samples (0-{})",
+                  name, line, idx, rules.num_samples, rules.num_samples - 1);
+    NSAL_CHECK_AS(DataError, rules.requested.count(idx) > 0,
+                  "{}:{}: sample {} was not requested for labelling (see {})", name, line, idx,
+                  rules.requested_from);
     auto [it, fresh] = first_line.emplace(idx, line);
-    if (!fresh)
-      throw DataError(fmt::format("{}:{}: sample {} is listed again (first on line {})", name, line,
-                                  idx, it->second));
+    NSAL_CHECK_AS(DataError, fresh, "{}:{}: sample {} is listed again (first on line {})", name,
+                  line, idx, it->second);
     if (label_text.empty()) {
       ++out.blank;
       continue;
@@ -76,22 +72,21 @@ ParsedLabels parse_label_file(const data::CsvTable& t, const std::string& name,
       // A number that is also another class's name (folders named 1, 2, 3 are classes 0, 1, 2)
       // could mean either: refuse to guess.
       auto named = std::find(rules.class_names.begin(), rules.class_names.end(), label_text);
-      if (named != rules.class_names.end() && named - rules.class_names.begin() != label)
-        throw DataError(fmt::format(
-            "{}:{}: field 'label': '{}' is class id {} but also the name of class {}, so it could "
-            "mean either; give the dataset class names that are not numbers (nsal data convert "
-            "--class-names) and label by name",
-            name, line, label_text, label, named - rules.class_names.begin()));
-      if (label < 0 || label >= rules.num_classes)
-        throw DataError(fmt::format(
-            "{}:{}: field 'label': class {} is out of range: the dataset has {} classes (0-{})",
-            name, line, label, rules.num_classes, rules.num_classes - 1));
+      NSAL_CHECK_AS(
+          DataError, named == rules.class_names.end() || named - rules.class_names.begin() == label,
+          "{}:{}: field 'label': '{}' is class id {} but also the name of class {}, so it could "
+          "mean either; give the dataset class names that are not numbers (nsal data convert "
+          "--class-names) and label by name",
+          name, line, label_text, label, named - rules.class_names.begin());
+      NSAL_CHECK_AS(
+          DataError, label >= 0 && label < rules.num_classes,
+          "{}:{}: field 'label': class {} is out of range: the dataset has {} classes (0-{})", name,
+          line, label, rules.num_classes, rules.num_classes - 1);
     } else {
       auto n = std::find(rules.class_names.begin(), rules.class_names.end(), label_text);
-      if (n == rules.class_names.end())
-        throw DataError(
-            fmt::format("{}:{}: field 'label': '{}' is neither a class id (0-{}) nor a class name",
-                        name, line, label_text, rules.num_classes - 1));
+      NSAL_CHECK_AS(DataError, n != rules.class_names.end(),
+                    "{}:{}: field 'label': '{}' is neither a class id (0-{}) nor a class name",
+                    name, line, label_text, rules.num_classes - 1);
       label = n - rules.class_names.begin();
     }
     out.rows.push_back({idx, static_cast<int32_t>(label), line});
@@ -103,8 +98,8 @@ LabelMap read_label_store(const std::string& path) {
   LabelMap out;
   if (!file_exists(path)) return out;
   data::CsvTable t = data::read_csv(path);
-  if (t.header != std::vector<std::string>{"index", "label"})
-    throw DataError(fmt::format("{}:1: expected the header 'index,label'", path));
+  NSAL_CHECK_AS(DataError, (t.header == std::vector<std::string>{"index", "label"}),
+                "{}:1: expected the header 'index,label'", path);
   for (size_t r = 0; r < t.rows.size(); ++r) {
     int64_t idx = 0, label = 0;
     if (!parse_int(t.rows[r][0], idx) || !parse_int(t.rows[r][1], label) || idx < 0 || label < 0 ||
