@@ -24,23 +24,35 @@ struct RunArgs {
 };
 
 // Ctrl-C or a TERM signal ends a run as a kill does (a resume finishes it exactly); the handler
-// only says how to go on. It writes a message made beforehand (write() is async-signal-safe)
-// and re-raises the signal with its default action (SA_RESETHAND), so the exit status is the
-// signal's.
-char g_interrupt_note[1024];
-size_t g_interrupt_note_size = 0;
+// only says how to go on: with the resume command once the run directory holds its config.toml,
+// and that nothing began before. It uses only async-signal-safe calls (access, write, raise) on
+// text made beforehand, and re-raises the signal with its default action (SA_RESETHAND), so the
+// exit status is the signal's.
+struct InterruptNote {
+  char text[1024];
+  size_t size = 0;
+  void set(const std::string& s) {
+    size = std::min(s.size(), sizeof(text));
+    std::memcpy(text, s.data(), size);
+  }
+};
+InterruptNote g_resume_note, g_nothing_note;
+char g_config_path[4096];
 
 extern "C" void on_interrupt(int sig) {
-  ssize_t written = ::write(STDERR_FILENO, g_interrupt_note, g_interrupt_note_size);
+  const InterruptNote& n = ::access(g_config_path, F_OK) == 0 ? g_resume_note : g_nothing_note;
+  ssize_t written = ::write(STDERR_FILENO, n.text, n.size);
   (void)written;
   ::raise(sig);
 }
 
 void note_how_to_resume_on_interrupt(const std::string& dir) {
-  const std::string note = fmt::format(
-      "\nnsal: interrupted; `nsal run --resume {}` continues the run where it stopped\n", dir);
-  g_interrupt_note_size = std::min(note.size(), sizeof(g_interrupt_note));
-  std::memcpy(g_interrupt_note, note.data(), g_interrupt_note_size);
+  const std::string config = dir + "/config.toml";
+  if (config.size() >= sizeof(g_config_path)) return;  // no note rather than a wrong one
+  std::memcpy(g_config_path, config.c_str(), config.size() + 1);
+  g_resume_note.set(fmt::format(
+      "\nnsal: interrupted; `nsal run --resume {}` continues the run where it stopped\n", dir));
+  g_nothing_note.set("\nnsal: interrupted before the run began; there is nothing to resume\n");
   struct sigaction sa {};
   sa.sa_handler = on_interrupt;
   sa.sa_flags = SA_RESETHAND;
