@@ -52,10 +52,13 @@ struct Column {
 
 const char* kMissingCategory = "NA";
 
-}  // namespace
+bool is_missing(const std::string& v, const CsvOptions& opts) {
+  return contains(opts.na_values, trim(v));
+}
 
-EncodedTable encode_csv(const CsvTable& train, const std::string& train_name, const CsvTable& test,
-                        const std::string& test_name, const CsvOptions& opts) {
+// Checks the two tables' columns and the options that name columns; returns the target's.
+size_t check_columns(const CsvTable& train, const std::string& train_name, const CsvTable& test,
+                     const std::string& test_name, const CsvOptions& opts) {
   NSAL_CHECK_AS(DataError, !opts.target.empty(), "{}: no target column given (--target)",
                 train_name);
   NSAL_CHECK_AS(DataError, test.header == train.header, "{}: the columns differ from those of {}",
@@ -71,58 +74,63 @@ EncodedTable encode_csv(const CsvTable& train, const std::string& train_name, co
     NSAL_CHECK_AS(DataError, it != train.header.end(), "{}: no column named '{}'", train_name, c);
     return static_cast<size_t>(it - train.header.begin());
   };
-  size_t target = col_of(opts.target);
+  const size_t target = col_of(opts.target);
   for (const auto& c : opts.drop)
     col_of(c);
   for (const auto& c : opts.categorical)
     col_of(c);
   NSAL_CHECK_AS(DataError, !train.rows.empty(), "{}: empty dataset (no rows)", train_name);
   NSAL_CHECK_AS(DataError, !test.rows.empty(), "{}: empty dataset (no test rows)", test_name);
-  auto is_na = [&](const std::string& v) { return contains(opts.na_values, trim(v)); };
+  return target;
+}
 
-  // Fit the encoding on the training rows.
-  std::vector<Column> cols;
-  for (size_t j = 0; j < train.header.size(); ++j) {
-    const std::string& name = train.header[j];
-    if (j == target || contains(opts.drop, name)) continue;
-    Column c;
-    c.name = name;
-    c.index = j;
-    c.numeric = !contains(opts.categorical, name);
-    std::vector<double> values;
-    bool missing = false;
-    for (size_t r = 0; r < train.rows.size() && c.numeric; ++r) {
-      const std::string& f = train.rows[r][j];
-      if (is_na(f)) {
-        missing = true;
-        continue;
-      }
-      double v;
-      Parse p = parse_number(f, v);
-      NSAL_CHECK_AS(DataError, p != Parse::non_finite,
-                    "{}: line {}, column '{}': non-finite value '{}'", train_name, train.lines[r],
-                    name, f);
-      if (p == Parse::not_a_number)
-        c.numeric = false;
-      else
-        values.push_back(v);
+// Column j's encoding, fitted on the training rows: numeric (its median for missing values, and
+// a missing indicator when the training rows miss some) or categorical (its sorted categories,
+// "NA" for missing).
+Column fit_column(const CsvTable& train, const std::string& train_name, size_t j,
+                  const CsvOptions& opts) {
+  Column c;
+  c.name = train.header[j];
+  c.index = j;
+  c.numeric = !contains(opts.categorical, c.name);
+  std::vector<double> values;
+  bool missing = false;
+  for (size_t r = 0; r < train.rows.size() && c.numeric; ++r) {
+    const std::string& f = train.rows[r][j];
+    if (is_missing(f, opts)) {
+      missing = true;
+      continue;
     }
-    if (c.numeric) {
-      NSAL_CHECK_AS(DataError, !values.empty(),
-                    "{}: column '{}' has no values in the training rows (drop it with --drop)",
-                    train_name, name);
-      std::sort(values.begin(), values.end());
-      size_t m = values.size();
-      c.median = m % 2 ? values[m / 2] : 0.5 * (values[m / 2 - 1] + values[m / 2]);
-      c.indicator = missing;
-    } else {
-      std::set<std::string> cats;
-      for (const auto& row : train.rows)
-        cats.insert(is_na(row[j]) ? kMissingCategory : trim(row[j]));
-      c.categories.assign(cats.begin(), cats.end());
-    }
-    cols.push_back(std::move(c));
+    double v;
+    Parse p = parse_number(f, v);
+    NSAL_CHECK_AS(DataError, p != Parse::non_finite,
+                  "{}: line {}, column '{}': non-finite value '{}'", train_name, train.lines[r],
+                  c.name, f);
+    if (p == Parse::not_a_number)
+      c.numeric = false;
+    else
+      values.push_back(v);
   }
+  if (c.numeric) {
+    NSAL_CHECK_AS(DataError, !values.empty(),
+                  "{}: column '{}' has no values in the training rows (drop it with --drop)",
+                  train_name, c.name);
+    std::sort(values.begin(), values.end());
+    size_t m = values.size();
+    c.median = m % 2 ? values[m / 2] : 0.5 * (values[m / 2 - 1] + values[m / 2]);
+    c.indicator = missing;
+  } else {
+    std::set<std::string> cats;
+    for (const auto& row : train.rows)
+      cats.insert(is_missing(row[j], opts) ? kMissingCategory : trim(row[j]));
+    c.categories.assign(cats.begin(), cats.end());
+  }
+  return c;
+}
+
+// The encoded features, in order: a numeric column, then its missing indicator; one
+// `<col>=<value>` per category of a categorical column.
+std::vector<std::string> feature_names(const std::vector<Column>& cols) {
   std::vector<std::string> features;
   for (const auto& c : cols) {
     if (c.numeric) {
@@ -133,59 +141,75 @@ EncodedTable encode_csv(const CsvTable& train, const std::string& train_name, co
         features.push_back(c.name + "=" + v);
     }
   }
-  NSAL_CHECK_AS(DataError, !features.empty(), "{}: no feature columns left", train_name);
+  return features;
+}
 
-  auto encode = [&](const CsvTable& t, const std::string& name, Dataset& out) {
-    int64_t n = static_cast<int64_t>(t.rows.size()), f = static_cast<int64_t>(features.size());
-    out.task = Task::regression;
-    out.x = Tensor({n, f}, DType::f32, Device::cpu(), "CSV features");
-    out.y = Tensor({n}, DType::f32);
-    float* x = out.x.data<float>();
-    for (int64_t r = 0; r < n; ++r) {
-      const auto& row = t.rows[static_cast<size_t>(r)];
-      int64_t line = t.lines[static_cast<size_t>(r)];
-      double yv;
-      const std::string& ys = row[target];
-      NSAL_CHECK_AS(DataError, !is_na(ys), "{}: line {}: the target '{}' is missing", name, line,
-                    opts.target);
-      Parse p = parse_number(ys, yv);
-      NSAL_CHECK_AS(DataError, p == Parse::ok,
-                    "{}: line {}: the target '{}' is '{}', not a finite "
-                    "number",
-                    name, line, opts.target, ys);
-      if (opts.log_target) {
-        NSAL_CHECK_AS(DataError, yv > 0,
-                      "{}: line {}: --log-target needs a positive target, got {}", name, line, yv);
-        yv = std::log(yv);
-      }
-      out.y.data<float>()[r] = static_cast<float>(yv);
-      float* o = x + r * f;
-      int64_t k = 0;
-      for (const auto& c : cols) {
-        const std::string& fld = row[c.index];
-        if (c.numeric) {
-          double v = c.median;
-          bool miss = is_na(fld);
-          if (!miss) {
-            Parse q = parse_number(fld, v);
-            NSAL_CHECK_AS(DataError, q == Parse::ok,
-                          "{}: line {}, column '{}': '{}' is not a finite number (the column is "
-                          "numeric in the training rows)",
-                          name, line, c.name, fld);
-          }
-          o[k++] = static_cast<float>(v);
-          if (c.indicator) o[k++] = miss ? 1.f : 0.f;
-        } else {
-          std::string v = is_na(fld) ? kMissingCategory : trim(fld);
-          for (const auto& cat : c.categories)
-            o[k++] = cat == v ? 1.f : 0.f;  // a category unseen in training: all zeros
+// Encodes the rows of `t` with the fitted columns: x float32 (N, num_features), y float32 (N).
+void encode_rows(const CsvTable& t, const std::string& name, const std::vector<Column>& cols,
+                 int64_t num_features, size_t target, const CsvOptions& opts, Dataset& out) {
+  const int64_t n = static_cast<int64_t>(t.rows.size()), f = num_features;
+  out.task = Task::regression;
+  out.x = Tensor({n, f}, DType::f32, Device::cpu(), "CSV features");
+  out.y = Tensor({n}, DType::f32);
+  float* x = out.x.data<float>();
+  for (int64_t r = 0; r < n; ++r) {
+    const auto& row = t.rows[static_cast<size_t>(r)];
+    int64_t line = t.lines[static_cast<size_t>(r)];
+    double yv;
+    const std::string& ys = row[target];
+    NSAL_CHECK_AS(DataError, !is_missing(ys, opts), "{}: line {}: the target '{}' is missing", name,
+                  line, opts.target);
+    Parse p = parse_number(ys, yv);
+    NSAL_CHECK_AS(DataError, p == Parse::ok,
+                  "{}: line {}: the target '{}' is '{}', not a finite "
+                  "number",
+                  name, line, opts.target, ys);
+    if (opts.log_target) {
+      NSAL_CHECK_AS(DataError, yv > 0, "{}: line {}: --log-target needs a positive target, got {}",
+                    name, line, yv);
+      yv = std::log(yv);
+    }
+    out.y.data<float>()[r] = static_cast<float>(yv);
+    float* o = x + r * f;
+    int64_t k = 0;
+    for (const auto& c : cols) {
+      const std::string& fld = row[c.index];
+      if (c.numeric) {
+        double v = c.median;
+        bool miss = is_missing(fld, opts);
+        if (!miss) {
+          Parse q = parse_number(fld, v);
+          NSAL_CHECK_AS(DataError, q == Parse::ok,
+                        "{}: line {}, column '{}': '{}' is not a finite number (the column is "
+                        "numeric in the training rows)",
+                        name, line, c.name, fld);
         }
+        o[k++] = static_cast<float>(v);
+        if (c.indicator) o[k++] = miss ? 1.f : 0.f;
+      } else {
+        std::string v = is_missing(fld, opts) ? kMissingCategory : trim(fld);
+        for (const auto& cat : c.categories)
+          o[k++] = cat == v ? 1.f : 0.f;  // a category unseen in training: all zeros
       }
     }
-  };
+  }
+}
+
+}  // namespace
+
+EncodedTable encode_csv(const CsvTable& train, const std::string& train_name, const CsvTable& test,
+                        const std::string& test_name, const CsvOptions& opts) {
+  const size_t target = check_columns(train, train_name, test, test_name, opts);
+  std::vector<Column> cols;  // fitted on the training rows
+  for (size_t j = 0; j < train.header.size(); ++j)
+    if (j != target && !contains(opts.drop, train.header[j]))
+      cols.push_back(fit_column(train, train_name, j, opts));
+  const std::vector<std::string> features = feature_names(cols);
+  NSAL_CHECK_AS(DataError, !features.empty(), "{}: no feature columns left", train_name);
+  const int64_t f = static_cast<int64_t>(features.size());
   EncodedTable e;
-  encode(train, train_name, e.train);
-  encode(test, test_name, e.test);
+  encode_rows(train, train_name, cols, f, target, opts, e.train);
+  encode_rows(test, test_name, cols, f, target, opts, e.test);
   e.train.feature_names = features;
   e.test.feature_names = features;
   return e;
