@@ -298,6 +298,29 @@ TEST_F(Resume, AStartRefusedForItsDatasetLeavesNoRun) {
   EXPECT_EQ(run_shell("OMP_NUM_THREADS=1 " + start), 0);
 }
 
+// Ctrl-C stops a run as a kill does: the exit is the signal's, the run resumes to the same end,
+// and the note says how. (The shell waits until the run directory holds its config, so the
+// signal comes while the run works.)
+TEST_F(Resume, AnInterruptedRunSaysHowToResumeAndResumesExactly) {
+  const std::string dir = (root_ / "interrupted").string();
+  fs::remove_all(dir);
+  const std::string err = (root_ / "interrupted_err.txt").string();
+  const int status =
+      run_shell("OMP_NUM_THREADS=1 " + kNsal + " run -q " + (root_ / "run.toml").string() + " -o " +
+                dir + " 2> " + err + " & pid=$!; while [ ! -e " + dir +
+                "/config.toml ] && kill -0 $pid 2> /dev/null; do sleep 0.05; done; kill -INT $pid; "
+                "wait $pid");
+  if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
+    GTEST_SKIP() << "the run finished before the signal came";
+  EXPECT_TRUE(WIFEXITED(status) && WEXITSTATUS(status) == 128 + SIGINT) << status;
+  EXPECT_NE(read_file(err).find("nsal: interrupted; `nsal run --resume " + dir + "` continues"),
+            std::string::npos)
+      << read_file(err);
+  ASSERT_EQ(run_shell("OMP_NUM_THREADS=1 " + kNsal + " run -q --resume " + dir), 0);
+  EXPECT_EQ(metrics_without_times(dir), metrics_without_times((root_ / "reference").string()));
+  EXPECT_EQ(labelled_sets(dir), labelled_sets((root_ / "reference").string()));
+}
+
 TEST_F(Resume, StartingOverAnExistingRunIsRefused) {
   int status = run_shell(kNsal + " run -q " + (root_ / "run.toml").string() + " -o " +
                          (root_ / "reference").string() + " 2> /dev/null");
