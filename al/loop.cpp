@@ -74,11 +74,6 @@ void write_metrics(const std::string& dir, const std::vector<MetricsRow>& rows) 
   write_file_atomic(dir + "/metrics.jsonl", jsonl);
 }
 
-std::string file_sha256(const std::string& path) {
-  const std::string text = read_file(path);
-  return data::sha256_hex(text.data(), text.size());
-}
-
 std::vector<int64_t> sorted_union(std::vector<int64_t> a, const std::vector<int64_t>& b) {
   a.insert(a.end(), b.begin(), b.end());
   std::sort(a.begin(), a.end());
@@ -273,8 +268,8 @@ class Runner {
         acq_note = acquire(ctx, t, c, *strategy, *model, budget, cdir, label, labelled, row);
       kill_point("before-done");
       nlohmann::json done = row_json(row);  // the row, and checksums of what later cycles read
-      done["labelled_sha256"] = file_sha256(cdir + "/labelled.txt");
-      if (c + 1 < cfg_.cycles) done["selected_sha256"] = file_sha256(cdir + "/selected.txt");
+      done["labelled_sha256"] = data::sha256_file(cdir + "/labelled.txt");
+      if (c + 1 < cfg_.cycles) done["selected_sha256"] = data::sha256_file(cdir + "/selected.txt");
       write_file_atomic(cdir + "/done.json", done.dump(2) + "\n");
       rows.push_back(row);
       write_metrics(dir_, rows);
@@ -305,7 +300,7 @@ class Runner {
     auto check_sum = [&](const std::string& file, const char* key) {
       if (!j.contains(key)) return;
       const std::string path = cdir + "/" + file;
-      NSAL_CHECK_AS(DataError, file_exists(path) && file_sha256(path) == j.value(key, ""),
+      NSAL_CHECK_AS(DataError, file_exists(path) && data::sha256_file(path) == j.value(key, ""),
                     "{}: changed or missing since the cycle finished ({} records its sha256); a "
                     "finished cycle's files are what later cycles build on: put it back",
                     path, done);

@@ -268,18 +268,10 @@ TEST(DataLoader, ChunkedFileReadsGiveTheSameBatchesAsMemory) {
 TEST(DataLoader, ImageFilesAreDecodedByTheLoader) {
   TempDir dir;
   std::string root = dir / "imgs";
-  auto pattern = [](int h, int w, int s) {
-    Image img;
-    img.height = h;
-    img.width = w;
-    img.channels = 3;
-    for (int i = 0; i < h * w * 3; ++i)
-      img.pixels.push_back(static_cast<uint8_t>((i * 7 + s * 40) % 256));
-    return img;
-  };
-  nsal::testing::write_bytes(root + "/train/a/0.png", encode_png(pattern(10, 12, 0)));
-  nsal::testing::write_bytes(root + "/train/b/1.png", encode_png(pattern(12, 9, 1)));
-  nsal::testing::write_bytes(root + "/test/a/2.png", encode_png(pattern(9, 9, 2)));
+  using nsal::testing::rgb_pattern;
+  nsal::testing::write_bytes(root + "/train/a/0.png", encode_png(rgb_pattern(10, 12, 0)));
+  nsal::testing::write_bytes(root + "/train/b/1.png", encode_png(rgb_pattern(12, 9, 1)));
+  nsal::testing::write_bytes(root + "/test/a/2.png", encode_png(rgb_pattern(9, 9, 2)));
   ImageFolderOptions fo;
   fo.resize = 8;
   fo.crop = 8;

@@ -16,6 +16,7 @@
 #include <string>
 #include <vector>
 
+#include "data/image.h"
 #include "kernels/error.h"
 
 namespace nsal::testing {
@@ -53,6 +54,17 @@ inline std::string error_of(const std::function<void()>& fn) {
 inline void expect_has(const std::string& msg, std::initializer_list<std::string> parts) {
   for (const auto& p : parts)
     EXPECT_NE(msg.find(p), std::string::npos) << "'" << msg << "' lacks '" << p << "'";
+}
+
+// An h x w RGB image of a ramp that `seed` shifts: distinct images for tests of image files.
+inline data::Image rgb_pattern(int h, int w, int seed) {
+  data::Image img;
+  img.height = h;
+  img.width = w;
+  img.channels = 3;
+  for (int i = 0; i < h * w * 3; ++i)
+    img.pixels.push_back(static_cast<uint8_t>((i * 7 + seed * 40) % 256));
+  return img;
 }
 
 inline void write_bytes(const std::string& path, const std::vector<uint8_t>& bytes) {

@@ -31,16 +31,6 @@ std::string refusal(const std::string& run, const RunConfig& cfg) {
   return "(no error)";
 }
 
-data::Image stripes(int side, int shift) {
-  data::Image img;
-  img.height = side;
-  img.width = side;
-  img.channels = 3;
-  for (int i = 0; i < side * side * 3; ++i)
-    img.pixels.push_back(static_cast<uint8_t>((i * 5 + shift * 60) % 256));
-  return img;
-}
-
 }  // namespace
 
 TEST(RunFingerprint, ImageFilesThatChangeSizeOrGoMissingAreNoticed) {
@@ -48,7 +38,8 @@ TEST(RunFingerprint, ImageFilesThatChangeSizeOrGoMissingAreNoticed) {
   const std::string root = dir / "imgs";
   const char* files[] = {"/train/a/0.png", "/train/b/1.png", "/test/a/2.png", "/test/b/3.png"};
   for (int i = 0; i < 4; ++i)
-    nsal::testing::write_bytes(root + files[i], data::encode_png(stripes(10, i)));
+    nsal::testing::write_bytes(root + files[i],
+                               data::encode_png(nsal::testing::rgb_pattern(10, 10, i)));
   data::ImageFolderOptions fo;
   fo.resize = 8;
   fo.crop = 8;
@@ -67,10 +58,12 @@ TEST(RunFingerprint, ImageFilesThatChangeSizeOrGoMissingAreNoticed) {
   EXPECT_TRUE(sums.contains("train/files") && sums.contains("test/files")) << sums.dump();
 
   // Another image of another size in place of a test image.
-  nsal::testing::write_bytes(root + "/test/b/3.png", data::encode_png(stripes(14, 3)));
+  nsal::testing::write_bytes(root + "/test/b/3.png",
+                             data::encode_png(nsal::testing::rgb_pattern(14, 14, 3)));
   expect_has(refusal(run, cfg), {"files.h5", "/test/files", "the image files' paths or sizes",
                                  "is not what this run started with", "fingerprint.json"});
-  nsal::testing::write_bytes(root + "/test/b/3.png", data::encode_png(stripes(10, 3)));
+  nsal::testing::write_bytes(root + "/test/b/3.png",
+                             data::encode_png(nsal::testing::rgb_pattern(10, 10, 3)));
   EXPECT_NO_THROW(check_run_fingerprint(run, cfg));  // the same bytes back: the same sum
 
   std::filesystem::remove(root + "/train/a/0.png");
