@@ -41,21 +41,20 @@ nlohmann::json row_json(const MetricsRow& r) {
           {"seed", r.seed}};
 }
 
-// A cycle's done.json (text), read back into its metrics row.
-MetricsRow row_from_json(const std::string& text, const std::string& where) {
+// A cycle's done.json (text), parsed; `row` is its metrics row.
+nlohmann::json read_done_json(const std::string& text, const std::string& where, MetricsRow& row) {
   try {
     const nlohmann::json j = nlohmann::json::parse(text);
-    MetricsRow r;
-    r.trial = j.at("trial").get<int>();
-    r.strategy = j.at("strategy").get<std::string>();
-    r.cycle = j.at("cycle").get<int>();
-    r.labelled = j.at("labelled").get<int64_t>();
-    r.metric = j.at("metric").get<std::string>();
-    r.value = j.at("value").get<double>();
-    r.train_seconds = j.at("train_seconds").get<double>();
-    r.acquisition_seconds = j.at("acquisition_seconds").get<double>();
-    r.seed = j.at("seed").get<uint64_t>();
-    return r;
+    row.trial = j.at("trial").get<int>();
+    row.strategy = j.at("strategy").get<std::string>();
+    row.cycle = j.at("cycle").get<int>();
+    row.labelled = j.at("labelled").get<int64_t>();
+    row.metric = j.at("metric").get<std::string>();
+    row.value = j.at("value").get<double>();
+    row.train_seconds = j.at("train_seconds").get<double>();
+    row.acquisition_seconds = j.at("acquisition_seconds").get<double>();
+    row.seed = j.at("seed").get<uint64_t>();
+    return j;
   } catch (const nlohmann::json::exception& e) {
     throw DataError(fmt::format("{}: not a metrics row: {}", where, e.what()));
   }
@@ -295,12 +294,14 @@ class Runner {
                         label_store_path(dir_));
     const std::string done = cdir + "/done.json";
     const std::string text = read_file(done);
-    MetricsRow r = row_from_json(text, done);
-    const nlohmann::json j = nlohmann::json::parse(text);
+    MetricsRow r;
+    const nlohmann::json j = read_done_json(text, done, r);
     auto check_sum = [&](const std::string& file, const char* key) {
       if (!j.contains(key)) return;
       const std::string path = cdir + "/" + file;
-      NSAL_CHECK_AS(DataError, file_exists(path) && data::sha256_file(path) == j.value(key, ""),
+      NSAL_CHECK_AS(DataError,
+                    j.at(key).is_string() && file_exists(path) &&
+                        data::sha256_file(path) == j.at(key).get<std::string>(),
                     "{}: changed or missing since the cycle finished ({} records its sha256); a "
                     "finished cycle's files are what later cycles build on: put it back",
                     path, done);
