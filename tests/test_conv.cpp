@@ -202,15 +202,13 @@ TEST(Conv, SomeReferenceCasesRunOnThreads) {
   EXPECT_GE(threaded, 7);
 }
 
-// The "winograd:" cases above take that path at 1 and 3 threads (and the others do not), so the
-// reference comparisons below cover it through the layer.
+// The "winograd:" cases above take that path (and the others do not; the choice depends on the
+// shape alone), so the reference comparisons below cover it through the layer.
 TEST(Conv, WinogradCasesTakeWinograd) {
   for (const ConvCase& c : forward_cases()) {
     const bool want = c.label.rfind("winograd:", 0) == 0;
     auto layer = make_layer(c);
-    for (int threads : {1, 3})
-      EXPECT_EQ(kernels::cpu::conv_uses_winograd(layer->conv_shape(input_shape(c)), threads), want)
-          << c.label << " threads " << threads;
+    EXPECT_EQ(kernels::cpu::conv_uses_winograd(layer->conv_shape(input_shape(c))), want) << c.label;
   }
 }
 
@@ -275,19 +273,13 @@ TEST(Conv, GradientCheckConv2d) {
       {opts(2, 3, {1, 2, 3}, {1, 2, 1}, {0, 1, 0}, {1, 1, 2}, 1, true), {2, 2, 6, 8}},
       {ConvOptions::make2d(8, 8, 3, 1, 1), {4, 8, 17, 29}},  // Winograd (see below)
   };
-  // Batch 4 takes Winograd on up to 4 threads: the check runs on one whatever the machine.
-  struct OneThread {
-    int before = omp_get_max_threads();
-    OneThread() { omp_set_num_threads(1); }
-    ~OneThread() { omp_set_num_threads(before); }
-  } one_thread;
   for (const G& g : cases) {
     Conv2d conv("block.conv", g.opt);
     SCOPED_TRACE(shape_str(g.in));
     testing::expect_gradients_match(conv, g.in);
   }
   Conv2d last("block.conv", cases.back().opt);
-  EXPECT_TRUE(kernels::cpu::conv_uses_winograd(last.conv_shape(cases.back().in), 1))
+  EXPECT_TRUE(kernels::cpu::conv_uses_winograd(last.conv_shape(cases.back().in)))
       << "the last case must take the Winograd path";
 }
 

@@ -19,14 +19,14 @@ namespace {
 std::atomic<bool> g_winograd{true};
 
 // Winograd where it was measured faster than im2col + GEMM (ResNet-18-CIFAR widths, batch 1 to
-// 128, 2 threads): for planes one sample per thread at least (else the GEMMs run on a threaded
-// BLAS, too small for it; volumes also split by depth), enough tiles to pay for transforming the
-// filter (16 C K kd values per call), and 8 channels or more.
-bool prefers_winograd(const ConvShape& s, int threads) {
+// 128, 2 threads): enough tiles to pay for transforming the filter (16 C K kd values per call),
+// and 8 channels or more. A function of the shape alone: the two paths differ in the last bits,
+// and results must not depend on the thread count.
+bool prefers_winograd(const ConvShape& s) {
   if (!g_winograd.load(std::memory_order_relaxed) || !conv_winograd_applies(s)) return false;
   const ConvShape p = conv_winograd_plain_shape(s);  // a dilated plane's phases
   const int64_t tiles = p.n * p.in[0] * ((p.in[1] + 1) / 2) * ((p.in[2] + 1) / 2);
-  return (p.n >= threads || p.in[0] > 1) && tiles >= 512 && std::min(p.c, p.k) >= 8;
+  return tiles >= 512 && std::min(p.c, p.k) >= 8;
 }
 
 // Columns per GEMM: fewer waste time on call overhead and on packing the filter, more let the
@@ -36,7 +36,16 @@ bool prefers_winograd(const ConvShape& s, int threads) {
 constexpr int64_t kTargetCols = 256;
 // Upper bound on one thread's column matrix (elements), whatever kTargetCols asks for.
 constexpr int64_t kMaxColElems = int64_t{1} << 22;
+// Chunks a batch is cut into at least (when outputs are small enough to put several samples in
+// one GEMM), so that up to this many threads share them out evenly.
+constexpr int64_t kMinChunks = 8;
 
+// The plan's chunks and bands are a function of the shape alone: BLAS rounds an output element
+// differently depending on where it falls in its register tiles, so the GEMM calls must not
+// change with the thread count. The threads only share out the chunks: as a team when there are
+// at least as many chunks as threads, else one chunk after another on a multi-threaded BLAS
+// (OpenBLAS splits a GEMM's rows and columns, never its inner dimension, which keeps its results;
+// tests/test_conv_threads.cpp checks all of this on 1 to 5 threads).
 struct Plan {
   int threads = 1;  // team of the chunk loop; 1: chunks in sequence on a threaded BLAS
   int64_t nb = 1;   // samples per chunk
@@ -45,7 +54,6 @@ struct Plan {
   int64_t cols = 0;         // widest GEMM: nb * out_size or band_lines * OW
   int64_t col_elems = 0;    // per thread: (col_rows, cols)
   int64_t buf_elems = 0;    // per thread: (K / groups, cols) when nb > 1
-  int64_t dw_elems = 0;     // per thread other than the first: a private filter gradient
   size_t thread_bytes = 0;  // per thread: col + buf, aligned
   size_t total_bytes = 0;
 };
@@ -56,9 +64,7 @@ Plan make_plan(const ConvShape& s, size_t elem, int threads) {
   if (s.n == 0 || conv_prefers_direct(s)) return p;  // the direct path needs no workspace
   const int64_t out = s.out_size(), lines = conv_out_lines(s), ow = s.out_dim(2);
   const int64_t rows = s.col_rows();
-  p.threads = threads > 1 && s.n >= threads && worth_threads(s) ? threads : 1;
-  const int64_t per_thread = ceil_div(s.n, p.threads);
-  if (2 * out >= kTargetCols || per_thread == 1) {
+  if (2 * out >= kTargetCols || s.n == 1) {
     p.nb = 1;
     int64_t band = std::max<int64_t>(1, (kTargetCols + ow / 2) / ow);
     band = std::min({band, lines, std::max<int64_t>(1, kMaxColElems / (rows * ow))});
@@ -66,22 +72,18 @@ Plan make_plan(const ConvShape& s, size_t elem, int threads) {
   } else {
     int64_t want =
         std::min(ceil_div(kTargetCols, out), std::max<int64_t>(1, kMaxColElems / (rows * out)));
-    want = std::min(want, per_thread);
-    // Balance: every thread gets the same number of chunks of (nearly) the same size.
-    const int64_t rounds = ceil_div(per_thread, want);
-    p.nb = ceil_div(s.n, p.threads * rounds);
+    want = std::min(want, ceil_div(s.n, kMinChunks));
+    p.nb = ceil_div(s.n, ceil_div(s.n, want));  // chunks of (nearly) the same size
     p.band_lines = lines;
   }
   p.chunks = ceil_div(s.n, p.nb);
+  p.threads = threads > 1 && p.chunks >= threads && worth_threads(s) ? threads : 1;
   p.cols = p.nb * p.band_lines * ow;
   p.col_elems = s.is_pointwise() && p.nb == 1 ? 0 : rows * p.cols;
   p.buf_elems = p.nb > 1 ? s.k_per_group() * p.cols : 0;
-  p.dw_elems = p.threads > 1 ? s.w_numel() : 0;
   p.thread_bytes = align_up(static_cast<size_t>(p.col_elems) * elem) +
                    align_up(static_cast<size_t>(p.buf_elems) * elem);
-  p.total_bytes =
-      p.thread_bytes * static_cast<size_t>(p.threads) +
-      align_up(static_cast<size_t>(p.dw_elems) * elem) * static_cast<size_t>(p.threads - 1);
+  p.total_bytes = p.thread_bytes * static_cast<size_t>(p.threads);
   return p;
 }
 
@@ -98,18 +100,11 @@ Scratch<T> thread_scratch(const Plan& p, void* ws, int t) {
           reinterpret_cast<T*>(base + align_up(static_cast<size_t>(p.col_elems) * sizeof(T)))};
 }
 
-template <typename T>
-T* thread_dw(const Plan& p, void* ws, int t) {  // t >= 1
-  char* base = static_cast<char*>(ws) + p.thread_bytes * static_cast<size_t>(p.threads) +
-               align_up(static_cast<size_t>(p.dw_elems) * sizeof(T)) * static_cast<size_t>(t - 1);
-  return reinterpret_cast<T*>(base);
-}
-
-void check_workspace(const ConvShape& s, const Plan& p, size_t ws_bytes, const void* ws) {
-  NSAL_CHECK_AS(ShapeError, ws_bytes >= p.total_bytes && (ws != nullptr || p.total_bytes == 0),
+void check_workspace(const ConvShape& s, size_t need, size_t ws_bytes, const void* ws) {
+  NSAL_CHECK_AS(ShapeError, ws_bytes >= need && (ws != nullptr || need == 0),
                 "{}: the workspace holds {} bytes, {} needed (conv_workspace_bytes with {} "
                 "threads)",
-                s.str(), ws_bytes, p.total_bytes, omp_get_max_threads());
+                s.str(), ws_bytes, need, omp_get_max_threads());
 }
 
 // Range of chunks of thread t out of nt: a fixed partition, so results do not depend on timing.
@@ -212,18 +207,15 @@ void forward_chunk(const ConvShape& s, const Plan& p, int64_t s0, int64_t m, con
   }
 }
 
-// dw_beta: 0 to overwrite dw (a thread's first chunk into its private gradient), 1 to accumulate.
+// dx of the chunk's samples (overwritten).
 template <typename T>
-void backward_chunk(const ConvShape& s, const Plan& p, int64_t s0, int64_t m, const T* x,
-                    const T* w, const T* dy, T* dx, T* dw, T dw_beta, Scratch<T> sc,
-                    bool parallel) {
+void input_gradient_chunk(const ConvShape& s, const Plan& p, int64_t s0, int64_t m, const T* w,
+                          const T* dy, T* dx, Scratch<T> sc, bool parallel) {
   const int64_t kg = s.k_per_group(), cg = s.c_per_group(), rows = s.col_rows();
   const int64_t in = s.in_size(), out = s.out_size();
   const bool direct = s.is_pointwise() && m == 1;
   for (int64_t g = 0; g < s.groups; ++g) {
-    const T* wg = w ? w + g * kg * rows : nullptr;
-    T* dwg = dw ? dw + g * kg * rows : nullptr;
-    T beta = dw_beta;
+    const T* wg = w + g * kg * rows;
     for_each_block(s, p, s0, m, [&](const Block& b) {
       const int64_t cols = b.cols(s), q0 = b.q0(s);
       const T* dyg = dy + (s0 * s.k + g * kg) * out + q0;  // (K / groups, cols), row stride ld
@@ -236,28 +228,168 @@ void backward_chunk(const ConvShape& s, const Plan& p, int64_t s0, int64_t m, co
         dyg = sc.buf;
         ld = cols;
       }
-      if (dwg) {
-        const T* src = sc.col;
-        int64_t lds = cols;
-        if (direct) {
-          src = x + (s0 * s.c + g * cg) * in + q0;
-          lds = in;
-        } else {
-          im2col_block(s, x, b, g, sc.col, parallel);
-        }
-        blas_gemm(false, true, kg, rows, cols, dyg, ld, src, lds, beta, dwg, rows);
-        beta = T(1);
-      }
-      if (dx) {
-        if (direct) {
-          blas_gemm(true, false, cg, cols, kg, wg, rows, dyg, ld, T(0),
-                    dx + (s0 * s.c + g * cg) * in + q0, in);
-        } else {
-          blas_gemm(true, false, rows, cols, kg, wg, rows, dyg, ld, T(0), sc.col, cols);
-          col2im_block(s, sc.col, b, g, dx, parallel);
-        }
+      if (direct) {
+        blas_gemm(true, false, cg, cols, kg, wg, rows, dyg, ld, T(0),
+                  dx + (s0 * s.c + g * cg) * in + q0, in);
+      } else {
+        blas_gemm(true, false, rows, cols, kg, wg, rows, dyg, ld, T(0), sc.col, cols);
+        col2im_block(s, sc.col, b, g, dx, parallel);
       }
     });
+  }
+}
+
+// The filter gradient. Its plan is a function of the shape alone, so that every element of dw
+// is the same sum in the same order on any number of threads. The batch's chunks (those of any
+// thread count) are dealt into `lanes` runs of consecutive chunks, and dw into blocks of input
+// channels (rows of the column matrix) times blocks of output channels. A task is one lane and
+// one block: it goes through the lane's chunks in order, im2col of the block's channels and one
+// GEMM each, accumulating (beta 1) into the block: lane 0 straight into dw, the others into
+// partial sums of their own, which are then added to dw in lane order. The threads share out the
+// tasks. Small filters take lanes (the partial sums cost little), large ones blocks (which cost
+// GEMM width, and im2col once per block of output channels).
+constexpr int64_t kFilterTasks = 16;
+constexpr int64_t kMinBlockRows = 64;
+constexpr int64_t kMinBlockK = 32;
+constexpr size_t kMaxPartialBytes = size_t{16} << 20;  // all lanes' partial sums together
+
+struct FilterPlan {
+  Plan chunks;  // one thread's plan: the same chunks as on any thread count
+  int64_t lanes = 1;
+  int64_t block_c = 1, blocks_c = 1;  // input channels per block, blocks per group
+  int64_t block_k = 1, blocks_k = 1;  // output channels per block, blocks per group
+  int64_t blocks = 1;                 // groups x blocks_c x blocks_k
+  int64_t tasks = 0;                  // lanes x blocks
+  int64_t col_elems = 0;              // per thread: (block_c x kernel_size, cols)
+  int64_t buf_elems = 0;              // per thread: (block_k, cols) when nb > 1
+  int threads = 1;
+  size_t partial_bytes = 0;  // one lane's partial sum (lanes 1 and up; after the threads' scratch)
+  size_t thread_bytes = 0, total_bytes = 0;
+};
+
+FilterPlan make_filter_plan(const ConvShape& s, size_t elem, int threads) {
+  FilterPlan f;
+  if (threads <= 0) threads = omp_get_max_threads();
+  if (s.n == 0 || conv_prefers_direct(s)) return f;
+  f.chunks = make_plan(s, elem, 1);
+  const int64_t cg = s.c_per_group(), kg = s.k_per_group(), taps = s.kernel_size();
+  f.partial_bytes = align_up(static_cast<size_t>(s.w_numel()) * elem);
+  const int64_t affordable = 1 + static_cast<int64_t>(kMaxPartialBytes / f.partial_bytes);
+  f.lanes = std::min({kFilterTasks, affordable, f.chunks.chunks});
+  const int64_t want = ceil_div(kFilterTasks, f.lanes * s.groups);  // blocks per group
+  const int64_t want_c = std::clamp<int64_t>(s.col_rows() / kMinBlockRows, 1, std::min(cg, want));
+  f.block_c = ceil_div(cg, want_c);
+  f.blocks_c = ceil_div(cg, f.block_c);
+  const int64_t want_k =
+      std::clamp<int64_t>(ceil_div(want, f.blocks_c), 1, std::max<int64_t>(1, kg / kMinBlockK));
+  f.block_k = ceil_div(kg, want_k);
+  f.blocks_k = ceil_div(kg, f.block_k);
+  f.blocks = s.groups * f.blocks_c * f.blocks_k;
+  f.tasks = f.lanes * f.blocks;
+  const bool wide = f.chunks.nb > 1;
+  f.col_elems = s.is_pointwise() && !wide ? 0 : f.block_c * taps * f.chunks.cols;
+  f.buf_elems = wide ? f.block_k * f.chunks.cols : 0;
+  f.threads =
+      threads > 1 && worth_threads(s) ? static_cast<int>(std::min<int64_t>(threads, f.tasks)) : 1;
+  f.thread_bytes = align_up(static_cast<size_t>(f.col_elems) * elem) +
+                   align_up(static_cast<size_t>(f.buf_elems) * elem);
+  f.total_bytes = f.thread_bytes * static_cast<size_t>(f.threads) +
+                  f.partial_bytes * static_cast<size_t>(f.lanes - 1);
+  return f;
+}
+
+// The scratch of every im2col call for s: the chunk plan's or the filter gradient's, the larger.
+size_t im2col_workspace_bytes(const ConvShape& s, size_t elem, int threads) {
+  return std::max(make_plan(s, elem, threads).total_bytes,
+                  make_filter_plan(s, elem, threads).total_bytes);
+}
+
+template <typename T>
+T* lane_sum(const FilterPlan& f, void* ws, int64_t lane) {  // lane >= 1
+  return reinterpret_cast<T*>(static_cast<char*>(ws) +
+                              f.thread_bytes * static_cast<size_t>(f.threads) +
+                              f.partial_bytes * static_cast<size_t>(lane - 1));
+}
+
+// Chunks [begin, end) of lane l.
+inline void lane_range(const FilterPlan& f, int64_t l, int64_t& begin, int64_t& end) {
+  begin = f.chunks.chunks * l / f.lanes;
+  end = f.chunks.chunks * (l + 1) / f.lanes;
+}
+
+// sum[block of the task] (+)= the block's share of the correlation of x with dy over the lane's
+// chunks; `sum` is dw for lane 0 (accumulated onto) and the lane's partial sum otherwise
+// (overwritten by the first GEMM).
+template <typename T>
+void filter_gradient_task(const ConvShape& s, const FilterPlan& f, int64_t task, const T* x,
+                          const T* dy, T* sum, T* col, T* buf) {
+  const int64_t cg = s.c_per_group(), kg = s.k_per_group(), taps = s.kernel_size();
+  const int64_t rows = s.col_rows(), in = s.in_size(), out = s.out_size();
+  const int64_t lane = task / f.blocks, block = task % f.blocks;
+  const int64_t g = block / (f.blocks_c * f.blocks_k);
+  const int64_t c0 = block / f.blocks_k % f.blocks_c * f.block_c, nc = std::min(f.block_c, cg - c0);
+  const int64_t k0 = block % f.blocks_k * f.block_k, nk = std::min(f.block_k, kg - k0);
+  T* sb = sum + (g * kg + k0) * rows + c0 * taps;  // (nk, nc x taps), row stride rows
+  T beta = lane == 0 ? T(1) : T(0);
+  const Plan& p = f.chunks;
+  int64_t begin, end;
+  lane_range(f, lane, begin, end);
+  for (int64_t c = begin; c < end; ++c) {
+    const int64_t s0 = c * p.nb, m = std::min(p.nb, s.n - s0);
+    for_each_block(s, p, s0, m, [&](const Block& b) {
+      const int64_t cols = b.cols(s), q0 = b.q0(s), per_sample = cols / m;
+      const T* a = dy + (s0 * s.k + g * kg + k0) * out + q0;  // (nk, cols), row stride lda
+      int64_t lda = out;
+      if (m > 1) {  // (m, nk, out) -> (nk, m, out)
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t k = 0; k < nk; ++k)
+            std::memcpy(buf + k * cols + i * out, dy + ((s0 + i) * s.k + g * kg + k0 + k) * out,
+                        static_cast<size_t>(out) * sizeof(T));
+        a = buf;
+        lda = cols;
+      }
+      const T* xb = x + (s0 * s.c + g * cg + c0) * in;  // first channel of the block
+      const T* bm = col;                                // (nc x taps, cols), row stride ldb
+      int64_t ldb = cols;
+      if (s.is_pointwise() && m == 1) {
+        bm = xb + q0;
+        ldb = in;
+      } else {
+        for (int64_t i = 0; i < m; ++i)
+          for (int64_t ch = 0; ch < nc; ++ch)
+            im2col(s, 1, xb + (i * s.c + ch) * in, col + ch * taps * cols + i * per_sample, cols,
+                   b.l0, b.l1);
+      }
+      blas_gemm(false, true, nk, nc * taps, cols, a, lda, bm, ldb, beta, sb, rows);
+      beta = T(1);
+    });
+  }
+}
+
+template <typename T>
+void filter_gradient(const ConvShape& s, const T* x, const T* dy, T* dw, void* ws) {
+  const FilterPlan f = make_filter_plan(s, sizeof(T), omp_get_max_threads());
+  const int64_t wn = s.w_numel();
+#pragma omp parallel num_threads(f.threads) if (f.threads > 1)
+  {
+    char* base =
+        static_cast<char*>(ws) + f.thread_bytes * static_cast<size_t>(omp_get_thread_num());
+    T* col = reinterpret_cast<T*>(base);
+    T* buf = reinterpret_cast<T*>(base + align_up(static_cast<size_t>(f.col_elems) * sizeof(T)));
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t task = 0; task < f.tasks; ++task) {
+      const int64_t lane = task / f.blocks;
+      filter_gradient_task(s, f, task, x, dy, lane == 0 ? dw : lane_sum<T>(f, ws, lane), col, buf);
+    }
+    if (f.lanes > 1) {  // dw += the lanes' sums, in lane order (every lane has chunks)
+#pragma omp for simd schedule(static)
+      for (int64_t e = 0; e < wn; ++e) {
+        T acc = dw[e];
+        for (int64_t l = 1; l < f.lanes; ++l)
+          acc += lane_sum<T>(f, ws, l)[e];
+        dw[e] = acc;
+      }
+    }
   }
 }
 
@@ -271,15 +403,15 @@ bool conv_winograd_enabled() {
   return g_winograd.load(std::memory_order_relaxed);
 }
 
-bool conv_uses_winograd(const ConvShape& s, int threads) {
-  return prefers_winograd(s, threads > 0 ? threads : omp_get_max_threads());
+bool conv_uses_winograd(const ConvShape& s) {
+  return prefers_winograd(s);
 }
 
 size_t conv_workspace_bytes(const ConvShape& s, size_t elem_bytes, int threads) {
   s.validate();
   if (threads <= 0) threads = omp_get_max_threads();
-  if (prefers_winograd(s, threads)) return conv_winograd_workspace_bytes(s, elem_bytes, threads);
-  return make_plan(s, elem_bytes, threads).total_bytes;
+  if (prefers_winograd(s)) return conv_winograd_workspace_bytes(s, elem_bytes, threads);
+  return im2col_workspace_bytes(s, elem_bytes, threads);
 }
 
 template <typename T>
@@ -290,12 +422,12 @@ void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* 
     conv_direct_forward(s, x, w, bias, y);
     return;
   }
-  if (prefers_winograd(s, omp_get_max_threads())) {
+  if (prefers_winograd(s)) {
     conv_winograd_forward(s, x, w, bias, y, ws, ws_bytes);
     return;
   }
   const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
-  check_workspace(s, p, ws_bytes, ws);
+  check_workspace(s, im2col_workspace_bytes(s, sizeof(T), omp_get_max_threads()), ws_bytes, ws);
   if (p.threads == 1) {
     const bool parallel = omp_get_max_threads() > 1 && !omp_in_parallel() && worth_threads(s);
     for (int64_t c = 0; c < p.chunks; ++c) {
@@ -348,47 +480,31 @@ void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* d
     conv_direct_backward(s, x, w, dy, dx, dw);
     return;
   }
-  if (prefers_winograd(s, omp_get_max_threads())) {
+  if (prefers_winograd(s)) {
     conv_winograd_backward(s, x, w, dy, dx, dw, ws, ws_bytes);
     return;
   }
+  check_workspace(s, im2col_workspace_bytes(s, sizeof(T), omp_get_max_threads()), ws_bytes, ws);
+  if (dw) filter_gradient(s, x, dy, dw, ws);
+  if (!dx) return;
   const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
-  check_workspace(s, p, ws_bytes, ws);
   if (p.threads == 1) {
     const bool parallel = omp_get_max_threads() > 1 && !omp_in_parallel() && worth_threads(s);
     for (int64_t c = 0; c < p.chunks; ++c) {
       const int64_t s0 = c * p.nb;
-      backward_chunk(s, p, s0, std::min(p.nb, s.n - s0), x, w, dy, dx, dw, T(1),
-                     thread_scratch<T>(p, ws, 0), parallel);
+      input_gradient_chunk(s, p, s0, std::min(p.nb, s.n - s0), w, dy, dx,
+                           thread_scratch<T>(p, ws, 0), parallel);
     }
     return;
   }
-  const int64_t wn = s.w_numel();
 #pragma omp parallel num_threads(p.threads)
   {
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
     int64_t begin, end;
-    chunk_range(p, t, nt, begin, end);
-    const Scratch<T> sc = thread_scratch<T>(p, ws, t);
-    // Thread 0 accumulates straight into dw; the others into private sums added below.
-    T* my_dw = dw && t > 0 ? thread_dw<T>(p, ws, t) : dw;
+    chunk_range(p, omp_get_thread_num(), omp_get_num_threads(), begin, end);
+    const Scratch<T> sc = thread_scratch<T>(p, ws, omp_get_thread_num());
     for (int64_t c = begin; c < end; ++c) {
       const int64_t s0 = c * p.nb;
-      const T beta = t > 0 && c == begin ? T(0) : T(1);
-      backward_chunk(s, p, s0, std::min(p.nb, s.n - s0), x, w, dy, dx, my_dw, beta, sc, false);
-    }
-    if (dw) {
-#pragma omp barrier
-      // dw += the other threads' sums, in thread order; threads without chunks wrote nothing.
-      for (int u = 1; u < nt; ++u) {
-        int64_t b, en;
-        chunk_range(p, u, nt, b, en);
-        if (en <= b) continue;
-        const T* part = thread_dw<T>(p, ws, u);
-#pragma omp for simd schedule(static)
-        for (int64_t e = 0; e < wn; ++e)
-          dw[e] += part[e];
-      }
+      input_gradient_chunk(s, p, s0, std::min(p.nb, s.n - s0), w, dy, dx, sc, false);
     }
   }
 }

@@ -11,10 +11,14 @@
 // threads take in a fixed partition, each doing its own im2col and single-threaded GEMMs (BLAS
 // called inside an OpenMP region runs on one thread). Several samples share one GEMM (columns =
 // samples x output positions) when the output is small, so each GEMM stays large. With fewer
-// samples than threads, the chunks run one after another on a multi-threaded BLAS.
+// samples than threads, the chunks run one after another on a multi-threaded BLAS. The chunks
+// depend on the shape alone, never on the thread count. The filter gradient goes by tasks that
+// the threads share out: a fixed number of runs of consecutive chunks (lanes, each summing into
+// its own copy of the gradient, the copies then added in lane order) times blocks of channels.
 //
-// Results do not depend on timing: for a given shape and thread count they are bit-identical from
-// run to run (the filter gradient's per-thread partial sums are added in thread order).
+// Results do not depend on the thread count or on timing: the path (Winograd or im2col) is chosen
+// from the shape alone, and every element of y, dx, dw and db is the same sum in the same order
+// on any number of threads (tests/test_conv_threads.cpp checks 1 to 5).
 #pragma once
 
 #include <cstddef>
@@ -27,8 +31,8 @@ namespace nsal::kernels::cpu {
 // im2col + GEMM like the rest. For comparisons and benchmarks: the two differ in the last bits.
 void set_conv_winograd(bool enabled);
 bool conv_winograd_enabled();
-// Whether conv_forward/conv_backward take the Winograd path for `s` on `threads` threads.
-bool conv_uses_winograd(const ConvShape& s, int threads = 0);
+// Whether conv_forward/conv_backward take the Winograd path for `s` (on any thread count).
+bool conv_uses_winograd(const ConvShape& s);
 
 // Bytes of scratch every function below needs for `s` with elements of `elem_bytes` bytes, run on
 // `threads` threads (0: omp_get_max_threads()).

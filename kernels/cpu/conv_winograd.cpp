@@ -25,6 +25,8 @@ constexpr int64_t kTargetTiles = 128;
 // columns), which sets how many output slices a chunk covers; every chunk transforms kd - 1 input
 // slices more than its output slices.
 constexpr int64_t kMaxVolumeBlock = int64_t{1} << 21;
+// Chunks a batch of planes is cut into at least, so that up to this many threads share them out.
+constexpr int64_t kMinChunks = 8;
 
 // A chunk is a block of samples [s0, s0 + m) and, in a volume, a band of output depth slices
 // [d0, d1). A filter of depth kd over slices z = d - pd .. d - pd + kd - 1 makes each output slice
@@ -46,7 +48,6 @@ struct Plan {
   int64_t m_elems = 0;    // per thread: one output slice's products (16, max(C, K), cols)
   int64_t row_elems = 0;  // per thread: scratch of the plain tile transforms
   int64_t u_elems = 0;    // shared: transformed filter (16, K, kd x C) or (16, C, kd x K)
-  int64_t du_elems = 0;   // per thread: the filter gradient in the transformed space
   size_t thread_bytes = 0, total_bytes = 0;
 
   // Chunk c: samples [s0, s0 + m), output slices [d0, d1).
@@ -71,13 +72,12 @@ Plan make_plan(const ConvShape& s, size_t elem, int threads) {
   p.pd = s.pad[0];
   const int64_t cmax = std::max(s.c, s.k);
   const int64_t want = std::max<int64_t>(1, kTargetTiles / p.tiles);
-  p.threads = threads > 1 && worth_threads(s) ? threads : 1;
+  // Chunks and bands depend on the shape alone (see conv_cpu.cpp's Plan); threads share them out.
   if (p.depth == 1) {
-    // Planes: chunks are blocks of samples, the same number for every thread.
-    if (s.n < p.threads) p.threads = 1;
-    const int64_t per_thread = ceil_div(s.n, p.threads);
-    const int64_t rounds = ceil_div(per_thread, std::min(per_thread, want));
-    p.nb = ceil_div(s.n, p.threads * rounds);
+    // Planes: chunks are blocks of (nearly) the same number of samples, at least kMinChunks of
+    // them when the batch allows.
+    const int64_t nb = std::min(want, ceil_div(s.n, kMinChunks));
+    p.nb = ceil_div(s.n, ceil_div(s.n, nb));
   } else {
     p.nb = std::min(s.n, want);
     const int64_t per_slice = kPoints * cmax * p.nb * p.tiles;
@@ -85,18 +85,16 @@ Plan make_plan(const ConvShape& s, size_t elem, int threads) {
     p.bands = ceil_div(p.depth, p.band);
   }
   p.chunks = ceil_div(s.n, p.nb) * p.bands;
-  if (p.chunks < p.threads) p.threads = 1;
+  p.threads = threads > 1 && p.chunks >= threads && worth_threads(s) ? threads : 1;
   p.cols = p.nb * p.tiles;
   p.in_slices = p.band + p.kd - 1;
   p.v_elems = kPoints * p.in_slices * cmax * p.cols;
   p.m_elems = kPoints * cmax * p.cols;
   p.row_elems = p.grid.scratch_elems();
   p.u_elems = kPoints * s.c * s.k * p.kd;
-  p.du_elems = p.u_elems;
   p.thread_bytes = align_up(static_cast<size_t>(p.v_elems) * elem) +
                    align_up(static_cast<size_t>(p.m_elems) * elem) +
-                   align_up(static_cast<size_t>(p.row_elems) * elem) +
-                   align_up(static_cast<size_t>(p.du_elems) * elem);
+                   align_up(static_cast<size_t>(p.row_elems) * elem);
   p.total_bytes = align_up(static_cast<size_t>(p.u_elems) * elem) +
                   p.thread_bytes * static_cast<size_t>(p.threads);
   return p;
@@ -107,7 +105,6 @@ struct Scratch {
   T* v;    // (16, in_slices x channels, cols)
   T* m;    // (16, channels, cols)
   T* row;  // scratch of the plain tile transforms
-  T* du;   // (16, K, kd x C)
 };
 
 template <typename T>
@@ -121,9 +118,8 @@ Scratch<T> thread_scratch(const Plan& p, void* ws, int t) {
                p.thread_bytes * static_cast<size_t>(t);
   const size_t v = align_up(static_cast<size_t>(p.v_elems) * sizeof(T));
   const size_t m = align_up(static_cast<size_t>(p.m_elems) * sizeof(T));
-  const size_t row = align_up(static_cast<size_t>(p.row_elems) * sizeof(T));
   return {reinterpret_cast<T*>(base), reinterpret_cast<T*>(base + v),
-          reinterpret_cast<T*>(base + v + m), reinterpret_cast<T*>(base + v + m + row)};
+          reinterpret_cast<T*>(base + v + m)};
 }
 
 // U = G g G^T of one 3x3 filter g (row-major), written to u[xi * stride]. `flip` reads g rotated
@@ -168,26 +164,30 @@ void filter_gradient_back(const T* d, int64_t stride, T* dw) {
   }
 }
 
+// Row (j, c) of v for sample i of the chunk at s0: slice z of channel c of `in` (cin channels)
+// transformed, or zeros when z falls outside the volume. row: scratch of the tile transforms.
+template <typename T>
+void transform_input_plane(const Plan& p, int64_t s0, int64_t i, int64_t j, int64_t z, int64_t c,
+                           int64_t cin, const T* in, T* v, T* row) {
+  const int64_t plane = p.grid.h * p.grid.w, cols = p.cols, xs = p.in_slices * cin * cols;
+  T* dst = v + (j * cin + c) * cols + i * p.tiles;
+  if (z >= 0 && z < p.depth) {
+    winograd::input_tiles(p.grid, in + (((s0 + i) * cin + c) * p.depth + z) * plane, dst, xs, row);
+  } else {
+    for (int64_t xi = 0; xi < kPoints; ++xi)
+      std::fill(dst + xi * xs, dst + xi * xs + p.tiles, T(0));
+  }
+}
+
 // Transforms the input slices a chunk reads, for `cin` channels: v row (j, c) holds slice
 // d0 - pd + j of channel c (zero outside the volume), samples side by side in the columns.
 template <typename T>
 void transform_input_slices(const Plan& p, int64_t s0, int64_t m, int64_t d0, int64_t d1,
                             int64_t cin, const T* in, Scratch<T> sc) {
-  const int64_t plane = p.grid.h * p.grid.w, cols = p.cols, xs = p.in_slices * cin * cols;
-  for (int64_t j = 0; j < d1 - d0 + p.kd - 1; ++j) {
-    const int64_t z = d0 - p.pd + j;
+  for (int64_t j = 0; j < d1 - d0 + p.kd - 1; ++j)
     for (int64_t i = 0; i < m; ++i)
-      for (int64_t c = 0; c < cin; ++c) {
-        T* dst = sc.v + (j * cin + c) * cols + i * p.tiles;
-        if (z >= 0 && z < p.depth) {
-          winograd::input_tiles(p.grid, in + (((s0 + i) * cin + c) * p.depth + z) * plane, dst, xs,
-                                sc.row);
-        } else {
-          for (int64_t xi = 0; xi < kPoints; ++xi)
-            std::fill(dst + xi * xs, dst + xi * xs + p.tiles, T(0));
-        }
-      }
-  }
+      for (int64_t c = 0; c < cin; ++c)
+        transform_input_plane(p, s0, i, j, d0 - p.pd + j, c, cin, in, sc.v, sc.row);
 }
 
 // out = conv(in, filter) + bias over the chunk, for `cin` input and `cout` output channels, the
@@ -213,10 +213,61 @@ void convolve_chunk(const Plan& p, int64_t c, int64_t n, int64_t cin, int64_t co
   }
 }
 
-// du (16, K, kd x C) (+)= sum over the chunk's tiles of Z V^T (beta 0 overwrites at first).
+// The filter gradient in the transformed space, du (16, K, kd x C) = sum over all tiles of
+// Z V^T, on a plan of the shape alone (one thread's chunks), so that every element is the same
+// sum in the same order on any number of threads. Two ways, chosen by the shape:
+// - lanes (when a few copies of du are cheap): the chunks are dealt into `lanes` runs of
+//   consecutive chunks that the threads share out; a thread transforms a chunk and runs its 16
+//   GEMMs alone, accumulating into the lane's own du, and the lanes' sums are added in lane order;
+// - one lane (large filters): the chunks go in order, and in each the team shares out the tile
+//   transforms into one shared block, then the 16 GEMMs, each accumulating into its point of du.
+constexpr int64_t kFilterLanes = 16;
+constexpr size_t kMaxLaneBytes = size_t{16} << 20;  // the lanes' copies of du together
+
+struct FilterLayout {
+  Plan p;  // make_plan(s, elem, 1)
+  int64_t lanes = 1;
+  int threads = 1;
+  size_t du_bytes = 0;  // one (16, K, kd x C) sum
+  // lanes > 1: each thread's Scratch (p.thread_bytes) from 0, then the lanes' sums from du_off.
+  // One lane: v at 0, then m, du, and a tile-transform scratch per thread from row_off.
+  size_t m_off = 0, du_off = 0, row_off = 0, row_bytes = 0;
+  size_t total = 0;
+};
+
+FilterLayout filter_layout(const ConvShape& s, size_t elem, int threads) {
+  FilterLayout l;
+  if (threads <= 0) threads = omp_get_max_threads();
+  l.p = make_plan(s, elem, 1);
+  l.threads = threads > 1 && worth_threads(s) ? threads : 1;
+  l.du_bytes = align_up(static_cast<size_t>(l.p.u_elems) * elem);
+  l.lanes = std::min<int64_t>(
+      {kFilterLanes, static_cast<int64_t>(kMaxLaneBytes / l.du_bytes), l.p.chunks});
+  l.row_bytes = align_up(static_cast<size_t>(l.p.row_elems) * elem);
+  if (l.lanes > 1) {
+    l.threads = static_cast<int>(std::min<int64_t>(l.threads, l.lanes));
+    l.du_off = l.p.thread_bytes * static_cast<size_t>(l.threads);
+    l.total = l.du_off + l.du_bytes * static_cast<size_t>(l.lanes);
+    return l;
+  }
+  l.lanes = 1;
+  l.m_off = align_up(static_cast<size_t>(l.p.v_elems) * elem);
+  l.du_off = l.m_off + align_up(static_cast<size_t>(l.p.m_elems) * elem);
+  l.row_off = l.du_off + l.du_bytes;
+  l.total = l.row_off + l.row_bytes * static_cast<size_t>(l.threads);
+  return l;
+}
+
+template <typename T>
+T* lane_du(const FilterLayout& l, void* ws, int64_t lane) {
+  return reinterpret_cast<T*>(static_cast<char*>(ws) + l.du_off +
+                              l.du_bytes * static_cast<size_t>(lane));
+}
+
+// du (+)= sum over chunk c's tiles of Z V^T, on one thread (beta 0 overwrites at first).
 template <typename T>
 void filter_gradient_chunk(const ConvShape& s, const Plan& p, int64_t c, const T* x, const T* dy,
-                           T beta, Scratch<T> sc) {
+                           T beta, Scratch<T> sc, T* du) {
   int64_t s0, m, d0, d1;
   p.chunk(c, s.n, s0, m, d0, d1);
   const int64_t plane = p.grid.h * p.grid.w, cols = p.cols, used = m * p.tiles;
@@ -230,9 +281,92 @@ void filter_gradient_chunk(const ConvShape& s, const Plan& p, int64_t c, const T
     const T* window = sc.v + (d - d0) * s.c * cols;
     for (int64_t xi = 0; xi < kPoints; ++xi)  // (K, tiles) x (tiles, kd x C)
       blas_gemm(false, true, s.k, rows, used, sc.m + xi * s.k * cols, cols, window + xi * xs, cols,
-                beta, sc.du + xi * s.k * rows, rows);
+                beta, du + xi * s.k * rows, rows);
     beta = T(1);
   }
+}
+
+template <typename T>
+void lanes_filter_gradient(const ConvShape& s, const FilterLayout& l, const T* x, const T* dy,
+                           void* ws) {
+  const Plan& p = l.p;
+  const int64_t n = p.u_elems;
+  T* du = lane_du<T>(l, ws, 0);
+#pragma omp parallel num_threads(l.threads) if (l.threads > 1)
+  {
+    char* base =
+        static_cast<char*>(ws) + p.thread_bytes * static_cast<size_t>(omp_get_thread_num());
+    const size_t v = align_up(static_cast<size_t>(p.v_elems) * sizeof(T));
+    const size_t m = align_up(static_cast<size_t>(p.m_elems) * sizeof(T));
+    const Scratch<T> sc{reinterpret_cast<T*>(base), reinterpret_cast<T*>(base + v),
+                        reinterpret_cast<T*>(base + v + m)};
+#pragma omp for schedule(dynamic, 1)
+    for (int64_t lane = 0; lane < l.lanes; ++lane) {
+      const int64_t begin = p.chunks * lane / l.lanes, end = p.chunks * (lane + 1) / l.lanes;
+      for (int64_t c = begin; c < end; ++c)
+        filter_gradient_chunk(s, p, c, x, dy, c == begin ? T(0) : T(1), sc,
+                              lane_du<T>(l, ws, lane));
+    }
+#pragma omp for simd schedule(static)
+    for (int64_t e = 0; e < n; ++e) {  // lane 0's sum += the others', in lane order
+      T acc = du[e];
+      for (int64_t lane = 1; lane < l.lanes; ++lane)
+        acc += lane_du<T>(l, ws, lane)[e];
+      du[e] = acc;
+    }
+  }
+}
+
+template <typename T>
+void team_filter_gradient(const ConvShape& s, const FilterLayout& l, const T* x, const T* dy,
+                          void* ws) {
+  const Plan& p = l.p;
+  char* base = static_cast<char*>(ws);
+  T* v = reinterpret_cast<T*>(base);
+  T* mt = reinterpret_cast<T*>(base + l.m_off);
+  T* du = reinterpret_cast<T*>(base + l.du_off);
+  const int64_t plane = p.grid.h * p.grid.w, cols = p.cols, rows = p.kd * s.c;
+  const int64_t xs = p.in_slices * s.c * cols;
+#pragma omp parallel num_threads(l.threads) if (l.threads > 1)
+  {
+    T* row = reinterpret_cast<T*>(base + l.row_off +
+                                  l.row_bytes * static_cast<size_t>(omp_get_thread_num()));
+    for (int64_t c = 0; c < p.chunks; ++c) {
+      int64_t s0, m, d0, d1;
+      p.chunk(c, s.n, s0, m, d0, d1);
+      const int64_t used = m * p.tiles, planes = (d1 - d0 + p.kd - 1) * m * s.c;
+#pragma omp for schedule(static)
+      for (int64_t e = 0; e < planes; ++e) {
+        const int64_t j = e / (m * s.c), i = e / s.c % m, ch = e % s.c;
+        transform_input_plane(p, s0, i, j, d0 - p.pd + j, ch, s.c, x, v, row);
+      }
+      for (int64_t d = d0; d < d1; ++d) {
+#pragma omp for schedule(static)
+        for (int64_t e = 0; e < m * s.k; ++e) {
+          const int64_t i = e / s.k, k = e % s.k;
+          winograd::gradient_tiles(p.grid, dy + (((s0 + i) * s.k + k) * p.depth + d) * plane,
+                                   mt + k * cols + i * p.tiles, s.k * cols, row);
+        }
+        const T* window = v + (d - d0) * s.c * cols;
+        const T beta = c == 0 && d == d0 ? T(0) : T(1);
+#pragma omp for schedule(dynamic, 1)
+        for (int64_t xi = 0; xi < kPoints; ++xi)  // (K, tiles) x (tiles, kd x C)
+          blas_gemm(false, true, s.k, rows, used, mt + xi * s.k * cols, cols, window + xi * xs,
+                    cols, beta, du + xi * s.k * rows, rows);
+      }
+    }
+  }
+}
+
+// Returns du, which lies in ws.
+template <typename T>
+T* transformed_filter_gradient(const ConvShape& s, const FilterLayout& l, const T* x, const T* dy,
+                               void* ws) {
+  if (l.lanes > 1)
+    lanes_filter_gradient(s, l, x, dy, ws);
+  else
+    team_filter_gradient(s, l, x, dy, ws);
+  return lane_du<T>(l, ws, 0);
 }
 
 void check_call(const ConvShape& s, size_t need, size_t ws_bytes, const void* ws) {
@@ -269,27 +403,23 @@ inline void chunk_range(const Plan& p, int t, int nt, int64_t& begin, int64_t& e
   end = p.chunks * (t + 1) / nt;
 }
 
-// Runs f(chunk, thread, first chunk of that thread) over every chunk: on the plan's team in a
-// fixed partition, or in sequence (and then BLAS threads each GEMM itself). Returns the number of
-// threads that took part (the team can come out smaller than asked, inside another region).
+// Runs f(chunk, thread) over every chunk: on the plan's team in a fixed partition, or in sequence
+// (and then BLAS threads each GEMM itself).
 template <typename F>
-int for_each_chunk(const Plan& p, F f) {
+void for_each_chunk(const Plan& p, F f) {
   if (p.threads == 1) {
     for (int64_t c = 0; c < p.chunks; ++c)
-      f(c, 0, c == 0);
-    return 1;
+      f(c, 0);
+    return;
   }
-  int team = 1;
 #pragma omp parallel num_threads(p.threads)
   {
-    const int t = omp_get_thread_num(), nt = omp_get_num_threads();
-    if (t == 0) team = nt;
+    const int t = omp_get_thread_num();
     int64_t begin, end;
-    chunk_range(p, t, nt, begin, end);
+    chunk_range(p, t, omp_get_num_threads(), begin, end);
     for (int64_t c = begin; c < end; ++c)
-      f(c, t, c == begin);
+      f(c, t);
   }
-  return team;
 }
 
 }  // namespace
@@ -298,6 +428,12 @@ namespace {
 
 bool dilated(const ConvShape& s) {
   return s.dilation[1] > 1;
+}
+
+// Scratch of an undilated call: the larger of the chunk plan's (forward, input gradient) and the
+// filter gradient's.
+size_t plain_workspace_bytes(const ConvShape& s, size_t elem, int threads) {
+  return std::max(make_plan(s, elem, threads).total_bytes, filter_layout(s, elem, threads).total);
 }
 
 // Dilated planes: the phase tensors first, then the plain convolution's workspace.
@@ -313,7 +449,7 @@ PhaseLayout phase_layout(const ConvShape& s, size_t elem, int threads) {
   const size_t per_channel = static_cast<size_t>(l.plain.n * l.plain.in_size()) * elem;
   l.y_off = align_up(per_channel * static_cast<size_t>(s.c));
   l.ws_off = l.y_off + align_up(per_channel * static_cast<size_t>(std::max(s.c, s.k)));
-  l.total = l.ws_off + make_plan(l.plain, elem, threads).total_bytes;
+  l.total = l.ws_off + plain_workspace_bytes(l.plain, elem, threads);
   return l;
 }
 
@@ -348,7 +484,7 @@ size_t conv_winograd_workspace_bytes(const ConvShape& s, size_t elem_bytes, int 
   if (!conv_winograd_applies(s)) return 0;
   if (threads <= 0) threads = omp_get_max_threads();
   if (dilated(s)) return phase_layout(s, elem_bytes, threads).total;
-  return make_plan(s, elem_bytes, threads).total_bytes;
+  return plain_workspace_bytes(s, elem_bytes, threads);
 }
 
 template <typename T>
@@ -367,10 +503,10 @@ void conv_winograd_forward(const ConvShape& s, const T* x, const T* w, const T* 
     return;
   }
   const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
-  check_call(s, p.total_bytes, ws_bytes, ws);
+  check_call(s, plain_workspace_bytes(s, sizeof(T), omp_get_max_threads()), ws_bytes, ws);
   T* u = shared_u<T>(ws);
   transform_filters(s, w, false, u);
-  for_each_chunk(p, [&](int64_t c, int t, bool) {
+  for_each_chunk(p, [&](int64_t c, int t) {
     convolve_chunk(p, c, s.n, s.c, s.k, x, u, bias, y, thread_scratch<T>(p, ws, t));
   });
 }
@@ -400,24 +536,10 @@ void conv_winograd_backward(const ConvShape& s, const T* x, const T* w, const T*
     }
     return;
   }
-  const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
-  check_call(s, p.total_bytes, ws_bytes, ws);
+  check_call(s, plain_workspace_bytes(s, sizeof(T), omp_get_max_threads()), ws_bytes, ws);
   if (dw) {
-    const int team = for_each_chunk(p, [&](int64_t c, int t, bool first) {
-      filter_gradient_chunk(s, p, c, x, dy, first ? T(0) : T(1), thread_scratch<T>(p, ws, t));
-    });
-    // Threads' sums in thread order into thread 0's (threads without chunks wrote nothing),
-    // then back to 3x3 filters.
-    T* du = thread_scratch<T>(p, ws, 0).du;
-    for (int t = 1; t < team; ++t) {
-      int64_t b, e;
-      chunk_range(p, t, team, b, e);
-      if (e <= b) continue;
-      const T* part = thread_scratch<T>(p, ws, t).du;
-#pragma omp parallel for simd schedule(static) if (p.du_elems >= 65536)
-      for (int64_t i = 0; i < p.du_elems; ++i)
-        du[i] += part[i];
-    }
+    const FilterLayout l = filter_layout(s, sizeof(T), omp_get_max_threads());
+    const T* du = transformed_filter_gradient(s, l, x, dy, ws);
     // du row (t, c) of filter k is w[k][c][t]: the same order as dw's (K, C, kd) filters.
     const int64_t kd = s.kernel[0], stride = s.k * kd * s.c;
 #pragma omp parallel for schedule(static) if (stride >= 4096)
@@ -428,9 +550,10 @@ void conv_winograd_backward(const ConvShape& s, const T* x, const T* w, const T*
                                dw + ((k * s.c + c) * kd + t) * 9);
   }
   if (dx) {
+    const Plan p = make_plan(s, sizeof(T), omp_get_max_threads());
     T* u = shared_u<T>(ws);
     transform_filters(s, w, true, u);
-    for_each_chunk(p, [&](int64_t c, int t, bool) {
+    for_each_chunk(p, [&](int64_t c, int t) {
       convolve_chunk(p, c, s.n, s.k, s.c, dy, u, static_cast<const T*>(nullptr), dx,
                      thread_scratch<T>(p, ws, t));
     });

@@ -18,10 +18,14 @@
 // G^T [sum over tiles of (A dY A^T) * (B^T X B)] G, again 16 GEMMs (whose inner dimension is the
 // number of tiles).
 //
-// Layouts and the workspace contract as in conv_cpu.h. Threads take chunks (blocks of samples;
-// for volumes also bands of depth slices) in a fixed partition and the filter gradient's
-// per-thread sums are added in thread order, so results are bit-identical from run to run for a
-// given shape and thread count. They differ from im2col's in the last bits: the transforms add
+// Layouts and the workspace contract as in conv_cpu.h. For the forward pass and the input
+// gradient, threads take chunks (blocks of samples; for volumes also bands of depth slices) in a
+// fixed partition. The chunks depend on the shape alone. The filter gradient sums them in a fixed
+// order: in a fixed number of lanes (runs of consecutive chunks, each summed into its own copy,
+// the copies then added in lane order) where copies are cheap, else chunk after chunk with the
+// threads sharing out each chunk's transforms and 16 GEMMs. Every element is so the same sum in
+// the same order on any number of threads. Results are bit-identical from run to run and
+// across thread counts. They differ from im2col's in the last bits: the transforms add
 // and subtract inputs before the products (float32: differences of about 1e-6 of the output's
 // scale, some three times im2col's own).
 #pragma once
