@@ -114,11 +114,11 @@ void for_each_record(const std::string& run_dir,
 
 }  // namespace
 
-std::optional<StartedOn> run_started_on(const std::string& run_dir) {
-  std::optional<StartedOn> out;
+std::optional<std::string> run_started_device(const std::string& run_dir) {
+  std::optional<std::string> out;
   for_each_record(run_dir, [&](const nlohmann::json& r) {
     if (r.at("event").get<std::string>() != "start") return true;
-    out = StartedOn{r.at("device").get<std::string>(), r.at("threads").get<int>()};
+    out = r.at("device").get<std::string>();
     return false;
   });
   return out;

@@ -32,13 +32,9 @@ void record_environment(const std::string& run_dir, const Context& ctx, const st
 // and line.
 std::vector<std::string> run_machines(const std::string& run_dir);
 
-// Where the run started: the device and thread count of environment.jsonl's "start" record.
-// nullopt when the file or that record is missing (a run from before the file existed).
-struct StartedOn {
-  std::string device;
-  int threads = 0;
-};
-std::optional<StartedOn> run_started_on(const std::string& run_dir);
+// The device a run started on ("cpu", "cuda:0"): environment.jsonl's "start" record. nullopt
+// when the file or that record is missing (a run from before the file existed).
+std::optional<std::string> run_started_device(const std::string& run_dir);
 
 // The one-line description run_machines() gives of a record.
 std::string machine_text(const nlohmann::json& record);

@@ -460,38 +460,27 @@ RunSummary resume_active_learning(const std::string& dir, Progress& progress,
              dir);
   RunConfig cfg = load_saved_run_config(dir + "/config.toml");
   check_run_fingerprint(dir, cfg);
-  // Results repeat bit for bit on the backend and thread count a run started with, so a resume
-  // goes on there unless told otherwise, and says so when told.
+  // Results repeat bit for bit on the backend a run started with (on any thread count), so a
+  // resume goes on there unless told otherwise, and says so when told.
   // A run configured with device = "auto" whose start device is not here (a GPU run resumed on
   // a CPU machine) goes on where auto leads, with the warning below.
-  const std::optional<StartedOn> started = run_started_on(dir);
-  const int offered = Context(Device::cpu()).threads();  // OpenMP's default here
+  const std::optional<std::string> started = run_started_device(dir);
   if (!device.empty()) {
     cfg.device = device;
   } else if (started) {
-    const Device d = parse_device(started->device);
+    const Device d = parse_device(*started);
     const bool here = !d.is_cuda() || d.index < kernels::cuda_device_count();
-    if (here || cfg.device != "auto") cfg.device = started->device;
+    if (here || cfg.device != "auto") cfg.device = *started;
   }
-  if (threads > 0)
-    cfg.threads = threads;
-  else if (started)
-    cfg.threads = started->threads;
+  if (threads > 0) cfg.threads = threads;
   if (started) {
     const Device now = parse_device(cfg.device);
-    const int now_threads = cfg.threads > 0 ? cfg.threads : offered;
-    if (now.str() != started->device || (now.is_cpu() && now_threads != started->threads))
+    if (now.str() != *started)
       fmt::print(stderr,
-                 "warning: {}: the run started on {} with {} CPU thread{} and goes on on {} with "
-                 "{}; its remaining cycles can differ in the last bits (and so in what they "
-                 "select) from an uninterrupted run\n",
-                 dir, started->device, started->threads, started->threads == 1 ? "" : "s",
-                 now.str(), now_threads);
-    else if (now.is_cpu() && threads <= 0 && started->threads > offered)
-      fmt::print(stderr,
-                 "note: {}: goes on with the {} threads it started with (this machine offers {}); "
-                 "--threads {} is faster here but can change the last bits\n",
-                 dir, started->threads, offered, offered);
+                 "warning: {}: the run started on {} and goes on on {}; its remaining cycles can "
+                 "differ in the last bits (and so in what they select) from an uninterrupted "
+                 "run\n",
+                 dir, *started, now.str());
   }
   return Runner(cfg, dir, progress, "resume").run();
 }

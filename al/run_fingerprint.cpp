@@ -105,7 +105,7 @@ void check_run_fingerprint(const std::string& run_dir, const RunConfig& cfg) {
   if (!file_exists(path)) {
     // A run from before fingerprints has none; one started since (its environment.jsonl has a
     // start record, which came with them) has lost it, and nothing can check what changed.
-    if (run_started_on(run_dir))
+    if (run_started_device(run_dir))
       fmt::print(stderr,
                  "warning: {}: missing; the configuration and dataset cannot be checked against "
                  "the ones the run started with\n",
