@@ -8,6 +8,7 @@
 
 #include "kernels/cpu/blas_gemm.h"
 #include "kernels/cpu/conv_direct.h"
+#include "kernels/cpu/conv_lanes.h"
 #include "kernels/cpu/conv_winograd.h"
 #include "kernels/cpu/im2col.h"
 #include "kernels/cpu/scratch_layout.h"
@@ -36,9 +37,6 @@ bool prefers_winograd(const ConvShape& s) {
 constexpr int64_t kTargetCols = 256;
 // Upper bound on one thread's column matrix (elements), whatever kTargetCols asks for.
 constexpr int64_t kMaxColElems = int64_t{1} << 22;
-// Chunks a batch is cut into at least (when outputs are small enough to put several samples in
-// one GEMM), so that up to this many threads share them out evenly.
-constexpr int64_t kMinChunks = 8;
 
 // The plan's chunks and bands are a function of the shape alone: BLAS rounds an output element
 // differently depending on where it falls in its register tiles, so the GEMM calls must not
@@ -251,7 +249,6 @@ void input_gradient_chunk(const ConvShape& s, const Plan& p, int64_t s0, int64_t
 constexpr int64_t kFilterTasks = 16;
 constexpr int64_t kMinBlockRows = 64;
 constexpr int64_t kMinBlockK = 32;
-constexpr size_t kMaxPartialBytes = size_t{16} << 20;  // all lanes' partial sums together
 
 struct FilterPlan {
   Plan chunks;  // one thread's plan: the same chunks as on any thread count
@@ -274,8 +271,7 @@ FilterPlan make_filter_plan(const ConvShape& s, size_t elem, int threads) {
   f.chunks = make_plan(s, elem, 1);
   const int64_t cg = s.c_per_group(), kg = s.k_per_group(), taps = s.kernel_size();
   f.partial_bytes = align_up(static_cast<size_t>(s.w_numel()) * elem);
-  const int64_t affordable = 1 + static_cast<int64_t>(kMaxPartialBytes / f.partial_bytes);
-  f.lanes = std::min({kFilterTasks, affordable, f.chunks.chunks});
+  f.lanes = std::min(kFilterTasks, lane_count(f.chunks.chunks, f.partial_bytes, 1));
   const int64_t want = ceil_div(kFilterTasks, f.lanes * s.groups);  // blocks per group
   const int64_t want_c = std::clamp<int64_t>(s.col_rows() / kMinBlockRows, 1, std::min(cg, want));
   f.block_c = ceil_div(cg, want_c);
@@ -311,12 +307,6 @@ T* lane_sum(const FilterPlan& f, void* ws, int64_t lane) {  // lane >= 1
                               f.partial_bytes * static_cast<size_t>(lane - 1));
 }
 
-// Chunks [begin, end) of lane l.
-inline void lane_range(const FilterPlan& f, int64_t l, int64_t& begin, int64_t& end) {
-  begin = f.chunks.chunks * l / f.lanes;
-  end = f.chunks.chunks * (l + 1) / f.lanes;
-}
-
 // sum[block of the task] (+)= the block's share of the correlation of x with dy over the lane's
 // chunks; `sum` is dw for lane 0 (accumulated onto) and the lane's partial sum otherwise
 // (overwritten by the first GEMM).
@@ -333,7 +323,7 @@ void filter_gradient_task(const ConvShape& s, const FilterPlan& f, int64_t task,
   T beta = lane == 0 ? T(1) : T(0);
   const Plan& p = f.chunks;
   int64_t begin, end;
-  lane_range(f, lane, begin, end);
+  lane_range(p.chunks, f.lanes, lane, begin, end);
   for (int64_t c = begin; c < end; ++c) {
     const int64_t s0 = c * p.nb, m = std::min(p.nb, s.n - s0);
     for_each_block(s, p, s0, m, [&](const Block& b) {
@@ -381,15 +371,8 @@ void filter_gradient(const ConvShape& s, const T* x, const T* dy, T* dw, void* w
       const int64_t lane = task / f.blocks;
       filter_gradient_task(s, f, task, x, dy, lane == 0 ? dw : lane_sum<T>(f, ws, lane), col, buf);
     }
-    if (f.lanes > 1) {  // dw += the lanes' sums, in lane order (every lane has chunks)
-#pragma omp for simd schedule(static)
-      for (int64_t e = 0; e < wn; ++e) {
-        T acc = dw[e];
-        for (int64_t l = 1; l < f.lanes; ++l)
-          acc += lane_sum<T>(f, ws, l)[e];
-        dw[e] = acc;
-      }
-    }
+    if (f.lanes > 1)  // dw += the lanes' sums (every lane has chunks)
+      add_lanes_in_order(dw, wn, f.lanes, [&](int64_t l) { return lane_sum<T>(f, ws, l); });
   }
 }
 

@@ -6,6 +6,7 @@
 #include <cstring>
 
 #include "kernels/cpu/blas_gemm.h"
+#include "kernels/cpu/conv_lanes.h"
 #include "kernels/cpu/scratch_layout.h"
 #include "kernels/cpu/winograd_phases.h"
 #include "kernels/cpu/winograd_tiles.h"
@@ -25,8 +26,6 @@ constexpr int64_t kTargetTiles = 128;
 // columns), which sets how many output slices a chunk covers; every chunk transforms kd - 1 input
 // slices more than its output slices.
 constexpr int64_t kMaxVolumeBlock = int64_t{1} << 21;
-// Chunks a batch of planes is cut into at least, so that up to this many threads share them out.
-constexpr int64_t kMinChunks = 8;
 
 // A chunk is a block of samples [s0, s0 + m) and, in a volume, a band of output depth slices
 // [d0, d1). A filter of depth kd over slices z = d - pd .. d - pd + kd - 1 makes each output slice
@@ -216,14 +215,11 @@ void convolve_chunk(const Plan& p, int64_t c, int64_t n, int64_t cin, int64_t co
 // The filter gradient in the transformed space, du (16, K, kd x C) = sum over all tiles of
 // Z V^T, on a plan of the shape alone (one thread's chunks), so that every element is the same
 // sum in the same order on any number of threads. Two ways, chosen by the shape:
-// - lanes (when a few copies of du are cheap): the chunks are dealt into `lanes` runs of
-//   consecutive chunks that the threads share out; a thread transforms a chunk and runs its 16
-//   GEMMs alone, accumulating into the lane's own du, and the lanes' sums are added in lane order;
-// - one lane (large filters): the chunks go in order, and in each the team shares out the tile
-//   transforms into one shared block, then the 16 GEMMs, each accumulating into its point of du.
-constexpr int64_t kFilterLanes = 16;
-constexpr size_t kMaxLaneBytes = size_t{16} << 20;  // the lanes' copies of du together
-
+// - lanes (conv_lanes.h; when two copies of du or more fit the budget): the threads share out the
+//   lanes; a thread transforms a chunk and runs its 16 GEMMs alone, accumulating into the lane's
+//   own du, and the lanes' sums are added in lane order;
+// - one lane (filters too large to copy): the chunks go in order, and in each the team shares out
+//   the tile transforms into one shared block, then the 16 GEMMs, each into its point of du.
 struct FilterLayout {
   Plan p;  // make_plan(s, elem, 1)
   int64_t lanes = 1;
@@ -241,8 +237,10 @@ FilterLayout filter_layout(const ConvShape& s, size_t elem, int threads) {
   l.p = make_plan(s, elem, 1);
   l.threads = threads > 1 && worth_threads(s) ? threads : 1;
   l.du_bytes = align_up(static_cast<size_t>(l.p.u_elems) * elem);
-  l.lanes = std::min<int64_t>(
-      {kFilterLanes, static_cast<int64_t>(kMaxLaneBytes / l.du_bytes), l.p.chunks});
+  // Every lane's copy counts, the result's too: sharing out each chunk's GEMMs costs no copy and
+  // keeps every thread busy however many there are (on two, 2 lanes were no faster than that for
+  // ResNet-18's 512x512 filters).
+  l.lanes = lane_count(l.p.chunks, l.du_bytes, 0);
   l.row_bytes = align_up(static_cast<size_t>(l.p.row_elems) * elem);
   if (l.lanes > 1) {
     l.threads = static_cast<int>(std::min<int64_t>(l.threads, l.lanes));
@@ -302,18 +300,13 @@ void lanes_filter_gradient(const ConvShape& s, const FilterLayout& l, const T* x
                         reinterpret_cast<T*>(base + v + m)};
 #pragma omp for schedule(dynamic, 1)
     for (int64_t lane = 0; lane < l.lanes; ++lane) {
-      const int64_t begin = p.chunks * lane / l.lanes, end = p.chunks * (lane + 1) / l.lanes;
+      int64_t begin, end;
+      lane_range(p.chunks, l.lanes, lane, begin, end);
       for (int64_t c = begin; c < end; ++c)
         filter_gradient_chunk(s, p, c, x, dy, c == begin ? T(0) : T(1), sc,
                               lane_du<T>(l, ws, lane));
     }
-#pragma omp for simd schedule(static)
-    for (int64_t e = 0; e < n; ++e) {  // lane 0's sum += the others', in lane order
-      T acc = du[e];
-      for (int64_t lane = 1; lane < l.lanes; ++lane)
-        acc += lane_du<T>(l, ws, lane)[e];
-      du[e] = acc;
-    }
+    add_lanes_in_order(du, n, l.lanes, [&](int64_t lane) { return lane_du<T>(l, ws, lane); });
   }
 }
 
