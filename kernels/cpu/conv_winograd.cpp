@@ -111,14 +111,21 @@ T* shared_u(void* ws) {
   return static_cast<T*>(ws);
 }
 
+// Thread t's scratch among the per-thread blocks that start at `blocks`.
 template <typename T>
-Scratch<T> thread_scratch(const Plan& p, void* ws, int t) {
-  char* base = static_cast<char*>(ws) + align_up(static_cast<size_t>(p.u_elems) * sizeof(T)) +
-               p.thread_bytes * static_cast<size_t>(t);
+Scratch<T> scratch_of(const Plan& p, void* blocks, int t) {
+  char* base = static_cast<char*>(blocks) + p.thread_bytes * static_cast<size_t>(t);
   const size_t v = align_up(static_cast<size_t>(p.v_elems) * sizeof(T));
   const size_t m = align_up(static_cast<size_t>(p.m_elems) * sizeof(T));
   return {reinterpret_cast<T*>(base), reinterpret_cast<T*>(base + v),
           reinterpret_cast<T*>(base + v + m)};
+}
+
+// The forward and input-gradient layout: the shared transformed filter, then the threads' blocks.
+template <typename T>
+Scratch<T> thread_scratch(const Plan& p, void* ws, int t) {
+  return scratch_of<T>(
+      p, static_cast<char*>(ws) + align_up(static_cast<size_t>(p.u_elems) * sizeof(T)), t);
 }
 
 // U = G g G^T of one 3x3 filter g (row-major), written to u[xi * stride]. `flip` reads g rotated
@@ -292,12 +299,7 @@ void lanes_filter_gradient(const ConvShape& s, const FilterLayout& l, const T* x
   T* du = lane_du<T>(l, ws, 0);
 #pragma omp parallel num_threads(l.threads) if (l.threads > 1)
   {
-    char* base =
-        static_cast<char*>(ws) + p.thread_bytes * static_cast<size_t>(omp_get_thread_num());
-    const size_t v = align_up(static_cast<size_t>(p.v_elems) * sizeof(T));
-    const size_t m = align_up(static_cast<size_t>(p.m_elems) * sizeof(T));
-    const Scratch<T> sc{reinterpret_cast<T*>(base), reinterpret_cast<T*>(base + v),
-                        reinterpret_cast<T*>(base + v + m)};
+    const Scratch<T> sc = scratch_of<T>(p, ws, omp_get_thread_num());
 #pragma omp for schedule(dynamic, 1)
     for (int64_t lane = 0; lane < l.lanes; ++lane) {
       int64_t begin, end;
