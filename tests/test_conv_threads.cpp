@@ -8,12 +8,12 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
-#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/cpu/conv_cpu.h"
+#include "tests/tensor_bytes.h"
 
 namespace nsal::kernels::cpu {
 namespace {
@@ -49,14 +49,6 @@ Results run_on(const ConvShape& s, int threads) {
   return r;
 }
 
-// Index of the first element whose bits differ, or -1.
-int64_t first_difference(const std::vector<float>& a, const std::vector<float>& b) {
-  if (a.size() != b.size()) return 0;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::memcmp(&a[i], &b[i], sizeof(float)) != 0) return static_cast<int64_t>(i);
-  return -1;
-}
-
 struct Case {
   const char* what;
   ConvShape s;
@@ -88,10 +80,13 @@ TEST(ConvThreads, BitIdenticalOnOneToFiveThreads) {
     const Results one = run_on(c.s, 1);
     for (int threads = 2; threads <= 5; ++threads) {
       const Results r = run_on(c.s, threads);
-      EXPECT_EQ(first_difference(r.y, one.y), -1) << "y on " << threads << " threads";
-      EXPECT_EQ(first_difference(r.dx, one.dx), -1) << "dx on " << threads << " threads";
-      EXPECT_EQ(first_difference(r.dw, one.dw), -1) << "dw on " << threads << " threads";
-      EXPECT_EQ(first_difference(r.db, one.db), -1) << "db on " << threads << " threads";
+      EXPECT_EQ(testing::first_bit_difference(r.y, one.y), -1) << "y on " << threads << " threads";
+      EXPECT_EQ(testing::first_bit_difference(r.dx, one.dx), -1)
+          << "dx on " << threads << " threads";
+      EXPECT_EQ(testing::first_bit_difference(r.dw, one.dw), -1)
+          << "dw on " << threads << " threads";
+      EXPECT_EQ(testing::first_bit_difference(r.db, one.db), -1)
+          << "db on " << threads << " threads";
     }
   }
 }

@@ -6,12 +6,12 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
-#include <cstring>
 #include <random>
 #include <string>
 #include <vector>
 
 #include "nn/models/registry.h"
+#include "tests/tensor_bytes.h"
 
 namespace nsal {
 namespace {
@@ -43,7 +43,7 @@ Tensor random_tensor(const Shape& shape, uint64_t seed) {
 }
 
 struct Step {
-  std::vector<double> train_out, grads, buffers, eval_out;  // float values, exactly
+  std::vector<uint8_t> train_out, grads, buffers, eval_out;  // their bytes
 };
 
 Step step_on(const Case& c, int threads) {
@@ -56,21 +56,14 @@ Step step_on(const Case& c, int threads) {
   Step s;
   m->set_training(true);
   const Tensor& y = m->forward(ctx, x);
-  s.train_out = y.to_vector();
+  s.train_out = testing::bytes_of(y);
   m->backward(ctx, random_tensor(y.shape(), 2));
-  s.grads = m->arena().grads().to_vector();
-  s.buffers = m->arena().buffers().to_vector();
+  s.grads = testing::bytes_of(m->arena().grads());
+  s.buffers = testing::bytes_of(m->arena().buffers());
   m->set_training(false);
-  s.eval_out = m->infer(ctx, x).to_vector();
+  s.eval_out = testing::bytes_of(m->infer(ctx, x));
   omp_set_num_threads(keep);
   return s;
-}
-
-int64_t first_difference(const std::vector<double>& a, const std::vector<double>& b) {
-  if (a.size() != b.size()) return 0;
-  for (size_t i = 0; i < a.size(); ++i)
-    if (std::memcmp(&a[i], &b[i], sizeof(double)) != 0) return static_cast<int64_t>(i);
-  return -1;
 }
 
 TEST(ModelsThreads, TrainingStepBitIdenticalOnOneToFourThreads) {
@@ -80,10 +73,13 @@ TEST(ModelsThreads, TrainingStepBitIdenticalOnOneToFourThreads) {
     ASSERT_FALSE(one.grads.empty());
     for (int threads = 2; threads <= 4; ++threads) {
       const Step s = step_on(c, threads);
-      EXPECT_EQ(first_difference(s.train_out, one.train_out), -1) << "outputs, " << threads;
-      EXPECT_EQ(first_difference(s.grads, one.grads), -1) << "gradients, " << threads;
-      EXPECT_EQ(first_difference(s.buffers, one.buffers), -1) << "buffers, " << threads;
-      EXPECT_EQ(first_difference(s.eval_out, one.eval_out), -1) << "eval outputs, " << threads;
+      EXPECT_EQ(testing::first_bit_difference(s.train_out, one.train_out), -1)
+          << "outputs, " << threads;
+      EXPECT_EQ(testing::first_bit_difference(s.grads, one.grads), -1) << "gradients, " << threads;
+      EXPECT_EQ(testing::first_bit_difference(s.buffers, one.buffers), -1)
+          << "buffers, " << threads;
+      EXPECT_EQ(testing::first_bit_difference(s.eval_out, one.eval_out), -1)
+          << "eval outputs, " << threads;
     }
   }
 }
