@@ -30,8 +30,8 @@ struct BackendInfo {
 };
 
 BackendInfo backend_info();
-// Threads of OpenBLAS. Its OpenMP build follows OpenMP's thread count at its next call anyway;
-// setting it at once makes what backend_info() reports true from the start.
+// Threads of OpenBLAS (what backend_info() reports). nsal's own GEMMs run one thread each
+// whatever it says (kernels/cpu/blas_gemm.h), its kernels sharing out the work themselves.
 void set_blas_threads(int n);
 // Fills the CUDA fields (in kernels/cuda when compiled; a no-op otherwise).
 void fill_cuda_info(BackendInfo& info);

@@ -40,12 +40,11 @@ constexpr int64_t kMaxColElems = int64_t{1} << 22;
 
 // The plan's chunks and bands are a function of the shape alone: BLAS rounds an output element
 // differently depending on where it falls in its register tiles, so the GEMM calls must not
-// change with the thread count. The threads only share out the chunks: as a team when there are
-// at least as many chunks as threads, else one chunk after another on a multi-threaded BLAS
-// (OpenBLAS splits a GEMM's rows and columns, never its inner dimension, which keeps its results;
-// tests/test_conv_threads.cpp checks all of this on 1 to 5 threads).
+// change with the thread count, and every GEMM runs on one thread (blas_gemm.h). The threads
+// only share out the chunks, a team of up to one thread per chunk (tests/test_conv_threads.cpp
+// checks the bits on 1 to 5 threads).
 struct Plan {
-  int threads = 1;  // team of the chunk loop; 1: chunks in sequence on a threaded BLAS
+  int threads = 1;  // team of the chunk loop; 1: chunks in sequence (im2col shared out)
   int64_t nb = 1;   // samples per chunk
   int64_t chunks = 0;
   int64_t band_lines = 1;   // output lines per GEMM when nb == 1 (all of them when nb > 1)
@@ -75,7 +74,9 @@ Plan make_plan(const ConvShape& s, size_t elem, int threads) {
     p.band_lines = lines;
   }
   p.chunks = ceil_div(s.n, p.nb);
-  p.threads = threads > 1 && p.chunks >= threads && worth_threads(s) ? threads : 1;
+  p.threads = threads > 1 && p.chunks > 1 && worth_threads(s)
+                  ? static_cast<int>(std::min<int64_t>(threads, p.chunks))
+                  : 1;
   p.cols = p.nb * p.band_lines * ow;
   p.col_elems = s.is_pointwise() && p.nb == 1 ? 0 : rows * p.cols;
   p.buf_elems = p.nb > 1 ? s.k_per_group() * p.cols : 0;

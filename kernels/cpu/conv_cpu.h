@@ -7,14 +7,13 @@
 // Scratch comes from the caller: `ws` must hold conv_workspace_bytes(s, sizeof(T)) bytes computed
 // with the same OpenMP thread count as the call (omp_get_max_threads()). Nothing is allocated.
 //
-// Threading: with at least as many samples as threads, the batch is cut into chunks that the
-// threads take in a fixed partition, each doing its own im2col and single-threaded GEMMs (BLAS
-// called inside an OpenMP region runs on one thread). Several samples share one GEMM (columns =
-// samples x output positions) when the output is small, so each GEMM stays large. With fewer
-// samples than threads, the chunks run one after another on a multi-threaded BLAS. The chunks
-// depend on the shape alone, never on the thread count. The filter gradient goes by tasks that
-// the threads share out: a fixed number of runs of consecutive chunks (lanes, each summing into
-// its own copy of the gradient, the copies then added in lane order) times blocks of channels.
+// Threading: the batch is cut into chunks that the threads take in a fixed partition (a team of
+// up to one thread per chunk), each doing its own im2col and GEMMs. Every GEMM runs on one thread
+// (blas_gemm.h). Several samples share one GEMM (columns = samples x output positions) when the
+// output is small, so each GEMM stays large. The chunks depend on the shape alone, never on the
+// thread count. The filter gradient goes by tasks that the threads share out: a fixed number of
+// runs of consecutive chunks (lanes, each summing into its own copy of the gradient, the copies
+// then added in lane order) times blocks of channels.
 //
 // Results do not depend on the thread count or on timing: the path (Winograd or im2col) is chosen
 // from the shape alone, and every element of y, dx, dw and db is the same sum in the same order

@@ -33,7 +33,7 @@ constexpr int64_t kMaxVolumeBlock = int64_t{1} << 21;
 // slice after slice, so the kd slices an output slice reads are kd x channels consecutive rows.
 // A 2D convolution is the case of one slice, kd = 1.
 struct Plan {
-  int threads = 1;          // team of the chunk loop; 1: chunks in sequence on a threaded BLAS
+  int threads = 1;          // team of the chunk loop, up to one thread per chunk
   winograd::TileGrid grid;  // of a plane (input and output alike)
   int64_t tiles = 0;        // per plane
   int64_t depth = 1;        // slices per sample (1 in 2D)
@@ -84,7 +84,9 @@ Plan make_plan(const ConvShape& s, size_t elem, int threads) {
     p.bands = ceil_div(p.depth, p.band);
   }
   p.chunks = ceil_div(s.n, p.nb) * p.bands;
-  p.threads = threads > 1 && p.chunks >= threads && worth_threads(s) ? threads : 1;
+  p.threads = threads > 1 && p.chunks > 1 && worth_threads(s)
+                  ? static_cast<int>(std::min<int64_t>(threads, p.chunks))
+                  : 1;
   p.cols = p.nb * p.tiles;
   p.in_slices = p.band + p.kd - 1;
   p.v_elems = kPoints * p.in_slices * cmax * p.cols;
@@ -398,8 +400,7 @@ inline void chunk_range(const Plan& p, int t, int nt, int64_t& begin, int64_t& e
   end = p.chunks * (t + 1) / nt;
 }
 
-// Runs f(chunk, thread) over every chunk: on the plan's team in a fixed partition, or in sequence
-// (and then BLAS threads each GEMM itself).
+// Runs f(chunk, thread) over every chunk: on the plan's team in a fixed partition, or in sequence.
 template <typename F>
 void for_each_chunk(const Plan& p, F f) {
   if (p.threads == 1) {

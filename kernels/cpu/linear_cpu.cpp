@@ -24,15 +24,15 @@ void linear_forward(const T* x, const T* weight, const T* bias, T* y, int64_t ro
         y[i] = T(0);
     return;
   }
-  blas_gemm(false, true, rows, out, in, x, in, weight, in, beta, y, out);
+  tiled_gemm(false, true, rows, out, in, x, in, weight, in, beta, y, out);
 }
 
 template <typename T>
 void linear_backward(const T* x, const T* weight, const T* dy, T* dx, T* dweight, T* dbias,
                      int64_t rows, int64_t in, int64_t out) {
   if (rows > 0 && in > 0 && out > 0) {
-    blas_gemm(true, false, out, in, rows, dy, out, x, in, T(1), dweight, in);
-    if (dx) blas_gemm(false, false, rows, in, out, dy, out, weight, in, T(0), dx, in);
+    tiled_gemm(true, false, out, in, rows, dy, out, x, in, T(1), dweight, in);
+    if (dx) tiled_gemm(false, false, rows, in, out, dy, out, weight, in, T(0), dx, in);
   } else if (dx) {
     for (int64_t i = 0; i < rows * in; ++i)
       dx[i] = T(0);
