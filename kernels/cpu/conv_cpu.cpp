@@ -106,13 +106,6 @@ void check_workspace(const ConvShape& s, size_t need, size_t ws_bytes, const voi
                 s.str(), ws_bytes, need, omp_get_max_threads());
 }
 
-// Range of chunks of thread t out of nt: a fixed partition, so results do not depend on timing.
-// Chunks are whole samples, so no two threads touch the same sample.
-inline void chunk_range(const Plan& p, int t, int nt, int64_t& begin, int64_t& end) {
-  begin = p.chunks * t / nt;
-  end = p.chunks * (t + 1) / nt;
-}
-
 // The part of a chunk one GEMM covers: samples [s0, s0 + m), output lines [l0, l1) of each.
 struct Block {
   int64_t s0, m, l0, l1;
@@ -247,7 +240,7 @@ void input_gradient_chunk(const ConvShape& s, const Plan& p, int64_t s0, int64_t
 // partial sums of their own, which are then added to dw in lane order. The threads share out the
 // tasks. Small filters take lanes (the partial sums cost little), large ones blocks (which cost
 // GEMM width, and im2col once per block of output channels).
-constexpr int64_t kFilterTasks = 16;
+constexpr int64_t kFilterTasks = kMaxLanes;  // lanes x blocks, at least
 constexpr int64_t kMinBlockRows = 64;
 constexpr int64_t kMinBlockK = 32;
 
@@ -272,7 +265,7 @@ FilterPlan make_filter_plan(const ConvShape& s, size_t elem, int threads) {
   f.chunks = make_plan(s, elem, 1);
   const int64_t cg = s.c_per_group(), kg = s.k_per_group(), taps = s.kernel_size();
   f.partial_bytes = align_up(static_cast<size_t>(s.w_numel()) * elem);
-  f.lanes = std::min(kFilterTasks, lane_count(f.chunks.chunks, f.partial_bytes, 1));
+  f.lanes = lane_count(f.chunks.chunks, f.partial_bytes, 1);
   const int64_t want = ceil_div(kFilterTasks, f.lanes * s.groups);  // blocks per group
   const int64_t want_c = std::clamp<int64_t>(s.col_rows() / kMinBlockRows, 1, std::min(cg, want));
   f.block_c = ceil_div(cg, want_c);
@@ -324,7 +317,7 @@ void filter_gradient_task(const ConvShape& s, const FilterPlan& f, int64_t task,
   T beta = lane == 0 ? T(1) : T(0);
   const Plan& p = f.chunks;
   int64_t begin, end;
-  lane_range(p.chunks, f.lanes, lane, begin, end);
+  part_range(p.chunks, f.lanes, lane, begin, end);
   for (int64_t c = begin; c < end; ++c) {
     const int64_t s0 = c * p.nb, m = std::min(p.nb, s.n - s0);
     for_each_block(s, p, s0, m, [&](const Block& b) {
@@ -425,7 +418,7 @@ void conv_forward(const ConvShape& s, const T* x, const T* w, const T* bias, T* 
   {
     const int t = omp_get_thread_num();
     int64_t begin, end;
-    chunk_range(p, t, omp_get_num_threads(), begin, end);
+    part_range(p.chunks, omp_get_num_threads(), t, begin, end);
     const Scratch<T> sc = thread_scratch<T>(p, ws, t);
     for (int64_t c = begin; c < end; ++c) {
       const int64_t s0 = c * p.nb;
@@ -484,7 +477,7 @@ void conv_backward(const ConvShape& s, const T* x, const T* w, const T* dy, T* d
 #pragma omp parallel num_threads(p.threads)
   {
     int64_t begin, end;
-    chunk_range(p, omp_get_thread_num(), omp_get_num_threads(), begin, end);
+    part_range(p.chunks, omp_get_num_threads(), omp_get_thread_num(), begin, end);
     const Scratch<T> sc = thread_scratch<T>(p, ws, omp_get_thread_num());
     for (int64_t c = begin; c < end; ++c) {
       const int64_t s0 = c * p.nb;

@@ -26,10 +26,12 @@ inline int64_t lane_count(int64_t chunks, size_t copy_bytes, int64_t free_copies
   return std::max<int64_t>(1, std::min({kMaxLanes, affordable, chunks}));
 }
 
-// Chunks [begin, end) of lane `lane` out of `lanes` (none empty when lanes <= chunks).
-inline void lane_range(int64_t chunks, int64_t lanes, int64_t lane, int64_t& begin, int64_t& end) {
-  begin = chunks * lane / lanes;
-  end = chunks * (lane + 1) / lanes;
+// Items [begin, end) of part `part` when `count` items are cut into `parts` runs of consecutive
+// items, as even as can be (none empty when parts <= count): the chunks of a lane, or of a
+// thread of a team.
+inline void part_range(int64_t count, int64_t parts, int64_t part, int64_t& begin, int64_t& end) {
+  begin = count * part / parts;
+  end = count * (part + 1) / parts;
 }
 
 // sum[e] = sum[e] + lane(1)[e] + ... + lane(lanes - 1)[e], in that order, for e in [0, n). A

@@ -257,7 +257,6 @@ FilterLayout filter_layout(const ConvShape& s, size_t elem, int threads) {
     l.total = l.du_off + l.du_bytes * static_cast<size_t>(l.lanes);
     return l;
   }
-  l.lanes = 1;
   l.m_off = align_up(static_cast<size_t>(l.p.v_elems) * elem);
   l.du_off = l.m_off + align_up(static_cast<size_t>(l.p.m_elems) * elem);
   l.row_off = l.du_off + l.du_bytes;
@@ -305,7 +304,7 @@ void lanes_filter_gradient(const ConvShape& s, const FilterLayout& l, const T* x
 #pragma omp for schedule(dynamic, 1)
     for (int64_t lane = 0; lane < l.lanes; ++lane) {
       int64_t begin, end;
-      lane_range(p.chunks, l.lanes, lane, begin, end);
+      part_range(p.chunks, l.lanes, lane, begin, end);
       for (int64_t c = begin; c < end; ++c)
         filter_gradient_chunk(s, p, c, x, dy, c == begin ? T(0) : T(1), sc,
                               lane_du<T>(l, ws, lane));
@@ -395,11 +394,6 @@ void transform_filters(const ConvShape& s, const T* w, bool swap, T* u) {
       }
 }
 
-inline void chunk_range(const Plan& p, int t, int nt, int64_t& begin, int64_t& end) {
-  begin = p.chunks * t / nt;
-  end = p.chunks * (t + 1) / nt;
-}
-
 // Runs f(chunk, thread) over every chunk: on the plan's team in a fixed partition, or in sequence.
 template <typename F>
 void for_each_chunk(const Plan& p, F f) {
@@ -412,7 +406,7 @@ void for_each_chunk(const Plan& p, F f) {
   {
     const int t = omp_get_thread_num();
     int64_t begin, end;
-    chunk_range(p, t, omp_get_num_threads(), begin, end);
+    part_range(p.chunks, omp_get_num_threads(), t, begin, end);
     for (int64_t c = begin; c < end; ++c)
       f(c, t);
   }
