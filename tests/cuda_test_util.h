@@ -15,6 +15,7 @@
 #include "nn/context.h"
 #include "nn/tensor.h"
 #include "tests/gpu_skip.h"
+#include "tests/random_floats.h"
 
 namespace nsal::testing {
 
@@ -32,15 +33,6 @@ class CudaTest : public ::testing::Test {
  private:
   std::unique_ptr<Context> ctx_;
 };
-
-inline std::vector<float> random_floats(size_t n, uint64_t seed, float lo = -1.f, float hi = 1.f) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(lo, hi);
-  std::vector<float> v(n);
-  for (auto& e : v)
-    e = u(rng);
-  return v;
-}
 
 template <typename T>
 Tensor to_gpu(const std::vector<T>& v) {

@@ -8,24 +8,19 @@
 #include <gtest/gtest.h>
 #include <omp.h>
 
-#include <random>
 #include <string>
 #include <vector>
 
 #include "kernels/cpu/conv_cpu.h"
 #include "kernels/cpu/linear_cpu.h"
+#include "tests/random_floats.h"
 #include "tests/tensor_bytes.h"
 
 namespace nsal::kernels::cpu {
 namespace {
 
 std::vector<float> random_values(int64_t n, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<float> u(-1, 1);
-  std::vector<float> v(static_cast<size_t>(n));
-  for (auto& e : v)
-    e = u(rng);
-  return v;
+  return testing::random_floats(static_cast<size_t>(n), seed);
 }
 
 struct Results {
